@@ -1,0 +1,66 @@
+"""gradcheck-kit: catch vanishing and exploding gradients in PyTorch models.
+
+Two halves, one vocabulary:
+
+* :func:`lint_source` / :func:`lint_paths` read model code with libcst (never importing torch);
+* :func:`check_gradients` builds the model at depths Hypothesis chooses and measures the
+  gradient at every layer (needs the ``runtime`` extra: torch and hypothesis).
+
+Nothing heavy is imported here: names are resolved on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    # static half
+    "lint_source": "gradcheck_kit.lint.engine",
+    "lint_paths": "gradcheck_kit.lint.engine",
+    "Finding": "gradcheck_kit.report.findings",
+    "LintError": "gradcheck_kit.report.findings",
+    "LintResult": "gradcheck_kit.report.findings",
+    "Config": "gradcheck_kit.config",
+    "ConfigError": "gradcheck_kit.config",
+    # runtime half (torch + hypothesis, imported only when used)
+    "check_gradients": "gradcheck_kit.runtime.check",
+    "Bounds": "gradcheck_kit.report.gradients",
+    "GradientReport": "gradcheck_kit.report.gradients",
+    "Failure": "gradcheck_kit.report.gradients",
+    "LayerStat": "gradcheck_kit.report.gradients",
+    "GradientFlowError": "gradcheck_kit.report.gradients",
+}
+
+__all__ = [*sorted(_LAZY), "__version__", "strategies"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gradcheck_kit import strategies
+    from gradcheck_kit.config import Config, ConfigError
+    from gradcheck_kit.lint.engine import lint_paths, lint_source
+    from gradcheck_kit.report.findings import Finding, LintError, LintResult
+    from gradcheck_kit.report.gradients import (
+        Bounds,
+        Failure,
+        GradientFlowError,
+        GradientReport,
+        LayerStat,
+    )
+    from gradcheck_kit.runtime.check import check_gradients
+
+
+def __getattr__(name: str) -> Any:
+    if name == "strategies":
+        return importlib.import_module("gradcheck_kit.strategies")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gradcheck_kit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

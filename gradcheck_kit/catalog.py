@@ -1,0 +1,162 @@
+"""What gradcheck-kit knows about torch, in one place.
+
+Both halves read this table: the linter matches qualified names in source code, the runtime
+checker matches module classes and reports saturation. Nothing here imports torch.
+
+Names are *qualified* (``torch.nn.Tanh``), never the text that happens to be written in a file;
+the linter resolves imports and aliases before it looks anything up here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Saturating:
+    """A saturating activation and the largest value its derivative can take."""
+
+    name: str  # short display name, e.g. "tanh"
+    derivative_bound: float  # sup |phi'(x)|
+    note: str = ""
+
+
+SIGMOID = Saturating("sigmoid", 0.25, "sigmoid'(x) = s(1 - s) <= 1/4")
+TANH = Saturating("tanh", 1.0, "tanh'(x) = 1 - tanh^2 <= 1, and far less once units saturate")
+HARDTANH = Saturating("hardtanh", 1.0, "zero outside [-1, 1]")
+HARDSIGMOID = Saturating("hardsigmoid", 1.0 / 6.0, "slope 1/6 inside [-3, 3], zero outside")
+SOFTSIGN = Saturating("softsign", 1.0, "1 / (1 + |x|)^2 decays quadratically")
+LOGSIGMOID = Saturating("logsigmoid", 1.0, "1 - sigmoid(x), zero for large x")
+
+#: nn.Module classes (qualified) -> activation.
+SATURATING_MODULES: dict[str, Saturating] = {
+    "torch.nn.Sigmoid": SIGMOID,
+    "torch.nn.Tanh": TANH,
+    "torch.nn.Hardtanh": HARDTANH,
+    "torch.nn.Hardsigmoid": HARDSIGMOID,
+    "torch.nn.Softsign": SOFTSIGN,
+    "torch.nn.LogSigmoid": LOGSIGMOID,
+}
+
+#: Functions (qualified) -> activation.
+SATURATING_FUNCTIONS: dict[str, Saturating] = {
+    "torch.sigmoid": SIGMOID,
+    "torch.tanh": TANH,
+    "torch.special.expit": SIGMOID,
+    "torch.nn.functional.sigmoid": SIGMOID,
+    "torch.nn.functional.tanh": TANH,
+    "torch.nn.functional.hardtanh": HARDTANH,
+    "torch.nn.functional.hardsigmoid": HARDSIGMOID,
+    "torch.nn.functional.softsign": SOFTSIGN,
+    "torch.nn.functional.logsigmoid": LOGSIGMOID,
+    "torch.sigmoid_": SIGMOID,
+    "torch.tanh_": TANH,
+    "torch.nn.functional.hardtanh_": HARDTANH,
+}
+
+#: Tensor methods -> activation (``x.tanh()``, ``x.sigmoid_()``).
+SATURATING_METHODS: dict[str, Saturating] = {
+    "sigmoid": SIGMOID,
+    "sigmoid_": SIGMOID,
+    "tanh": TANH,
+    "tanh_": TANH,
+}
+
+#: Normalization module classes (qualified). Applying one resets a saturating run.
+NORMALIZATION_MODULES: frozenset[str] = frozenset(
+    f"torch.nn.{name}"
+    for name in (
+        "BatchNorm1d",
+        "BatchNorm2d",
+        "BatchNorm3d",
+        "LazyBatchNorm1d",
+        "LazyBatchNorm2d",
+        "LazyBatchNorm3d",
+        "SyncBatchNorm",
+        "LayerNorm",
+        "GroupNorm",
+        "InstanceNorm1d",
+        "InstanceNorm2d",
+        "InstanceNorm3d",
+        "LazyInstanceNorm1d",
+        "LazyInstanceNorm2d",
+        "LazyInstanceNorm3d",
+        "RMSNorm",
+        "LocalResponseNorm",
+    )
+)
+
+#: Normalization functions (qualified).
+NORMALIZATION_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "torch.nn.functional.batch_norm",
+        "torch.nn.functional.layer_norm",
+        "torch.nn.functional.group_norm",
+        "torch.nn.functional.instance_norm",
+        "torch.nn.functional.rms_norm",
+        "torch.nn.functional.local_response_norm",
+        "torch.batch_norm",
+        "torch.layer_norm",
+        "torch.group_norm",
+        "torch.instance_norm",
+        "torch.rms_norm",
+    }
+)
+
+#: Functions that add their arguments (a residual connection when one argument is the input).
+ADDITION_FUNCTIONS: frozenset[str] = frozenset({"torch.add", "operator.add"})
+
+#: Layers with parameters that carry the signal forward (the "affine" layers of a stack).
+AFFINE_MODULES: frozenset[str] = frozenset(
+    f"torch.nn.{name}"
+    for name in (
+        "Linear",
+        "LazyLinear",
+        "Bilinear",
+        "Conv1d",
+        "Conv2d",
+        "Conv3d",
+        "ConvTranspose1d",
+        "ConvTranspose2d",
+        "ConvTranspose3d",
+        "LazyConv1d",
+        "LazyConv2d",
+        "LazyConv3d",
+        "Embedding",
+    )
+)
+
+#: Recurrent modules with gates or a cell state: their internal sigmoids/tanhs are gates.
+GATED_RECURRENT_MODULES: frozenset[str] = frozenset(
+    {"torch.nn.LSTM", "torch.nn.GRU", "torch.nn.LSTMCell", "torch.nn.GRUCell"}
+)
+
+#: Containers whose positional arguments run one after another.
+SEQUENTIAL_CONTAINERS: frozenset[str] = frozenset({"torch.nn.Sequential"})
+#: Containers of modules that the forward pass iterates over (or indexes).
+LIST_CONTAINERS: frozenset[str] = frozenset({"torch.nn.ModuleList"})
+DICT_CONTAINERS: frozenset[str] = frozenset({"torch.nn.ModuleDict"})
+
+#: The base class of every model.
+MODULE_BASES: frozenset[str] = frozenset({"torch.nn.Module"})
+
+#: Activation names as users spell them in config strings (``act="tanh"``) and
+#: ``getattr(nn, "Tanh")`` lookups.
+ACTIVATION_BY_STRING: dict[str, Saturating] = {
+    "sigmoid": SIGMOID,
+    "tanh": TANH,
+    "hardtanh": HARDTANH,
+    "hardsigmoid": HARDSIGMOID,
+    "hard_sigmoid": HARDSIGMOID,
+    "softsign": SOFTSIGN,
+    "logsigmoid": LOGSIGMOID,
+}
+
+
+def saturating_for(qualified_name: str) -> Saturating | None:
+    """The saturating activation a qualified module or function name denotes, if any."""
+    return SATURATING_MODULES.get(qualified_name) or SATURATING_FUNCTIONS.get(qualified_name)
+
+
+def is_normalization(qualified_name: str) -> bool:
+    return qualified_name in NORMALIZATION_MODULES or qualified_name in NORMALIZATION_FUNCTIONS

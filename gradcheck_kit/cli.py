@@ -1,0 +1,119 @@
+"""The ``gradcheck-kit`` command line: argument parsing and dispatch, nothing else.
+
+Exit codes: 0 clean, 1 findings or failed checks, 2 usage or internal error.
+Heavy modules (torch, hypothesis) are imported only by the sub-commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gradcheck_kit import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _codes(text: str) -> list[str]:
+    return [c.strip().upper() for c in text.split(",") if c.strip()]
+
+
+def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    p.add_argument("--select", type=_codes, metavar="CODES", help="comma-separated rule codes")
+    p.add_argument("--ignore", type=_codes, metavar="CODES", help="comma-separated rule codes")
+    p.add_argument(
+        "--max-saturating-depth",
+        type=int,
+        metavar="N",
+        help="longest allowed run of saturating activations (default 3)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["full", "concise", "json"],
+        default="full",
+        help="output format (default: full)",
+    )
+    p.add_argument("--output-file", metavar="FILE", help="write the report here, not stdout")
+    p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--statistics", action="store_true", help="print a count per rule")
+    p.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
+
+
+def _add_check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="TARGET",
+        help="package.module:factory or path/to/file.py:factory "
+        "(default: every [[tool.gradcheck-kit.check]] in pyproject.toml)",
+    )
+    p.add_argument("--depths", metavar="LO:HI", help="inclusive depth range (default 2:32)")
+    p.add_argument("--input-shape", metavar="N,D,...", help="batch-first input shape, e.g. 16,64")
+    p.add_argument("--input-dtype", metavar="DTYPE", help="e.g. long, for token ids")
+    p.add_argument("--vocab-size", type=int, metavar="N", help="token ids drawn from range(N)")
+    p.add_argument("--device", metavar="DEVICES", help="cpu,cuda,mps or auto (default cpu)")
+    p.add_argument("--dtype", metavar="DTYPES", help="float32,bfloat16,float16 (default float32)")
+    p.add_argument("--max-examples", type=int, metavar="N", help="Hypothesis examples per check")
+    p.add_argument("--seed", type=int, metavar="N", help="fixed seed: an identical run")
+    p.add_argument("--vanish", type=float, metavar="X", help="fail when the flow ratio is below X")
+    p.add_argument("--explode", type=float, metavar="X", help="fail when the flow ratio is above X")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-example time limit")
+    p.add_argument("--format", choices=["full", "json"], default="full")
+    p.add_argument("--output-file", metavar="FILE", help="write the report here, not stdout")
+    p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradcheck-kit",
+        description="Catch vanishing and exploding gradients in PyTorch models.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lint = sub.add_parser("lint", help="statically flag deep saturating stacks (no torch import)")
+    _add_lint_arguments(lint)
+
+    check = sub.add_parser("check", help="run the model and check per-layer gradients")
+    _add_check_arguments(check)
+
+    rule = sub.add_parser("rule", help="explain a rule (without a code: list all rules)")
+    rule.add_argument("code", nargs="?", metavar="CODE")
+    rule.add_argument("--format", choices=["full", "markdown", "json"], default="full")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        if args.command == "lint":
+            from gradcheck_kit.lint.command import run_lint
+
+            return run_lint(args)
+        if args.command == "rule":
+            from gradcheck_kit.lint.command import run_rule
+
+            return run_rule(args)
+        if args.command == "check":
+            from gradcheck_kit.runtime.command import run_check
+
+            return run_check(args)
+    except KeyboardInterrupt:
+        print("gradcheck-kit: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_ERROR  # pragma: no cover

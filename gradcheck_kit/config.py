@@ -1,0 +1,177 @@
+"""``[tool.gradcheck-kit]`` in pyproject.toml -> a frozen :class:`Config`.
+
+Keys mirror the CLI flags. An unknown key or a value of the wrong type is a :class:`ConfigError`
+naming the key, which the CLI reports with exit code 2.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    ".eggs",
+    "__pycache__",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".gradcheck_cache",
+)
+
+
+_TABLE_HEADER = re.compile(r"^\s*\[\[?\s*tool\s*\.\s*\"?gradcheck-kit", re.MULTILINE)
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong. The message names the key and what to do."""
+
+
+@dataclass(frozen=True)
+class Config:
+    select: tuple[str, ...] = ()  # empty: every rule that is on by default
+    ignore: tuple[str, ...] = ()
+    max_saturating_depth: int = 3
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    extend_saturating: tuple[str, ...] = ()
+    extend_normalization: tuple[str, ...] = ()
+    checks: tuple[Mapping[str, Any], ...] = ()  # [[tool.gradcheck-kit.check]] tables, raw
+    source: Path | None = None  # the pyproject.toml this came from
+
+    @property
+    def root(self) -> Path:
+        return self.source.parent if self.source else Path.cwd()
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _str_list(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[tool.gradcheck-kit] {key}: expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _codes(key: str, value: Any) -> tuple[str, ...]:
+    return tuple(code.strip().upper() for code in _str_list(key, value))
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"[tool.gradcheck-kit] {key}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _per_file_ignores(key: str, value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"[tool.gradcheck-kit] {key}: expected a table of glob = [codes], got {value!r}"
+        )
+    return {str(glob): _codes(f"{key}.{glob}", codes) for glob, codes in value.items()}
+
+
+def _checks(key: str, value: Any) -> tuple[Mapping[str, Any], ...]:
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"[[tool.gradcheck-kit.{key}]]: expected an array of tables")
+    for i, table in enumerate(value):
+        if "target" not in table:
+            raise ConfigError(
+                f"[[tool.gradcheck-kit.{key}]] #{i + 1}: missing 'target' "
+                "(e.g. target = \"models.py:make_model\")"
+            )
+    return tuple(value)
+
+
+_PARSERS = {
+    "select": ("select", _codes),
+    "ignore": ("ignore", _codes),
+    "extend-select": ("select", _codes),
+    "max-saturating-depth": ("max_saturating_depth", _positive_int),
+    "exclude": ("exclude", _str_list),
+    "extend-exclude": ("extend_exclude", _str_list),
+    "per-file-ignores": ("per_file_ignores", _per_file_ignores),
+    "extend-saturating": ("extend_saturating", _str_list),
+    "extend-normalization": ("extend_normalization", _str_list),
+    "check": ("checks", _checks),
+}
+
+
+def config_from_mapping(table: Mapping[str, Any], source: Path | None = None) -> Config:
+    """Validate a ``[tool.gradcheck-kit]`` table."""
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        if key not in _PARSERS:
+            known = ", ".join(sorted(_PARSERS))
+            raise ConfigError(f"[tool.gradcheck-kit] unknown key {key!r} (known keys: {known})")
+        attr, parse = _PARSERS[key]
+        values[attr] = parse(key, raw)
+    return Config(source=source, **values)
+
+
+def load_config(path: Path) -> Config:
+    """Read the ``[tool.gradcheck-kit]`` table of one pyproject.toml (or a bare gradcheck.toml)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("gradcheck-kit", {})
+    else:
+        table = data.get("tool", {}).get("gradcheck-kit", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.gradcheck-kit] must be a table")
+    return config_from_mapping(table, source=path.resolve())
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above ``start`` that has a [tool.gradcheck-kit] table,
+    else the nearest pyproject.toml at all."""
+    start = start.resolve()
+    if start.is_file():
+        start = start.parent
+    nearest: Path | None = None
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            nearest = nearest or candidate
+            try:
+                text = candidate.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if _TABLE_HEADER.search(text):
+                return candidate
+    return nearest
+
+
+def discover_config(paths: list[Path] | None = None) -> Config:
+    """The config that applies to a run over ``paths`` (the first path decides)."""
+    start = paths[0] if paths else Path.cwd()
+    found = find_pyproject(start)
+    return load_config(found) if found else Config()

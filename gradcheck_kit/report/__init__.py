@@ -1,0 +1,9 @@
+"""One vocabulary of results (findings, gradient reports), many renderings.
+
+Data objects here never print; renderers in :mod:`gradcheck_kit.report.console` and
+:mod:`gradcheck_kit.report.formats` turn them into rich renderables, JSON, SARIF, Markdown.
+"""
+
+from gradcheck_kit.report.findings import Finding, LintError, LintResult, RelatedLocation
+
+__all__ = ["Finding", "LintError", "LintResult", "RelatedLocation"]
