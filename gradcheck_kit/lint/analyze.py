@@ -1,0 +1,208 @@
+"""Sketch -> saturating runs.
+
+A *run* is a chain of saturating activations along the forward path that nothing resets: a
+normalization resets it, and so does a residual addition (the identity path carries the gradient
+past the block). Inside a residual body, a run starts afresh. Where paths from one input are
+combined again (``a(x) + b(x)``, ``x * gate(x)``, an undecidable ``if``), the gradient reaches
+earlier layers along the least attenuated path, so the run continues with the shortest branch; a
+saturating activation that is a direct factor of a product is a gate and does not count.
+
+The analysis records every run where it ends and returns the maximal ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import reduce
+
+from gradcheck_kit.lint.sketch import Branches, Count, Layer, Node, Repeat, Residual, Seq
+
+
+@dataclass(frozen=True)
+class Run:
+    depth: int = 0  # saturating activations along the path (known counts only)
+    layers: tuple[Layer, ...] = ()  # distinct saturating layers, in order
+    unbounded: bool = False  # repeated an unknown number of times
+    counts: tuple[Count, ...] = ()  # the unknown counts, for the message
+    sources: tuple[str, ...] = ()  # where known counts came from (parameter defaults...)
+
+    def __add__(self, other: Run) -> Run:
+        if not other.depth and not other.unbounded:
+            return self
+        if not self.depth and not self.unbounded:
+            return other
+        seen = {id(layer) for layer in self.layers}
+        return Run(
+            self.depth + other.depth,
+            self.layers + tuple(layer for layer in other.layers if id(layer) not in seen),
+            self.unbounded or other.unbounded,
+            _unique(self.counts + other.counts),
+            _unique(self.sources + other.sources),
+        )
+
+    def times(self, count: Count) -> Run:
+        if not self.depth and not self.unbounded:
+            return self
+        if count.value is None:
+            return replace(self, unbounded=True, counts=_unique((*self.counts, count)))
+        sources = self.sources + ((count.source,) if count.source else ())
+        return replace(self, depth=self.depth * count.value, sources=_unique(sources))
+
+    @property
+    def empty(self) -> bool:
+        return not self.depth and not self.unbounded
+
+
+EMPTY_RUN = Run()
+
+
+def _unique(items: tuple[object, ...]) -> tuple:  # type: ignore[type-arg]
+    return tuple(dict.fromkeys(items))
+
+
+def _shortest(runs: list[Run]) -> Run:
+    return min(runs, key=lambda r: (r.unbounded, r.depth))
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """What a node does to the run that enters it: ``out = run`` if ``resets`` else
+    ``incoming + run``."""
+
+    resets: bool
+    run: Run
+
+    def apply(self, incoming: Run) -> Run:
+        return self.run if self.resets else incoming + self.run
+
+
+_PASS = Transfer(False, EMPTY_RUN)
+_RESET = Transfer(True, EMPTY_RUN)
+
+
+def trim_gate(node: Node) -> Node:
+    """The node without a trailing saturating activation: that activation is a gate."""
+    if isinstance(node, Layer) and node.kind == "saturating":
+        return Seq(())
+    if isinstance(node, Seq) and node.items:
+        return Seq((*node.items[:-1], trim_gate(node.items[-1])))
+    return node
+
+
+class Analyzer:
+    def __init__(self) -> None:
+        self.runs: list[Run] = []
+        self._transfers: dict[int, Transfer] = {}
+        self._keep: list[Node] = []  # keep memoized nodes alive so ids stay unique
+
+    # -- pure transfer functions ------------------------------------------------------------
+    def transfer(self, node: Node) -> Transfer:
+        cached = self._transfers.get(id(node))
+        if cached is None:
+            cached = self._transfer(node)
+            self._transfers[id(node)] = cached
+            self._keep.append(node)
+        return cached
+
+    def _transfer(self, node: Node) -> Transfer:
+        if isinstance(node, Layer):
+            if node.kind == "saturating":
+                return Transfer(False, Run(1, (node,)))
+            return _RESET if node.kind == "norm" else _PASS
+        if isinstance(node, Seq):
+            return reduce(_compose, (self.transfer(item) for item in node.items), _PASS)
+        if isinstance(node, Residual):
+            return _RESET
+        if isinstance(node, Repeat):
+            body = self.transfer(node.body)
+            if body.resets:
+                return body
+            return Transfer(False, body.run.times(node.count))
+        branches = node.branches
+        if node.op == "mul":
+            branches = tuple(trim_gate(b) for b in branches)
+        transfers = [self.transfer(b) for b in branches]
+        if not transfers:
+            return _PASS
+        if node.op == "add" and any(t.resets or t.run.empty for t in transfers):
+            return _RESET  # a residual connection (identity or projection shortcut)
+        if any(t.resets for t in transfers):
+            return Transfer(True, _shortest([t.run for t in transfers]))
+        return Transfer(False, _shortest([t.run for t in transfers]))
+
+    # -- walking with recording -------------------------------------------------------------
+    def record(self, run: Run) -> None:
+        if not run.empty:
+            self.runs.append(run)
+
+    def walk(self, node: Node, incoming: Run = EMPTY_RUN) -> Run:
+        if isinstance(node, Layer):
+            if node.kind == "norm":
+                self.record(incoming)
+            return self.transfer(node).apply(incoming)
+        if isinstance(node, Seq):
+            run = incoming
+            for item in node.items:
+                run = self.walk(item, run)
+            if node.source and run.depth > incoming.depth:
+                run = replace(run, sources=_unique((*run.sources, node.source)))
+            return run
+        if isinstance(node, Residual):
+            self.record(incoming)
+            self.record(self.walk(node.body))
+            return EMPTY_RUN
+        if isinstance(node, Repeat):
+            return self._walk_repeat(node, incoming)
+        transfer = self.transfer(node)
+        residual = node.op == "add" and transfer.resets and transfer.run.empty
+        start = EMPTY_RUN if residual else incoming
+        if residual:
+            self.record(incoming)
+        for branch in node.branches:
+            self.record(self.walk(trim_gate(branch) if node.op == "mul" else branch, start))
+        return transfer.apply(incoming)
+
+    def _walk_repeat(self, node: Repeat, incoming: Run) -> Run:
+        body = self.transfer(node.body)
+        if node.count.value == 0:
+            return incoming
+        if body.resets:
+            first = self.walk(node.body, incoming)
+            if node.count.value == 1:
+                return first
+            return self.walk(node.body, first)  # every later iteration looks the same
+        self.walk(node.body, incoming)  # records what happens inside one iteration
+        out = incoming + body.run.times(node.count)
+        self.record(out)
+        return out
+
+
+def analyze(root: Node) -> list[Run]:
+    """Every maximal saturating run in ``root`` (one forward path)."""
+    analyzer = Analyzer()
+    analyzer.record(analyzer.walk(root))
+    return maximal_runs(analyzer.runs)
+
+
+def _layer_key(layer: Layer) -> tuple[object, ...]:
+    span = layer.span
+    return (layer.name, span.line, span.column) if span else (layer.name, id(layer))
+
+
+def maximal_runs(runs: list[Run]) -> list[Run]:
+    """Drop runs contained in another run that is at least as deep (the same stack reached from
+    two roots, or a prefix of a longer run). Deterministic: deepest first, then source order."""
+    keyed = [(frozenset(_layer_key(x) for x in r.layers), r) for r in runs if r.layers]
+    keyed.sort(key=lambda kr: (-kr[1].depth, not kr[1].unbounded, -len(kr[0])))
+    kept: list[tuple[frozenset[tuple[object, ...]], Run]] = []
+    for keys, run in keyed:
+        if any(keys <= k and run.depth <= r.depth for k, r in kept):
+            continue
+        kept.append((keys, run))
+    return [r for _, r in kept]
+
+
+def _compose(first: Transfer, second: Transfer) -> Transfer:
+    if second.resets:
+        return second
+    return Transfer(first.resets, first.run + second.run)

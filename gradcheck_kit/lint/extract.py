@@ -1,0 +1,1772 @@
+"""libcst source -> architecture sketches, by interpreting the code abstractly.
+
+The extractor never imports or runs user code. It walks the syntax tree the way Python would run
+it, but over abstract values (:mod:`gradcheck_kit.lint.values`): imports become qualified
+references, literals fold into constants, ``nn.Tanh()`` becomes a module whose sketch is one
+saturating layer, ``forward(x)`` turns ``x`` into a tensor whose path records every layer it goes
+through. One mechanism then covers every code shape: Sequential literals, lists built in loops,
+comprehensions, ``[...] * n``, ModuleLists iterated in ``forward``, helper functions, blocks
+passed as arguments, activations chosen through defaults, dicts or ``getattr``.
+
+*Roots* are what gets analysed: the forward path of every module class (with its parameter
+defaults, and again for every instantiation in the file with literal arguments), and every
+``nn.Sequential`` built anywhere (module level, helper functions, ``__init__``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from gradcheck_kit import catalog
+from gradcheck_kit.lint.sketch import Branches, Count, Layer, Node, Repeat, Residual, Seq, Span, seq
+from gradcheck_kit.lint.values import (
+    ClassInfo,
+    ClassRef,
+    Const,
+    Data,
+    DictVal,
+    Entry,
+    FuncRef,
+    Instance,
+    ModuleVal,
+    Ref,
+    Repeated,
+    SeqVal,
+    Unknown,
+    Value,
+    copy_layer,
+    flatten_unrolled,
+    looks_like_norm,
+)
+
+UNROLL_LIMIT = 64  # loops with a known count up to this are unrolled exactly
+MAX_CALL_DEPTH = 24
+STEP_BUDGET = 400_000  # abstract evaluation steps per file; past it, values become Unknown
+
+
+@dataclass
+class Root:
+    """One forward path to analyse."""
+
+    node: Node
+    symbol: str | None  # class or function it belongs to
+
+
+class BudgetExceeded(Exception):
+    pass
+
+
+@dataclass
+class Frame:
+    env: dict[str, Value]
+    qualname: str
+    returns: list[Value]
+    returned: bool = False
+    star_modules: tuple[str, ...] = ()
+    owner: ClassInfo | None = None  # class whose method this frame runs (for super())
+
+
+_BUILTIN_NAMES = frozenset(
+    {
+        "range", "len", "zip", "enumerate", "list", "tuple", "getattr", "setattr", "hasattr",
+        "isinstance", "int", "float", "str", "max", "min", "reversed", "super", "dict", "sum",
+        "sorted", "abs", "round", "bool", "print", "iter", "next", "map", "filter", "type",
+        "callable", "any", "all", "divmod", "set", "frozenset", "object", "Exception",
+        "ValueError", "TypeError", "NotImplementedError", "RuntimeError", "KeyError",
+        "AssertionError", "None", "True", "False", "vars", "id", "repr", "format",
+    }
+)  # fmt: skip
+
+_ADD_OPS = (cst.Add, cst.Subtract)
+_MUL_OPS = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.FloorDivide)
+
+
+class Extractor:
+    def __init__(
+        self,
+        module: cst.Module,
+        positions: dict[cst.CSTNode, CodeRange] | Any,
+        extend_saturating: tuple[str, ...] = (),
+        extend_normalization: tuple[str, ...] = (),
+    ) -> None:
+        self.module = module
+        self.positions = positions
+        self.extra_saturating = set(extend_saturating)
+        self.extra_norm = set(extend_normalization)
+        self.roots: list[Root] = []
+        self.steps = 0
+        self.call_depth = 0
+        self.call_stack: list[object] = []
+        self.holders: list[SeqVal] = []
+        self.instances: list[Instance] = []
+        self.classes: list[ClassInfo] = []
+        self.functions: list[FuncRef] = []
+        self._sequentials: list[tuple[SeqVal, str | None]] = []
+        self._frames: list[Frame] = []
+        self._pending: list[Instance] = []
+        self.star_modules: tuple[str, ...] = ()
+
+    # -- entry point --------------------------------------------------------------------------
+    def run(self) -> list[Root]:
+        frame = Frame({}, "", [])
+        with contextlib.suppress(BudgetExceeded):
+            self.exec_block(self.module.body, frame)
+        # every class with a forward, instantiated with its defaults
+        for info in list(self.classes):
+            if info.find_method("forward") or self._sequential_base(info):
+                with contextlib.suppress(BudgetExceeded):
+                    instance = self.instantiate(info, [], {}, None, root=True)
+                    if isinstance(instance, Instance):
+                        self._add_instance_root(instance)
+        # every function, with its defaults: finds the Sequentials that builders return
+        for func in list(self.functions):
+            with contextlib.suppress(BudgetExceeded):
+                self.call_function(func, [], {}, None, unknown_params=True)
+        # every other method, with a default instance (``_make_layer``-style builders)
+        for info in list(self.classes):
+            for name, method in info.methods.items():
+                if name in ("__init__", "forward"):
+                    continue
+                with contextlib.suppress(BudgetExceeded):
+                    inst = Instance(info)
+                    fn = FuncRef(method, info.scope, f"{info.name}.{name}", inst, info)
+                    self.call_function(fn, [], {}, None, unknown_params=True)
+        for holder, symbol in self._sequentials:
+            self.roots.append(Root(self.entries_node(holder.entries), symbol))
+        return self.roots
+
+    def _add_instance_root(self, instance: Instance) -> None:
+        node = self.instance_node(instance)
+        if node is not None:
+            self.roots.append(Root(node, instance.cls.name))
+
+    # -- helpers ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > STEP_BUDGET:
+            raise BudgetExceeded
+
+    def span(self, node: cst.CSTNode | None) -> Span | None:
+        if node is None:
+            return None
+        pos = self.positions.get(node)
+        if pos is None:
+            return None
+        return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1)
+
+    @property
+    def frame(self) -> Frame:
+        return self._frames[-1]
+
+    def scope_symbol(self) -> str | None:
+        for frame in reversed(self._frames):
+            if frame.qualname:
+                return frame.qualname.split(".")[0]
+        return None
+
+    # -- statements ---------------------------------------------------------------------------
+    def exec_block(self, body: Any, frame: Frame) -> None:
+        self._frames.append(frame)
+        try:
+            self._exec_statements(body, frame)
+        finally:
+            self._frames.pop()
+
+    def _exec_statements(self, body: Any, frame: Frame) -> None:
+        if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            body = body.body
+        for stmt in body:
+            if frame.returned:
+                return
+            self.exec_stmt(stmt, frame)
+
+    def exec_stmt(self, stmt: cst.CSTNode, frame: Frame) -> None:
+        self.tick()
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if frame.returned:
+                    return
+                self.exec_small(small, frame)
+        elif isinstance(stmt, cst.FunctionDef):
+            qual = f"{frame.qualname}.{stmt.name.value}" if frame.qualname else stmt.name.value
+            func = FuncRef(stmt, frame.env, qual)
+            frame.env[stmt.name.value] = func
+            if not frame.qualname:
+                self.functions.append(func)
+        elif isinstance(stmt, cst.ClassDef):
+            self.define_class(stmt, frame)
+        elif isinstance(stmt, cst.If):
+            self.exec_if(stmt, frame)
+        elif isinstance(stmt, cst.For):
+            self.exec_for(stmt, frame)
+        elif isinstance(stmt, cst.While):
+            self.loop_representative(frame, Count(None), lambda: self._exec_statements(
+                stmt.body, frame))
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                value = self.eval(item.item, frame)
+                if item.asname is not None:
+                    self.assign(item.asname.name, value, frame)
+            self._exec_statements(stmt.body, frame)
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            self._exec_statements(stmt.body, frame)
+            if stmt.orelse is not None:
+                self._exec_statements(stmt.orelse.body, frame)
+            if stmt.finalbody is not None:
+                self._exec_statements(stmt.finalbody.body, frame)
+
+    def exec_small(self, small: cst.BaseSmallStatement, frame: Frame) -> None:
+        if isinstance(small, cst.Assign):
+            value = self.eval(small.value, frame)
+            for target in small.targets:
+                self.assign(target.target, value, frame)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.assign(small.target, self.eval(small.value, frame), frame)
+        elif isinstance(small, cst.AugAssign):
+            self.exec_augassign(small, frame)
+        elif isinstance(small, cst.Expr):
+            self.eval(small.value, frame)
+        elif isinstance(small, cst.Return):
+            value = self.eval(small.value, frame) if small.value is not None else Const(None)
+            frame.returns.append(value)
+            frame.returned = True
+        elif isinstance(small, cst.Import):
+            for alias in small.names:
+                dotted = get_full_name_for_node(alias.name) or ""
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    frame.env[alias.asname.name.value] = Ref(dotted)
+                else:
+                    head = dotted.split(".")[0]
+                    frame.env[head] = Ref(head)
+        elif isinstance(small, cst.ImportFrom):
+            self.exec_import_from(small, frame)
+
+    def exec_import_from(self, small: cst.ImportFrom, frame: Frame) -> None:
+        base = get_full_name_for_node(small.module) if small.module is not None else ""
+        if small.relative:
+            base = "." * len(small.relative) + (base or "")
+        if isinstance(small.names, cst.ImportStar):
+            self.star_modules = (*self.star_modules, base or "")
+            return
+        for alias in small.names:
+            name = get_full_name_for_node(alias.name) or ""
+            bound = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                bound = alias.asname.name.value
+            frame.env[bound] = Ref(f"{base}.{name}" if base else name)
+
+    def exec_augassign(self, small: cst.AugAssign, frame: Frame) -> None:
+        target = self.eval(small.target, frame)
+        value = self.eval(small.value, frame)
+        op = small.operator
+        if isinstance(target, SeqVal) and isinstance(op, cst.AddAssign):
+            target.entries = target.entries + self.as_entries(value)
+            return
+        binop: type[cst.BaseBinaryOp] | None = {
+            cst.AddAssign: cst.Add,
+            cst.SubtractAssign: cst.Subtract,
+            cst.MultiplyAssign: cst.Multiply,
+            cst.DivideAssign: cst.Divide,
+            cst.FloorDivideAssign: cst.FloorDivide,
+            cst.MatrixMultiplyAssign: cst.MatrixMultiply,
+            cst.PowerAssign: cst.Power,
+        }.get(type(op))
+        result = self.binop(binop, target, value) if binop else Unknown()
+        self.assign(small.target, result, frame)
+
+    def exec_if(self, stmt: cst.If, frame: Frame) -> None:
+        cond = self.truth(self.eval(stmt.test, frame))
+        orelse = stmt.orelse
+
+        def run_orelse() -> None:
+            if isinstance(orelse, cst.If):
+                self.exec_if(orelse, frame)
+            elif isinstance(orelse, cst.Else):
+                self._exec_statements(orelse.body, frame)
+
+        if cond is True:
+            self._exec_statements(stmt.body, frame)
+        elif cond is False:
+            run_orelse()
+        else:
+            self.branch(frame, lambda: self._exec_statements(stmt.body, frame), run_orelse)
+
+    # -- branches and loops over mutable state ------------------------------------------------
+    def snapshot(self, frame: Frame) -> tuple[dict[str, Value], list[tuple[Any, Any]]]:
+        state: list[tuple[Any, Any]] = [(h, h.entries) for h in self.holders]
+        state += [(i, dict(i.attrs)) for i in self.instances]
+        return dict(frame.env), state
+
+    def restore(self, frame: Frame, snap: tuple[dict[str, Value], list[tuple[Any, Any]]]) -> None:
+        env, state = snap
+        frame.env.clear()
+        frame.env.update(env)
+        for obj, saved in state:
+            if isinstance(obj, SeqVal):
+                obj.entries = saved
+            else:
+                obj.attrs = dict(saved)
+
+    def branch(self, frame: Frame, first: Callable[[], None], second: Callable[[], None]) -> None:
+        """Run both arms of an undecidable ``if`` and merge what they did."""
+        before = self.snapshot(frame)
+        first()
+        returned_a = frame.returned
+        after_a = self.snapshot(frame)
+        self.restore(frame, before)
+        frame.returned = False
+        second()
+        returned_b = frame.returned
+        if returned_a and not returned_b:
+            return  # only the fall-through arm (the current state) continues
+        if returned_b and not returned_a:
+            self.restore(frame, after_a)
+            frame.returned = False
+            return
+        env_a, state_a = after_a
+        for key in set(env_a) | set(frame.env):
+            a, b = env_a.get(key), frame.env.get(key)
+            if a is not b:
+                frame.env[key] = self.merge(a, b)
+        saved_a = {id(obj): saved for obj, saved in state_a}
+        for obj in [*self.holders, *self.instances]:
+            if id(obj) not in saved_a:
+                continue
+            if isinstance(obj, SeqVal):
+                obj.entries = self.merge_entries(saved_a[id(obj)], obj.entries)
+            else:
+                other = saved_a[id(obj)]
+                for key in set(other) | set(obj.attrs):
+                    a, b = other.get(key), obj.attrs.get(key)
+                    if a is not b:
+                        obj.attrs[key] = self.merge(a, b)
+        frame.returned = returned_a and returned_b
+
+    def merge(self, a: Value | None, b: Value | None) -> Value:
+        if a is None or b is None:
+            return a or b or Unknown()
+        if isinstance(a, Data) and isinstance(b, Data):
+            return self.join("alt", a, b)
+        if isinstance(a, Data) or isinstance(b, Data):
+            return a if isinstance(a, Data) else b
+        if isinstance(a, Const) and isinstance(b, Const) and _same_const(a.value, b.value):
+            return a
+        na, nb = self.module_node(a), self.module_node(b)
+        if na is not None and nb is not None:
+            return ModuleVal(Branches("alt", (na, nb)))
+        if isinstance(a, Ref) and isinstance(b, Ref) and a.qname == b.qname:
+            return a
+        return Unknown()
+
+    def merge_entries(self, a: tuple[Entry, ...], b: tuple[Entry, ...]) -> tuple[Entry, ...]:
+        n = _common_prefix(a, b)
+        if n == len(a) == len(b):
+            return a
+        na = self.entries_node(a[n:])
+        nb = self.entries_node(b[n:])
+        return (*a[:n], ModuleVal(Branches("alt", (na, nb))))
+
+    def loop_representative(self, frame: Frame, count: Count, body: Callable[[], None]) -> None:
+        """Run a loop body once and turn what it added into ``count`` repetitions."""
+        env_before, state_before = self.snapshot(frame)
+        body()
+        frame.returned = False
+        self._wrap_growth(frame, env_before, state_before, lambda nodes: Repeat(count, seq(nodes)),
+                          lambda entries: Repeated(count, entries))
+
+    def loop_unrolled(self, frame: Frame, count: Count, body: Callable[[], None]) -> None:
+        env_before, state_before = self.snapshot(frame)
+        body()
+        if count.source is None:
+            return
+        self._wrap_growth(frame, env_before, state_before,
+                          lambda nodes: Seq(tuple(nodes), count.source),
+                          lambda entries: Repeated(count, entries, unrolled=True))
+
+    def _wrap_growth(
+        self,
+        frame: Frame,
+        env_before: dict[str, Value],
+        state_before: list[tuple[Any, Any]],
+        wrap_nodes: Callable[[tuple[Node, ...]], Node],
+        wrap_entries: Callable[[tuple[Entry, ...]], Repeated],
+    ) -> None:
+        for key, after in list(frame.env.items()):
+            before = env_before.get(key)
+            if isinstance(after, Data) and isinstance(before, Data) and after is not before:
+                n = len(before.path)
+                if after.origin is before.origin and after.path[:n] == before.path[:n] and len(
+                    after.path
+                ) > n and _common_prefix(after.path, before.path) == n:
+                    frame.env[key] = Data((*before.path, wrap_nodes(after.path[n:])), after.origin)
+        for obj, saved in state_before:
+            if isinstance(obj, SeqVal) and obj.entries is not saved:
+                n = len(saved)
+                if _common_prefix(obj.entries, saved) == n and len(obj.entries) > n:
+                    obj.entries = (*saved, wrap_entries(obj.entries[n:]))
+
+    def exec_for(self, stmt: cst.For, frame: Frame) -> None:
+        iterable = self.eval(stmt.iter, frame)
+
+        def body_with(value: Value) -> Callable[[], None]:
+            def run() -> None:
+                self.assign(stmt.target, value, frame)
+                self._exec_statements(stmt.body, frame)
+
+            return run
+
+        self.iterate(iterable, frame, lambda v: body_with(v)())
+
+    def iterate(self, iterable: Value, frame: Frame, body: Callable[[Value], None]) -> None:
+        """Run ``body`` once per element, structurally: known short sequences are unrolled,
+        repeated parts become :class:`Repeat`, unknown iterables run once as a representative."""
+        if isinstance(iterable, DictVal):
+            iterable = SeqVal(tuple(Const(k) for k in iterable.items))
+        if isinstance(iterable, Data):
+            self.loop_representative(frame, Count(None, per_step=True), lambda: body(iterable))
+            return
+        if isinstance(iterable, Instance):
+            iterable = iterable.children
+        if not isinstance(iterable, SeqVal):
+            symbol = iterable.symbol if isinstance(iterable, Unknown) else None
+            per_step = isinstance(iterable, Unknown) and iterable.from_data
+            self.loop_representative(
+                frame, Count(None, symbol=symbol, per_step=per_step), lambda: body(Unknown())
+            )
+            return
+        self._iterate_entries(iterable.entries, frame, body)
+
+    def _iterate_entries(
+        self, entries: tuple[Entry, ...], frame: Frame, body: Callable[[Value], None]
+    ) -> None:
+        for entry in entries:
+            if frame.returned:
+                return
+            if isinstance(entry, Repeated):
+                inner = entry.entries
+
+                def run_inner(inner: tuple[Entry, ...] = inner) -> None:
+                    self._iterate_entries(inner, frame, body)
+
+                if entry.unrolled:
+                    self.loop_unrolled(frame, entry.count, run_inner)
+                else:
+                    self.loop_representative(frame, entry.count, run_inner)
+            else:
+                body(entry)
+
+    # -- assignment ---------------------------------------------------------------------------
+    def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
+        if isinstance(target, cst.Name):
+            frame.env[target.value] = value
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, frame)
+            if isinstance(owner, Instance):
+                owner.attrs[target.attr.value] = value
+                if self.module_node(value) is not None or isinstance(value, SeqVal):
+                    owner.children.entries = (*owner.children.entries, value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = target.elements
+            parts = self.unpack(value, len(elements))
+            for element, part in zip(elements, parts):
+                self.assign(element.value, part, frame)
+        elif isinstance(target, cst.Subscript):
+            owner = self.eval(target.value, frame)
+            key = self.eval_index(target, frame)
+            if isinstance(owner, DictVal) and isinstance(key, Const):
+                owner.items[key.value] = value
+
+    def unpack(self, value: Value, n: int) -> list[Value]:
+        if isinstance(value, SeqVal):
+            plain = value.plain()
+            if plain is not None and len(plain) == n:
+                return plain
+            reps = [e for e in value.entries if not isinstance(e, Repeated)]
+            rep = reps[0] if len(reps) == 1 else Unknown()
+            return [rep] * n
+        if isinstance(value, Data):
+            return [value] * n
+        return [Unknown()] * n
+
+    # -- classes and calls --------------------------------------------------------------------
+    def define_class(self, stmt: cst.ClassDef, frame: Frame) -> None:
+        bases = [self.eval(arg.value, frame) for arg in stmt.bases if not arg.keyword]
+        qual = f"{frame.qualname}.{stmt.name.value}" if frame.qualname else stmt.name.value
+        info = ClassInfo(stmt, stmt.name.value, qual, bases, frame.env)
+        info.is_dataclass = any(
+            "dataclass" in (get_full_name_for_node(d.decorator) or "") for d in stmt.decorators
+        )
+        class_frame = Frame(dict(frame.env), "", [])
+        body = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else stmt.body.body
+        for item in body:
+            if isinstance(item, cst.FunctionDef):
+                info.methods[item.name.value] = item
+            elif isinstance(item, cst.SimpleStatementLine):
+                for small in item.body:
+                    if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                        self._frames.append(class_frame)
+                        try:
+                            value = self.eval(small.value, class_frame) if small.value else None
+                        finally:
+                            self._frames.pop()
+                        targets = (
+                            [t.target for t in small.targets]
+                            if isinstance(small, cst.Assign)
+                            else [small.target]
+                        )
+                        for target in targets:
+                            if isinstance(target, cst.Name) and value is not None:
+                                info.attrs[target.value] = value
+        frame.env[stmt.name.value] = ClassRef(info)
+        self.classes.append(info)
+
+    def _sequential_base(self, info: ClassInfo) -> bool:
+        return bool(info.torch_bases() & (catalog.SEQUENTIAL_CONTAINERS | catalog.LIST_CONTAINERS))
+
+    def class_kind(self, info: ClassInfo) -> Layer | None:
+        """A class of the file that *is* a known kind of layer (a user norm or activation)."""
+        bases = info.torch_bases()
+        if bases & catalog.NORMALIZATION_MODULES or info.qualname in self.extra_norm or any(
+            q.rsplit(".", 1)[-1] == info.name for q in self.extra_norm
+        ):
+            return Layer("norm", info.name)
+        if looks_like_norm(info.name) and not info.find_method("__iter__"):
+            return Layer("norm", info.name)
+        for base in bases:
+            act = catalog.SATURATING_MODULES.get(base)
+            if act:
+                return Layer("saturating", act.name, bound=act.derivative_bound)
+        if info.qualname in self.extra_saturating or any(
+            q.rsplit(".", 1)[-1] == info.name for q in self.extra_saturating
+        ):
+            return Layer("saturating", info.name)
+        return None
+
+    def instantiate(
+        self,
+        info: ClassInfo,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        call: cst.Call | None,
+        root: bool = False,
+    ) -> Value:
+        kind = self.class_kind(info)
+        if kind is not None:
+            return ModuleVal(copy_layer(kind, self.span(call)) if call is not None else kind)
+        if self.call_stack.count(info) >= 2:
+            return Unknown(info.name)
+        instance = Instance(info)
+        self.instances.append(instance)
+        self.holders.append(instance.children)
+        if info.is_dataclass and not info.find_method("__init__"):
+            for name, value in info.attrs.items():
+                instance.attrs[name] = value
+            fields = list(info.attrs)
+            for name, value in zip(fields, args):
+                instance.attrs[name] = value
+            for name, value in kwargs.items():
+                instance.attrs[name] = value
+            return instance
+        found = info.find_method("__init__")
+        if found is not None:
+            owner, init = found
+            func = FuncRef(init, owner.scope, f"{owner.name}.__init__", instance, owner)
+            self.call_function(func, args, kwargs, call, unknown_params=root)
+        elif self._sequential_base(info):
+            self.fill_container(instance, args)
+        if not root and call is not None and info.find_method("forward"):
+            self._pending.append(instance)
+        return instance
+
+    def fill_container(self, instance: Instance, args: list[Value]) -> None:
+        entries: tuple[Entry, ...] = ()
+        for arg in args:
+            entries += self.container_entries(arg)
+        instance.children.entries = instance.children.entries + entries
+
+    def container_entries(self, arg: Value) -> tuple[Entry, ...]:
+        if isinstance(arg, DictVal):
+            return tuple(arg.items.values())
+        if isinstance(arg, SeqVal) and arg.kind in ("list", "tuple") and arg.entries and all(
+            isinstance(e, SeqVal) and e.kind == "tuple" for e in arg.entries
+        ):  # OrderedDict-style [("name", module), ...]
+            out: list[Entry] = []
+            for pair in arg.entries:
+                assert isinstance(pair, SeqVal)
+                plain = pair.plain()
+                if plain and len(plain) == 2:
+                    out.append(plain[1])
+            return tuple(out)
+        return (arg,)
+
+    def call_function(
+        self,
+        func: FuncRef,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        call: cst.Call | None,
+        unknown_params: bool = False,
+    ) -> Value:
+        if self.call_depth >= MAX_CALL_DEPTH or self.call_stack.count(func.node) >= 2:
+            return Unknown(func.qualname)
+        env = dict(func.scope)
+        self.bind_params(func, args, kwargs, env, call)
+        frame = Frame(env, func.qualname, [], owner=func.owner)
+        self.call_depth += 1
+        self.call_stack.append(func.node)
+        try:
+            if isinstance(func.node, cst.Lambda):
+                self._frames.append(frame)
+                try:
+                    return self.eval(func.node.body, frame)
+                finally:
+                    self._frames.pop()
+            self.exec_block(func.node.body, frame)
+        finally:
+            self.call_depth -= 1
+            self.call_stack.pop()
+        if not frame.returns:
+            return Const(None)
+        result = frame.returns[0]
+        for other in frame.returns[1:]:
+            result = self.merge(result, other)
+        return result
+
+    def bind_params(
+        self,
+        func: FuncRef,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        env: dict[str, Value],
+        call: cst.Call | None,
+    ) -> None:
+        params = func.node.params
+        positional = [*params.posonly_params, *params.params]
+        args = list(args)
+        if func.bound is not None and positional:
+            env[positional[0].name.value] = func.bound
+            positional = positional[1:]
+        callee = func.qualname.split(".")[0] if func.qualname else "?"
+        line = self.span(call).line if call is not None and self.span(call) else None
+        n_positional = len(positional)
+        for index, param in enumerate([*positional, *params.kwonly_params]):
+            name = param.name.value
+            if args and index < n_positional:
+                value = args.pop(0)
+            elif name in kwargs:
+                value = kwargs[name]
+            elif param.default is not None:
+                value = self.eval(param.default, Frame(func.scope, "", []))
+                if isinstance(value, Const):
+                    value = Const(value.value, f"parameter '{name}' (default {value.value!r})")
+                env[name] = value
+                continue
+            else:
+                env[name] = Unknown(name)
+                continue
+            if isinstance(value, Const) and value.source is None and line is not None:
+                value = Const(value.value, f"{callee}({name}={value.value!r}) on line {line}")
+            env[name] = value
+        if isinstance(params.star_arg, cst.Param):
+            env[params.star_arg.name.value] = SeqVal(tuple(args), "tuple")
+        if params.star_kwarg is not None:
+            env[params.star_kwarg.name.value] = DictVal(dict(kwargs))
+
+    # -- expressions --------------------------------------------------------------------------
+    def eval(self, node: cst.BaseExpression | None, frame: Frame) -> Value:
+        if node is None:
+            return Const(None)
+        self.tick()
+        method = getattr(self, f"eval_{type(node).__name__}", None)
+        if method is None:
+            return Unknown()
+        result: Value = method(node, frame)
+        return result
+
+    def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
+        name = node.value
+        for scope in (frame.env, self._frames[0].env if self._frames else {}):
+            if name in scope:
+                return scope[name]
+        if name == "None":
+            return Const(None)
+        if name in ("True", "False"):
+            return Const(name == "True")
+        for star in self.star_modules:
+            qname = f"{star}.{name}"
+            if catalog.saturating_for(qname) or catalog.is_normalization(qname) or (
+                qname in catalog.SEQUENTIAL_CONTAINERS | catalog.LIST_CONTAINERS
+            ) or qname in catalog.AFFINE_MODULES or qname in catalog.MODULE_BASES:
+                return Ref(qname)
+        if name in _BUILTIN_NAMES:
+            return Ref(f"builtins.{name}")
+        return Unknown(name)
+
+    def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
+        owner = self.eval(node.value, frame)
+        return self.getattr(owner, node.attr.value)
+
+    def getattr(self, owner: Value, attr: str) -> Value:
+        if isinstance(owner, Ref):
+            return Ref(f"{owner.qname}.{attr}")
+        if isinstance(owner, Instance):
+            if attr in owner.attrs:
+                return owner.attrs[attr]
+            found = owner.cls.find_method(attr)
+            if found is not None:
+                cls, method = found
+                return FuncRef(method, cls.scope, f"{cls.name}.{attr}", owner, cls)
+            value = owner.cls.find_attr(attr)
+            if value is not None:
+                return value
+            if attr in ("children", "modules", "values"):
+                return _BoundMethod(owner, attr)
+            if attr in ("add_module", "register_module", "append", "extend"):
+                return _BoundMethod(owner, attr)
+            return Unknown(f"self.{attr}")
+        if isinstance(owner, ClassRef):
+            found = owner.cls.find_method(attr)
+            if found is not None:
+                cls, method = found
+                return FuncRef(method, cls.scope, f"{cls.name}.{attr}", None, cls)
+            value = owner.cls.find_attr(attr)
+            return value if value is not None else Unknown(f"{owner.cls.name}.{attr}")
+        if isinstance(owner, Data):
+            if attr in ("shape", "ndim", "dtype", "device", "is_cuda"):
+                return Unknown(attr, from_data=True)
+            if attr in ("T", "mT", "H", "real", "data"):
+                return owner
+            return _BoundMethod(owner, attr)
+        if isinstance(owner, (SeqVal, DictVal, Const)):
+            return _BoundMethod(owner, attr)
+        if isinstance(owner, Unknown):
+            symbol = f"{owner.symbol}.{attr}" if owner.symbol else None
+            return Unknown(symbol, owner.from_data)
+        if isinstance(owner, ModuleVal):
+            return Unknown(attr)
+        return Unknown()
+
+    def eval_Integer(self, node: cst.Integer, frame: Frame) -> Value:
+        return Const(node.evaluated_value)
+
+    def eval_Float(self, node: cst.Float, frame: Frame) -> Value:
+        return Const(node.evaluated_value)
+
+    def eval_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
+        try:
+            return Const(node.evaluated_value)
+        except Exception:  # noqa: BLE001 - odd literals are just unknown
+            return Unknown()
+
+    def eval_ConcatenatedString(self, node: cst.ConcatenatedString, frame: Frame) -> Value:
+        try:
+            return Const(node.evaluated_value)
+        except Exception:  # noqa: BLE001
+            return Unknown()
+
+    def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
+        return SeqVal(self.eval_elements(node.elements, frame), "tuple")
+
+    def eval_List(self, node: cst.List, frame: Frame) -> Value:
+        holder = SeqVal(self.eval_elements(node.elements, frame), "list")
+        self.holders.append(holder)
+        return holder
+
+    def eval_Set(self, node: cst.Set, frame: Frame) -> Value:
+        return SeqVal(self.eval_elements(node.elements, frame), "tuple")
+
+    def eval_elements(self, elements: Any, frame: Frame) -> tuple[Entry, ...]:
+        out: list[Entry] = []
+        for element in elements:
+            value = self.eval(element.value, frame)
+            if isinstance(element, cst.StarredElement):
+                out.extend(self.as_entries(value))
+            else:
+                out.append(value)
+        return tuple(out)
+
+    def as_entries(self, value: Value) -> tuple[Entry, ...]:
+        if isinstance(value, SeqVal):
+            return value.entries
+        if isinstance(value, Instance) and self._sequential_base(value.cls):
+            return value.children.entries
+        if isinstance(value, DictVal):
+            return tuple(value.items.values())
+        return (value,)
+
+    def eval_Dict(self, node: cst.Dict, frame: Frame) -> Value:
+        items: dict[Any, Value] = {}
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                key = self.eval(element.key, frame)
+                if isinstance(key, Const) and _hashable(key.value):
+                    items[key.value] = self.eval(element.value, frame)
+            else:
+                other = self.eval(element.value, frame)
+                if isinstance(other, DictVal):
+                    items.update(other.items)
+        return DictVal(items)
+
+    def eval_comprehension(self, node: Any, frame: Frame, kind: str) -> Value:
+        holder = SeqVal((), kind)
+        self.holders.append(holder)
+        inner = Frame(dict(frame.env), frame.qualname, [], owner=frame.owner)
+        self._frames.append(inner)
+        try:
+            self._comprehend(node.for_in, node, inner, holder)
+        finally:
+            self._frames.pop()
+        return holder
+
+    def _comprehend(self, comp: cst.CompFor, node: Any, frame: Frame, holder: SeqVal) -> None:
+        iterable = self.eval(comp.iter, frame)
+
+        def body(value: Value) -> None:
+            self.assign(comp.target, value, frame)
+            for cond in comp.ifs:
+                if self.truth(self.eval(cond.test, frame)) is False:
+                    return
+            if comp.inner_for_in is not None:
+                self._comprehend(comp.inner_for_in, node, frame, holder)
+            elif isinstance(node, cst.DictComp):
+                return
+            else:
+                holder.entries = (*holder.entries, self.eval(node.elt, frame))
+
+        self.iterate(iterable, frame, body)
+
+    def eval_ListComp(self, node: cst.ListComp, frame: Frame) -> Value:
+        return self.eval_comprehension(node, frame, "list")
+
+    def eval_GeneratorExp(self, node: cst.GeneratorExp, frame: Frame) -> Value:
+        return self.eval_comprehension(node, frame, "list")
+
+    def eval_SetComp(self, node: cst.SetComp, frame: Frame) -> Value:
+        return self.eval_comprehension(node, frame, "list")
+
+    def eval_DictComp(self, node: cst.DictComp, frame: Frame) -> Value:
+        return Unknown()
+
+    def eval_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
+        return FuncRef(node, dict(frame.env), frame.qualname or "<lambda>")
+
+    def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
+        value = self.eval(node.value, frame)
+        self.assign(node.target, value, frame)
+        return value
+
+    def eval_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
+        cond = self.truth(self.eval(node.test, frame))
+        if cond is True:
+            return self.eval(node.body, frame)
+        if cond is False:
+            return self.eval(node.orelse, frame)
+        return self.merge(self.eval(node.body, frame), self.eval(node.orelse, frame))
+
+    def eval_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
+        value = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Not):
+            truth = self.truth(value)
+            return Unknown() if truth is None else Const(not truth)
+        if isinstance(value, Const) and isinstance(value.value, (int, float)):
+            if isinstance(node.operator, cst.Minus):
+                return Const(-value.value, value.source)
+            if isinstance(node.operator, cst.Plus):
+                return value
+        if isinstance(value, Data):
+            return value
+        return Unknown()
+
+    def eval_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
+        left = self.eval(node.left, frame)
+        truth = self.truth(left)
+        is_and = isinstance(node.operator, cst.And)
+        if truth is None:
+            right = self.eval(node.right, frame)
+            right_truth = self.truth(right)
+            if is_and and right_truth is False:
+                return Const(False)
+            if not is_and and right_truth is True:
+                return right
+            return Unknown()
+        if truth is (not is_and):
+            return left
+        return self.eval(node.right, frame)
+
+    def eval_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
+        left = self.eval(node.left, frame)
+        result: bool | None = True
+        for target in node.comparisons:
+            right = self.eval(target.comparator, frame)
+            outcome = _compare(target.operator, left, right)
+            if outcome is None:
+                result = None
+            elif outcome is False:
+                return Const(False)
+            left = right
+        return Unknown() if result is None else Const(True)
+
+    def eval_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
+        left = self.eval(node.left, frame)
+        right = self.eval(node.right, frame)
+        return self.binop(type(node.operator), left, right)
+
+    def binop(self, op: type[cst.BaseBinaryOp], left: Value, right: Value) -> Value:
+        if isinstance(left, Data) and isinstance(right, Data):
+            if issubclass(op, _ADD_OPS):
+                return self.join("add", left, right)
+            return self.join("mul", left, right)
+        if isinstance(left, Data):
+            return left
+        if isinstance(right, Data):
+            return right
+        if isinstance(left, Const) and isinstance(right, Const):
+            return _fold(op, left, right)
+        if isinstance(left, SeqVal) and isinstance(right, SeqVal) and op is cst.Add:
+            holder = SeqVal(left.entries + right.entries, "list")
+            self.holders.append(holder)
+            return holder
+        if op is cst.Multiply:
+            seqv, times = (left, right) if isinstance(left, SeqVal) else (right, left)
+            if isinstance(seqv, SeqVal):
+                count = _count_of(times)
+                holder = SeqVal((Repeated(count, seqv.entries),), "list")
+                self.holders.append(holder)
+                return holder
+        return Unknown()
+
+    def join(self, op: str, a: Data, b: Data) -> Data:
+        """Combine two tensors that may share a path from the same input."""
+        if a.origin is not b.origin:
+            return a
+        n = _common_prefix(a.path, b.path)
+        sa, sb = a.path[n:], b.path[n:]
+        if not sa and not sb:
+            return a
+        if op == "add" and (not sa or not sb):
+            node: Node = Residual(seq(sa or sb))
+        else:
+            node = Branches(op, (seq(sa), seq(sb)))  # type: ignore[arg-type]
+        return Data((*a.path[:n], node), a.origin)
+
+    def eval_Subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+        owner = self.eval(node.value, frame)
+        if isinstance(owner, Data):
+            return owner
+        if len(node.slice) != 1:
+            return Unknown()
+        element = node.slice[0].slice
+        if isinstance(element, cst.Slice):
+            if isinstance(owner, SeqVal):
+                plain = owner.plain()
+                lo, hi, step = (
+                    self.eval(part, frame) if part is not None else Const(None)
+                    for part in (element.lower, element.upper, element.step)
+                )
+                if plain is not None and all(isinstance(p, Const) for p in (lo, hi, step)):
+                    try:
+                        picked = plain[slice(lo.value, hi.value, step.value)]  # type: ignore[union-attr]
+                    except (TypeError, ValueError):
+                        return Unknown()
+                    return SeqVal(tuple(picked), owner.kind if owner.kind != "sequential" else "list")
+                return SeqVal(owner.entries, "list")
+            return Unknown()
+        key = self.eval(element.value, frame) if isinstance(element, cst.Index) else Unknown()
+        return self.subscript(owner, key)
+
+    def eval_index(self, node: cst.Subscript, frame: Frame) -> Value:
+        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+            return self.eval(node.slice[0].slice.value, frame)
+        return Unknown()
+
+    def subscript(self, owner: Value, key: Value) -> Value:
+        if isinstance(owner, Instance):
+            owner = owner.children
+        if isinstance(owner, SeqVal):
+            plain = owner.plain()
+            if plain is not None and isinstance(key, Const) and isinstance(key.value, int):
+                try:
+                    return plain[key.value]
+                except IndexError:
+                    return Unknown()
+            return self.representative(owner.entries)
+        if isinstance(owner, DictVal):
+            if isinstance(key, Const) and _hashable(key.value):
+                return owner.items.get(key.value, Unknown())
+            return Unknown()
+        if isinstance(owner, Const) and isinstance(key, Const):
+            try:
+                return Const(owner.value[key.value], owner.source)
+            except Exception:  # noqa: BLE001
+                return Unknown()
+        if isinstance(owner, Ref):
+            return owner  # typing generics: Optional[...] and the like
+        if isinstance(owner, Unknown):
+            return Unknown(owner.symbol, owner.from_data)
+        return Unknown()
+
+    def representative(self, entries: tuple[Entry, ...]) -> Value:
+        """One element standing for any element of a list indexed by an unknown index."""
+        values = [e for e in flatten_any(entries)]
+        modules = [v for v in values if self.module_node(v) is not None]
+        if modules:
+            if all(m is modules[0] for m in modules):
+                return modules[0]
+            nodes = tuple(self.module_node(m) for m in modules[:8])
+            return ModuleVal(Branches("alt", nodes))  # type: ignore[arg-type]
+        return values[0] if len(values) == 1 else Unknown()
+
+    # -- calls --------------------------------------------------------------------------------
+    def eval_Call(self, node: cst.Call, frame: Frame) -> Value:
+        func = self.eval(node.func, frame)
+        loss = _is_loss(func)
+        args: list[Value] = []
+        kwargs: dict[str, Value] = {}
+        for arg in node.args:
+            expr = arg.value
+            if loss:  # a sigmoid applied inside a loss is part of the loss, not of the model
+                expr = _unwrap_squash(expr)
+            value = self.eval(expr, frame)
+            if arg.star == "*":
+                args.extend(self.expand_star(value))
+            elif arg.star == "**":
+                if isinstance(value, DictVal):
+                    kwargs.update({str(k): v for k, v in value.items.items()})
+            elif arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            else:
+                args.append(value)
+        if loss:
+            return next((a for a in args if isinstance(a, Data)), Unknown())
+        return self.call(func, args, kwargs, node, frame)
+
+    def expand_star(self, value: Value) -> list[Value]:
+        if isinstance(value, SeqVal):
+            if not any(isinstance(e, Repeated) for e in value.entries):
+                return list(value.entries)  # type: ignore[arg-type]
+            return [_Spread(value.entries)]
+        if isinstance(value, Instance) and self._sequential_base(value.cls):
+            return [_Spread(value.children.entries)]
+        return [Unknown()]
+
+    def call(
+        self,
+        func: Value,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        node: cst.Call,
+        frame: Frame,
+    ) -> Value:
+        data_args = [a for a in args if isinstance(a, Data)]
+        if isinstance(func, Ref):
+            return self.call_ref(func.qname, args, kwargs, node, frame)
+        if isinstance(func, ClassRef):
+            return self.instantiate(func.cls, _spread_args(args), kwargs, node)
+        if isinstance(func, FuncRef):
+            return self.call_function(func, _spread_args(args), kwargs, node)
+        if isinstance(func, _BoundMethod):
+            result = self.call_method(func, args, kwargs, node, frame)
+            if isinstance(result, Unknown) and data_args and not isinstance(func.owner, Data):
+                return data_args[0]
+            return result
+        if isinstance(func, (ModuleVal, SeqVal, Instance)):
+            if not data_args:
+                return Unknown()
+            return self.apply_module(func, data_args[0], node)
+        if isinstance(func, Unknown):
+            if data_args:
+                if looks_like_norm(func.symbol):
+                    return self.extend(data_args[0], Layer("norm", func.symbol or "norm",
+                                                           self.span(node)))
+                return data_args[0]
+            if looks_like_norm(func.symbol):
+                return Unknown(func.symbol)
+            return Unknown(f"{func.symbol}()" if func.symbol else None)
+        return Unknown()
+
+    def extend(self, data: Data, node: Node) -> Data:
+        return Data((*data.path, node), data.origin)
+
+    def apply_module(self, module: Value, data: Data, call: cst.Call | None) -> Value:
+        if isinstance(module, Instance):
+            return self.call_instance(module, data, call)
+        node = self.module_node(module)
+        if node is None:
+            return data
+        if isinstance(node, Layer):
+            node = copy_layer(node, self.span(call) or node.span)
+        return self.extend(data, node)
+
+    def call_instance(self, instance: Instance, data: Data, call: cst.Call | None) -> Value:
+        kind = self.class_kind(instance.cls)
+        if kind is not None:
+            return self.extend(data, copy_layer(kind, self.span(call)))
+        result = self.forward_value(instance)
+        return _rebase(result, instance.origin_token, data)
+
+    def forward_value(self, instance: Instance) -> Value:
+        """What ``instance(x)`` returns, relative to a fresh input (cached per instance)."""
+        if 0 in instance.forward_cache:
+            return instance.forward_cache[0]
+        fresh = Data((), instance.origin_token)
+        instance.forward_cache[0] = fresh  # recursion guard
+        found = instance.cls.find_method("forward")
+        if found is None:
+            if self._sequential_base(instance.cls):
+                result: Value = self.extend(fresh, self.entries_node(instance.children.entries))
+            else:
+                result = fresh
+        else:
+            owner, forward = found
+            func = FuncRef(forward, owner.scope, f"{owner.name}.forward", instance, owner)
+            result = self.call_function(func, [fresh], {}, None, unknown_params=True)
+        instance.forward_cache[0] = result
+        return result
+
+    def instance_node(self, instance: Instance) -> Node | None:
+        result = self.forward_value(instance)
+        data = _first_data(result, instance.origin_token)
+        if data is None:
+            return None
+        return seq(data.path)
+
+    def module_node(self, value: Value | None) -> Node | None:
+        """The sketch of calling ``value`` as a module, if it is one."""
+        if isinstance(value, ModuleVal):
+            return value.node
+        if isinstance(value, SeqVal) and value.kind == "sequential":
+            return self.entries_node(value.entries)
+        if isinstance(value, Instance):
+            kind = self.class_kind(value.cls)
+            if kind is not None:
+                return kind
+            return self.instance_node(value)
+        return None
+
+    def entries_node(self, entries: tuple[Entry, ...]) -> Node:
+        nodes: list[Node] = []
+        for entry in entries:
+            if isinstance(entry, Repeated):
+                inner = self.entries_node(entry.entries)
+                if entry.unrolled:
+                    nodes.append(Seq((inner,), entry.count.source))
+                else:
+                    nodes.append(Repeat(entry.count, inner))
+                continue
+            node = self.module_node(entry)
+            if node is not None:
+                nodes.append(node)
+            elif isinstance(entry, Unknown) and looks_like_norm(entry.symbol):
+                nodes.append(Layer("norm", entry.symbol or "norm"))
+        return Seq(tuple(nodes))
+
+    def call_ref(
+        self,
+        qname: str,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        node: cst.Call,
+        frame: Frame,
+    ) -> Value:
+        data_args = [a for a in args if isinstance(a, Data)]
+        span = self.span(node)
+        short = qname.rsplit(".", 1)[-1]
+        if qname.startswith("builtins."):
+            return self.call_builtin(short, args, kwargs, node, frame)
+        act = catalog.saturating_for(qname)
+        if act is None and qname in self.extra_saturating:
+            act = catalog.Saturating(short, 1.0)
+        if act is not None:
+            layer = Layer("saturating", act.name, span, act.derivative_bound)
+            if qname in catalog.SATURATING_MODULES or (short[:1].isupper() and not data_args):
+                return ModuleVal(layer)
+            if data_args:
+                return self.extend(data_args[0], layer)
+            return data_args[0] if data_args else Unknown()
+        if catalog.is_normalization(qname) or qname in self.extra_norm:
+            layer = Layer("norm", short, span)
+            if qname in catalog.NORMALIZATION_MODULES or not data_args:
+                return ModuleVal(layer)
+            return self.extend(data_args[0], layer)
+        if qname in catalog.SEQUENTIAL_CONTAINERS:
+            entries: tuple[Entry, ...] = ()
+            for arg in args:
+                if isinstance(arg, _Spread):
+                    entries += arg.entries
+                else:
+                    entries += self.container_entries(arg)
+            holder = SeqVal(entries, "sequential", node)
+            self.holders.append(holder)
+            self._sequentials.append((holder, self.scope_symbol()))
+            return holder
+        if qname in catalog.LIST_CONTAINERS:
+            entries = ()
+            for arg in args:
+                entries += arg.entries if isinstance(arg, _Spread) else self.as_entries(arg)
+            holder = SeqVal(entries, "modulelist", node)
+            self.holders.append(holder)
+            return holder
+        if qname in catalog.DICT_CONTAINERS or qname in ("collections.OrderedDict", "dict"):
+            if args and isinstance(args[0], DictVal):
+                return DictVal(dict(args[0].items), True)
+            if args and isinstance(args[0], SeqVal):
+                items: dict[Any, Value] = {}
+                for i, value in enumerate(self.container_entries(args[0])):
+                    items[i] = value  # type: ignore[assignment]
+                return DictVal(items, True)
+            return DictVal(dict(kwargs), True)
+        if qname in catalog.ADDITION_FUNCTIONS and len(data_args) >= 2:
+            return self.join("add", data_args[0], data_args[1])
+        if qname in ("torch.mul", "torch.matmul", "torch.bmm", "torch.einsum") and len(
+            data_args
+        ) >= 2:
+            return self.join("mul", data_args[0], data_args[1])
+        if qname in ("torch.cat", "torch.stack", "torch.concat") and args:
+            parts = [v for v in self.as_entries(args[0]) if isinstance(v, Data)]
+            result = parts[0] if parts else Unknown()
+            for part in parts[1:]:
+                assert isinstance(result, Data)
+                result = self.join("alt", result, part)
+            return result
+        if qname == "functools.partial" and args:
+            return args[0]
+        if qname in ("torch.unbind", "torch.split", "torch.chunk") and data_args:
+            return SeqVal((Repeated(Count(None, per_step=True), (data_args[0],)),), "tuple")
+        if qname in catalog.GATED_RECURRENT_MODULES:
+            return ModuleVal(Layer("neutral", short, span))
+        if qname.startswith("torch."):
+            if short[:1].isupper():
+                kind = "affine" if qname in catalog.AFFINE_MODULES else "neutral"
+                return ModuleVal(Layer(kind, short, span))  # type: ignore[arg-type]
+            if data_args:
+                if short.endswith("_loss") or "loss" in short or short in _LOSS_FUNCTIONS:
+                    return Unknown()
+                return data_args[0]
+            return Unknown(qname, any(isinstance(a, Unknown) and a.from_data for a in args))
+        # defined outside this file and not torch: unknown
+        if data_args:
+            if looks_like_norm(qname):
+                return self.extend(data_args[0], Layer("norm", short, span))
+            return data_args[0]
+        return Unknown(short)
+
+    def call_builtin(
+        self,
+        name: str,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        node: cst.Call,
+        frame: Frame,
+    ) -> Value:
+        if name == "range":
+            return _range(args)
+        if name == "len":
+            if args and isinstance(args[0], SeqVal):
+                count = args[0].length()
+                if count.value is not None:
+                    return Const(count.value, _first_source(args[0]))
+                return Unknown(count.symbol)
+            if args and isinstance(args[0], Const):
+                with contextlib.suppress(TypeError):
+                    return Const(len(args[0].value), args[0].source)
+            if args and isinstance(args[0], Instance):
+                return self.call_builtin("len", [args[0].children], kwargs, node, frame)
+            if args and isinstance(args[0], Unknown):
+                return Unknown(f"len({args[0].symbol})", args[0].from_data)
+            return Unknown(None, any(isinstance(a, Data) for a in args))
+        if name in ("list", "tuple", "reversed", "sorted", "iter"):
+            if not args:
+                holder = SeqVal((), "list")
+                self.holders.append(holder)
+                return holder
+            value = args[0]
+            if isinstance(value, DictVal):
+                return SeqVal(tuple(Const(k) for k in value.items), "list")
+            if isinstance(value, SeqVal):
+                entries = value.entries
+                if name == "reversed":
+                    plain = value.plain()
+                    entries = tuple(reversed(plain)) if plain is not None else entries
+                holder = SeqVal(entries, "list" if name != "tuple" else "tuple")
+                self.holders.append(holder)
+                return holder
+            if isinstance(value, Instance):
+                return SeqVal(value.children.entries, "list")
+            return value
+        if name in ("zip", "enumerate"):
+            return self.zip_enumerate(name, args)
+        if name == "getattr" and len(args) >= 2:
+            owner, attr = args[0], args[1]
+            if isinstance(attr, Const) and isinstance(attr.value, str):
+                return self.getattr(owner, attr.value)
+            return args[2] if len(args) > 2 else Unknown()
+        if name == "setattr" and len(args) >= 3:
+            owner, attr = args[0], args[1]
+            if isinstance(owner, Instance):
+                if isinstance(attr, Const) and isinstance(attr.value, str):
+                    owner.attrs[attr.value] = args[2]
+                owner.children.entries = (*owner.children.entries, args[2])
+            return Const(None)
+        if name == "hasattr":
+            return Unknown()
+        if name == "super":
+            return self.super_value(frame)
+        if name in ("int", "float", "round", "abs", "str", "bool") and args:
+            value = args[0]
+            if isinstance(value, Const):
+                with contextlib.suppress(Exception):
+                    return Const({"int": int, "float": float, "round": round, "abs": abs,
+                                  "str": str, "bool": bool}[name](value.value), value.source)
+            return Unknown()
+        if name in ("max", "min", "sum") and args:
+            values = args if len(args) > 1 else (
+                args[0].plain() or [] if isinstance(args[0], SeqVal) else []
+            )
+            if values and all(isinstance(v, Const) for v in values):
+                with contextlib.suppress(Exception):
+                    fn = {"max": max, "min": min, "sum": sum}[name]
+                    return Const(fn(v.value for v in values))  # type: ignore[union-attr]
+            return Unknown()
+        if name == "isinstance":
+            return Unknown()
+        if name == "dict":
+            return DictVal(dict(kwargs))
+        return Unknown()
+
+    def zip_enumerate(self, name: str, args: list[Value]) -> Value:
+        if name == "enumerate":
+            if not args or not isinstance(args[0], SeqVal):
+                return SeqVal((Repeated(Count(None), (SeqVal((Unknown(), Unknown()), "tuple"),)),))
+            plain = args[0].plain()
+            if plain is not None:
+                return SeqVal(
+                    tuple(SeqVal((Const(i), v), "tuple") for i, v in enumerate(plain)), "tuple"
+                )
+            return SeqVal(_map_entries(args[0].entries, lambda v: SeqVal((Unknown(), v), "tuple")))
+        seqs = [a for a in args if isinstance(a, (SeqVal, Instance))]
+        seqs = [s.children if isinstance(s, Instance) else s for s in seqs]
+        if len(seqs) != len(args) or not seqs:
+            return SeqVal((Repeated(Count(None), (SeqVal(tuple(Unknown() for _ in args), "tuple"),)),))
+        plains = [s.plain() for s in seqs]  # type: ignore[union-attr]
+        if all(p is not None for p in plains):
+            n = min(len(p) for p in plains)  # type: ignore[arg-type]
+            sources = [_first_source(s) for s in seqs]  # type: ignore[arg-type]
+            pairs = tuple(SeqVal(tuple(p[i] for p in plains), "tuple") for i in range(n))  # type: ignore[index]
+            source = next((s for s in sources if s), None)
+            if source:
+                return SeqVal((Repeated(Count(n, source), pairs, unrolled=True),), "tuple")
+            return SeqVal(pairs, "tuple")
+        # repeated structures: zip element-wise where the first list is repeated
+        first = seqs[0]
+        assert isinstance(first, SeqVal)
+        reps = [self.representative(s.entries) for s in seqs[1:]]  # type: ignore[union-attr]
+        return SeqVal(_map_entries(first.entries, lambda v: SeqVal((v, *reps), "tuple")))
+
+    def super_value(self, frame: Frame) -> Value:
+        self_value = None
+        owner: ClassInfo | None = None
+        for f in reversed(self._frames):
+            if "self" in f.env and isinstance(f.env["self"], Instance):
+                self_value = f.env["self"]
+                break
+        if self_value is None:
+            return Unknown()
+        for f in reversed(self._frames):
+            if f.owner is not None:
+                owner = f.owner
+                break
+        return _Super(self_value, owner)
+
+    def call_method(
+        self,
+        method: _BoundMethod,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        node: cst.Call,
+        frame: Frame,
+    ) -> Value:
+        owner, name = method.owner, method.name
+        span = self.span(node)
+        if isinstance(owner, Data):
+            act = catalog.SATURATING_METHODS.get(name)
+            if act is not None:
+                return self.extend(owner, Layer("saturating", act.name, span,
+                                                act.derivative_bound))
+            other = next((a for a in args if isinstance(a, Data)), None)
+            if name in ("add", "add_", "sub", "sub_") and other is not None:
+                return self.join("add", owner, other)
+            if name in ("mul", "mul_", "matmul", "bmm", "div", "div_") and other is not None:
+                return self.join("mul", owner, other)
+            if name in ("size", "dim", "numel", "item", "tolist"):
+                return Unknown(name, from_data=True)
+            if name in ("unbind", "split", "chunk"):
+                return SeqVal((Repeated(Count(None, per_step=True), (owner,)),), "tuple")
+            return owner
+        if isinstance(owner, _Super):
+            if name == "__init__":
+                return self.super_init(owner, args, kwargs, node)
+            if owner.instance is not None:
+                return self.call(self.getattr(owner.instance, name), args, kwargs, node, frame)
+            return Unknown()
+        if isinstance(owner, SeqVal):
+            if name == "append" and args:
+                owner.entries = (*owner.entries, args[0])
+            elif name == "extend" and args:
+                owner.entries = owner.entries + self.as_entries(args[0])
+            elif name == "insert" and len(args) >= 2:
+                plain = owner.plain()
+                if plain is not None and isinstance(args[0], Const):
+                    plain.insert(args[0].value, args[1])
+                    owner.entries = tuple(plain)
+                else:
+                    owner.entries = (*owner.entries, args[1])
+            elif name in ("add_module", "register_module") and len(args) >= 2:
+                owner.entries = (*owner.entries, args[1])
+            elif name in ("children", "modules", "values", "copy"):
+                return owner
+            elif name == "pop":
+                plain = owner.plain()
+                if plain:
+                    owner.entries = tuple(plain[:-1])
+                    return plain[-1]
+            else:
+                return Unknown()
+            return Const(None)
+        if isinstance(owner, Instance):
+            if name in ("add_module", "register_module") and len(args) >= 2:
+                if isinstance(args[0], Const) and isinstance(args[0].value, str):
+                    owner.attrs[args[0].value] = args[1]
+                owner.children.entries = (*owner.children.entries, args[1])
+                return Const(None)
+            if name in ("append", "extend"):
+                return self.call_method(_BoundMethod(owner.children, name), args, kwargs, node,
+                                        frame)
+            if name in ("children", "modules", "values"):
+                return owner.children
+            return Unknown()
+        if isinstance(owner, DictVal):
+            if name == "values":
+                return SeqVal(tuple(owner.items.values()), "list")
+            if name == "keys":
+                return SeqVal(tuple(Const(k) for k in owner.items), "list")
+            if name == "items":
+                return SeqVal(
+                    tuple(SeqVal((Const(k), v), "tuple") for k, v in owner.items.items()), "list"
+                )
+            if name == "get" and args:
+                key = args[0]
+                if isinstance(key, Const) and _hashable(key.value):
+                    default = args[1] if len(args) > 1 else Const(None)
+                    return owner.items.get(key.value, default)
+                return Unknown()
+            if name in ("update",) and args and isinstance(args[0], DictVal):
+                owner.items.update(args[0].items)
+            return Unknown()
+        if isinstance(owner, Const) and isinstance(owner.value, str):
+            if name in ("lower", "upper", "capitalize", "title", "strip", "casefold"):
+                return Const(getattr(owner.value, name)(), owner.source)
+            if name in ("startswith", "endswith") and args and isinstance(args[0], Const):
+                with contextlib.suppress(Exception):
+                    return Const(getattr(owner.value, name)(args[0].value))
+        return Unknown()
+
+    def super_init(
+        self, sup: _Super, args: list[Value], kwargs: dict[str, Value], node: cst.Call
+    ) -> Value:
+        instance = sup.instance
+        if not isinstance(instance, Instance):
+            return Const(None)
+        bases = sup.owner.base_classes() if sup.owner else instance.cls.base_classes()
+        for base in bases:
+            found = base.find_method("__init__")
+            if found is not None:
+                owner, init = found
+                func = FuncRef(init, owner.scope, f"{owner.name}.__init__", instance, owner)
+                self.call_function(func, _spread_args(args), kwargs, node)
+                return Const(None)
+        if self._sequential_base(instance.cls):
+            spread: list[Value] = []
+            for arg in args:
+                if isinstance(arg, _Spread):
+                    instance.children.entries = instance.children.entries + arg.entries
+                else:
+                    spread.append(arg)
+            self.fill_container(instance, spread)
+        return Const(None)
+
+    def truth(self, value: Value) -> bool | None:
+        if isinstance(value, Const):
+            try:
+                return bool(value.value)
+            except Exception:  # noqa: BLE001
+                return None
+        if isinstance(value, (ModuleVal, ClassRef, FuncRef, Instance)):
+            return True
+        if isinstance(value, SeqVal):
+            count = value.length()
+            return None if count.value is None else count.value > 0
+        return None
+
+
+@dataclass(eq=False)
+class _BoundMethod(Value):
+    owner: Value
+    name: str
+
+
+@dataclass(eq=False)
+class _Super(Value):
+    instance: Value | None
+    owner: ClassInfo | None
+
+
+@dataclass(eq=False)
+class _Spread(Value):
+    """``*xs`` where ``xs`` has repeated parts: kept whole for containers."""
+
+    entries: tuple[Entry, ...]
+
+
+_LOSS_FUNCTIONS = frozenset(
+    {"cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss",
+     "mse_loss", "l1_loss", "kl_div", "cosine_embedding_loss"}
+)  # fmt: skip
+
+
+def _is_loss(func: Value) -> bool:
+    if isinstance(func, Ref):
+        short = func.qname.rsplit(".", 1)[-1]
+        return short in _LOSS_FUNCTIONS or short.endswith("_loss")
+    if isinstance(func, ModuleVal) and isinstance(func.node, Layer):
+        return func.node.name.endswith("Loss")
+    if isinstance(func, Unknown) and func.symbol:
+        last = func.symbol.rsplit(".", 1)[-1].lower()
+        return "loss" in last or "criterion" in last
+    return False
+
+
+def _unwrap_squash(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``torch.sigmoid(z)``, ``F.softmax(z, 1)``, ``z.sigmoid()`` -> ``z``: the squashing
+    belongs to the loss. Purely syntactic; peeling can only shorten a run, never lengthen it."""
+    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
+        return expr
+    if expr.func.attr.value not in _SQUASHING:
+        return expr
+    if expr.args:
+        return expr.args[0].value
+    return expr.func.value
+
+
+_SQUASHING = frozenset({"sigmoid", "tanh", "softmax", "log_softmax", "expit"})
+
+
+def _spread_args(args: list[Value]) -> list[Value]:
+    out: list[Value] = []
+    for arg in args:
+        if isinstance(arg, _Spread):
+            out.append(SeqVal(arg.entries, "tuple"))
+        else:
+            out.append(arg)
+    return out
+
+
+def flatten_any(entries: tuple[Entry, ...]) -> Iterator[Value]:
+    for entry in entries:
+        if isinstance(entry, Repeated):
+            yield from flatten_any(entry.entries)
+        else:
+            yield entry
+
+
+def _map_entries(entries: tuple[Entry, ...], fn: Callable[[Value], Value]) -> tuple[Entry, ...]:
+    out: list[Entry] = []
+    for entry in entries:
+        if isinstance(entry, Repeated):
+            out.append(Repeated(entry.count, _map_entries(entry.entries, fn), entry.unrolled))
+        else:
+            out.append(fn(entry))
+    return tuple(out)
+
+
+def _first_source(value: SeqVal) -> str | None:
+    for entry in value.entries:
+        if isinstance(entry, Repeated) and entry.count.source:
+            return entry.count.source
+    return None
+
+
+def _range(args: list[Value]) -> Value:
+    if not args or not all(isinstance(a, Const) and isinstance(a.value, int) for a in args):
+        unknown = next((a for a in args if isinstance(a, Unknown)), None)
+        symbol = unknown.symbol if unknown else None
+        per_step = bool(unknown and unknown.from_data)
+        return SeqVal((Repeated(Count(None, symbol=symbol, per_step=per_step), (Unknown(),)),))
+    values = [a.value for a in args]  # type: ignore[attr-defined]
+    source = next((a.source for a in args if isinstance(a, Const) and a.source), None)
+    try:
+        numbers = range(*values)
+    except (TypeError, ValueError):
+        return Unknown()
+    if len(numbers) <= UNROLL_LIMIT:
+        entries = tuple(Const(i) for i in numbers)
+        if source:
+            return SeqVal((Repeated(Count(len(numbers), source), entries, unrolled=True),))
+        return SeqVal(entries)
+    return SeqVal((Repeated(Count(len(numbers), source), (Unknown(),)),))
+
+
+def _count_of(value: Value) -> Count:
+    if isinstance(value, Const) and isinstance(value.value, int):
+        return Count(value.value, value.source)
+    if isinstance(value, Unknown):
+        return Count(None, symbol=value.symbol, per_step=value.from_data)
+    return Count(None)
+
+
+def _fold(op: type[cst.BaseBinaryOp], left: Const, right: Const) -> Value:
+    fns: dict[type[cst.BaseBinaryOp], Callable[[Any, Any], Any]] = {
+        cst.Add: lambda a, b: a + b,
+        cst.Subtract: lambda a, b: a - b,
+        cst.Multiply: lambda a, b: a * b,
+        cst.Divide: lambda a, b: a / b,
+        cst.FloorDivide: lambda a, b: a // b,
+        cst.Modulo: lambda a, b: a % b,
+        cst.Power: lambda a, b: a**b if abs(b) < 64 else math.inf,
+    }
+    fn = fns.get(op)
+    if fn is None:
+        return Unknown()
+    try:
+        value = fn(left.value, right.value)
+    except Exception:  # noqa: BLE001 - folding user literals must never raise
+        return Unknown()
+    if isinstance(value, (str, list, tuple)) and len(value) > 10_000:
+        return Unknown()
+    return Const(value, left.source or right.source)
+
+
+def _compare(op: cst.BaseCompOp, left: Value, right: Value) -> bool | None:
+    if isinstance(op, (cst.Is, cst.IsNot)):
+        if isinstance(left, Const) and isinstance(right, Const) and right.value is None:
+            same = left.value is None
+            return same if isinstance(op, cst.Is) else not same
+        if right_is_none(right) and isinstance(left, (ModuleVal, ClassRef, FuncRef, Instance,
+                                                      Ref, SeqVal, Data)):
+            return isinstance(op, cst.IsNot)
+        return None
+    if not (isinstance(left, Const) and isinstance(right, Const)):
+        if isinstance(op, (cst.In, cst.NotIn)) and isinstance(left, Const) and isinstance(
+            right, (SeqVal, DictVal)
+        ):
+            keys = right.items.keys() if isinstance(right, DictVal) else [
+                v.value for v in (right.plain() or []) if isinstance(v, Const)
+            ]
+            if isinstance(right, SeqVal) and right.plain() is None:
+                return None
+            found = left.value in keys
+            return found if isinstance(op, cst.In) else not found
+        return None
+    a, b = left.value, right.value
+    ops: dict[type[cst.BaseCompOp], Callable[[Any, Any], bool]] = {
+        cst.Equal: lambda x, y: x == y,
+        cst.NotEqual: lambda x, y: x != y,
+        cst.LessThan: lambda x, y: x < y,
+        cst.LessThanEqual: lambda x, y: x <= y,
+        cst.GreaterThan: lambda x, y: x > y,
+        cst.GreaterThanEqual: lambda x, y: x >= y,
+        cst.In: lambda x, y: x in y,
+        cst.NotIn: lambda x, y: x not in y,
+    }
+    fn = ops.get(type(op))
+    if fn is None:
+        return None
+    try:
+        return bool(fn(a, b))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def right_is_none(value: Value) -> bool:
+    return isinstance(value, Const) and value.value is None
+
+
+def _same_const(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _common_prefix(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x is not y:
+            break
+        n += 1
+    return n
+
+
+def _first_data(value: Value, origin: object) -> Data | None:
+    if isinstance(value, Data):
+        return value if value.origin is origin else None
+    if isinstance(value, SeqVal):
+        for entry in flatten_any(value.entries):
+            found = _first_data(entry, origin)
+            if found is not None:
+                return found
+    if isinstance(value, DictVal):
+        for item in value.items.values():
+            found = _first_data(item, origin)
+            if found is not None:
+                return found
+    return None
+
+
+def _rebase(value: Value, origin: object, onto: Data) -> Value:
+    """Re-root a value computed from a fresh input (``origin``) onto the caller's tensor."""
+    if isinstance(value, Data):
+        if value.origin is origin:
+            return Data((*onto.path, *value.path), onto.origin)
+        return value
+    if isinstance(value, SeqVal) and value.kind == "tuple":
+        return SeqVal(_map_entries(value.entries, lambda v: _rebase(v, origin, onto)), "tuple")
+    if isinstance(value, DictVal):
+        return DictVal({k: _rebase(v, origin, onto) for k, v in value.items.items()})
+    return value
+
+
+def extract(
+    source: str,
+    extend_saturating: tuple[str, ...] = (),
+    extend_normalization: tuple[str, ...] = (),
+) -> tuple[cst.Module, list[Root]]:
+    """Parse ``source`` and return its roots. Raises libcst.ParserSyntaxError on bad syntax."""
+    module = cst.parse_module(source)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    extractor = Extractor(module, positions, extend_saturating, extend_normalization)
+    roots = extractor.run()
+    for instance in extractor._pending:
+        node = None
+        with contextlib.suppress(BudgetExceeded):
+            node = extractor.instance_node(instance)
+        if node is not None:
+            roots.append(Root(node, instance.cls.name))
+    return module, roots

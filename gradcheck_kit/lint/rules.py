@@ -1,0 +1,185 @@
+"""The rule registry: each rule reads the analysis of one file and yields findings.
+
+A rule is a code (``GCK001``), a kebab-case name, a severity, whether it is on by default, and a
+``check`` function. Its documentation lives in ``rules/GCKnnn.md`` (shipped in the wheel), whose
+code blocks are its tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from gradcheck_kit.lint.analyze import Run
+from gradcheck_kit.lint.sketch import Layer
+from gradcheck_kit.report.findings import Finding, RelatedLocation
+
+# Measured per-layer gradient multipliers at PyTorch's default nn.Linear init (width 256): what
+# a saturating layer typically does, where the derivative bound alone says little (tanh' <= 1).
+TYPICAL_GAIN = {"tanh": 0.576, "sigmoid": 0.141}
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    path: str
+    max_saturating_depth: int
+
+
+@dataclass(frozen=True)
+class FileRun:
+    """A run found in one file, with the class or function it belongs to."""
+
+    run: Run
+    symbol: str | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    severity: str
+    default: bool
+    check: Callable[[list[FileRun], RuleContext], Iterator[Finding]]
+
+
+def _distinct(run: Run) -> list[Layer]:
+    """The run's layers, one per source position (an unrolled loop repeats one position)."""
+    seen: dict[object, Layer] = {}
+    for layer in run.layers:
+        key = (layer.span.line, layer.span.column) if layer.span else id(layer)
+        seen.setdefault(key, layer)
+    return list(seen.values())
+
+
+def _finding(code: str, name: str, message: str, item: FileRun, ctx: RuleContext,
+             depth: int | None) -> Finding:
+    layers = _distinct(item.run)
+    spans = [layer.span for layer in layers if layer.span is not None]
+    start = min(spans, key=lambda s: (s.line, s.column))
+    end = max(spans, key=lambda s: (s.end_line, s.end_column))
+    related = tuple(
+        sorted(
+            {
+                RelatedLocation(s.line, s.column, s.end_line, s.end_column,
+                                f"{layer.name} (saturating activation)")
+                for layer in layers
+                if (s := layer.span) is not None
+            }
+        )
+    )
+    return Finding(
+        code=code,
+        name=name,
+        message=message,
+        path=ctx.path,
+        line=start.line,
+        column=start.column,
+        end_line=end.end_line,
+        end_column=end.end_column,
+        severity="warning",
+        depth=depth,
+        activations=tuple(layer.name for layer in layers),
+        symbol=item.symbol,
+        depth_source="; ".join(item.run.sources) or None,
+        related=related,
+    )
+
+
+def _names(run: Run) -> str:
+    return ", ".join(dict.fromkeys(layer.name for layer in run.layers))
+
+
+def attenuation(run: Run) -> str:
+    """What ``depth`` saturating layers do to the gradient, in words and numbers."""
+    depth = run.depth
+    bounds = {layer.name: layer.bound for layer in run.layers}
+    worst = max(bounds.values(), default=1.0)
+    if worst < 1.0:
+        names = ", ".join(f"{n}' <= {b:.3g}" for n, b in bounds.items() if b < 1.0)
+        factor = worst**depth
+        return (
+            f"{names}, so {depth} layers scale the gradient by at most "
+            f"{worst:.3g}^{depth} ~ {factor:.0e}"
+        )
+    typical = [TYPICAL_GAIN[n] for n in bounds if n in TYPICAL_GAIN]
+    if typical:
+        gain = max(typical)
+        return (
+            f"each derivative is below 1 once units leave 0 (at PyTorch's default init a tanh "
+            f"layer keeps ~{gain:.2f} of the gradient norm), so {depth} layers leave "
+            f"~{gain**depth:.0e} of it"
+        )
+    return "each derivative is at most 1 and falls to 0 as units saturate"
+
+
+def check_saturating_stack(runs: list[FileRun], ctx: RuleContext) -> Iterator[Finding]:
+    for item in runs:
+        run = item.run
+        if run.unbounded or run.depth <= ctx.max_saturating_depth:
+            continue
+        source = f" (depth from {'; '.join(run.sources)})" if run.sources else ""
+        message = (
+            f"{run.depth} saturating activations ({_names(run)}) in a row with no normalization "
+            f"or residual connection to reset the scale{source}: {attenuation(run)}. "
+            "Add a residual connection or a normalization layer, or use ReLU/SiLU."
+        )
+        yield _finding("GCK001", "saturating-stack", message, item, ctx, run.depth)
+
+
+def check_unbounded_depth(runs: list[FileRun], ctx: RuleContext) -> Iterator[Finding]:
+    for item in runs:
+        run = item.run
+        counts = [c for c in run.counts if not c.per_step]
+        if not run.unbounded or not counts:
+            continue
+        symbols = [c.symbol for c in counts if c.symbol]
+        what = f"'{symbols[0]}'" if symbols else "a value the linter cannot see"
+        message = (
+            f"saturating activations ({_names(run)}) repeated {what} times with no "
+            "normalization or residual connection: past a few layers the gradient vanishes "
+            f"geometrically (the known part of the stack is {run.depth} deep). Bound the depth, "
+            "or add a residual connection or normalization inside the repeated block."
+        )
+        yield _finding("GCK002", "unbounded-saturating-depth", message, item, ctx, None)
+
+
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule(
+            "GCK001",
+            "saturating-stack",
+            "Deep stack of saturating activations with nothing to reset the gradient scale",
+            "warning",
+            True,
+            check_saturating_stack,
+        ),
+        Rule(
+            "GCK002",
+            "unbounded-saturating-depth",
+            "Saturating activations repeated an unknown number of times with no reset",
+            "warning",
+            True,
+            check_unbounded_depth,
+        ),
+    )
+}
+
+
+def selected_rules(select: tuple[str, ...], ignore: tuple[str, ...]) -> list[Rule]:
+    """Rules chosen by ruff-style ``select`` / ``ignore`` prefixes (``GCK``, ``GCK00``)."""
+    out = []
+    for rule in RULES.values():
+        chosen = any(rule.code.startswith(p) for p in select) if select else rule.default
+        if chosen and not any(rule.code.startswith(p) for p in ignore):
+            out.append(rule)
+    return out
+
+
+def unknown_codes(codes: tuple[str, ...]) -> list[str]:
+    return [c for c in codes if c and not any(code.startswith(c) for code in RULES)]
+
+
+__all__ = ["RULES", "Rule", "RuleContext", "attenuation", "math", "selected_rules"]

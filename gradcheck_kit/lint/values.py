@@ -1,0 +1,221 @@
+"""The abstract values the extractor computes with.
+
+The extractor interprets model code without running it. Every expression evaluates to one of
+these: a constant it could fold, a reference to something outside the file (``torch.nn.Tanh``),
+a class or function of the file, a module (whose sketch says what calling it does), a list of
+modules, a tensor on the forward path (:class:`Data`: the sketch of how it was computed from the
+input), or :class:`Unknown`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+from gradcheck_kit.lint.sketch import Count, Layer, Node
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+
+class Value:
+    """Base class of abstract values."""
+
+    __slots__ = ()
+
+
+@dataclass(eq=False)
+class Const(Value):
+    """A value folded from literals. ``source`` says where it came from, for messages
+    ("parameter 'depth' (default 10)")."""
+
+    value: Any
+    source: str | None = None
+
+
+@dataclass(eq=False)
+class Unknown(Value):
+    """Something the linter cannot tell. ``symbol`` names it when that helps a message
+    (``config.num_layers``); ``from_data`` marks values read off a tensor (``x.size(1)``)."""
+
+    symbol: str | None = None
+    from_data: bool = False
+
+
+@dataclass(eq=False)
+class Ref(Value):
+    """A name defined outside this file, by its qualified name (``torch.nn.Tanh``)."""
+
+    qname: str
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    qualname: str
+    bases: list[Value]
+    scope: dict[str, Value]  # the scope the class was defined in (module globals)
+    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    attrs: dict[str, Value] = field(default_factory=dict)  # class-level assignments
+    is_dataclass: bool = False
+
+    def base_classes(self) -> list[ClassInfo]:
+        return [b.cls for b in self.bases if isinstance(b, ClassRef)]
+
+    def find_method(self, name: str, _depth: int = 0) -> tuple[ClassInfo, cst.FunctionDef] | None:
+        if name in self.methods:
+            return self, self.methods[name]
+        if _depth > 20:
+            return None
+        for base in self.base_classes():
+            found = base.find_method(name, _depth + 1)
+            if found:
+                return found
+        return None
+
+    def find_attr(self, name: str, _depth: int = 0) -> Value | None:
+        if name in self.attrs:
+            return self.attrs[name]
+        if _depth > 20:
+            return None
+        for base in self.base_classes():
+            found = base.find_attr(name, _depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def torch_bases(self, _depth: int = 0) -> set[str]:
+        """Qualified names of the torch classes this class derives from (through file bases)."""
+        out = {b.qname for b in self.bases if isinstance(b, Ref)}
+        if _depth < 20:
+            for base in self.base_classes():
+                out |= base.torch_bases(_depth + 1)
+        return out
+
+
+@dataclass(eq=False)
+class ClassRef(Value):
+    cls: ClassInfo
+
+
+@dataclass(eq=False)
+class FuncRef(Value):
+    node: cst.FunctionDef | cst.Lambda
+    scope: dict[str, Value]  # enclosing scope (closure)
+    qualname: str
+    bound: Value | None = None  # ``self`` for a bound method
+    owner: ClassInfo | None = None  # class the method was found on (for super())
+
+
+@dataclass(eq=False)
+class ModuleVal(Value):
+    """An ``nn.Module`` whose behaviour is known: calling it applies ``node``."""
+
+    node: Node
+
+
+@dataclass(eq=False)
+class Repeated:
+    """An entry of a list standing for ``count`` copies of ``entries`` (a loop, a comprehension,
+    ``[...] * n``). With ``unrolled``, ``entries`` already holds every iteration and ``count``
+    only says where the number came from."""
+
+    count: Count
+    entries: tuple[Entry, ...]
+    unrolled: bool = False
+
+
+Entry = Union[Value, Repeated]
+
+
+@dataclass(eq=False)
+class SeqVal(Value):
+    """A list, tuple, ``nn.ModuleList`` or ``nn.Sequential`` (``kind``). Lists are mutable:
+    ``append``, ``extend`` and ``+=`` change ``entries`` in place, as in Python."""
+
+    entries: tuple[Entry, ...]
+    kind: str = "list"  # "list" | "tuple" | "modulelist" | "sequential"
+    span_node: cst.CSTNode | None = None
+
+    def plain(self) -> list[Value] | None:
+        """The entries when none is repeated (so they can be indexed and unpacked)."""
+        if any(isinstance(e, Repeated) for e in self.entries):
+            if all(not isinstance(e, Repeated) or e.unrolled for e in self.entries):
+                return flatten_unrolled(self.entries)
+            return None
+        return list(self.entries)  # type: ignore[arg-type]
+
+    def length(self) -> Count:
+        total = 0
+        for entry in self.entries:
+            if isinstance(entry, Repeated):
+                inner = SeqVal(entry.entries).length()
+                if inner.value is None:
+                    return inner
+                if entry.unrolled:
+                    total += inner.value
+                elif entry.count.value is None:
+                    return entry.count
+                else:
+                    total += inner.value * entry.count.value
+            else:
+                total += 1
+        return Count(total)
+
+
+def flatten_unrolled(entries: tuple[Entry, ...]) -> list[Value] | None:
+    out: list[Value] = []
+    for entry in entries:
+        if isinstance(entry, Repeated):
+            if not entry.unrolled:
+                return None
+            inner = flatten_unrolled(entry.entries)
+            if inner is None:
+                return None
+            out.extend(inner)
+        else:
+            out.append(entry)
+    return out
+
+
+@dataclass(eq=False)
+class DictVal(Value):
+    items: dict[Any, Value]
+    module_dict: bool = False
+
+
+@dataclass(eq=False)
+class Instance(Value):
+    """An instance of a class of this file (usually an ``nn.Module``)."""
+
+    cls: ClassInfo
+    attrs: dict[str, Value] = field(default_factory=dict)
+    children: SeqVal = field(default_factory=lambda: SeqVal((), "sequential"))
+    forward_cache: dict[int, Value] = field(default_factory=dict)
+    origin_token: object = field(default_factory=object)
+
+
+@dataclass(eq=False)
+class Data(Value):
+    """A tensor on the forward path: ``path`` is how it was computed from ``origin``."""
+
+    path: tuple[Node, ...]
+    origin: object
+
+
+_NORM_NAME = re.compile(r"norm(?!al)|^(bn|ln|gn)(_?\w{0,6})?$", re.IGNORECASE)
+
+
+def looks_like_norm(name: str | None) -> bool:
+    """For names the linter cannot resolve (an imported ``LayerNorm2d``, ``self.bn1`` set
+    elsewhere): does the name say it is a normalization? Resolvable names never use this."""
+    if not name:
+        return False
+    last = name.rsplit(".", 1)[-1]
+    return bool(_NORM_NAME.search(last))
+
+
+def copy_layer(layer: Layer, span: Any) -> Layer:
+    return Layer(layer.kind, layer.name, span, layer.bound)

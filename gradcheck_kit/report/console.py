@@ -1,0 +1,109 @@
+"""Rich renderings of lint results: code frames like ruff's ``full`` output, and a summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.markdown import Markdown
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from gradcheck_kit.report.findings import Finding, LintResult
+from gradcheck_kit.report.formats import statistics
+
+_CONTEXT = 2  # lines shown around a finding
+
+
+class FindingView:
+    """One finding with a code frame of its source (read lazily, at render time)."""
+
+    def __init__(self, finding: Finding, source: str | None = None) -> None:
+        self.finding = finding
+        self.source = source
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        f = self.finding
+        header = Text()
+        header.append(f.path, style="bold")
+        header.append(f":{f.line}:{f.column}: ", style="dim")
+        header.append(f.code, style="bold red" if f.severity == "error" else "bold yellow")
+        header.append(f" [{f.name}] ", style="dim")
+        header.append(f.message)
+        yield header
+        source = self.source if self.source is not None else _read(f.path)
+        if source is not None:
+            last = min(f.end_line, f.line + 12)  # long stacks: show where they start
+            yield Syntax(
+                source,
+                "python",
+                line_numbers=True,
+                line_range=(max(1, f.line - _CONTEXT), last + _CONTEXT),
+                highlight_lines=set(range(f.line, last + 1)),
+                word_wrap=False,
+                theme="ansi_dark",
+            )
+        if f.symbol:
+            yield Text(f"  in {f.symbol}", style="dim")
+        yield Text("")
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+class LintSummary:
+    def __init__(self, result: LintResult) -> None:
+        self.result = result
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        r = self.result
+        n = len(r.findings)
+        if n:
+            style = "bold yellow"
+            text = f"Found {n} finding{'s' if n != 1 else ''} in {r.files_checked} files checked."
+        else:
+            style = "bold green"
+            text = f"All checks passed: {r.files_checked} files checked, no findings."
+        yield Text(text, style=style)
+        if r.errors:
+            yield Text(
+                f"{len(r.errors)} file{'s' if len(r.errors) != 1 else ''} could not be linted.",
+                style="bold red",
+            )
+
+
+def error_lines(result: LintResult) -> Iterator[Text]:
+    for error in result.errors:
+        line = Text()
+        line.append(error.path, style="bold")
+        line.append(": error: ", style="bold red")
+        line.append(error.message)
+        yield line
+
+
+def lint_renderable(result: LintResult, quiet: bool = False) -> Group:
+    parts: list[object] = [FindingView(f) for f in result.findings]
+    parts.extend(error_lines(result))
+    if not quiet:
+        parts.append(LintSummary(result))
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+def statistics_table(result: LintResult) -> Table:
+    table = Table(box=None, show_header=False)
+    table.add_column(justify="right")
+    table.add_column()
+    table.add_column(style="dim")
+    for code, name, count in statistics(result):
+        table.add_row(str(count), code, name)
+    return table
+
+
+def rule_page(markdown: str) -> Markdown:
+    return Markdown(markdown)

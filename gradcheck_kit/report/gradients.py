@@ -1,0 +1,362 @@
+"""Runtime gradient-check results as plain data (no torch import here).
+
+:class:`GradientReport` is what :func:`gradcheck_kit.check_gradients` returns. It never prints:
+``rich`` renders it through ``__rich_console__`` (see :mod:`gradcheck_kit.report.gradient_console`),
+and :meth:`GradientReport.to_dict` gives the JSON form, documented here because it is a stable
+format:
+
+``GradientReport.to_dict()`` ::
+
+    {
+      "version": 1,
+      "target": str,                 # "pkg.mod:factory", "file.py:factory" or the factory's name
+      "passed": bool,
+      "failure": null | {
+          "kind": "vanishing" | "exploding" | "nonfinite" | "dead" | "error",
+          "depth": int | null,       # smallest failing depth Hypothesis found
+          "ratio": float | null,     # flow ratio of that example (null when not measured)
+          "amplification": float | null,  # flow ratio x forward growth (exploding criterion)
+          "device": str, "dtype": str,
+          "input_desc": str,         # the input, in words
+          "example": {...},          # depth, batch, scale, distribution, seeds: replays exactly
+          "message": str,
+          "exception": str | null,   # "RuntimeError: ..." for kind "error"
+          "layers": [LayerStat, ...]
+      },
+      "examples_run": int,           # every forward + backward Hypothesis ran, shrinking included
+      "seed": int | null,            # pass it back as seed= to replay the whole run
+      "bounds": {"vanish": float, "explode": float, "noise_allowance": float,
+                 "parity_rtol": float},
+      "depths": [lo, hi] | null,
+      "ratio": float | null,         # flow ratio of the reported example (worst one if passed)
+      "amplification": float | null,
+      "limits": [vanish_limit, explode_limit] | null,  # after the finite-width allowance
+      "example": {...} | null,
+      "layers": [LayerStat, ...],    # per-layer profile of the reported example
+      "devices": [{"device", "dtype", "ratio", "amplification", "passed", "kind", "message"}],
+      "parity": [{"dtype", "devices": [a, b], "ratios": [ra, rb], "rel_diff", "agree"}],
+      "parity_ok": bool,
+      "elapsed_s": float
+    }
+
+``LayerStat``: ``{"index", "name", "type", "width", "grad_rms", "param_grad_rms",
+"activation_rms", "input_grad_rms", "saturation", "activation", "underflow"}`` - RMS values are
+floats, ``null`` where the layer got no gradient (not reached from the loss) or has nothing to
+measure; non-finite values are the strings ``"nan"``, ``"inf"``, ``"-inf"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("vanishing", "exploding", "nonfinite", "dead", "error")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Limits on the flow ratio (gradient RMS at the earliest layer / at the latest).
+
+    Defaults come from measurements (bench/README.md, README "What is measured"): healthy
+    residual, LayerNorm and He-initialised ReLU nets stay within 10^-1.8 .. 10^2.4 up to depth 64,
+    while tanh (default init) reaches 10^-3.7 at depth 16 and ReLU/Xavier 10^-4.8 at depth 32.
+
+    * ``vanish``: fail when the flow ratio falls below this.
+    * ``explode``: fail when the flow ratio times the forward growth of the activations (only
+      growth counts, never shrinkage) rises above this - a net that amplifies both ways.
+    * ``noise_allowance``: both limits widen by ``exp(noise_allowance * sqrt(sum 1/width))`` over
+      the layers on the path, the finite-width fluctuation of a healthy net (Hanin 2018), so a
+      narrow healthy net does not fail by chance. 0 turns it off.
+    * ``parity_rtol``: two devices agree when their flow ratios differ by at most this (relative).
+    """
+
+    vanish: float = 1e-3
+    explode: float = 1e3
+    noise_allowance: float = 1.0
+    parity_rtol: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not (0 < self.vanish < 1 < self.explode):
+            raise ValueError(
+                f"Bounds: need 0 < vanish < 1 < explode, got vanish={self.vanish}, "
+                f"explode={self.explode}"
+            )
+        if self.noise_allowance < 0 or self.parity_rtol < 0:
+            raise ValueError("Bounds: noise_allowance and parity_rtol must be >= 0")
+
+    def limits(self, inverse_width_sum: float) -> tuple[float, float]:
+        """(vanish, explode) after widening for finite-width noise."""
+        widen = math.exp(self.noise_allowance * math.sqrt(max(0.0, inverse_width_sum)))
+        return self.vanish / widen, self.explode * widen
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "vanish": self.vanish,
+            "explode": self.explode,
+            "noise_allowance": self.noise_allowance,
+            "parity_rtol": self.parity_rtol,
+        }
+
+
+def _num(value: float | None) -> float | str | None:
+    """JSON has no NaN/inf: spell them as strings."""
+    if value is None or math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def fmt(value: float | None) -> str:
+    """Compact engineering notation for gradient magnitudes."""
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    return f"{value:.2e}"
+
+
+@dataclass(frozen=True)
+class LayerStat:
+    """One layer of one example: the module call, in forward order."""
+
+    index: int
+    name: str
+    type: str
+    width: int | None = None
+    grad_rms: float | None = None  # gradient at the layer's output
+    param_grad_rms: float | None = None
+    activation_rms: float | None = None  # the forward output
+    input_grad_rms: float | None = None  # only the last layer: where the flow ratio ends
+    saturation: float | None = None  # fraction of saturated units after this layer
+    activation: str | None = None  # the saturating activation that followed, e.g. "tanh"
+    underflow: bool = False  # zero in this dtype, non-zero in float32
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "name": self.name,
+            "type": self.type,
+            "width": self.width,
+            "grad_rms": _num(self.grad_rms),
+            "param_grad_rms": _num(self.param_grad_rms),
+            "activation_rms": _num(self.activation_rms),
+            "input_grad_rms": _num(self.input_grad_rms),
+            "saturation": self.saturation,
+            "activation": self.activation,
+            "underflow": self.underflow,
+        }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why the check failed, for the smallest example Hypothesis found."""
+
+    kind: str
+    depth: int | None
+    ratio: float | None
+    device: str
+    dtype: str
+    input_desc: str
+    layers: tuple[LayerStat, ...] = ()
+    message: str = ""
+    exception: str | None = None
+    amplification: float | None = None
+    example: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "depth": self.depth,
+            "ratio": _num(self.ratio),
+            "amplification": _num(self.amplification),
+            "device": self.device,
+            "dtype": self.dtype,
+            "input_desc": self.input_desc,
+            "example": dict(self.example),
+            "message": self.message,
+            "exception": self.exception,
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+
+@dataclass(frozen=True)
+class DeviceResult:
+    """The reported example replayed on one device and dtype."""
+
+    device: str
+    dtype: str
+    ratio: float | None
+    amplification: float | None
+    passed: bool
+    kind: str | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "ratio": _num(self.ratio),
+            "amplification": _num(self.amplification),
+            "passed": self.passed,
+            "kind": self.kind,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Parity:
+    """Flow ratios of the same seeded example on two devices, same dtype."""
+
+    dtype: str
+    devices: tuple[str, str]
+    ratios: tuple[float | None, float | None]
+    rel_diff: float | None
+    agree: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dtype": self.dtype,
+            "devices": list(self.devices),
+            "ratios": [_num(r) for r in self.ratios],
+            "rel_diff": _num(self.rel_diff),
+            "agree": self.agree,
+        }
+
+
+@dataclass(frozen=True)
+class GradientReport:
+    """The result of one :func:`gradcheck_kit.check_gradients` run."""
+
+    target: str
+    passed: bool
+    failure: Failure | None
+    examples_run: int
+    layers: tuple[LayerStat, ...] = ()
+    ratio: float | None = None
+    amplification: float | None = None
+    limits: tuple[float, float] | None = None
+    example: Mapping[str, Any] | None = None
+    bounds: Bounds = field(default_factory=Bounds)
+    seed: int | None = None
+    depths: tuple[int, int] | None = None
+    devices: tuple[DeviceResult, ...] = ()
+    parity: tuple[Parity, ...] = ()
+    elapsed_s: float = 0.0
+    reproduce: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.target
+
+    @property
+    def parity_ok(self) -> bool:
+        return all(p.agree for p in self.parity)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "target": self.target,
+            "passed": self.passed,
+            "failure": self.failure.to_dict() if self.failure else None,
+            "examples_run": self.examples_run,
+            "seed": self.seed,
+            "bounds": self.bounds.to_dict(),
+            "depths": list(self.depths) if self.depths else None,
+            "ratio": _num(self.ratio),
+            "amplification": _num(self.amplification),
+            "limits": list(self.limits) if self.limits else None,
+            "example": dict(self.example) if self.example is not None else None,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "devices": [d.to_dict() for d in self.devices],
+            "parity": [p.to_dict() for p in self.parity],
+            "parity_ok": self.parity_ok,
+            "reproduce": self.reproduce,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def summary(self) -> str:
+        """Plain text: what failed, where, the worst layers and how to reproduce it."""
+        return "\n".join(_summary_lines(self))
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from gradcheck_kit.report.gradient_console import render_gradient_report
+
+        yield render_gradient_report(self)
+
+
+def worst_layers(layers: tuple[LayerStat, ...], count: int = 5) -> list[LayerStat]:
+    """The layers with the smallest (vanishing) or largest (exploding) gradient, plus any that
+    are zero or non-finite: the ones a person should look at first."""
+
+    def badness(layer: LayerStat) -> float:
+        g = layer.grad_rms
+        if g is None:
+            return -math.inf
+        if not math.isfinite(g) or g == 0.0:
+            return math.inf
+        return abs(math.log10(g))
+
+    picked = sorted(layers, key=badness, reverse=True)[:count]
+    return sorted(picked, key=lambda layer: layer.index)
+
+
+def _summary_lines(report: GradientReport) -> list[str]:
+    failure = report.failure
+    if failure is None:
+        ratio = fmt(report.ratio)
+        lines = [
+            f"gradient check passed for {report.target}: {report.examples_run} examples, "
+            f"worst flow ratio {ratio}"
+        ]
+        if not report.parity_ok:
+            lines.append("  devices disagree: " + _parity_text(report))
+        return lines
+    where = f"{failure.device}, {failure.dtype}"
+    depth = f"depth {failure.depth}" if failure.depth is not None else "the first example"
+    lines = [
+        f"gradient check failed for {report.target}: {failure.kind}",
+        f"  smallest failing example: {depth} ({where}), after {report.examples_run} examples",
+        f"  {failure.message}",
+        f"  input: {failure.input_desc}",
+    ]
+    if failure.exception:
+        lines.append(f"  exception: {failure.exception}")
+    if failure.layers:
+        lines.append("  worst layers (gradient RMS at the layer's output, forward order):")
+        for layer in worst_layers(failure.layers):
+            extra = ""
+            if layer.saturation is not None:
+                extra += f"  saturated {layer.saturation:.0%}"
+            if layer.underflow:
+                extra += "  underflow"
+            lines.append(
+                f"    {layer.index:>3} {layer.name:<24} {layer.type:<12} "
+                f"{fmt(layer.grad_rms):>9}{extra}"
+            )
+    if not report.parity_ok:
+        lines.append("  devices disagree: " + _parity_text(report))
+    if report.reproduce:
+        lines.append(f"  reproduce: {report.reproduce}")
+    return lines
+
+
+def _parity_text(report: GradientReport) -> str:
+    return "; ".join(
+        f"{p.devices[0]} {fmt(p.ratios[0])} vs {p.devices[1]} {fmt(p.ratios[1])} ({p.dtype})"
+        for p in report.parity
+        if not p.agree
+    )
+
+
+class GradientFlowError(AssertionError):
+    """Raised by :func:`gradcheck_kit.check_gradients` when a check fails; ``.report`` has it all."""
+
+    def __init__(self, report: GradientReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
