@@ -34,7 +34,23 @@ _LAZY: dict[str, str] = {
     "GradientFlowError": "gradcheck_kit.report.gradients",
 }
 
-__all__ = [*sorted(_LAZY), "__version__", "strategies"]
+__all__ = [
+    "Bounds",
+    "Config",
+    "ConfigError",
+    "Failure",
+    "Finding",
+    "GradientFlowError",
+    "GradientReport",
+    "LayerStat",
+    "LintError",
+    "LintResult",
+    "__version__",
+    "check_gradients",
+    "lint_paths",
+    "lint_source",
+    "strategies",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradcheck_kit import strategies

@@ -102,7 +102,7 @@ def _checks(key: str, value: Any) -> tuple[Mapping[str, Any], ...]:
         if "target" not in table:
             raise ConfigError(
                 f"[[tool.gradcheck-kit.{key}]] #{i + 1}: missing 'target' "
-                "(e.g. target = \"models.py:make_model\")"
+                '(e.g. target = "models.py:make_model")'
             )
     return tuple(value)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import reduce
 
-from gradcheck_kit.lint.sketch import Branches, Count, Layer, Node, Repeat, Residual, Seq
+from gradcheck_kit.lint.sketch import Count, Layer, Node, Repeat, Residual, Seq
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def run_lint(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         result = lint_paths(paths, config)
-    except Exception as exc:  # noqa: BLE001 - an internal error: short message, exit 2
+    except Exception as exc:
         if args.verbose:
             traceback.print_exc()
         return _fail(f"internal error: {exc} (run with --verbose for the traceback; please report)")

@@ -7,6 +7,7 @@ the others are still linted.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import io
 import os
@@ -43,6 +44,14 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        if "invalid or missing" in str(exc):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise SourceError(
+                    f"cannot decode as utf-8 ({bad.reason} at byte {bad.start}); save the file "
+                    "as UTF-8 or declare its encoding (PEP 263)"
+                ) from bad
         raise SourceError(f"bad encoding declaration: {exc}") from exc
     try:
         text = data.decode(encoding)
@@ -61,7 +70,10 @@ def _prefilter_pattern(config: Config) -> re.Pattern[str]:
 def lint_source(text: str, path: str = "<string>", config: Config | None = None) -> list[Finding]:
     """Lint one source text. Raises :class:`libcst.ParserSyntaxError` on a syntax error."""
     config = config or Config()
-    if _FILE_NOQA.search(text) or not _prefilter_pattern(config).search(text):
+    if _FILE_NOQA.search(text):
+        return []
+    if not _prefilter_pattern(config).search(text):
+        _check_syntax(text, path)  # cheap: no rule can fire, but a broken file is still reported
         return []
     rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
     if not rules:
@@ -78,6 +90,14 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     lines = text.splitlines()
     findings = [f for f in findings if not _suppressed(f, lines)]
     return sorted(_dedupe(findings), key=Finding.sort_key)
+
+
+def _check_syntax(text: str, path: str) -> None:
+    try:
+        ast.parse(text, path)
+    except SyntaxError as exc:
+        cst.parse_module(text)  # confirm with libcst, whose grammar is the one that counts;
+        del exc  # a file only this Python rejects (newer syntax) is fine
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -211,7 +231,7 @@ def lint_text(text: str, display: str, config: Config) -> tuple[list[Finding], L
         return [], LintError(display, "too deeply nested to analyse (recursion limit)")
     except MemoryError:
         return [], LintError(display, "out of memory while analysing")
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+    except Exception as exc:
         name = type(exc).__name__
         return [], LintError(
             display,
@@ -219,9 +239,7 @@ def lint_text(text: str, display: str, config: Config) -> tuple[list[Finding], L
         )
 
 
-def lint_paths(
-    paths: Iterable[str | os.PathLike[str]], config: Config | None = None
-) -> LintResult:
+def lint_paths(paths: Iterable[str | os.PathLike[str]], config: Config | None = None) -> LintResult:
     """Lint every Python file under ``paths``."""
     config = config or Config()
     paths = list(paths)

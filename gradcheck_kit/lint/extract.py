@@ -43,7 +43,6 @@ from gradcheck_kit.lint.values import (
     Unknown,
     Value,
     copy_layer,
-    flatten_unrolled,
     looks_like_norm,
 )
 
@@ -208,8 +207,9 @@ class Extractor:
         elif isinstance(stmt, cst.For):
             self.exec_for(stmt, frame)
         elif isinstance(stmt, cst.While):
-            self.loop_representative(frame, Count(None), lambda: self._exec_statements(
-                stmt.body, frame))
+            self.loop_representative(
+                frame, Count(None), lambda: self._exec_statements(stmt.body, frame)
+            )
         elif isinstance(stmt, cst.With):
             for item in stmt.items:
                 value = self.eval(item.item, frame)
@@ -343,7 +343,7 @@ class Extractor:
                 continue
             if isinstance(obj, SeqVal):
                 obj.entries = self.merge_entries(saved_a[id(obj)], obj.entries)
-            else:
+            elif isinstance(obj, Instance):
                 other = saved_a[id(obj)]
                 for key in set(other) | set(obj.attrs):
                     a, b = other.get(key), obj.attrs.get(key)
@@ -380,17 +380,26 @@ class Extractor:
         env_before, state_before = self.snapshot(frame)
         body()
         frame.returned = False
-        self._wrap_growth(frame, env_before, state_before, lambda nodes: Repeat(count, seq(nodes)),
-                          lambda entries: Repeated(count, entries))
+        self._wrap_growth(
+            frame,
+            env_before,
+            state_before,
+            lambda nodes: Repeat(count, seq(nodes)),
+            lambda entries: Repeated(count, entries),
+        )
 
     def loop_unrolled(self, frame: Frame, count: Count, body: Callable[[], None]) -> None:
         env_before, state_before = self.snapshot(frame)
         body()
         if count.source is None:
             return
-        self._wrap_growth(frame, env_before, state_before,
-                          lambda nodes: Seq(tuple(nodes), count.source),
-                          lambda entries: Repeated(count, entries, unrolled=True))
+        self._wrap_growth(
+            frame,
+            env_before,
+            state_before,
+            lambda nodes: Seq(tuple(nodes), count.source),
+            lambda entries: Repeated(count, entries, unrolled=True),
+        )
 
     def _wrap_growth(
         self,
@@ -404,9 +413,12 @@ class Extractor:
             before = env_before.get(key)
             if isinstance(after, Data) and isinstance(before, Data) and after is not before:
                 n = len(before.path)
-                if after.origin is before.origin and after.path[:n] == before.path[:n] and len(
-                    after.path
-                ) > n and _common_prefix(after.path, before.path) == n:
+                if (
+                    after.origin is before.origin
+                    and after.path[:n] == before.path[:n]
+                    and len(after.path) > n
+                    and _common_prefix(after.path, before.path) == n
+                ):
                     frame.env[key] = Data((*before.path, wrap_nodes(after.path[n:])), after.origin)
         for obj, saved in state_before:
             if isinstance(obj, SeqVal) and obj.entries is not saved:
@@ -477,7 +489,7 @@ class Extractor:
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             parts = self.unpack(value, len(elements))
-            for element, part in zip(elements, parts):
+            for element, part in zip(elements, parts, strict=False):
                 self.assign(element.value, part, frame)
         elif isinstance(target, cst.Subscript):
             owner = self.eval(target.value, frame)
@@ -506,7 +518,7 @@ class Extractor:
             "dataclass" in (get_full_name_for_node(d.decorator) or "") for d in stmt.decorators
         )
         class_frame = Frame(dict(frame.env), "", [])
-        body = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else stmt.body.body
+        body = stmt.body.body
         for item in body:
             if isinstance(item, cst.FunctionDef):
                 info.methods[item.name.value] = item
@@ -535,8 +547,10 @@ class Extractor:
     def class_kind(self, info: ClassInfo) -> Layer | None:
         """A class of the file that *is* a known kind of layer (a user norm or activation)."""
         bases = info.torch_bases()
-        if bases & catalog.NORMALIZATION_MODULES or info.qualname in self.extra_norm or any(
-            q.rsplit(".", 1)[-1] == info.name for q in self.extra_norm
+        if (
+            bases & catalog.NORMALIZATION_MODULES
+            or info.qualname in self.extra_norm
+            or any(q.rsplit(".", 1)[-1] == info.name for q in self.extra_norm)
         ):
             return Layer("norm", info.name)
         if looks_like_norm(info.name) and not info.find_method("__iter__"):
@@ -571,7 +585,7 @@ class Extractor:
             for name, value in info.attrs.items():
                 instance.attrs[name] = value
             fields = list(info.attrs)
-            for name, value in zip(fields, args):
+            for name, value in zip(fields, args, strict=False):
                 instance.attrs[name] = value
             for name, value in kwargs.items():
                 instance.attrs[name] = value
@@ -596,8 +610,11 @@ class Extractor:
     def container_entries(self, arg: Value) -> tuple[Entry, ...]:
         if isinstance(arg, DictVal):
             return tuple(arg.items.values())
-        if isinstance(arg, SeqVal) and arg.kind in ("list", "tuple") and arg.entries and all(
-            isinstance(e, SeqVal) and e.kind == "tuple" for e in arg.entries
+        if (
+            isinstance(arg, SeqVal)
+            and arg.kind in ("list", "tuple")
+            and arg.entries
+            and all(isinstance(e, SeqVal) and e.kind == "tuple" for e in arg.entries)
         ):  # OrderedDict-style [("name", module), ...]
             out: list[Entry] = []
             for pair in arg.entries:
@@ -656,7 +673,8 @@ class Extractor:
             env[positional[0].name.value] = func.bound
             positional = positional[1:]
         callee = func.qualname.split(".")[0] if func.qualname else "?"
-        line = self.span(call).line if call is not None and self.span(call) else None
+        call_span = self.span(call)
+        line = call_span.line if call_span is not None else None
         n_positional = len(positional)
         for index, param in enumerate([*positional, *params.kwonly_params]):
             name = param.name.value
@@ -703,9 +721,13 @@ class Extractor:
             return Const(name == "True")
         for star in self.star_modules:
             qname = f"{star}.{name}"
-            if catalog.saturating_for(qname) or catalog.is_normalization(qname) or (
-                qname in catalog.SEQUENTIAL_CONTAINERS | catalog.LIST_CONTAINERS
-            ) or qname in catalog.AFFINE_MODULES or qname in catalog.MODULE_BASES:
+            if (
+                catalog.saturating_for(qname)
+                or catalog.is_normalization(qname)
+                or (qname in catalog.SEQUENTIAL_CONTAINERS | catalog.LIST_CONTAINERS)
+                or qname in catalog.AFFINE_MODULES
+                or qname in catalog.MODULE_BASES
+            ):
                 return Ref(qname)
         if name in _BUILTIN_NAMES:
             return Ref(f"builtins.{name}")
@@ -764,13 +786,13 @@ class Extractor:
     def eval_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
         try:
             return Const(node.evaluated_value)
-        except Exception:  # noqa: BLE001 - odd literals are just unknown
+        except Exception:
             return Unknown()
 
     def eval_ConcatenatedString(self, node: cst.ConcatenatedString, frame: Frame) -> Value:
         try:
             return Const(node.evaluated_value)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return Unknown()
 
     def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
@@ -974,10 +996,12 @@ class Extractor:
                 )
                 if plain is not None and all(isinstance(p, Const) for p in (lo, hi, step)):
                     try:
-                        picked = plain[slice(lo.value, hi.value, step.value)]  # type: ignore[union-attr]
+                        picked = plain[slice(lo.value, hi.value, step.value)]  # type: ignore[attr-defined]
                     except (TypeError, ValueError):
                         return Unknown()
-                    return SeqVal(tuple(picked), owner.kind if owner.kind != "sequential" else "list")
+                    return SeqVal(
+                        tuple(picked), owner.kind if owner.kind != "sequential" else "list"
+                    )
                 return SeqVal(owner.entries, "list")
             return Unknown()
         key = self.eval(element.value, frame) if isinstance(element, cst.Index) else Unknown()
@@ -1006,7 +1030,7 @@ class Extractor:
         if isinstance(owner, Const) and isinstance(key, Const):
             try:
                 return Const(owner.value[key.value], owner.source)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 return Unknown()
         if isinstance(owner, Ref):
             return owner  # typing generics: Optional[...] and the like
@@ -1085,8 +1109,9 @@ class Extractor:
         if isinstance(func, Unknown):
             if data_args:
                 if looks_like_norm(func.symbol):
-                    return self.extend(data_args[0], Layer("norm", func.symbol or "norm",
-                                                           self.span(node)))
+                    return self.extend(
+                        data_args[0], Layer("norm", func.symbol or "norm", self.span(node))
+                    )
                 return data_args[0]
             if looks_like_norm(func.symbol):
                 return Unknown(func.symbol)
@@ -1226,9 +1251,10 @@ class Extractor:
             return DictVal(dict(kwargs), True)
         if qname in catalog.ADDITION_FUNCTIONS and len(data_args) >= 2:
             return self.join("add", data_args[0], data_args[1])
-        if qname in ("torch.mul", "torch.matmul", "torch.bmm", "torch.einsum") and len(
-            data_args
-        ) >= 2:
+        if (
+            qname in ("torch.mul", "torch.matmul", "torch.bmm", "torch.einsum")
+            and len(data_args) >= 2
+        ):
             return self.join("mul", data_args[0], data_args[1])
         if qname in ("torch.cat", "torch.stack", "torch.concat") and args:
             parts = [v for v in self.as_entries(args[0]) if isinstance(v, Data)]
@@ -1324,17 +1350,18 @@ class Extractor:
             value = args[0]
             if isinstance(value, Const):
                 with contextlib.suppress(Exception):
-                    return Const({"int": int, "float": float, "round": round, "abs": abs,
-                                  "str": str, "bool": bool}[name](value.value), value.source)
+                    return Const(_CONVERSIONS[name](value.value), value.source)
             return Unknown()
         if name in ("max", "min", "sum") and args:
-            values = args if len(args) > 1 else (
-                args[0].plain() or [] if isinstance(args[0], SeqVal) else []
+            values = (
+                args
+                if len(args) > 1
+                else (args[0].plain() or [] if isinstance(args[0], SeqVal) else [])
             )
             if values and all(isinstance(v, Const) for v in values):
                 with contextlib.suppress(Exception):
                     fn = {"max": max, "min": min, "sum": sum}[name]
-                    return Const(fn(v.value for v in values))  # type: ignore[union-attr]
+                    return Const(fn(v.value for v in values))  # type: ignore[attr-defined,operator]
             return Unknown()
         if name == "isinstance":
             return Unknown()
@@ -1355,7 +1382,9 @@ class Extractor:
         seqs = [a for a in args if isinstance(a, (SeqVal, Instance))]
         seqs = [s.children if isinstance(s, Instance) else s for s in seqs]
         if len(seqs) != len(args) or not seqs:
-            return SeqVal((Repeated(Count(None), (SeqVal(tuple(Unknown() for _ in args), "tuple"),)),))
+            return SeqVal(
+                (Repeated(Count(None), (SeqVal(tuple(Unknown() for _ in args), "tuple"),)),)
+            )
         plains = [s.plain() for s in seqs]  # type: ignore[union-attr]
         if all(p is not None for p in plains):
             n = min(len(p) for p in plains)  # type: ignore[arg-type]
@@ -1399,8 +1428,7 @@ class Extractor:
         if isinstance(owner, Data):
             act = catalog.SATURATING_METHODS.get(name)
             if act is not None:
-                return self.extend(owner, Layer("saturating", act.name, span,
-                                                act.derivative_bound))
+                return self.extend(owner, Layer("saturating", act.name, span, act.derivative_bound))
             other = next((a for a in args if isinstance(a, Data)), None)
             if name in ("add", "add_", "sub", "sub_") and other is not None:
                 return self.join("add", owner, other)
@@ -1448,8 +1476,9 @@ class Extractor:
                 owner.children.entries = (*owner.children.entries, args[1])
                 return Const(None)
             if name in ("append", "extend"):
-                return self.call_method(_BoundMethod(owner.children, name), args, kwargs, node,
-                                        frame)
+                return self.call_method(
+                    _BoundMethod(owner.children, name), args, kwargs, node, frame
+                )
             if name in ("children", "modules", "values"):
                 return owner.children
             return Unknown()
@@ -1507,7 +1536,7 @@ class Extractor:
         if isinstance(value, Const):
             try:
                 return bool(value.value)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 return None
         if isinstance(value, (ModuleVal, ClassRef, FuncRef, Instance)):
             return True
@@ -1535,6 +1564,10 @@ class _Spread(Value):
 
     entries: tuple[Entry, ...]
 
+
+_CONVERSIONS: dict[str, Callable[[Any], Any]] = {
+    "int": int, "float": float, "round": round, "abs": abs, "str": str, "bool": bool,
+}  # fmt: skip
 
 _LOSS_FUNCTIONS = frozenset(
     {"cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss",
@@ -1647,7 +1680,7 @@ def _fold(op: type[cst.BaseBinaryOp], left: Const, right: Const) -> Value:
         return Unknown()
     try:
         value = fn(left.value, right.value)
-    except Exception:  # noqa: BLE001 - folding user literals must never raise
+    except Exception:
         return Unknown()
     if isinstance(value, (str, list, tuple)) and len(value) > 10_000:
         return Unknown()
@@ -1659,17 +1692,22 @@ def _compare(op: cst.BaseCompOp, left: Value, right: Value) -> bool | None:
         if isinstance(left, Const) and isinstance(right, Const) and right.value is None:
             same = left.value is None
             return same if isinstance(op, cst.Is) else not same
-        if right_is_none(right) and isinstance(left, (ModuleVal, ClassRef, FuncRef, Instance,
-                                                      Ref, SeqVal, Data)):
+        if right_is_none(right) and isinstance(
+            left, (ModuleVal, ClassRef, FuncRef, Instance, Ref, SeqVal, Data)
+        ):
             return isinstance(op, cst.IsNot)
         return None
     if not (isinstance(left, Const) and isinstance(right, Const)):
-        if isinstance(op, (cst.In, cst.NotIn)) and isinstance(left, Const) and isinstance(
-            right, (SeqVal, DictVal)
+        if (
+            isinstance(op, (cst.In, cst.NotIn))
+            and isinstance(left, Const)
+            and isinstance(right, (SeqVal, DictVal))
         ):
-            keys = right.items.keys() if isinstance(right, DictVal) else [
-                v.value for v in (right.plain() or []) if isinstance(v, Const)
-            ]
+            keys = (
+                right.items.keys()
+                if isinstance(right, DictVal)
+                else [v.value for v in (right.plain() or []) if isinstance(v, Const)]
+            )
             if isinstance(right, SeqVal) and right.plain() is None:
                 return None
             found = left.value in keys
@@ -1691,7 +1729,7 @@ def _compare(op: cst.BaseCompOp, left: Value, right: Value) -> bool | None:
         return None
     try:
         return bool(fn(a, b))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 
@@ -1702,7 +1740,7 @@ def right_is_none(value: Value) -> bool:
 def _same_const(a: Any, b: Any) -> bool:
     try:
         return type(a) is type(b) and bool(a == b)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -1716,7 +1754,7 @@ def _hashable(value: Any) -> bool:
 
 def _common_prefix(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x is not y:
             break
         n += 1

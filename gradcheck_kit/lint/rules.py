@@ -53,8 +53,9 @@ def _distinct(run: Run) -> list[Layer]:
     return list(seen.values())
 
 
-def _finding(code: str, name: str, message: str, item: FileRun, ctx: RuleContext,
-             depth: int | None) -> Finding:
+def _finding(
+    code: str, name: str, message: str, item: FileRun, ctx: RuleContext, depth: int | None
+) -> Finding:
     layers = _distinct(item.run)
     spans = [layer.span for layer in layers if layer.span is not None]
     start = min(spans, key=lambda s: (s.line, s.column))
@@ -62,8 +63,13 @@ def _finding(code: str, name: str, message: str, item: FileRun, ctx: RuleContext
     related = tuple(
         sorted(
             {
-                RelatedLocation(s.line, s.column, s.end_line, s.end_column,
-                                f"{layer.name} (saturating activation)")
+                RelatedLocation(
+                    s.line,
+                    s.column,
+                    s.end_line,
+                    s.end_column,
+                    f"{layer.name} (saturating activation)",
+                )
                 for layer in layers
                 if (s := layer.span) is not None
             }

@@ -15,7 +15,7 @@ Nodes compare by identity: the same object reached along two paths is one layer,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 LayerKind = Literal["saturating", "norm", "affine", "activation", "neutral", "unknown"]
 
@@ -77,7 +77,7 @@ class Branches:
     branches: tuple[Node, ...] = field(default=())
 
 
-Node = Union[Layer, Seq, Repeat, Residual, Branches]
+Node = Layer | Seq | Repeat | Residual | Branches
 
 EMPTY = Seq(())
 

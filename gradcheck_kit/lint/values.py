@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.lint.sketch import Count, Layer, Node
 
@@ -127,7 +127,7 @@ class Repeated:
     unrolled: bool = False
 
 
-Entry = Union[Value, Repeated]
+Entry = Value | Repeated
 
 
 @dataclass(eq=False)

@@ -1,0 +1,503 @@
+"""One test per code shape the linter must understand (issue #2), on real-looking sources."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from gradcheck_kit import lint_source
+from gradcheck_kit.config import Config
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+
+
+def found(src: str, **config: object) -> list[tuple[str, int | None]]:
+    text = HEADER + textwrap.dedent(src)
+    findings = lint_source(text, "model.py", Config(**config))  # type: ignore[arg-type]
+    return [(f.code, f.depth) for f in findings]
+
+
+SHAPES = {
+    "sequential-literal": (
+        """
+        net = nn.Sequential(
+            nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(),
+            nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(),
+        )
+        """,
+        [("GCK001", 5)],
+    ),
+    "nested-sequentials": (
+        """
+        block = lambda: nn.Sequential(nn.Linear(8, 8), nn.Sigmoid())
+        net = nn.Sequential(nn.Sequential(nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Sigmoid()),
+                            nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()), block(), block())
+        """,
+        [("GCK001", 5)],
+    ),
+    "ordered-dict": (
+        """
+        from collections import OrderedDict
+        net = nn.Sequential(OrderedDict([
+            ("fc1", nn.Linear(8, 8)), ("act1", nn.Tanh()),
+            ("fc2", nn.Linear(8, 8)), ("act2", nn.Tanh()),
+            ("fc3", nn.Linear(8, 8)), ("act3", nn.Tanh()),
+            ("fc4", nn.Linear(8, 8)), ("act4", nn.Tanh()),
+        ]))
+        """,
+        [("GCK001", 4)],
+    ),
+    "list-plus-equals-in-loop": (
+        """
+        class MLP(nn.Module):
+            def __init__(self, width=32, depth=6):
+                super().__init__()
+                layers = []
+                for _ in range(depth):
+                    layers += [nn.Linear(width, width), nn.Sigmoid()]
+                self.net = nn.Sequential(*layers)
+
+            def forward(self, x):
+                return self.net(x)
+        """,
+        [("GCK001", 6)],
+    ),
+    "append-and-extend": (
+        """
+        def build(depth=5):
+            layers = []
+            for i in range(depth):
+                layers.append(nn.Linear(4, 4))
+                layers.extend([nn.Tanh()])
+            return nn.Sequential(*layers)
+        """,
+        [("GCK001", 5)],
+    ),
+    "list-comprehension": (
+        """
+        class Net(nn.Module):
+            def __init__(self, n=8):
+                super().__init__()
+                self.body = nn.Sequential(*[nn.Sequential(nn.Linear(4, 4), nn.Tanh()) for _ in range(n)])
+
+            def forward(self, x):
+                return self.body(x)
+        """,
+        [("GCK001", 8)],
+    ),
+    "generator-expression": (
+        """
+        net = nn.Sequential(*(nn.Sequential(nn.Linear(4, 4), nn.Sigmoid()) for _ in range(4)))
+        """,
+        [("GCK001", 4)],
+    ),
+    "list-repetition": (
+        """
+        net = nn.Sequential(*[nn.Linear(16, 16), nn.Tanh()] * 5)
+        """,
+        [("GCK001", 5)],
+    ),
+    "modulelist-iterated-in-forward": (
+        """
+        class Net(nn.Module):
+            def __init__(self, depth=10):
+                super().__init__()
+                self.layers = nn.ModuleList([nn.Linear(16, 16) for _ in range(depth)])
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = torch.sigmoid(layer(x))
+                return x
+        """,
+        [("GCK001", 10)],
+    ),
+    "add-module-in-loop": (
+        """
+        class Net(nn.Sequential):
+            def __init__(self, depth=5):
+                super().__init__()
+                for i in range(depth):
+                    self.add_module(f"fc{i}", nn.Linear(8, 8))
+                    self.add_module(f"act{i}", nn.Tanh())
+        """,
+        [("GCK001", 5)],
+    ),
+    "forward-reassignment-chain": (
+        """
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 4)
+                self.fc2 = nn.Linear(4, 4)
+                self.fc3 = nn.Linear(4, 4)
+                self.fc4 = nn.Linear(4, 4)
+
+            def forward(self, x):
+                h = torch.tanh(self.fc1(x))
+                h = torch.tanh(self.fc2(h))
+                h = torch.tanh(self.fc3(h))
+                return torch.sigmoid(self.fc4(h))
+        """,
+        [("GCK001", 4)],
+    ),
+    "helper-function-returning-block": (
+        """
+        def block(d):
+            return nn.Sequential(nn.Linear(d, d), nn.Tanh())
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(block(8), block(8), block(8), block(8))
+
+            def forward(self, x):
+                return self.net(x)
+        """,
+        [("GCK001", 4)],
+    ),
+    "user-block-class-in-sequential": (
+        """
+        class Block(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.fc = nn.Linear(d, d)
+
+            def forward(self, x):
+                return torch.tanh(self.fc(x))
+
+        class Net(nn.Module):
+            def __init__(self, depth=6):
+                super().__init__()
+                self.blocks = nn.ModuleList([Block(16) for _ in range(depth)])
+
+            def forward(self, x):
+                for block in self.blocks:
+                    x = block(x)
+                return x
+        """,
+        [("GCK001", 6)],
+    ),
+    "encoder-decoder-path": (
+        """
+        class AutoEncoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = nn.Sequential(nn.Linear(8, 4), nn.Sigmoid(), nn.Linear(4, 2), nn.Sigmoid())
+                self.decoder = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 8), nn.Sigmoid())
+
+            def forward(self, x):
+                return self.decoder(self.encoder(x))
+        """,
+        [("GCK001", 4)],
+    ),
+    "module-level-script": (
+        """
+        layers = []
+        for i in range(6):
+            layers.append(nn.Linear(10, 10))
+            layers.append(nn.Tanh())
+        model = nn.Sequential(*layers)
+        """,
+        [("GCK001", 6)],
+    ),
+    "shared-activation-module": (
+        """
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fcs = nn.ModuleList([nn.Linear(8, 8) for _ in range(5)])
+                self.act = nn.Tanh()
+
+            def forward(self, x):
+                for fc in self.fcs:
+                    x = self.act(fc(x))
+                return x
+        """,
+        [("GCK001", 5)],
+    ),
+    "activation-function-attribute": (
+        """
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = F.tanh
+                self.a, self.b, self.c, self.d = (nn.Linear(4, 4) for _ in range(4))
+
+            def forward(self, x):
+                x = self.act(self.a(x))
+                x = self.act(self.b(x))
+                x = self.act(self.c(x))
+                return self.act(self.d(x))
+        """,
+        [("GCK001", 4)],
+    ),
+    "activation-class-default-argument": (
+        """
+        class MLP(nn.Module):
+            def __init__(self, sizes=(8, 8, 8, 8, 8, 8), activation=nn.Tanh):
+                super().__init__()
+                layers = []
+                for a, b in zip(sizes[:-1], sizes[1:]):
+                    layers += [nn.Linear(a, b), activation()]
+                self.net = nn.Sequential(*layers)
+
+            def forward(self, x):
+                return self.net(x)
+        """,
+        [("GCK001", 5)],
+    ),
+    "activation-function-default-argument": (
+        """
+        class MLP(nn.Module):
+            def __init__(self, depth=4, act_fn=torch.tanh):
+                super().__init__()
+                self.layers = nn.ModuleList(nn.Linear(8, 8) for _ in range(depth))
+                self.act_fn = act_fn
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = self.act_fn(layer(x))
+                return x
+        """,
+        [("GCK001", 4)],
+    ),
+    "module-constant": (
+        """
+        ACT = torch.tanh
+        N_LAYERS = 5
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(N_LAYERS)])
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = ACT(layer(x))
+                return x
+        """,
+        [("GCK001", 5)],
+    ),
+    "dispatch-dict-default-string": (
+        """
+        ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+        class Net(nn.Module):
+            def __init__(self, depth=4, act="tanh"):
+                super().__init__()
+                layers = []
+                for _ in range(depth):
+                    layers += [nn.Linear(8, 8), ACTIVATIONS[act]()]
+                self.net = nn.Sequential(*layers)
+
+            def forward(self, x):
+                return self.net(x)
+        """,
+        [("GCK001", 4)],
+    ),
+    "getattr-by-default-string": (
+        """
+        class Net(nn.Module):
+            def __init__(self, depth=5, activation="Sigmoid"):
+                super().__init__()
+                act = getattr(nn, activation)
+                self.net = nn.Sequential(*[m for _ in range(depth) for m in (nn.Linear(8, 8), act())])
+
+            def forward(self, x):
+                return self.net(x)
+        """,
+        [("GCK001", 5)],
+    ),
+    "block-receives-activation-instance": (
+        """
+        class Block(nn.Module):
+            def __init__(self, d, act):
+                super().__init__()
+                self.fc = nn.Linear(d, d)
+                self.act = act
+
+            def forward(self, x):
+                return self.act(self.fc(x))
+
+        net = nn.Sequential(*[Block(8, nn.Tanh()) for _ in range(4)])
+        """,
+        [("GCK001", 4)],
+    ),
+    "len-of-default-tuple": (
+        """
+        class MLP(nn.Module):
+            def __init__(self, sizes=(4, 8, 8, 8, 8, 8)):
+                super().__init__()
+                self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = torch.sigmoid(layer(x))
+                return x
+        """,
+        [("GCK001", 5)],
+    ),
+    "instantiation-with-literal-depth": (
+        """
+        class MLP(nn.Module):
+            def __init__(self, depth=2):
+                super().__init__()
+                self.net = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Tanh()) for _ in range(depth)])
+
+            def forward(self, x):
+                return self.net(x)
+
+        small = MLP()
+        big = MLP(depth=12)
+        """,
+        [("GCK001", 12)],
+    ),
+    "instantiation-without-default": (
+        """
+        class MLP(nn.Module):
+            def __init__(self, depth):
+                super().__init__()
+                self.net = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Tanh()) for _ in range(depth)])
+
+            def forward(self, x):
+                return self.net(x)
+
+        model = MLP(7)
+        """,
+        [("GCK001", 7)],
+    ),
+    "unknown-count-parameter": (
+        """
+        class MLP(nn.Module):
+            def __init__(self, n_layers):
+                super().__init__()
+                self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(n_layers)])
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = torch.tanh(layer(x))
+                return x
+        """,
+        [("GCK002", None)],
+    ),
+    "unknown-count-config-attribute": (
+        """
+        class Net(nn.Module):
+            def __init__(self, config):
+                super().__init__()
+                self.blocks = nn.Sequential(*[
+                    nn.Sequential(nn.Linear(config.hidden, config.hidden), nn.Sigmoid())
+                    for _ in range(config.num_layers)
+                ])
+
+            def forward(self, x):
+                return self.blocks(x)
+        """,
+        [("GCK002", None)],
+    ),
+    "tensor-methods": (
+        """
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.l = nn.ModuleList(nn.Linear(4, 4) for _ in range(4))
+
+            def forward(self, x):
+                x = self.l[0](x).tanh()
+                x = self.l[1](x).sigmoid()
+                x = self.l[2](x).tanh_()
+                x = self.l[3](x)
+                x.sigmoid_()
+                return x.sigmoid()
+        """,
+        [("GCK001", 4)],
+    ),
+    "dropout-pool-flatten-do-not-reset": (
+        """
+        net = nn.Sequential(
+            nn.Conv2d(3, 8, 3), nn.Tanh(), nn.MaxPool2d(2), nn.Dropout(0.1),
+            nn.Conv2d(8, 8, 3), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+            nn.Linear(8, 8), nn.Tanh(), nn.Dropout(), nn.Linear(8, 1), nn.Sigmoid(),
+        )
+        """,
+        [("GCK001", 4)],
+    ),
+    "forward-order-not-declaration-order": (
+        """
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm = nn.LayerNorm(8)
+                self.a = nn.Linear(8, 8)
+                self.b = nn.Linear(8, 8)
+                self.c = nn.Linear(8, 8)
+                self.d = nn.Linear(8, 8)
+
+            def forward(self, x):
+                x = self.norm(x)
+                x = torch.tanh(self.a(x))
+                x = torch.tanh(self.b(x))
+                x = torch.tanh(self.c(x))
+                return torch.tanh(self.d(x))
+        """,
+        [("GCK001", 4)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_code_shape(name: str) -> None:
+    src, expected = SHAPES[name]
+    assert found(src) == expected
+
+
+ALIASES = {
+    "import-torch-nn-as": "import torch.nn as tnn\nACT = tnn.Tanh",
+    "from-import-as": "from torch.nn import Tanh as Act\nACT = Act",
+    "from-torch-import-nn": "from torch import nn as _n\nACT = _n.Tanh",
+    "fully-qualified": "import torch.nn\nACT = torch.nn.Tanh",
+    "special-expit": "from torch import special\nACT = lambda: special.expit",
+    "star-import": "from torch.nn import *\nACT = Tanh",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES))
+def test_names_resolved_through_imports(name: str) -> None:
+    src = ALIASES[name] + "\n"
+    if "expit" in src:
+        src += (
+            "def f(x):\n    return special.expit(special.expit(special.expit(special.expit(x))))\n"
+        )
+        src += "class M(torch.nn.Module):\n    def forward(self, x):\n        return f(x)\n"
+    else:
+        src += "model = torch.nn.Sequential(*[ACT() for _ in range(4)])\n"
+    assert [(f.code, f.depth) for f in lint_source("import torch\n" + src)] == [("GCK001", 4)]
+
+
+def test_text_matching_is_not_resolution() -> None:
+    src = """
+    class Tanh:  # not torch's
+        pass
+    model = [Tanh(), Tanh(), Tanh(), Tanh(), Tanh()]
+    """
+    assert lint_source(textwrap.dedent(src)) == []
+
+
+def test_depth_source_names_the_parameter() -> None:
+    src, _ = SHAPES["list-plus-equals-in-loop"]
+    (finding,) = lint_source(HEADER + textwrap.dedent(src), "m.py")
+    assert finding.depth_source == "parameter 'depth' (default 6)"
+    assert "parameter 'depth' (default 6)" in finding.message
+    assert finding.symbol == "MLP"
+
+
+def test_python2_file_is_an_error_entry(tmp_path) -> None:
+    from gradcheck_kit import lint_paths
+
+    (tmp_path / "old.py").write_text('print "hello"\nimport torch\nx = torch.tanh\n')
+    (tmp_path / "new.py").write_text(HEADER + textwrap.dedent(SHAPES["list-repetition"][0]))
+    result = lint_paths([tmp_path])
+    assert [e.path.endswith("old.py") for e in result.errors] == [True]
+    assert "syntax error" in result.errors[0].message
+    assert [f.code for f in result.findings] == ["GCK001"]
