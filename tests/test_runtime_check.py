@@ -168,8 +168,9 @@ def test_report_to_dict_is_json_and_renders():
     assert data["failure"]["kind"] == "vanishing"
     assert data["examples_run"] == report.examples_run
     assert data["layers"] and "grad_rms" in data["layers"][0]
-    console = Console(record=True, width=120, file=open(os.devnull, "w"))
-    console.print(report)
+    with open(os.devnull, "w") as sink:
+        console = Console(record=True, width=120, file=sink)
+        console.print(report)
     assert "FAILED" in console.export_text()
 
 

@@ -80,9 +80,8 @@ def render_gradient_report(report: GradientReport) -> RenderableType:
     failure = report.failure
     if failure is None:
         title = Text(f"PASSED  {report.target}", style="bold green")
-        body = (
-            f"{report.examples_run} examples; worst flow ratio {fmt(report.ratio)}"
-            + (f" (limits {fmt(report.limits[0])} .. {fmt(report.limits[1])})" if report.limits else "")
+        body = f"{report.examples_run} examples; worst flow ratio {fmt(report.ratio)}" + (
+            f" (limits {fmt(report.limits[0])} .. {fmt(report.limits[1])})" if report.limits else ""
         )
         style = "green"
     else:
@@ -104,8 +103,10 @@ def render_gradient_report(report: GradientReport) -> RenderableType:
         for col in ("device", "dtype", "flow ratio", "verdict"):
             table.add_column(col)
         for result in report.devices:
-            verdict = Text("pass", style="green") if result.passed else Text(
-                str(result.kind), style="red"
+            verdict = (
+                Text("pass", style="green")
+                if result.passed
+                else Text(str(result.kind), style="red")
             )
             table.add_row(result.device, result.dtype, fmt(result.ratio), verdict)
         parts.append(table)

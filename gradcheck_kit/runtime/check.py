@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import target as hypothesis_target
 from hypothesis.errors import Flaky
@@ -70,6 +70,7 @@ from gradcheck_kit.runtime.strategies import (
 __all__ = ["check_gradients", "run_example"]
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
+SHRINK_RUNS = 40  # at least this many shrinking runs after the first failure
 
 
 class ExampleTimeout(Exception):
@@ -220,7 +221,7 @@ def _run(
                 "forward run under torch.no_grad()?)"
             )
         loss_nonfinite = _nonfinite(float(value.detach()))
-        value.backward()
+        value.backward()  # type: ignore[no-untyped-call]
         return _Run(probe.collect(), output_nonfinite, loss_nonfinite)
 
 
@@ -263,7 +264,7 @@ def _judge(
     ]
     layers = tuple(_stat(i, raw, underflow[i]) for i, raw in enumerate(raws))
     out = Outcome(example, layers)
-    where = f"layer {{}} ({{}} {{!r}})"
+    where = "layer {} ({} {!r})"
 
     def at(layer: LayerStat) -> str:
         return where.format(layer.index, layer.type, layer.name)
@@ -391,7 +392,9 @@ def run_example(
             reference = None
             if example.dtype in LOW_PRECISION and any(r.grad_rms == 0.0 for r in run.layers):
                 reference = _run(
-                    factory, example.with_target(example.device, torch.float32), loss,
+                    factory,
+                    example.with_target(example.device, torch.float32),
+                    loss,
                     saturation=False,
                 )
     except ExampleTimeout as exc:
@@ -433,7 +436,7 @@ def _preserved_torch_state() -> Iterator[None]:
     cpu_rng = torch.get_rng_state()
     cuda_rng = (
         torch.cuda.get_rng_state_all()
-        if torch.cuda.is_available() and torch.cuda.is_initialized()
+        if torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
         else None
     )
     grad_mode = torch.is_grad_enabled()
@@ -588,11 +591,24 @@ def _search(
     database: Any,
 ) -> tuple[Outcome | None, Outcome | None, int]:
     """Hypothesis drives; returns (smallest failure or None, worst passing example, runs)."""
-    state: dict[str, Any] = {"count": 0, "worst": None, "last_failure": None}
+    state: dict[str, Any] = {"count": 0, "worst": None, "last_failure": None, "shrinks": 0}
+    seen: dict[str, Outcome] = {}
+    # Shrinking stops after this many runs past the first failure: each run is a full forward +
+    # backward, and the depth (what matters most) shrinks first. Counted in runs, not seconds,
+    # so a seeded run stays identical.
+    shrink_budget = max(SHRINK_RUNS, max_examples)
 
     def prop(example: Example) -> None:
-        state["count"] += 1
-        outcome = run_example(factory, example, loss=loss, bounds=bounds, timeout=timeout)
+        key = repr(example)
+        outcome = seen.get(key)
+        if outcome is None:
+            if state["last_failure"] is not None and state["shrinks"] >= shrink_budget:
+                return  # budget spent: every new candidate is rejected, so shrinking ends
+            state["count"] += 1
+            if state["last_failure"] is not None:
+                state["shrinks"] += 1
+            outcome = run_example(factory, example, loss=loss, bounds=bounds, timeout=timeout)
+            seen[key] = outcome
         if outcome.failed:
             state["last_failure"] = outcome
             raise _Falsified(outcome)
@@ -616,7 +632,9 @@ def _search(
         verbosity=Verbosity.quiet,
         print_blob=False,
         report_multiple_bugs=False,
-    )(hypothesis_seed(run_seed)(given(strategy)(prop)))
+        # no "explain" phase: it traces every Python line of the model (10-50x slower runs)
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+    )(hypothesis_seed(run_seed)(given(strategy)(prop)))  # type: ignore[no-untyped-call]
     failure: Outcome | None = None
     try:
         test()

@@ -194,7 +194,9 @@ def run_check(args: argparse.Namespace) -> int:
         import hypothesis  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
-        _err(f"the runtime checker needs torch and hypothesis ({exc.name} is missing): {INSTALL_HINT}")
+        _err(
+            f"the runtime checker needs torch and hypothesis ({exc.name} is missing): {INSTALL_HINT}"
+        )
         return EXIT_ERROR
     from gradcheck_kit.report.gradients import GradientReport
     from gradcheck_kit.runtime.check import check_gradients

@@ -90,9 +90,7 @@ def resolve_dtypes(names: Any) -> list[torch.dtype]:
     for item in items:
         dtype = item if isinstance(item, torch.dtype) else _DTYPES.get(str(item).lower())
         if dtype is None or not dtype.is_floating_point:
-            raise ValueError(
-                f"unknown dtype {item!r}: use float32, bfloat16, float16 or float64"
-            )
+            raise ValueError(f"unknown dtype {item!r}: use float32, bfloat16, float16 or float64")
         if dtype not in out:
             out.append(dtype)
     return out or [torch.float32]

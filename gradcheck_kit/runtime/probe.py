@@ -58,8 +58,8 @@ def _norm(t: Tensor) -> Tensor:
     overflow long before the values do."""
     t = t.detach()
     if t.dtype == torch.float64:
-        return torch.linalg.vector_norm(t).float()
-    return torch.linalg.vector_norm(t, dtype=torch.float32)
+        return torch.linalg.vector_norm(t).float()  # type: ignore[no-any-return]
+    return torch.linalg.vector_norm(t, dtype=torch.float32)  # type: ignore[no-any-return]
 
 
 def _width(module: nn.Module, out: Tensor) -> int:
@@ -190,7 +190,7 @@ class Probe:
                 )
         if self.saturation:
             self._mode = _SaturationMode(self)
-            self._mode.__enter__()
+            self._mode.__enter__()  # type: ignore[no-untyped-call]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -202,7 +202,7 @@ class Probe:
     def stop_forward(self) -> None:
         """Leave forward-only instrumentation (the saturation mode) before the loss is taken."""
         if self._mode is not None:
-            self._mode.__exit__(None, None, None)
+            self._mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
             self._mode = None
 
     def _on_forward(
@@ -222,7 +222,7 @@ class Probe:
             layer.out_numel += out.numel()
             if out.requires_grad:
                 layer.grad_numel += out.numel()
-                out.register_hook(self._grad_recorder(layer.grad_norms))
+                out.register_hook(self._grad_recorder(layer.grad_norms))  # type: ignore[no-untyped-call]
         self.layers.append(layer)
         self._last_inputs = [
             t for t in floating_tensors((args, kwargs)) if t.requires_grad and t.grad_fn is not None
@@ -240,7 +240,7 @@ class Probe:
         for t in self._last_inputs:
             self._input_numel += t.numel()
             self._input_act_norms.append(_norm(t))
-            t.register_hook(self._grad_recorder(self._input_norms))
+            t.register_hook(self._grad_recorder(self._input_norms))  # type: ignore[no-untyped-call]
         self._last_inputs = []
 
     def collect(self) -> list[RawLayer]:

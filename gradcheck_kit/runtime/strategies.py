@@ -60,7 +60,9 @@ def _describe_value(value: Any) -> str:
     return repr(value)
 
 
-def materialize(value: Any, device: str, dtype: torch.dtype) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def materialize(
+    value: Any, device: str, dtype: torch.dtype
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The forward's (args, kwargs): a dict means keyword arguments, a tuple or list positional
     ones, anything else one positional argument. Floating tensors take the run's dtype."""
 
