@@ -235,7 +235,7 @@ def _emit(reports: list[Any], args: argparse.Namespace) -> None:
         console = Console(
             file=buffer if args.output_file else sys.stdout,
             record=False,
-            width=110 if args.output_file else None,
+            width=110 if args.output_file or not sys.stdout.isatty() else None,
             no_color=bool(args.output_file),
         )
         for report in reports:
