@@ -198,7 +198,9 @@ def _run(
         )
     if not any(True for _ in model.parameters()):
         raise _UserError("the model has no parameters: there is no gradient to check")
-    model.to(device=example.device, dtype=example.dtype)
+    first = next(model.parameters())
+    if first.device != torch.device(example.device) or first.dtype != example.dtype:
+        model.to(device=example.device, dtype=example.dtype)  # a no-op .to still walks the tree
     args, kwargs = materialize(example.inputs, example.device, example.dtype)
     with Probe(model, saturation=saturation) as probe:
         output = model(*args, **kwargs)

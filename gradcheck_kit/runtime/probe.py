@@ -170,11 +170,14 @@ class Probe:
     run backward, then :meth:`collect`."""
 
     def __init__(self, model: nn.Module, *, saturation: bool = False) -> None:
+        """``saturation=True`` is the detailed mode (the reported example): it also records every
+        layer's forward RMS and the saturation of activations. The search records only what the
+        verdict needs, to stay close to the cost of a bare forward + backward."""
         self.model = model
         self.layers: list[RawLayer] = []
         self.saturation = saturation
         self._handles: list[Any] = []
-        self._names = {m: n or type(m).__name__ for n, m in model.named_modules()}
+        self._names: dict[nn.Module, str] | None = None  # built once, on the first layer
         self._calls: dict[nn.Module, int] = {}
         self._last_inputs: list[Tensor] = []
         self._input_norms: list[Tensor] = []
@@ -213,13 +216,18 @@ class Probe:
             return
         count = self._calls.get(module, 0) + 1
         self._calls[module] = count
+        if self._names is None:
+            self._names = {m: n or type(m).__name__ for n, m in self.model.named_modules()}
         name = self._names.get(module, type(module).__name__)
         if count > 1:
             name = f"{name}#{count}"
         layer = RawLayer(name, type(module).__name__, _width(module, outs[0]), module)
+        # the first layer's forward RMS is the reference for the forward growth
+        forward_stats = self.saturation or not self.layers
         for out in outs:
-            layer.out_norms.append(_norm(out))
-            layer.out_numel += out.numel()
+            if forward_stats:
+                layer.out_norms.append(_norm(out))
+                layer.out_numel += out.numel()
             if out.requires_grad:
                 layer.grad_numel += out.numel()
                 out.register_hook(self._grad_recorder(layer.grad_norms))  # type: ignore[no-untyped-call]
@@ -246,9 +254,19 @@ class Probe:
     def collect(self) -> list[RawLayer]:
         """Turn the recorded norms into RMS numbers (one device-to-host transfer)."""
         pending: list[Tensor] = []
-        for layer in self.layers:
-            grads = [p.grad for p in layer.module.parameters(recurse=False) if p.grad is not None]
-            layer.param_norms = [_norm(g) for g in grads]
+        param_grads = [
+            [p.grad for p in layer.module.parameters(recurse=False) if p.grad is not None]
+            for layer in self.layers
+        ]
+        flat = [g for grads in param_grads for g in grads]
+        if flat and all(g.dtype in (torch.float32, torch.float64) for g in flat):
+            # one fused kernel for every parameter gradient
+            norms = [n.float() for n in torch._foreach_norm(flat)]
+        else:  # half precision: accumulate in float32 (a float16 norm overflows at 65504)
+            norms = [_norm(g) for g in flat]
+        it_norms = iter(norms)
+        for layer, grads in zip(self.layers, param_grads, strict=True):
+            layer.param_norms = [next(it_norms) for _ in grads]
             layer.param_numel = sum(g.numel() for g in grads)
             pending += layer.out_norms + layer.grad_norms + layer.param_norms + layer.sat_fracs
         pending += self._input_norms + self._input_act_norms
