@@ -185,8 +185,7 @@ def analyze(root: Node) -> list[Run]:
 
 
 def _layer_key(layer: Layer) -> tuple[object, ...]:
-    span = layer.span
-    return (layer.name, span.line, span.column) if span else (layer.name, id(layer))
+    return (layer.name, id(layer.anchor if layer.anchor is not None else layer))
 
 
 def maximal_runs(runs: list[Run]) -> list[Run]:

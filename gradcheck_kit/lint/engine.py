@@ -14,15 +14,17 @@ import os
 import re
 import sys
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import analyze, maximal_runs
 from gradcheck_kit.lint.extract import extract
 from gradcheck_kit.lint.rules import FileRun, RuleContext, selected_rules
+from gradcheck_kit.lint.sketch import Span
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
 # A file that mentions none of these cannot contain a saturating activation: skip the parse.
@@ -78,18 +80,37 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
     if not rules:
         return []
-    _, roots = extract(text, config.extend_saturating, config.extend_normalization)
+    module, roots = extract(text, config.extend_saturating, config.extend_normalization)
     runs: list[tuple[object, str | None]] = []
     for root in roots:
         runs.extend((run, root.symbol) for run in analyze(root.node))
     symbol_of = {id(run): symbol for run, symbol in runs}
     kept = maximal_runs([run for run, _ in runs])  # type: ignore[misc]
     file_runs = [FileRun(run, symbol_of.get(id(run))) for run in kept]
-    ctx = RuleContext(path, config.max_saturating_depth)
+    ctx = RuleContext(path, config.max_saturating_depth, _Locator(module))
     findings = [f for rule in rules for f in rule.check(file_runs, ctx)]
     lines = text.splitlines()
     findings = [f for f in findings if not _suppressed(f, lines)]
     return sorted(_dedupe(findings), key=Finding.sort_key)
+
+
+class _Locator:
+    """Source spans of syntax nodes, resolved for the whole module on first use."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.positions: Mapping[cst.CSTNode, CodeRange] | None = None
+
+    def __call__(self, anchor: object) -> Span | None:
+        if not isinstance(anchor, cst.CSTNode):
+            return None
+        if self.positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self.positions = wrapper.resolve(PositionProvider)
+        pos = self.positions.get(anchor)
+        if pos is None:
+            return None
+        return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1)
 
 
 def _check_syntax(text: str, path: str) -> None:

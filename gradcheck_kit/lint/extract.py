@@ -23,11 +23,11 @@ from typing import Any
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from gradcheck_kit import catalog
-from gradcheck_kit.lint.sketch import Branches, Count, Layer, Node, Repeat, Residual, Seq, Span, seq
+from gradcheck_kit.lint.sketch import Branches, Count, Layer, Node, Repeat, Residual, Seq, seq
 from gradcheck_kit.lint.values import (
+    JOURNAL,
     ClassInfo,
     ClassRef,
     Const,
@@ -39,6 +39,7 @@ from gradcheck_kit.lint.values import (
     ModuleVal,
     Ref,
     Repeated,
+    Scope,
     SeqVal,
     Unknown,
     Value,
@@ -65,12 +66,15 @@ class BudgetExceeded(Exception):
 
 @dataclass
 class Frame:
-    env: dict[str, Value]
+    env: dict[str, Value]  # local names
     qualname: str
     returns: list[Value]
     returned: bool = False
-    star_modules: tuple[str, ...] = ()
     owner: ClassInfo | None = None  # class whose method this frame runs (for super())
+    outer: Scope = ()  # enclosing scopes, innermost first; the last is module globals
+
+    def chain(self) -> Scope:
+        return (self.env, *self.outer)
 
 
 _BUILTIN_NAMES = frozenset(
@@ -92,20 +96,16 @@ class Extractor:
     def __init__(
         self,
         module: cst.Module,
-        positions: dict[cst.CSTNode, CodeRange] | Any,
         extend_saturating: tuple[str, ...] = (),
         extend_normalization: tuple[str, ...] = (),
     ) -> None:
         self.module = module
-        self.positions = positions
         self.extra_saturating = set(extend_saturating)
         self.extra_norm = set(extend_normalization)
         self.roots: list[Root] = []
         self.steps = 0
         self.call_depth = 0
         self.call_stack: list[object] = []
-        self.holders: list[SeqVal] = []
-        self.instances: list[Instance] = []
         self.classes: list[ClassInfo] = []
         self.functions: list[FuncRef] = []
         self._sequentials: list[tuple[SeqVal, str | None]] = []
@@ -153,13 +153,10 @@ class Extractor:
         if self.steps > STEP_BUDGET:
             raise BudgetExceeded
 
-    def span(self, node: cst.CSTNode | None) -> Span | None:
-        if node is None:
-            return None
-        pos = self.positions.get(node)
-        if pos is None:
-            return None
-        return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1)
+    def span(self, node: cst.CSTNode | None) -> cst.CSTNode | None:
+        """The anchor of a layer written at ``node``: positions are resolved only for layers
+        that end up in a finding (resolving them for a whole file costs more than parsing)."""
+        return node
 
     @property
     def frame(self) -> Frame:
@@ -196,7 +193,7 @@ class Extractor:
                 self.exec_small(small, frame)
         elif isinstance(stmt, cst.FunctionDef):
             qual = f"{frame.qualname}.{stmt.name.value}" if frame.qualname else stmt.name.value
-            func = FuncRef(stmt, frame.env, qual)
+            func = FuncRef(stmt, frame.chain(), qual)
             frame.env[stmt.name.value] = func
             if not frame.qualname:
                 self.functions.append(func)
@@ -301,54 +298,65 @@ class Extractor:
             self.branch(frame, lambda: self._exec_statements(stmt.body, frame), run_orelse)
 
     # -- branches and loops over mutable state ------------------------------------------------
-    def snapshot(self, frame: Frame) -> tuple[dict[str, Value], list[tuple[Any, Any]]]:
-        state: list[tuple[Any, Any]] = [(h, h.entries) for h in self.holders]
-        state += [(i, dict(i.attrs)) for i in self.instances]
-        return dict(frame.env), state
+    @staticmethod
+    def _state(obj: Any) -> Any:
+        return obj.entries if isinstance(obj, SeqVal) else dict(obj.attrs)
 
-    def restore(self, frame: Frame, snap: tuple[dict[str, Value], list[tuple[Any, Any]]]) -> None:
-        env, state = snap
+    @staticmethod
+    def _set_state(obj: Any, state: Any) -> None:
+        if isinstance(obj, SeqVal):
+            obj.entries = state
+        else:
+            obj.replace_attrs(state)
+
+    def _set_env(self, frame: Frame, env: dict[str, Value]) -> None:
         frame.env.clear()
         frame.env.update(env)
-        for obj, saved in state:
-            if isinstance(obj, SeqVal):
-                obj.entries = saved
-            else:
-                obj.attrs = dict(saved)
 
     def branch(self, frame: Frame, first: Callable[[], None], second: Callable[[], None]) -> None:
         """Run both arms of an undecidable ``if`` and merge what they did."""
-        before = self.snapshot(frame)
+        env_before = dict(frame.env)
+        JOURNAL.push()
         first()
+        touched_a = JOURNAL.pop()
         returned_a = frame.returned
-        after_a = self.snapshot(frame)
-        self.restore(frame, before)
+        env_a = dict(frame.env)
+        after_a = {key: (obj, self._state(obj)) for key, (obj, _) in touched_a.items()}
+        for obj, old in touched_a.values():
+            self._set_state(obj, old)
+        self._set_env(frame, env_before)
         frame.returned = False
+        JOURNAL.push()
         second()
+        touched_b = JOURNAL.pop()
         returned_b = frame.returned
         if returned_a and not returned_b:
             return  # only the fall-through arm (the current state) continues
         if returned_b and not returned_a:
-            self.restore(frame, after_a)
+            for obj, old in touched_b.values():
+                self._set_state(obj, old)
+            for obj, state in after_a.values():
+                self._set_state(obj, state)
+            self._set_env(frame, env_a)
             frame.returned = False
             return
-        env_a, state_a = after_a
         for key in set(env_a) | set(frame.env):
             a, b = env_a.get(key), frame.env.get(key)
             if a is not b:
                 frame.env[key] = self.merge(a, b)
-        saved_a = {id(obj): saved for obj, saved in state_a}
-        for obj in [*self.holders, *self.instances]:
-            if id(obj) not in saved_a:
-                continue
+        for oid in set(touched_a) | set(touched_b):
+            obj = (touched_a.get(oid) or touched_b[oid])[0]
+            state_a = after_a[oid][1] if oid in after_a else touched_b[oid][1]
+            state_b = self._state(obj)
             if isinstance(obj, SeqVal):
-                obj.entries = self.merge_entries(saved_a[id(obj)], obj.entries)
-            elif isinstance(obj, Instance):
-                other = saved_a[id(obj)]
-                for key in set(other) | set(obj.attrs):
-                    a, b = other.get(key), obj.attrs.get(key)
+                obj.entries = self.merge_entries(state_a, state_b)
+            else:
+                merged = dict(state_b)
+                for name in set(state_a) | set(state_b):
+                    a, b = state_a.get(name), state_b.get(name)
                     if a is not b:
-                        obj.attrs[key] = self.merge(a, b)
+                        merged[name] = self.merge(a, b)
+                obj.replace_attrs(merged)
         frame.returned = returned_a and returned_b
 
     def merge(self, a: Value | None, b: Value | None) -> Value:
@@ -377,35 +385,44 @@ class Extractor:
 
     def loop_representative(self, frame: Frame, count: Count, body: Callable[[], None]) -> None:
         """Run a loop body once and turn what it added into ``count`` repetitions."""
-        env_before, state_before = self.snapshot(frame)
-        body()
+        env_before, touched = self._run_journaled(frame, body)
         frame.returned = False
         self._wrap_growth(
             frame,
             env_before,
-            state_before,
+            touched,
             lambda nodes: Repeat(count, seq(nodes)),
             lambda entries: Repeated(count, entries),
         )
 
     def loop_unrolled(self, frame: Frame, count: Count, body: Callable[[], None]) -> None:
-        env_before, state_before = self.snapshot(frame)
-        body()
+        env_before, touched = self._run_journaled(frame, body)
         if count.source is None:
             return
         self._wrap_growth(
             frame,
             env_before,
-            state_before,
+            touched,
             lambda nodes: Seq(tuple(nodes), count.source),
             lambda entries: Repeated(count, entries, unrolled=True),
         )
+
+    def _run_journaled(
+        self, frame: Frame, body: Callable[[], None]
+    ) -> tuple[dict[str, Value], dict[int, tuple[Any, Any]]]:
+        env_before = dict(frame.env)
+        JOURNAL.push()
+        try:
+            body()
+        finally:
+            touched = JOURNAL.pop()
+        return env_before, touched
 
     def _wrap_growth(
         self,
         frame: Frame,
         env_before: dict[str, Value],
-        state_before: list[tuple[Any, Any]],
+        touched: dict[int, tuple[Any, Any]],
         wrap_nodes: Callable[[tuple[Node, ...]], Node],
         wrap_entries: Callable[[tuple[Entry, ...]], Repeated],
     ) -> None:
@@ -420,7 +437,7 @@ class Extractor:
                     and _common_prefix(after.path, before.path) == n
                 ):
                     frame.env[key] = Data((*before.path, wrap_nodes(after.path[n:])), after.origin)
-        for obj, saved in state_before:
+        for obj, saved in touched.values():
             if isinstance(obj, SeqVal) and obj.entries is not saved:
                 n = len(saved)
                 if _common_prefix(obj.entries, saved) == n and len(obj.entries) > n:
@@ -483,7 +500,7 @@ class Extractor:
         elif isinstance(target, cst.Attribute):
             owner = self.eval(target.value, frame)
             if isinstance(owner, Instance):
-                owner.attrs[target.attr.value] = value
+                owner.set_attr(target.attr.value, value)
                 if self.module_node(value) is not None or isinstance(value, SeqVal):
                     owner.children.entries = (*owner.children.entries, value)
         elif isinstance(target, (cst.Tuple, cst.List)):
@@ -513,11 +530,11 @@ class Extractor:
     def define_class(self, stmt: cst.ClassDef, frame: Frame) -> None:
         bases = [self.eval(arg.value, frame) for arg in stmt.bases if not arg.keyword]
         qual = f"{frame.qualname}.{stmt.name.value}" if frame.qualname else stmt.name.value
-        info = ClassInfo(stmt, stmt.name.value, qual, bases, frame.env)
+        info = ClassInfo(stmt, stmt.name.value, qual, bases, frame.chain())
         info.is_dataclass = any(
             "dataclass" in (get_full_name_for_node(d.decorator) or "") for d in stmt.decorators
         )
-        class_frame = Frame(dict(frame.env), "", [])
+        class_frame = Frame({}, "", [], outer=frame.chain())
         body = stmt.body.body
         for item in body:
             if isinstance(item, cst.FunctionDef):
@@ -579,16 +596,13 @@ class Extractor:
         if self.call_stack.count(info) >= 2:
             return Unknown(info.name)
         instance = Instance(info)
-        self.instances.append(instance)
-        self.holders.append(instance.children)
         if info.is_dataclass and not info.find_method("__init__"):
             for name, value in info.attrs.items():
-                instance.attrs[name] = value
-            fields = list(info.attrs)
-            for name, value in zip(fields, args, strict=False):
-                instance.attrs[name] = value
+                instance.set_attr(name, value)
+            for name, value in zip(list(info.attrs), args, strict=False):
+                instance.set_attr(name, value)
             for name, value in kwargs.items():
-                instance.attrs[name] = value
+                instance.set_attr(name, value)
             return instance
         found = info.find_method("__init__")
         if found is not None:
@@ -635,9 +649,9 @@ class Extractor:
     ) -> Value:
         if self.call_depth >= MAX_CALL_DEPTH or self.call_stack.count(func.node) >= 2:
             return Unknown(func.qualname)
-        env = dict(func.scope)
+        env: dict[str, Value] = {}
         self.bind_params(func, args, kwargs, env, call)
-        frame = Frame(env, func.qualname, [], owner=func.owner)
+        frame = Frame(env, func.qualname, [], owner=func.owner, outer=func.scope)
         self.call_depth += 1
         self.call_stack.append(func.node)
         try:
@@ -673,8 +687,6 @@ class Extractor:
             env[positional[0].name.value] = func.bound
             positional = positional[1:]
         callee = func.qualname.split(".")[0] if func.qualname else "?"
-        call_span = self.span(call)
-        line = call_span.line if call_span is not None else None
         n_positional = len(positional)
         for index, param in enumerate([*positional, *params.kwonly_params]):
             name = param.name.value
@@ -683,7 +695,7 @@ class Extractor:
             elif name in kwargs:
                 value = kwargs[name]
             elif param.default is not None:
-                value = self.eval(param.default, Frame(func.scope, "", []))
+                value = self.eval(param.default, Frame({}, "", [], outer=func.scope))
                 if isinstance(value, Const):
                     value = Const(value.value, f"parameter '{name}' (default {value.value!r})")
                 env[name] = value
@@ -691,8 +703,8 @@ class Extractor:
             else:
                 env[name] = Unknown(name)
                 continue
-            if isinstance(value, Const) and value.source is None and line is not None:
-                value = Const(value.value, f"{callee}({name}={value.value!r}) on line {line}")
+            if isinstance(value, Const) and value.source is None and call is not None:
+                value = Const(value.value, f"{callee}({name}={value.value!r})")
             env[name] = value
         if isinstance(params.star_arg, cst.Param):
             env[params.star_arg.name.value] = SeqVal(tuple(args), "tuple")
@@ -712,7 +724,9 @@ class Extractor:
 
     def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
         name = node.value
-        for scope in (frame.env, self._frames[0].env if self._frames else {}):
+        if name in frame.env:
+            return frame.env[name]
+        for scope in frame.outer:
             if name in scope:
                 return scope[name]
         if name == "None":
@@ -800,7 +814,6 @@ class Extractor:
 
     def eval_List(self, node: cst.List, frame: Frame) -> Value:
         holder = SeqVal(self.eval_elements(node.elements, frame), "list")
-        self.holders.append(holder)
         return holder
 
     def eval_Set(self, node: cst.Set, frame: Frame) -> Value:
@@ -840,8 +853,7 @@ class Extractor:
 
     def eval_comprehension(self, node: Any, frame: Frame, kind: str) -> Value:
         holder = SeqVal((), kind)
-        self.holders.append(holder)
-        inner = Frame(dict(frame.env), frame.qualname, [], owner=frame.owner)
+        inner = Frame({}, frame.qualname, [], owner=frame.owner, outer=frame.chain())
         self._frames.append(inner)
         try:
             self._comprehend(node.for_in, node, inner, holder)
@@ -879,7 +891,7 @@ class Extractor:
         return Unknown()
 
     def eval_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
-        return FuncRef(node, dict(frame.env), frame.qualname or "<lambda>")
+        return FuncRef(node, frame.chain(), frame.qualname or "<lambda>")
 
     def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
         value = self.eval(node.value, frame)
@@ -955,14 +967,12 @@ class Extractor:
             return _fold(op, left, right)
         if isinstance(left, SeqVal) and isinstance(right, SeqVal) and op is cst.Add:
             holder = SeqVal(left.entries + right.entries, "list")
-            self.holders.append(holder)
             return holder
         if op is cst.Multiply:
             seqv, times = (left, right) if isinstance(left, SeqVal) else (right, left)
             if isinstance(seqv, SeqVal):
                 count = _count_of(times)
                 holder = SeqVal((Repeated(count, seqv.entries),), "list")
-                self.holders.append(holder)
                 return holder
         return Unknown()
 
@@ -1128,7 +1138,7 @@ class Extractor:
         if node is None:
             return data
         if isinstance(node, Layer):
-            node = copy_layer(node, self.span(call) or node.span)
+            node = copy_layer(node, self.span(call) or node.anchor)
         return self.extend(data, node)
 
     def call_instance(self, instance: Instance, data: Data, call: cst.Call | None) -> Value:
@@ -1230,7 +1240,6 @@ class Extractor:
                 else:
                     entries += self.container_entries(arg)
             holder = SeqVal(entries, "sequential", node)
-            self.holders.append(holder)
             self._sequentials.append((holder, self.scope_symbol()))
             return holder
         if qname in catalog.LIST_CONTAINERS:
@@ -1238,7 +1247,6 @@ class Extractor:
             for arg in args:
                 entries += arg.entries if isinstance(arg, _Spread) else self.as_entries(arg)
             holder = SeqVal(entries, "modulelist", node)
-            self.holders.append(holder)
             return holder
         if qname in catalog.DICT_CONTAINERS or qname in ("collections.OrderedDict", "dict"):
             if args and isinstance(args[0], DictVal):
@@ -1312,7 +1320,6 @@ class Extractor:
         if name in ("list", "tuple", "reversed", "sorted", "iter"):
             if not args:
                 holder = SeqVal((), "list")
-                self.holders.append(holder)
                 return holder
             value = args[0]
             if isinstance(value, DictVal):
@@ -1323,7 +1330,6 @@ class Extractor:
                     plain = value.plain()
                     entries = tuple(reversed(plain)) if plain is not None else entries
                 holder = SeqVal(entries, "list" if name != "tuple" else "tuple")
-                self.holders.append(holder)
                 return holder
             if isinstance(value, Instance):
                 return SeqVal(value.children.entries, "list")
@@ -1339,7 +1345,7 @@ class Extractor:
             owner, attr = args[0], args[1]
             if isinstance(owner, Instance):
                 if isinstance(attr, Const) and isinstance(attr.value, str):
-                    owner.attrs[attr.value] = args[2]
+                    owner.set_attr(attr.value, args[2])
                 owner.children.entries = (*owner.children.entries, args[2])
             return Const(None)
         if name == "hasattr":
@@ -1472,7 +1478,7 @@ class Extractor:
         if isinstance(owner, Instance):
             if name in ("add_module", "register_module") and len(args) >= 2:
                 if isinstance(args[0], Const) and isinstance(args[0].value, str):
-                    owner.attrs[args[0].value] = args[1]
+                    owner.set_attr(args[0].value, args[1])
                 owner.children.entries = (*owner.children.entries, args[1])
                 return Const(None)
             if name in ("append", "extend"):
@@ -1797,9 +1803,7 @@ def extract(
 ) -> tuple[cst.Module, list[Root]]:
     """Parse ``source`` and return its roots. Raises libcst.ParserSyntaxError on bad syntax."""
     module = cst.parse_module(source)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    extractor = Extractor(module, positions, extend_saturating, extend_normalization)
+    extractor = Extractor(module, extend_saturating, extend_normalization)
     roots = extractor.run()
     for instance in extractor._pending:
         node = None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from gradcheck_kit.lint.analyze import Run
-from gradcheck_kit.lint.sketch import Layer
+from gradcheck_kit.lint.sketch import Layer, Span
 from gradcheck_kit.report.findings import Finding, RelatedLocation
 
 # Measured per-layer gradient multipliers at PyTorch's default nn.Linear init (width 256): what
@@ -24,6 +24,7 @@ TYPICAL_GAIN = {"tanh": 0.576, "sigmoid": 0.141}
 class RuleContext:
     path: str
     max_saturating_depth: int
+    locate: Callable[[object], Span | None]  # a layer's anchor -> its source span
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _distinct(run: Run) -> list[Layer]:
     """The run's layers, one per source position (an unrolled loop repeats one position)."""
     seen: dict[object, Layer] = {}
     for layer in run.layers:
-        key = (layer.span.line, layer.span.column) if layer.span else id(layer)
+        key = id(layer.anchor) if layer.anchor is not None else id(layer)
         seen.setdefault(key, layer)
     return list(seen.values())
 
@@ -57,7 +58,8 @@ def _finding(
     code: str, name: str, message: str, item: FileRun, ctx: RuleContext, depth: int | None
 ) -> Finding:
     layers = _distinct(item.run)
-    spans = [layer.span for layer in layers if layer.span is not None]
+    located = [(layer, ctx.locate(layer.anchor)) for layer in layers]
+    spans = [span for _, span in located if span is not None]
     start = min(spans, key=lambda s: (s.line, s.column))
     end = max(spans, key=lambda s: (s.end_line, s.end_column))
     related = tuple(
@@ -70,8 +72,8 @@ def _finding(
                     s.end_column,
                     f"{layer.name} (saturating activation)",
                 )
-                for layer in layers
-                if (s := layer.span) is not None
+                for layer, s in located
+                if s is not None
             }
         )
     )

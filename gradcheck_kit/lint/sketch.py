@@ -34,7 +34,7 @@ class Span:
 class Layer:
     kind: LayerKind
     name: str  # display name: "tanh", "BatchNorm1d", "Linear", ...
-    span: Span | None = None
+    anchor: object | None = None  # the syntax node it was written at (located only if reported)
     bound: float = 1.0  # derivative bound, for saturating layers
 
 

@@ -10,6 +10,7 @@ input), or :class:`Unknown`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,37 @@ from gradcheck_kit.lint.sketch import Count, Layer, Node
 
 if TYPE_CHECKING:
     import libcst as cst
+
+
+class Journal:
+    """Undo log for the mutable values (lists, instance attributes).
+
+    To run both arms of an undecidable ``if`` (or one loop iteration) the extractor must know
+    what the code changed. Mutations record each object's previous state in every open frame,
+    once per frame, so a branch costs what it touches, not what exists.
+    """
+
+    def __init__(self) -> None:
+        self.frames: list[dict[int, tuple[Any, Any]]] = []
+
+    def record(self, obj: Any, old: Callable[[], Any]) -> None:
+        for frame in self.frames:
+            if id(obj) not in frame:
+                frame[id(obj)] = (obj, old())
+
+    def push(self) -> dict[int, tuple[Any, Any]]:
+        frame: dict[int, tuple[Any, Any]] = {}
+        self.frames.append(frame)
+        return frame
+
+    def pop(self) -> dict[int, tuple[Any, Any]]:
+        return self.frames.pop()
+
+
+JOURNAL = Journal()
+
+
+Scope = tuple[dict[str, "Value"], ...]
 
 
 class Value:
@@ -56,7 +88,7 @@ class ClassInfo:
     name: str
     qualname: str
     bases: list[Value]
-    scope: dict[str, Value]  # the scope the class was defined in (module globals)
+    scope: Scope  # the scopes the class was defined in (its methods' enclosing scopes)
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     attrs: dict[str, Value] = field(default_factory=dict)  # class-level assignments
     is_dataclass: bool = False
@@ -103,7 +135,7 @@ class ClassRef(Value):
 @dataclass(eq=False)
 class FuncRef(Value):
     node: cst.FunctionDef | cst.Lambda
-    scope: dict[str, Value]  # enclosing scope (closure)
+    scope: Scope  # enclosing scopes, innermost first (closures, then module globals)
     qualname: str
     bound: Value | None = None  # ``self`` for a bound method
     owner: ClassInfo | None = None  # class the method was found on (for super())
@@ -130,14 +162,34 @@ class Repeated:
 Entry = Value | Repeated
 
 
-@dataclass(eq=False)
 class SeqVal(Value):
     """A list, tuple, ``nn.ModuleList`` or ``nn.Sequential`` (``kind``). Lists are mutable:
     ``append``, ``extend`` and ``+=`` change ``entries`` in place, as in Python."""
 
-    entries: tuple[Entry, ...]
-    kind: str = "list"  # "list" | "tuple" | "modulelist" | "sequential"
-    span_node: cst.CSTNode | None = None
+    __slots__ = ("_entries", "kind", "span_node")
+
+    def __init__(
+        self,
+        entries: tuple[Entry, ...],
+        kind: str = "list",  # "list" | "tuple" | "modulelist" | "sequential"
+        span_node: cst.CSTNode | None = None,
+    ) -> None:
+        self._entries = entries
+        self.kind = kind
+        self.span_node = span_node
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return self._entries
+
+    @entries.setter
+    def entries(self, value: tuple[Entry, ...]) -> None:
+        if JOURNAL.frames:
+            JOURNAL.record(self, lambda: self._entries)
+        self._entries = value
+
+    def __repr__(self) -> str:
+        return f"SeqVal({self.kind}, {len(self._entries)} entries)"
 
     def plain(self) -> list[Value] | None:
         """The entries when none is repeated (so they can be indexed and unpacked)."""
@@ -196,6 +248,16 @@ class Instance(Value):
     forward_cache: dict[int, Value] = field(default_factory=dict)
     origin_token: object = field(default_factory=object)
 
+    def set_attr(self, name: str, value: Value) -> None:
+        if JOURNAL.frames:
+            JOURNAL.record(self, lambda: dict(self.attrs))
+        self.attrs[name] = value
+
+    def replace_attrs(self, attrs: dict[str, Value]) -> None:
+        if JOURNAL.frames:
+            JOURNAL.record(self, lambda: dict(self.attrs))
+        self.attrs = dict(attrs)
+
 
 @dataclass(eq=False)
 class Data(Value):
@@ -217,5 +279,5 @@ def looks_like_norm(name: str | None) -> bool:
     return bool(_NORM_NAME.search(last))
 
 
-def copy_layer(layer: Layer, span: Any) -> Layer:
-    return Layer(layer.kind, layer.name, span, layer.bound)
+def copy_layer(layer: Layer, anchor: object | None) -> Layer:
+    return Layer(layer.kind, layer.name, anchor, layer.bound)
