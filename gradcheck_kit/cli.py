@@ -31,12 +31,19 @@ def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--format",
-        choices=["full", "concise", "json"],
+        choices=["full", "concise", "json", "sarif", "github"],
         default="full",
         help="output format (default: full)",
     )
     p.add_argument("--output-file", metavar="FILE", help="write the report here, not stdout")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    p.add_argument(
+        "--diff", metavar="REV", help="only findings on lines changed since git revision REV"
+    )
+    p.add_argument(
+        "--jobs", "-j", type=int, metavar="N", help="parallel workers (default: CPU count)"
+    )
+    p.add_argument("--cache-dir", metavar="DIR", help="cache location (default .gradcheck_cache)")
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.add_argument("--statistics", action="store_true", help="print a count per rule")
@@ -53,18 +60,51 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
         "(default: every [[tool.gradcheck-kit.check]] in pyproject.toml)",
     )
     p.add_argument("--depths", metavar="LO:HI", help="inclusive depth range (default 2:32)")
+    p.add_argument("--max-examples", type=int, metavar="N", help="Hypothesis examples per check")
+    p.add_argument("--format", choices=["full", "json"], default="full")
+    _add_runtime_options(p)
+
+
+def _add_runtime_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``check`` and ``sweep`` (how to build inputs, where to run)."""
     p.add_argument("--input-shape", metavar="N,D,...", help="batch-first input shape, e.g. 16,64")
     p.add_argument("--input-dtype", metavar="DTYPE", help="e.g. long, for token ids")
     p.add_argument("--vocab-size", type=int, metavar="N", help="token ids drawn from range(N)")
     p.add_argument("--device", metavar="DEVICES", help="cpu,cuda,mps or auto (default cpu)")
     p.add_argument("--dtype", metavar="DTYPES", help="float32,bfloat16,float16 (default float32)")
-    p.add_argument("--max-examples", type=int, metavar="N", help="Hypothesis examples per check")
     p.add_argument("--seed", type=int, metavar="N", help="fixed seed: an identical run")
     p.add_argument("--vanish", type=float, metavar="X", help="fail when the flow ratio is below X")
     p.add_argument("--explode", type=float, metavar="X", help="fail when the flow ratio is above X")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-example time limit")
-    p.add_argument("--format", choices=["full", "json"], default="full")
     p.add_argument("--output-file", metavar="FILE", help="write the report here, not stdout")
+    p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
+
+
+def _add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="TARGET", help="package.module:factory or file.py:factory")
+    p.add_argument("--depths", default="2:64:2", metavar="LO:HI[:STEP]", help="default 2:64:2")
+    p.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds per depth (default 5)")
+    p.add_argument("--format", choices=["full", "json"], default="full")
+    p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
+    _add_runtime_options(p)
+
+
+def _add_audit_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    p.add_argument(
+        "--checks",
+        metavar="FILE.toml",
+        help="runtime checks to run (default: the "
+        "[[tool.gradcheck-kit.check]] tables of the nearest pyproject.toml)",
+    )
+    p.add_argument("--format", choices=["full", "json", "markdown"], default="full")
+    p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
+    p.add_argument("--exit-zero", action="store_true", help="exit 0 even when something failed")
+    p.add_argument("--max-examples", type=int, metavar="N", help="Hypothesis examples per check")
+    p.add_argument("--seed", type=int, metavar="N", help="fixed seed: an identical run")
+    p.add_argument("--no-runtime", action="store_true", help="lint only; run no checks")
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
@@ -83,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="run the model and check per-layer gradients")
     _add_check_arguments(check)
+
+    sweep = sub.add_parser("sweep", help="gradient flow against depth: per-layer gain, max depth")
+    _add_sweep_arguments(sweep)
+
+    audit = sub.add_parser("audit", help="lint, then run the declared runtime checks: one report")
+    _add_audit_arguments(audit)
 
     rule = sub.add_parser("rule", help="explain a rule (without a code: list all rules)")
     rule.add_argument("code", nargs="?", metavar="CODE")
@@ -112,6 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gradcheck_kit.runtime.command import run_check
 
             return run_check(args)
+        if args.command == "sweep":
+            from gradcheck_kit.runtime.sweep_command import run_sweep
+
+            return run_sweep(args)
+        if args.command == "audit":
+            from gradcheck_kit.audit import run_audit
+
+            return run_audit(args)
     except KeyboardInterrupt:
         print("gradcheck-kit: interrupted", file=sys.stderr)
         return 130
