@@ -254,3 +254,23 @@ def test_bounds_validate():
 def test_healthy_nets_pass_a_long_search(factory):
     report = check(factory, depths=(2, 64), max_examples=200)
     assert report.passed, report.summary()
+
+
+def test_batchnorm_models_get_real_batches() -> None:
+    """BatchNorm on two samples maps every feature to +-1; the search must not draw such
+    batches, or a healthy BatchNorm-sigmoid net looks like it explodes."""
+    from gradcheck_kit import check_gradients
+
+    def bn_sigmoid(depth: int) -> torch.nn.Module:
+        layers: list[torch.nn.Module] = [torch.nn.Linear(16, 32)]
+        for _ in range(depth):
+            layers += [torch.nn.BatchNorm1d(32), torch.nn.Sigmoid(), torch.nn.Linear(32, 32)]
+        return torch.nn.Sequential(*layers)
+
+    report = check_gradients(
+        bn_sigmoid, depths=(16, 24), input_shape=(32, 16), max_examples=6, seed=1,
+        raise_on_failure=False,
+    )  # fmt: skip
+    assert report.passed, report.summary()
+    assert report.example is not None
+    assert report.example["inputs"]["shape"][0] >= 16

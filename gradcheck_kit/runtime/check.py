@@ -48,6 +48,7 @@ from gradcheck_kit.report.gradients import (
     Parity,
     fmt,
 )
+from gradcheck_kit.report.progress import SearchProgress, progress_wanted
 from gradcheck_kit.runtime.devices import (
     DeviceUnavailableError,
     dtype_name,
@@ -488,12 +489,15 @@ def check_gradients(
     timeout: float | None = None,
     name: str | None = None,
     database: Any = None,
+    progress: bool | None = None,
 ) -> GradientReport:
     """Build ``factory(depth)`` at depths and inputs Hypothesis draws, run forward + backward and
     check the flow ratio stays within ``bounds`` (see the module docstring for the definitions).
 
     ``timeout`` limits each example (seconds); ``name`` labels the report; ``database`` is a
     Hypothesis example database (or a directory path) to save failures to - none by default.
+    ``progress`` shows a progress bar on stderr once the check has run for a second; by default
+    only when stderr is a terminal and not under pytest.
     Raises :class:`GradientFlowError` on failure unless ``raise_on_failure=False``, and
     :class:`DeviceUnavailableError` for a device that is not there (a skip under pytest).
     """
@@ -517,14 +521,37 @@ def check_gradients(
     run_seed = _effective_seed(seed)
 
     with _preserved_torch_state():
-        if inputs is None and input_shape is None:
-            input_shape, inferred_vocab = _infer(factory, depth_range, run_seed)
-            vocab_size = vocab_size or inferred_vocab
-        input_st = input_strategy(inputs, input_shape, in_dtype, vocab_size)
+        min_batch = None
+        if inputs is None:
+            probe = _probe_model(factory, depth_range, run_seed, required=input_shape is None)
+            if input_shape is None:
+                assert probe is not None
+                input_shape, inferred_vocab = infer_input(probe)
+                vocab_size = vocab_size or inferred_vocab
+            if probe is not None and _uses_batch_statistics(probe):
+                # BatchNorm on a batch of 2 maps every feature to +-1: a degenerate regime no
+                # one trains in, whose gradients say nothing about real training.
+                min_batch = min(MIN_NORM_BATCH, int(next(iter(input_shape))))
+        input_st = input_strategy(inputs, input_shape, in_dtype, vocab_size, min_batch)
         strategy = example_strategy(depth_st, input_st, device_list, dtype_list)
-        outcome, worst, count = _search(
-            factory, strategy, loss, bounds, max_examples, run_seed, timeout, database
-        )
+        tried: set[int] = set()
+        with SearchProgress(
+            target,
+            max_examples,
+            enabled=progress_wanted() if progress is None else progress,
+        ) as bar:
+            outcome, worst, count = _search(
+                factory,
+                strategy,
+                loss,
+                bounds,
+                max_examples,
+                run_seed,
+                timeout,
+                database,
+                tried=tried,
+                progress=bar,
+            )
         reported = outcome or worst
         devices_run: list[DeviceResult] = []
         parity: list[Parity] = []
@@ -559,27 +586,41 @@ def check_gradients(
         parity=tuple(parity),
         elapsed_s=time.perf_counter() - started,
         reproduce=_reproduce(target, depth_range, run_seed, example),
+        depths_tried=tuple(sorted(tried)),
     )
     if failure is not None and raise_on_failure:
         raise GradientFlowError(report)
     return report
 
 
-def _infer(
-    factory: Callable[[int], Any], depth_range: tuple[int, int] | None, seed: int
-) -> tuple[tuple[int, ...], int | None]:
+MIN_NORM_BATCH = 16
+
+
+def _probe_model(
+    factory: Callable[[int], Any], depth_range: tuple[int, int] | None, seed: int, required: bool
+) -> nn.Module | None:
+    """One model at the smallest depth, to infer the input and see what it contains. A factory
+    that fails here is reported properly by the first example, unless the input is needed."""
     depth = depth_range[0] if depth_range else 2
     torch.manual_seed(seed)
     try:
         model = factory(depth)
-    except Exception as exc:  # reported properly by the first example
+    except Exception as exc:
+        if not required:
+            return None
         raise ValueError(
             f"cannot infer the input: factory({depth}) raised {_format_exception(exc)}; "
             "pass input_shape="
         ) from exc
     if not isinstance(model, nn.Module):
+        if not required:
+            return None
         raise ValueError(f"factory({depth}) returned {type(model).__name__}, not an nn.Module")
-    return infer_input(model)
+    return model
+
+
+def _uses_batch_statistics(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def _search(
@@ -591,6 +632,9 @@ def _search(
     run_seed: int,
     timeout: float | None,
     database: Any,
+    *,
+    tried: set[int] | None = None,
+    progress: SearchProgress | None = None,
 ) -> tuple[Outcome | None, Outcome | None, int]:
     """Hypothesis drives; returns (smallest failure or None, worst passing example, runs)."""
     state: dict[str, Any] = {"count": 0, "worst": None, "last_failure": None, "shrinks": 0}
@@ -609,6 +653,10 @@ def _search(
             state["count"] += 1
             if state["last_failure"] is not None:
                 state["shrinks"] += 1
+            if tried is not None:
+                tried.add(example.depth)
+            if progress is not None:
+                progress.example(example.depth, shrinking=state["last_failure"] is not None)
             outcome = run_example(factory, example, loss=loss, bounds=bounds, timeout=timeout)
             seen[key] = outcome
         if outcome.failed:

@@ -142,6 +142,7 @@ def input_strategy(
     input_shape: Any,
     input_dtype: torch.dtype | None,
     vocab_size: int | None,
+    min_batch: int | None = None,
 ) -> st.SearchStrategy[Any]:
     if inputs is not None:
         if not isinstance(inputs, st.SearchStrategy):
@@ -155,8 +156,8 @@ def input_strategy(
                 f"input_dtype={input_dtype} means token ids: pass vocab_size "
                 "(CLI: --vocab-size N) so they are drawn from range(vocab_size)"
             )
-        return token_inputs(shape, vocab_size, dtype=input_dtype)
-    return float_inputs(shape)
+        return token_inputs(shape, vocab_size, dtype=input_dtype, min_batch=min_batch)
+    return float_inputs(shape, min_batch=min_batch)
 
 
 def example_strategy(
