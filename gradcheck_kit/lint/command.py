@@ -13,11 +13,21 @@ from rich.console import Console
 
 from gradcheck_kit._io import write_atomic
 from gradcheck_kit.config import Config, ConfigError, discover_config, load_config
-from gradcheck_kit.lint.docs import rule_page
+from gradcheck_kit.lint.cache import default_cache_dir
+from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
+from gradcheck_kit.lint.docs import rule_infos, rule_page
 from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.lint.rules import RULES, unknown_codes
 from gradcheck_kit.report import console as views
-from gradcheck_kit.report.formats import lint_to_concise, lint_to_json, statistics
+from gradcheck_kit.report.findings import LintResult
+from gradcheck_kit.report.formats import (
+    lint_to_concise,
+    lint_to_github,
+    lint_to_json,
+    statistics_json,
+    statistics_text,
+)
+from gradcheck_kit.report.sarif import lint_to_sarif
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -49,46 +59,67 @@ def run_lint(args: argparse.Namespace) -> int:
             raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
         if config.max_saturating_depth < 1:
             raise ConfigError("--max-saturating-depth must be at least 1")
+        if args.jobs is not None and args.jobs < 1:
+            raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")
     except ConfigError as exc:
         return _fail(str(exc))
+    changed = None
+    if args.diff:
+        try:
+            changed = changed_lines(args.diff, Path(paths[0]))
+        except DiffError as exc:
+            return _fail(str(exc))
+    cache_dir = None
+    if not args.no_cache:
+        cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir(config)
     try:
-        result = lint_paths(paths, config)
+        result = lint_paths(
+            paths,
+            config,
+            jobs=args.jobs,
+            cache_dir=cache_dir,
+            only=changed.touches if changed is not None else None,
+        )
     except Exception as exc:
         if args.verbose:
             traceback.print_exc()
         return _fail(f"internal error: {exc} (run with --verbose for the traceback; please report)")
+    if changed is not None:
+        result.findings = only_changed(result.findings, changed)
 
-    if args.format == "json":
-        text = lint_to_json(result)
-    elif args.format == "concise":
-        text = lint_to_concise(result)
-    else:
-        text = ""
+    text, errors_in_text = _render(result, args)
     if args.output_file:
-        if args.format == "full":
-            recorder = Console(record=True, width=100, file=io.StringIO())
-            recorder.print(views.lint_renderable(result, args.quiet))
-            text = recorder.export_text()
         write_atomic(args.output_file, text)
-    elif args.format == "full":
-        console = Console(highlight=False)
-        console.print(views.lint_renderable(result, args.quiet))
-        if args.statistics:
-            console.print(views.statistics_table(result))
-    else:
+    elif text:
         sys.stdout.write(text)
-        if args.statistics and args.format == "concise":
-            for code, name, count in statistics(result):
-                print(f"{count:5d}  {code}  {name}")
-
-    if args.format != "full" or args.output_file:
-        for error in result.errors:  # machine output stays parseable; errors go to stderr too
+    if not errors_in_text or args.output_file:
+        for error in result.errors:  # machine output stays parseable; errors go to stderr
             print(f"gradcheck-kit: {error.path}: {error.message}", file=sys.stderr)
-    if result.findings and not args.exit_zero:
-        return EXIT_FINDINGS
-    if result.errors and not args.exit_zero:
+    if (result.findings or result.errors) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _render(result: LintResult, args: argparse.Namespace) -> tuple[str, bool]:
+    """The report as text, and whether it already names the files that could not be linted."""
+    if args.statistics:  # as ruff: the counts replace the findings
+        if args.format == "json":
+            return statistics_json(result), False
+        return statistics_text(result, args.quiet), False
+    if args.format == "json":
+        return lint_to_json(result), False
+    if args.format == "sarif":
+        return lint_to_sarif(result, rule_infos()), False
+    if args.format == "github":
+        return lint_to_github(result), True
+    if args.format == "concise":
+        return lint_to_concise(result, quiet=args.quiet), True
+    if args.output_file:
+        recorder = Console(record=True, width=100, file=io.StringIO())
+        recorder.print(views.lint_renderable(result, args.quiet))
+        return recorder.export_text(), True
+    Console(highlight=False).print(views.lint_renderable(result, args.quiet))
+    return "", True
 
 
 def run_rule(args: argparse.Namespace) -> int:

@@ -7,6 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gradcheck_kit.lint.rules import RULES
+from gradcheck_kit.report.sarif import RuleInfo
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -82,3 +85,33 @@ def first_paragraph(markdown: str, section: str) -> str:
                 continue
             out.append(line.strip())
     return " ".join(out)
+
+
+def _without_title(markdown: str) -> str:
+    lines = markdown.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(lines).strip() + "\n"
+
+
+def rule_infos() -> list[RuleInfo]:
+    """Every rule, described for SARIF: summary, the page's *What it does* as the full
+    description, *What it does* + *Why is this bad?* as help text, the page as help Markdown."""
+    infos = []
+    for rule in RULES.values():
+        page = rule_page(rule.code)
+        what = first_paragraph(page, "What it does") if page else ""
+        why = first_paragraph(page, "Why is this bad?") if page else ""
+        infos.append(
+            RuleInfo(
+                code=rule.code,
+                name=rule.name,
+                summary=rule.summary,
+                full_description=what or rule.summary,
+                help_text=" ".join(p for p in (what, why) if p) or rule.summary,
+                help_markdown=_without_title(page) if page else None,
+                severity=rule.severity,
+                default=rule.default,
+            )
+        )
+    return infos

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,12 +29,15 @@ class FindingView:
         f = self.finding
         header = Text()
         header.append(f.path, style="bold")
-        header.append(f":{f.line}:{f.column}: ", style="dim")
+        cell = f":cell {f.cell}" if f.cell is not None else ""
+        header.append(f"{cell}:{f.line}:{f.column}: ", style="dim")
         header.append(f.code, style="bold red" if f.severity == "error" else "bold yellow")
         header.append(f" [{f.name}] ", style="dim")
         header.append(f.message)
         yield header
-        source = self.source if self.source is not None else _read(f.path)
+        source = self.source
+        if source is None:
+            source = _read(f.path) if f.cell is None else _cell_source(f.path, f.cell)
         if source is not None:
             last = min(f.end_line, f.line + 12)  # long stacks: show where they start
             yield Syntax(
@@ -55,6 +59,16 @@ def _read(path: str) -> str | None:
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
+
+
+def _cell_source(path: str, cell: int) -> str | None:
+    """The source of one notebook cell (1-based among all cells), as the notebook shows it."""
+    try:
+        cells = json.loads(Path(path).read_text(encoding="utf-8-sig"))["cells"]
+        source = cells[cell - 1]["source"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
 class LintSummary:

@@ -15,6 +15,17 @@ class RelatedLocation:
     end_line: int
     end_column: int
     message: str
+    cell: int | None = None  # notebook cell (1-based), when linting a notebook
+
+    def sort_key(self) -> tuple[int, int, int, int, int, str]:
+        return (
+            self.cell or 0,
+            self.line,
+            self.column,
+            self.end_line,
+            self.end_column,
+            self.message,
+        )
 
 
 @dataclass(frozen=True)
@@ -38,8 +49,8 @@ class Finding:
     related: tuple[RelatedLocation, ...] = ()
     cell: int | None = None  # notebook cell (1-based), when linting a notebook
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.path, self.cell or 0, self.line, self.column, self.code)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

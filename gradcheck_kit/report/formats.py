@@ -1,13 +1,20 @@
-"""Machine formats: JSON, concise text. Stable and documented in the README."""
+"""Machine formats: JSON, concise text, GitHub workflow commands, statistics.
+
+Stable and documented in the README. SARIF lives in :mod:`gradcheck_kit.report.sarif`.
+A finding in a notebook is located as ``path:cell N:line:col`` (the line within the cell), as
+ruff does.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from gradcheck_kit import __version__
-from gradcheck_kit.report.findings import LintResult
+from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
 
 def lint_to_dict(result: LintResult) -> dict[str, Any]:
@@ -23,9 +30,31 @@ def lint_to_json(result: LintResult) -> str:
     return json.dumps(lint_to_dict(result), indent=2) + "\n"
 
 
-def lint_to_concise(result: LintResult) -> str:
-    lines = [f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}" for f in result.findings]
+def location(finding: Finding) -> str:
+    """``path:line:col``, or ``path:cell N:line:col`` in a notebook."""
+    cell = f"cell {finding.cell}:" if finding.cell is not None else ""
+    return f"{finding.path}:{cell}{finding.line}:{finding.column}"
+
+
+def summary_line(result: LintResult) -> str:
+    """ruff's closing line: ``Found N findings.`` or ``All checks passed!``."""
+    n = len(result.findings)
+    if n == 0 and not result.errors:
+        return "All checks passed!"
+    text = f"Found {n} finding{'s' if n != 1 else ''}."
+    if result.errors:
+        k = len(result.errors)
+        text += f" {k} file{'s' if k != 1 else ''} could not be linted."
+    return text
+
+
+def lint_to_concise(result: LintResult, quiet: bool = True) -> str:
+    """One line per finding, ``path:line:col: CODE message``; errors as ``path: error: ...``;
+    the summary line unless ``quiet``."""
+    lines = [f"{location(f)}: {f.code} {f.message}" for f in result.findings]
     lines += [f"{e.path}: error: {e.message}" for e in result.errors]
+    if not quiet:
+        lines.append(summary_line(result))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -33,3 +62,71 @@ def statistics(result: LintResult) -> list[tuple[str, str, int]]:
     """(code, name, count) per rule, most frequent first."""
     counts = Counter((f.code, f.name) for f in result.findings)
     return sorted(((c, n, k) for (c, n), k in counts.items()), key=lambda t: (-t[2], t[0]))
+
+
+def statistics_text(result: LintResult, quiet: bool = False) -> str:
+    """``count<TAB>code<TAB>name`` per rule, as ``ruff check --statistics`` prints it."""
+    rows = statistics(result)
+    lines = []
+    if rows:
+        count_width = max(len(str(k)) for _, _, k in rows)
+        code_width = max(len(c) for c, _, _ in rows)
+        lines = [f"{k:>{count_width}}\t{c:<{code_width}}\t{n}" for c, n, k in rows]
+    if not quiet:
+        lines.append(summary_line(result))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def statistics_json(result: LintResult) -> str:
+    """``[{"code", "name", "count"}]``, as ``ruff check --statistics --output-format json``."""
+    rows = [{"code": c, "name": n, "count": k} for c, n, k in statistics(result)]
+    return json.dumps(rows, indent=2) + "\n"
+
+
+# GitHub workflow commands: https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions
+_LEVEL = {"error": "error", "warning": "warning"}
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _workspace_path(path: str) -> str:
+    """The path relative to the working directory (the workspace in GitHub Actions)."""
+    try:
+        rel = os.path.relpath(Path(path).resolve(), Path.cwd().resolve())
+    except ValueError:  # another drive (Windows)
+        return Path(path).as_posix()
+    if rel.startswith(".."):
+        return Path(path).resolve().as_posix()
+    return Path(rel).as_posix()
+
+
+def github_command(finding: Finding) -> str:
+    """``::warning file=...,line=...,endLine=...,col=...,endColumn=...,title=GCK001::...``."""
+    level = _LEVEL.get(finding.severity, "notice")
+    props = [
+        f"file={_escape_property(_workspace_path(finding.path))}",
+        f"line={finding.line}",
+        f"endLine={finding.end_line}",
+        f"col={finding.column}",
+        f"endColumn={finding.end_column}",
+        f"title={_escape_property(finding.code)}",
+    ]
+    text = f"{location(finding)}: {finding.code} [{finding.name}] {finding.message}"
+    return f"::{level} {','.join(props)}::{_escape_data(text)}"
+
+
+def github_error(error: LintError) -> str:
+    props = f"file={_escape_property(_workspace_path(error.path))},title=gradcheck-kit"
+    return f"::error {props}::{_escape_data(f'{error.path}: {error.message}')}"
+
+
+def lint_to_github(result: LintResult) -> str:
+    lines = [github_command(f) for f in result.findings]
+    lines += [github_error(e) for e in result.errors]
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -49,11 +49,13 @@ def test_json_format(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_concise_and_statistics(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["lint", "--format", "concise", "--statistics", str(project)])
+    main(["lint", "--format", "concise", str(project)])
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"{project / 'bad.py'}:2:")
     assert " GCK001 " in out[0]
-    assert "GCK001" in out[1] and "saturating-stack" in out[1]
+    main(["lint", "--format", "concise", "--statistics", str(project)])
+    out = capsys.readouterr().out.splitlines()  # as ruff: the counts replace the findings
+    assert out[0].split("\t") == ["1", "GCK001", "saturating-stack"]
 
 
 def test_full_format_shows_a_code_frame(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

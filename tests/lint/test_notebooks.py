@@ -1,0 +1,145 @@
+"""Jupyter notebooks: code cells linted as one module, IPython syntax skipped, findings at
+(cell, line within the cell) in every format."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gradcheck_kit.cli import main
+from gradcheck_kit.lint.engine import lint_paths
+from gradcheck_kit.lint.notebook import notebook_source
+
+
+def notebook(*cells: tuple[str, str], language: str = "python") -> str:
+    return json.dumps(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {"language_info": {"name": language}},
+            "cells": [
+                {
+                    "cell_type": kind,
+                    "metadata": {},
+                    "source": source.splitlines(keepends=True),  # nbformat's list form
+                    **({"outputs": [], "execution_count": None} if kind == "code" else {}),
+                }
+                for kind, source in cells
+            ],
+        }
+    )
+
+
+CELLS = (
+    ("markdown", "# A deep sigmoid MLP\nsigmoid everywhere"),
+    ("code", "%matplotlib inline\n!pip install torch\nimport torch\nimport torch.nn as nn"),
+    ("code", "%%bash\necho nn.Sigmoid nn.Sigmoid nn.Sigmoid nn.Sigmoid nn.Sigmoid"),
+    (
+        "code",
+        "class Block(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.f = nn.Sequential(nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Sigmoid())\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.f(x)",
+    ),
+    ("markdown", "Stack two of them:"),
+    (
+        "code",
+        "files = !ls\nnet?\nfor _ in range(2):\n    %time pass\n"
+        "# the stack\nnet = nn.Sequential(Block(), Block(), nn.Sigmoid())",
+    ),
+)
+
+
+@pytest.fixture
+def nb(tmp_path: Path) -> Path:
+    path = tmp_path / "train.ipynb"
+    path.write_text(notebook(*CELLS))
+    return path
+
+
+def test_magics_are_skipped_and_lines_kept() -> None:
+    source = notebook_source(notebook(*CELLS))
+    assert [(s.cell, s.line_count) for s in source.cells] == [(2, 4), (4, 7), (6, 6)]
+    lines = source.text.splitlines()
+    assert lines[:2] == ["pass", "pass"]  # %matplotlib, !pip
+    assert "echo" not in source.text  # the %%bash cell is left out whole
+    assert lines[11:15] == ["pass", "pass", "for _ in range(2):", "    pass"]
+    assert source.locate(12) == (6, 1)
+    assert source.locate(5) == (4, 1)
+    compile(source.text, "nb", "exec")
+
+
+def test_finding_in_cell_coordinates_across_cells(nb: Path) -> None:
+    (finding,) = lint_paths([nb]).findings
+    assert finding.code == "GCK001"
+    assert finding.depth == 5  # two Blocks (cell 4) and a sigmoid (cell 6)
+    assert (finding.cell, finding.line) == (4, 4)  # the class is where the stack starts
+    assert finding.path == str(nb)
+    cells = {r.cell for r in finding.related}
+    assert cells == {4, 6}
+    last = max(finding.related, key=lambda r: (r.cell, r.line))
+    assert (last.cell, last.line) == (6, 6)
+
+
+def test_every_format_names_the_cell(
+    nb: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(nb.parent)
+    main(["lint", "--no-cache", "--format", "concise", "train.ipynb"])
+    out = capsys.readouterr().out
+    assert re.match(r"train\.ipynb:cell 4:4:\d+: GCK001 ", out)
+
+    main(["lint", "--no-cache", "--format", "json", "train.ipynb"])
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert (data["findings"][0]["cell"], data["findings"][0]["line"]) == (4, 4)
+
+    main(["lint", "--no-cache", "--format", "github", "train.ipynb"])
+    out = capsys.readouterr().out
+    assert out.startswith("::warning file=train.ipynb,line=4,")
+    assert "::train.ipynb%3Acell 4%3A4%3A" not in out  # the message part is not escaped so
+    assert "::train.ipynb:cell 4:4:" in out
+
+    main(["lint", "--no-cache", "--format", "sarif", "train.ipynb"])
+    result = json.loads(capsys.readouterr().out)["runs"][0]["results"][0]
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert (region["startLine"], region["properties"]["cell"]) == (4, 4)
+    assert result["message"]["text"].startswith("cell 4, line 4: ")
+
+    main(["lint", "--no-cache", "train.ipynb"])  # full: header and the cell's own code frame
+    out = capsys.readouterr().out
+    assert "train.ipynb:cell 4:4:" in out
+    assert "self.f = nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()" in out
+    assert '"cell_type"' not in out
+
+
+def test_directories_include_notebooks_and_noqa_works(tmp_path: Path) -> None:
+    cells = list(CELLS)
+    cells[5] = ("code", "net = nn.Sequential(Block(), Block(), nn.Sigmoid())")
+    (tmp_path / "a.ipynb").write_text(notebook(*cells))
+    quiet = list(CELLS)
+    quiet[3] = ("code", CELLS[3][1].replace("nn.Sigmoid())\n", "nn.Sigmoid())  # noqa: GCK001\n"))
+    (tmp_path / "b.ipynb").write_text(notebook(*quiet))
+    result = lint_paths([tmp_path])
+    assert result.files_checked == 2
+    assert [Path(f.path).name for f in result.findings] == ["a.ipynb"]
+
+
+def test_broken_notebooks_are_errors_not_crashes(tmp_path: Path) -> None:
+    (tmp_path / "json.ipynb").write_text("{not json")
+    (tmp_path / "shape.ipynb").write_text('{"cells": 3}')
+    (tmp_path / "syntax.ipynb").write_text(
+        notebook(("code", "x = 1"), ("markdown", "m"), ("code", "y = 1\ndef f(:\n  pass"))
+    )
+    (tmp_path / "r.ipynb").write_text(notebook(("code", "x <- sigmoid(1)"), language="R"))
+    result = lint_paths([tmp_path])
+    messages = {Path(e.path).name: e.message for e in result.errors}
+    assert set(messages) == {"json.ipynb", "shape.ipynb", "syntax.ipynb"}
+    assert "invalid JSON" in messages["json.ipynb"]
+    assert messages["syntax.ipynb"].startswith("syntax error in cell 3 at 2:")
