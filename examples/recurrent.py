@@ -6,7 +6,8 @@ reaching the first one vanishes geometrically with the sequence length - the sam
 deep tanh stack, along time instead of layers (Bengio et al., 1994). The LSTM's additive cell
 state carries the gradient across steps (Hochreiter & Schmidhuber, 1997). Each model here runs
 its cell in a Python loop, so the runtime checker sees every time step as a layer; ``depth`` is
-the number of steps.
+the number of steps. The input arrives at the first step only (a memory task: carry it to the
+end), so the gradient that reaches it has crossed every step.
 """
 
 import torch
@@ -22,29 +23,30 @@ class TanhRNN(nn.Module):
         self.head = nn.Linear(hidden, 1)
 
     def forward(self, x):
-        u = self.inp(x)  # the same input at every step; the state carries the sequence
-        h = torch.zeros_like(u)
-        for _ in range(self.steps):
-            h = self.cell(u, h)
+        u = self.inp(x)
+        h = self.cell(u, torch.zeros_like(u))
+        blank = torch.zeros_like(u)
+        for _ in range(self.steps - 1):
+            h = self.cell(blank, h)
         return self.head(h)
 
 
 class LSTMNet(nn.Module):
-    def __init__(self, steps: int, features: int = 32, hidden: int = 64):
+    def __init__(self, steps: int, features: int = 32, hidden: int = 64, forget_bias: float = 3.0):
         super().__init__()
         self.steps = steps
         self.inp = nn.Linear(features, hidden)
         self.cell = nn.LSTMCell(hidden, hidden)
-        with torch.no_grad():  # forget-gate bias 1 (Jozefowicz et al., 2015): remember by default
-            self.cell.bias_ih[hidden : 2 * hidden].fill_(1.0)
+        with torch.no_grad():  # forget-gate bias: remember by default (see the docstring)
+            self.cell.bias_ih[hidden : 2 * hidden].fill_(forget_bias)
         self.head = nn.Linear(hidden, 1)
 
     def forward(self, x):
         u = self.inp(x)
-        h = torch.zeros_like(u)
-        c = torch.zeros_like(u)
-        for _ in range(self.steps):
-            h, c = self.cell(u, (h, c))
+        blank = torch.zeros_like(u)
+        h, c = self.cell(u, (blank, blank))
+        for _ in range(self.steps - 1):
+            h, c = self.cell(blank, (h, c))
         return self.head(h)
 
 

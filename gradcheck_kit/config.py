@@ -133,6 +133,12 @@ def config_from_mapping(table: Mapping[str, Any], source: Path | None = None) ->
     return Config(source=source, **values)
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; raises OSError or ValueError (TOMLDecodeError is one)."""
+    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
 def load_config(path: Path) -> Config:
     """Read the ``[tool.gradcheck-kit]`` table of one pyproject.toml (or a bare gradcheck.toml)."""
     try:

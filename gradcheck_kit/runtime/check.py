@@ -4,8 +4,9 @@ The flow ratio
 --------------
 ``ratio = RMS(dLoss/d output of the earliest layer) / RMS(dLoss/d input of the latest layer)``.
 
-Both ends are gradients with respect to *hidden* activations: the earliest layer's output (an
-Embedding's output, not its integer input; the first projection's output, not the raw input) and
+Both ends are gradients with respect to *hidden* activations: the earliest layer's output (the
+first layer after the input embeddings, whose output scale is an init convention; the first
+projection's output, not the raw input) and
 the latest layer's input (the features the output head reads, not the head's own output). So a
 width-changing head or input projection, whose backward factor is a one-off constant, does not
 enter the ratio; what is left is the product of the per-layer multipliers of the body, which is
@@ -71,6 +72,7 @@ from gradcheck_kit.runtime.strategies import (
 __all__ = ["check_gradients", "run_example"]
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
+_EMBEDDINGS = frozenset({"Embedding", "EmbeddingBag"})
 SHRINK_RUNS = 40  # at least this many shrinking runs after the first failure
 
 
@@ -310,6 +312,12 @@ def _judge(
         out.message = "no gradient reached any layer's output"
         out.score = math.inf
         return out
+    # Input embeddings are skipped when anything follows them: their output scale is an init
+    # convention (BERT's std 0.02 right before a LayerNorm gives a x50 gradient there, which the
+    # norm undoes), not a property of the flow through the body.
+    body = [layer for layer in reached if layer.type not in _EMBEDDINGS]
+    if body and body[0] is not reached[0] and reached[0].type in _EMBEDDINGS:
+        reached = reached[reached.index(body[0]) :]
     first, last = reached[0], reached[-1]
     end = last.input_grad_rms if last.input_grad_rms not in (None, 0.0) else last.grad_rms
     assert end is not None and first.grad_rms is not None

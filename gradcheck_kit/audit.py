@@ -1,0 +1,454 @@
+"""``gradcheck-kit audit``: lint the code, run the declared runtime checks, one report.
+
+The command a reviewer runs on a pull request. It lints PATHs (as ``lint``), then runs every
+``[[tool.gradcheck-kit.check]]`` table of the nearest pyproject.toml (or of ``--checks FILE``), and
+prints findings, a per-target gradient-flow summary and a verdict. A lint finding and a runtime
+check on the same class are shown together ("flagged statically, confirmed at runtime").
+
+Exit codes as ``lint``: 0 clean, 1 findings or failed checks, 2 usage or internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import io
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from gradcheck_kit import __version__
+from gradcheck_kit._io import write_atomic
+from gradcheck_kit.config import Config, ConfigError, discover_config, load_config, read_toml
+from gradcheck_kit.lint.engine import lint_paths
+from gradcheck_kit.report import console as views
+from gradcheck_kit.report.findings import Finding, LintResult
+from gradcheck_kit.report.formats import lint_to_dict
+
+if TYPE_CHECKING:
+    from gradcheck_kit.report.gradients import GradientReport
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class CheckOutcome:
+    """One declared runtime check: its report, or why there is none."""
+
+    target: str
+    report: GradientReport | None = None
+    skipped: str | None = None  # an optional dependency is missing: not a failure
+    error: str | None = None  # the target could not be loaded or run: a failure
+    model: str | None = None  # class the factory builds
+    model_file: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.skipped is not None:
+            return "skipped"
+        if self.error is not None or self.report is None:
+            return "error"
+        return "passed" if self.report.passed else "failed"
+
+    @property
+    def verdict(self) -> str:
+        """One line: what happened to this check."""
+        if self.skipped is not None:
+            return f"skipped: {self.skipped}"
+        if self.error is not None or self.report is None:
+            return f"error: {self.error}"
+        failure = self.report.failure
+        if failure is None:
+            return "passed"
+        if failure.kind in ("vanishing", "exploding"):
+            return f"{failure.kind.replace('ing', 'es')} from depth {failure.depth}"
+        if failure.kind == "nonfinite":
+            return f"non-finite gradient at depth {failure.depth}"
+        if failure.kind == "dead":
+            return f"dead layer at depth {failure.depth}"
+        return f"error at depth {failure.depth}: {failure.message.splitlines()[0]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "status": self.status,
+            "verdict": self.verdict,
+            "model": self.model,
+            "report": self.report.to_dict() if self.report is not None else None,
+        }
+
+
+@dataclass
+class AuditReport:
+    lint: LintResult
+    checks: list[CheckOutcome] = field(default_factory=list)
+    runtime_note: str | None = None  # why no checks ran, when none did
+
+    @property
+    def passed(self) -> bool:
+        return (
+            not self.lint.findings
+            and not self.lint.errors
+            and all(c.status in ("passed", "skipped") for c in self.checks)
+        )
+
+    def confirmation(self, finding: Finding) -> CheckOutcome | None:
+        """The runtime check of the class (or builder function) a finding is about."""
+        if finding.symbol is None:
+            return None
+        try:
+            path = Path(finding.path).resolve()
+        except OSError:
+            return None
+        for check in self.checks:
+            if check.model_file is None or Path(check.model_file).resolve() != path:
+                continue
+            factory = check.target.rpartition(":")[2]
+            if finding.symbol in (check.model, factory):
+                return check
+        return None
+
+    def verdict_text(self) -> str:
+        n_findings = len(self.lint.findings)
+        ran = [c for c in self.checks if c.status != "skipped"]
+        ok = sum(c.status == "passed" for c in ran)
+        parts = [
+            f"{n_findings} finding{'s' if n_findings != 1 else ''} in "
+            f"{self.lint.files_checked} files",
+        ]
+        if self.lint.errors:
+            parts.append(f"{len(self.lint.errors)} files could not be linted")
+        if self.checks:
+            parts.append(f"{ok}/{len(ran)} runtime checks passed")
+            skipped = len(self.checks) - len(ran)
+            if skipped:
+                parts.append(f"{skipped} skipped")
+        elif self.runtime_note:
+            parts.append(self.runtime_note)
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "passed": self.passed,
+            "verdict": self.verdict_text(),
+            "lint": lint_to_dict(self.lint),
+            "confirmations": [
+                {
+                    "finding": f"{f.path}:{f.line}:{f.column}",
+                    "code": f.code,
+                    "check": c.target,
+                    "runtime": c.verdict,
+                }
+                for f in self.lint.findings
+                if (c := self.confirmation(f)) is not None
+            ],
+            "checks": [c.to_dict() for c in self.checks],
+            "runtime_note": self.runtime_note,
+        }
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.lint.findings or self.lint.errors:
+            yield Text("Static analysis", style="bold underline")
+            for finding in self.lint.findings:
+                yield views.FindingView(finding)
+                check = self.confirmation(finding)
+                if check is not None:
+                    yield _confirmation_text(check)
+            yield from views.error_lines(self.lint)
+            yield Text("")
+        yield Text("Gradient flow", style="bold underline")
+        if self.checks:
+            yield _checks_table(self.checks)
+            for check in self.checks:
+                if check.report is not None and not check.report.passed:
+                    yield check.report
+        else:
+            yield Text(self.runtime_note or "no runtime checks declared", style="dim")
+        style = "green" if self.passed else "red"
+        title = "PASS" if self.passed else "FAIL"
+        yield Panel(Text(self.verdict_text()), title=f"[bold {style}]{title}", border_style=style)
+
+
+def _confirmation_text(check: CheckOutcome) -> Text:
+    if check.status == "failed":
+        return Text(f"  flagged statically, confirmed at runtime: {check.verdict}", style="red")
+    if check.status == "passed":
+        return Text(
+            f"  flagged statically; the runtime check {check.target} passed at the depths it "
+            "tried", style="yellow",
+        )  # fmt: skip
+    return Text(f"  runtime check {check.target}: {check.verdict}", style="dim")
+
+
+def _checks_table(checks: list[CheckOutcome]) -> Table:
+    table = Table(show_lines=False, header_style="bold")
+    for column in ("target", "model", "depths", "examples", "flow ratio", "verdict"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        report = check.report
+        depths = "-"
+        if report is not None and report.depths:
+            depths = f"{report.depths[0]}..{report.depths[1]}"
+        ratio = "-"
+        if report is not None:
+            value = report.failure.ratio if report.failure else report.ratio
+            ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
+        style = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
+        table.add_row(
+            check.target,
+            check.model or "-",
+            depths,
+            str(report.examples_run) if report is not None else "-",
+            ratio,
+            Text(check.verdict, style=style[check.status]),
+        )
+    return table
+
+
+# -- markdown (a pull-request comment) ---------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: AuditReport) -> str:
+    lines = [
+        "## gradcheck-kit audit",
+        "",
+        f"**{'PASS' if report.passed else 'FAIL'}**: {report.verdict_text()}",
+        "",
+    ]
+    if report.lint.findings:
+        lines += [
+            "### Static analysis",
+            "",
+            "| location | rule | depth | finding | at runtime |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for f in report.lint.findings:
+            check = report.confirmation(f)
+            runtime = _md_escape(check.verdict) if check is not None else ""
+            depth = str(f.depth) if f.depth is not None else "?"
+            lines.append(
+                f"| `{f.path}:{f.line}` | {f.code} {f.name} | {depth} | {_md_escape(f.message)} "
+                f"| {runtime} |"
+            )
+        lines.append("")
+    if report.lint.errors:
+        lines += ["### Files that could not be linted", ""]
+        lines += [f"- `{e.path}`: {_md_escape(e.message)}" for e in report.lint.errors]
+        lines.append("")
+    lines += ["### Gradient flow", ""]
+    if report.checks:
+        lines += [
+            "| target | model | depths | examples | flow ratio | verdict |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for check in report.checks:
+            r = check.report
+            depths = f"{r.depths[0]}..{r.depths[1]}" if r is not None and r.depths else "-"
+            value = (r.failure.ratio if r.failure else r.ratio) if r is not None else None
+            ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
+            examples = str(r.examples_run) if r is not None else "-"
+            icon = {"passed": "✅", "failed": "❌", "error": "❌", "skipped": "⏭️"}[check.status]
+            lines.append(
+                f"| `{check.target}` | {check.model or '-'} | {depths} | {examples} | {ratio} "
+                f"| {icon} {_md_escape(check.verdict)} |"
+            )
+        lines.append("")
+        for check in report.checks:
+            if check.report is not None and not check.report.passed:
+                lines += [
+                    f"<details><summary>{check.target}: {_md_escape(check.verdict)}</summary>",
+                    "",
+                    "```",
+                    check.report.summary(),
+                    "```",
+                    "",
+                    "</details>",
+                    "",
+                ]
+    else:
+        lines += [report.runtime_note or "No runtime checks declared.", ""]
+    return "\n".join(lines)
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def _load_tables(args: argparse.Namespace, config: Config) -> tuple[list[Mapping[str, Any]], Path]:
+    if not args.checks:
+        return list(config.checks), config.root
+    path = Path(args.checks)
+    try:
+        data = read_toml(path)
+    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        raise ConfigError(f"{path}: cannot read checks: {exc}") from exc
+    tables = data.get("check") or data.get("tool", {}).get("gradcheck-kit", {}).get("check", [])
+    if isinstance(tables, dict):
+        tables = [tables]
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{path}: expected [[check]] or [[tool.gradcheck-kit.check]] tables")
+    for i, table in enumerate(tables):
+        if "target" not in table:
+            raise ConfigError(f"{path}: check #{i + 1} has no 'target'")
+    return tables, path.resolve().parent
+
+
+def _missing_dependency(exc: BaseException | None, root: Path) -> str | None:
+    """The name of a missing third-party package behind ``exc``, if that is what it is."""
+    while exc is not None:
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            top = exc.name.split(".")[0]
+            if not (root / top).exists() and not (root / f"{top}.py").exists():
+                return top
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> CheckOutcome:
+    """Run one declared check; every problem becomes part of the outcome, never an exception."""
+    import torch
+
+    from gradcheck_kit.runtime.check import check_gradients
+    from gradcheck_kit.runtime.command import (
+        CHECK_KEYS,
+        UsageError,
+        _check_kwargs,
+        load_factory,
+    )
+
+    target = str(table.get("target", ""))
+    outcome = CheckOutcome(target)
+    unknown = sorted(set(table) - set(CHECK_KEYS))
+    if unknown:
+        outcome.error = f"unknown key(s) {', '.join(unknown)} (known: {', '.join(CHECK_KEYS)})"
+        return outcome
+    spec = {CHECK_KEYS[k]: v for k, v in table.items()}
+    for attr in ("max_examples", "seed"):
+        if getattr(args, attr, None) is not None:
+            spec[attr] = getattr(args, attr)
+    try:
+        factory = load_factory(target, root)
+        kwargs = _check_kwargs(spec)
+    except UsageError as exc:
+        missing = _missing_dependency(exc, root)
+        if missing:
+            outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
+        else:
+            outcome.error = str(exc)
+        return outcome
+    depth = kwargs.get("depths", (2, 32))[0]
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = factory(depth)
+        cls = type(model)
+        outcome.model = cls.__qualname__
+        outcome.model_file = inspect.getsourcefile(cls)
+    except ImportError as exc:
+        missing = _missing_dependency(exc, root) or getattr(exc, "name", None) or str(exc)
+        outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
+        return outcome
+    except Exception:
+        pass
+    try:
+        outcome.report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
+    except Exception as exc:
+        outcome.error = f"{type(exc).__name__}: {exc}"
+    return outcome
+
+
+def build_audit(args: argparse.Namespace) -> AuditReport:
+    paths = args.paths or ["."]
+    if args.config:
+        config = load_config(Path(args.config))
+    else:
+        config = discover_config([Path(p) for p in paths])
+    tables, root = _load_tables(args, config)
+    report = AuditReport(lint_paths(paths, config))
+    if args.no_runtime:
+        report.runtime_note = "runtime checks not run (--no-runtime)"
+        return report
+    if not tables:
+        report.runtime_note = (
+            "no runtime checks declared ([[tool.gradcheck-kit.check]] in pyproject.toml)"
+        )
+        return report
+    try:
+        import hypothesis  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        reason = (
+            f"needs the runtime extra ({exc.name} missing): pip install 'gradcheck-kit[runtime]'"
+        )
+        report.checks = [CheckOutcome(str(t.get("target")), skipped=reason) for t in tables]
+        return report
+    report.checks = [run_one(table, root, args) for table in tables]
+    return report
+
+
+def _render_text(report: AuditReport, fmt: str, width: int | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n"
+    if fmt == "markdown":
+        return to_markdown(report)
+    buffer = io.StringIO()
+    Console(file=buffer, width=width or 110, no_color=True).print(report)
+    return buffer.getvalue()
+
+
+def write_audit_report(report: AuditReport, path: str) -> None:
+    """``.html``/``.svg`` look like the terminal; ``.md`` is a PR comment; ``.json`` is data."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".html", ".htm", ".svg"):
+        console = Console(record=True, file=io.StringIO(), width=120, force_terminal=True)
+        console.print(report)
+        text = (
+            console.export_svg(title="gradcheck-kit audit")
+            if suffix == ".svg"
+            else console.export_html(inline_styles=True)
+        )
+    elif suffix == ".md":
+        text = to_markdown(report)
+    elif suffix == ".json":
+        text = _render_text(report, "json")
+    else:
+        raise ConfigError(f"--report {path}: unknown suffix (use .html, .svg, .md or .json)")
+    write_atomic(path, text)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    try:
+        if args.report:
+            suffix = Path(args.report).suffix.lower()
+            if suffix not in (".html", ".htm", ".svg", ".md", ".json"):
+                raise ConfigError(
+                    f"--report {args.report}: unknown suffix (use .html, .svg, .md or .json)"
+                )
+        report = build_audit(args)
+    except ConfigError as exc:
+        print(f"gradcheck-kit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.format == "full":
+        Console(highlight=False).print(report)
+    else:
+        sys.stdout.write(_render_text(report, args.format))
+    if args.report:
+        write_audit_report(report, args.report)
+    if report.passed or args.exit_zero:
+        return EXIT_OK
+    return EXIT_FAILED
+
+
+__all__ = ["AuditReport", "CheckOutcome", "build_audit", "run_audit", "to_markdown"]
