@@ -26,7 +26,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
-from gradcheck_kit.lint.analyze import analyze, maximal_runs
+from gradcheck_kit.lint.analyze import Run, analyze, maximal_runs
 from gradcheck_kit.lint.cache import LintCache, content_hash, resolve_key
 from gradcheck_kit.lint.extract import extract
 from gradcheck_kit.lint.notebook import (
@@ -35,12 +35,10 @@ from gradcheck_kit.lint.notebook import (
     notebook_source,
     to_cells,
 )
-from gradcheck_kit.lint.rules import FileRun, RuleContext, selected_rules
+from gradcheck_kit.lint.rules import FileFacts, FileRun, RuleContext, prefilter, selected_rules
 from gradcheck_kit.lint.sketch import Span
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
-# A file that mentions none of these cannot contain a saturating activation: skip the parse.
-_PREFILTER = re.compile(r"sigmoid|tanh|softsign|expit", re.IGNORECASE)
 _NOQA = re.compile(
     r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*[,\s]\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE
 )
@@ -74,33 +72,24 @@ def decode_source(data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _prefilter_pattern(config: Config) -> re.Pattern[str]:
-    extra = [re.escape(name.rsplit(".", 1)[-1]) for name in config.extend_saturating]
-    if not extra:
-        return _PREFILTER
-    return re.compile(_PREFILTER.pattern + "|" + "|".join(extra), re.IGNORECASE)
-
-
 def lint_source(text: str, path: str = "<string>", config: Config | None = None) -> list[Finding]:
     """Lint one source text. Raises :class:`libcst.ParserSyntaxError` on a syntax error."""
     config = config or Config()
     if _FILE_NOQA.search(text):
         return []
-    if not _prefilter_pattern(config).search(text):
+    rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
+    if not rules or not prefilter(rules, config.extend_saturating).search(text):
         _check_syntax(text, path)  # cheap: no rule can fire, but a broken file is still reported
         return []
-    rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
-    if not rules:
-        return []
-    module, roots = extract(text, config.extend_saturating, config.extend_normalization)
-    runs: list[tuple[object, str | None]] = []
+    module, roots, events = extract(text, config.extend_saturating, config.extend_normalization)
+    runs: list[tuple[Run, str | None]] = []
     for root in roots:
         runs.extend((run, root.symbol) for run in analyze(root.node))
     symbol_of = {id(run): symbol for run, symbol in runs}
-    kept = maximal_runs([run for run, _ in runs])  # type: ignore[misc]
-    file_runs = [FileRun(run, symbol_of.get(id(run))) for run in kept]
+    kept = maximal_runs([run for run, _ in runs])
+    facts = FileFacts([FileRun(run, symbol_of.get(id(run))) for run in kept], events, module)
     ctx = RuleContext(path, config.max_saturating_depth, _Locator(module))
-    findings = [f for rule in rules for f in rule.check(file_runs, ctx)]
+    findings = [f for rule in rules for f in rule.check(facts, ctx)]
     lines = text.splitlines()
     findings = [f for f in findings if not _suppressed(f, lines)]
     return sorted(_dedupe(findings), key=Finding.sort_key)

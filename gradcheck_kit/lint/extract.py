@@ -25,6 +25,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from gradcheck_kit import catalog
+from gradcheck_kit.lint.rules import Event
 from gradcheck_kit.lint.sketch import Branches, Count, Layer, Node, Repeat, Residual, Seq, seq
 from gradcheck_kit.lint.values import (
     JOURNAL,
@@ -111,6 +112,7 @@ class Extractor:
         self._sequentials: list[tuple[SeqVal, str | None]] = []
         self._frames: list[Frame] = []
         self._pending: list[Instance] = []
+        self.events: list[Event] = []
         self.star_modules: tuple[str, ...] = ()
 
     # -- entry point --------------------------------------------------------------------------
@@ -1800,15 +1802,16 @@ def extract(
     source: str,
     extend_saturating: tuple[str, ...] = (),
     extend_normalization: tuple[str, ...] = (),
-) -> tuple[cst.Module, list[Root]]:
+) -> tuple[cst.Module, list[Root], list[Event]]:
     """Parse ``source`` and return its roots. Raises libcst.ParserSyntaxError on bad syntax."""
     module = cst.parse_module(source)
     extractor = Extractor(module, extend_saturating, extend_normalization)
     roots = extractor.run()
+    events = extractor.events
     for instance in extractor._pending:
         node = None
         with contextlib.suppress(BudgetExceeded):
             node = extractor.instance_node(instance)
         if node is not None:
             roots.append(Root(node, instance.cls.name))
-    return module, roots
+    return module, roots, events

@@ -7,9 +7,10 @@ code blocks are its tests.
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.sketch import Layer, Span
@@ -36,13 +37,37 @@ class FileRun:
 
 
 @dataclass(frozen=True)
+class Event:
+    """Something the extractor saw that a rule may report (a recurrence, a loss applied to a
+    squashed output...). ``anchor`` is the syntax node; ``related`` are (anchor, label) pairs."""
+
+    code: str
+    anchor: object
+    message: str
+    symbol: str | None = None
+    related: tuple[tuple[object, str], ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FileFacts:
+    """Everything rules read about one file."""
+
+    runs: list[FileRun]
+    events: list[Event]
+    module: Any  # the libcst Module, for purely syntactic rules
+
+
+@dataclass(frozen=True)
 class Rule:
     code: str
     name: str
     summary: str
     severity: str
     default: bool
-    check: Callable[[list[FileRun], RuleContext], Iterator[Finding]]
+    check: Callable[[FileFacts, RuleContext], Iterator[Finding]]
+    #: A file that does not match cannot trigger the rule: it is not parsed for it.
+    prefilter: re.Pattern[str] = re.compile(r"sigmoid|tanh|softsign|expit", re.IGNORECASE)
 
 
 def _distinct(run: Run) -> list[Layer]:
@@ -122,8 +147,8 @@ def attenuation(run: Run) -> str:
     return "each derivative is at most 1 and falls to 0 as units saturate"
 
 
-def check_saturating_stack(runs: list[FileRun], ctx: RuleContext) -> Iterator[Finding]:
-    for item in runs:
+def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    for item in facts.runs:
         run = item.run
         if run.unbounded or run.depth <= ctx.max_saturating_depth:
             continue
@@ -136,8 +161,8 @@ def check_saturating_stack(runs: list[FileRun], ctx: RuleContext) -> Iterator[Fi
         yield _finding("GCK001", "saturating-stack", message, item, ctx, run.depth)
 
 
-def check_unbounded_depth(runs: list[FileRun], ctx: RuleContext) -> Iterator[Finding]:
-    for item in runs:
+def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    for item in facts.runs:
         run = item.run
         counts = [c for c in run.counts if not c.per_step]
         if not run.unbounded or not counts:
@@ -176,6 +201,43 @@ RULES: dict[str, Rule] = {
 }
 
 
+def event_finding(rule: Rule, event: Event, ctx: RuleContext) -> Finding | None:
+    """A finding at an event's anchor (None when the anchor cannot be located)."""
+    span = ctx.locate(event.anchor)
+    if span is None:
+        return None
+    related = tuple(
+        sorted(
+            RelatedLocation(s.line, s.column, s.end_line, s.end_column, label)
+            for anchor, label in event.related
+            if (s := ctx.locate(anchor)) is not None
+        )
+    )
+    return Finding(
+        code=rule.code,
+        name=rule.name,
+        message=event.message,
+        path=ctx.path,
+        line=span.line,
+        column=span.column,
+        end_line=span.end_line,
+        end_column=span.end_column,
+        severity=rule.severity,
+        depth=event.data.get("depth"),
+        activations=tuple(event.data.get("activations", ())),
+        symbol=event.symbol,
+        related=related,
+    )
+
+
+def check_events(facts: FileFacts, ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for event in facts.events:
+        if event.code == rule.code:
+            finding = event_finding(rule, event, ctx)
+            if finding is not None:
+                yield finding
+
+
 def selected_rules(select: tuple[str, ...], ignore: tuple[str, ...]) -> list[Rule]:
     """Rules chosen by ruff-style ``select`` / ``ignore`` prefixes (``GCK``, ``GCK00``)."""
     out = []
@@ -190,4 +252,11 @@ def unknown_codes(codes: tuple[str, ...]) -> list[str]:
     return [c for c in codes if c and not any(code.startswith(c) for code in RULES)]
 
 
-__all__ = ["RULES", "Rule", "RuleContext", "attenuation", "math", "selected_rules"]
+def prefilter(rules: list[Rule], extra: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """One pattern: a file matching none of the rules' prefilters is not parsed."""
+    patterns = dict.fromkeys(rule.prefilter.pattern for rule in rules)
+    patterns.update(dict.fromkeys(re.escape(name.rsplit(".", 1)[-1]) for name in extra))
+    return re.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!)", re.IGNORECASE)
+
+
+__all__ = ["RULES", "Event", "FileFacts", "Rule", "RuleContext", "attenuation", "selected_rules"]
