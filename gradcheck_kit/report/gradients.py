@@ -28,6 +28,7 @@ format:
       "bounds": {"vanish": float, "explode": float, "noise_allowance": float,
                  "parity_rtol": float},
       "depths": [lo, hi] | null,
+      "depths_tried": [int, ...],    # every depth an example was built at, sorted
       "ratio": float | null,         # flow ratio of the reported example (worst one if passed)
       "amplification": float | null,
       "limits": [vanish_limit, explode_limit] | null,  # after the finite-width allowance
@@ -91,6 +92,10 @@ class Bounds:
         widen = math.exp(self.noise_allowance * math.sqrt(max(0.0, inverse_width_sum)))
         return self.vanish / widen, self.explode * widen
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Bounds:
+        return cls(**{k: float(v) for k, v in data.items()})
+
     def to_dict(self) -> dict[str, float]:
         return {
             "vanish": self.vanish,
@@ -105,6 +110,13 @@ def _num(value: float | None) -> float | str | None:
     if value is None or math.isfinite(value):
         return value
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _unnum(value: Any) -> float | None:
+    """The inverse of :func:`_num`."""
+    if value is None:
+        return None
+    return float(value)  # float("nan"), float("inf"), float("-inf") read the strings back
 
 
 def fmt(value: float | None) -> str:
@@ -133,6 +145,22 @@ class LayerStat:
     saturation: float | None = None  # fraction of saturated units after this layer
     activation: str | None = None  # the saturating activation that followed, e.g. "tanh"
     underflow: bool = False  # zero in this dtype, non-zero in float32
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerStat:
+        return cls(
+            index=int(data["index"]),
+            name=str(data["name"]),
+            type=str(data["type"]),
+            width=data.get("width"),
+            grad_rms=_unnum(data.get("grad_rms")),
+            param_grad_rms=_unnum(data.get("param_grad_rms")),
+            activation_rms=_unnum(data.get("activation_rms")),
+            input_grad_rms=_unnum(data.get("input_grad_rms")),
+            saturation=data.get("saturation"),
+            activation=data.get("activation"),
+            underflow=bool(data.get("underflow", False)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +194,22 @@ class Failure:
     amplification: float | None = None
     example: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Failure:
+        return cls(
+            kind=str(data["kind"]),
+            depth=data.get("depth"),
+            ratio=_unnum(data.get("ratio")),
+            amplification=_unnum(data.get("amplification")),
+            device=str(data.get("device", "")),
+            dtype=str(data.get("dtype", "")),
+            input_desc=str(data.get("input_desc", "")),
+            example=dict(data.get("example") or {}),
+            message=str(data.get("message", "")),
+            exception=data.get("exception"),
+            layers=tuple(LayerStat.from_dict(d) for d in data.get("layers", ())),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -194,6 +238,18 @@ class DeviceResult:
     kind: str | None = None
     message: str = ""
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeviceResult:
+        return cls(
+            device=str(data["device"]),
+            dtype=str(data["dtype"]),
+            ratio=_unnum(data.get("ratio")),
+            amplification=_unnum(data.get("amplification")),
+            passed=bool(data["passed"]),
+            kind=data.get("kind"),
+            message=str(data.get("message", "")),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "device": self.device,
@@ -215,6 +271,18 @@ class Parity:
     ratios: tuple[float | None, float | None]
     rel_diff: float | None
     agree: bool
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Parity:
+        a, b = data["devices"]
+        ra, rb = data["ratios"]
+        return cls(
+            dtype=str(data["dtype"]),
+            devices=(str(a), str(b)),
+            ratios=(_unnum(ra), _unnum(rb)),
+            rel_diff=_unnum(data.get("rel_diff")),
+            agree=bool(data["agree"]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -246,6 +314,7 @@ class GradientReport:
     parity: tuple[Parity, ...] = ()
     elapsed_s: float = 0.0
     reproduce: str = ""
+    depths_tried: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -254,6 +323,33 @@ class GradientReport:
     @property
     def parity_ok(self) -> bool:
         return all(p.agree for p in self.parity)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GradientReport:
+        """The inverse of :meth:`to_dict` (e.g. a report sent from a pytest-xdist worker)."""
+        failure = data.get("failure")
+        limits = data.get("limits")
+        depths = data.get("depths")
+        example = data.get("example")
+        return cls(
+            target=str(data["target"]),
+            passed=bool(data["passed"]),
+            failure=Failure.from_dict(failure) if failure else None,
+            examples_run=int(data.get("examples_run", 0)),
+            layers=tuple(LayerStat.from_dict(d) for d in data.get("layers", ())),
+            ratio=_unnum(data.get("ratio")),
+            amplification=_unnum(data.get("amplification")),
+            limits=(float(limits[0]), float(limits[1])) if limits else None,
+            example=dict(example) if example is not None else None,
+            bounds=Bounds.from_dict(data["bounds"]) if data.get("bounds") else Bounds(),
+            seed=data.get("seed"),
+            depths=(int(depths[0]), int(depths[1])) if depths else None,
+            devices=tuple(DeviceResult.from_dict(d) for d in data.get("devices", ())),
+            parity=tuple(Parity.from_dict(p) for p in data.get("parity", ())),
+            elapsed_s=float(data.get("elapsed_s", 0.0)),
+            reproduce=str(data.get("reproduce", "")),
+            depths_tried=tuple(int(d) for d in data.get("depths_tried", ())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -265,6 +361,7 @@ class GradientReport:
             "seed": self.seed,
             "bounds": self.bounds.to_dict(),
             "depths": list(self.depths) if self.depths else None,
+            "depths_tried": list(self.depths_tried),
             "ratio": _num(self.ratio),
             "amplification": _num(self.amplification),
             "limits": list(self.limits) if self.limits else None,

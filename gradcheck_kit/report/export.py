@@ -1,0 +1,239 @@
+"""Report files: one call writes lint results, gradient reports and depth sweeps as HTML, SVG,
+Markdown or JSON, the format chosen by the file's suffix, atomically.
+
+* ``.html`` / ``.svg``: the terminal rendering (rich console recording), so the file looks like
+  what ``gradcheck-kit`` prints; every user-controlled string is HTML-escaped by rich.
+* ``.md``: for a pull-request comment (:mod:`gradcheck_kit.report.markdown`): tables, collapsible
+  details, no ANSI.
+* ``.json``: stable, documented here::
+
+    {
+      "version": 1,
+      "tool": "gradcheck-kit", "tool_version": str,
+      "title": str,
+      "passed": bool,                 # no failed check, no lint finding or lint error
+      "gradients": [{"test": str | null, ...GradientReport.to_dict()}],
+      "sweeps": [sweep.to_dict(), ...],
+      "lint": null | {"version", "files_checked", "findings": [...], "errors": [...]}
+    }
+
+  (``lint`` is the ``gradcheck-kit lint --format json`` object; each gradient entry is
+  :meth:`GradientReport.to_dict` plus the pytest test id that ran it, when there is one.)
+
+A sweep is any object with ``to_dict()``; it is drawn in HTML/SVG when it is a rich renderable
+and written as Markdown by its ``to_markdown()`` when it has one (else as a JSON block).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.rule import Rule
+from rich.terminal_theme import MONOKAI
+from rich.text import Text
+
+from gradcheck_kit import __version__
+from gradcheck_kit._io import write_atomic
+from gradcheck_kit.report.findings import LintResult
+from gradcheck_kit.report.gradient_console import Entry, gradient_flow_table
+from gradcheck_kit.report.gradients import GradientReport
+
+__all__ = [
+    "FORMATS",
+    "render_report",
+    "report_format",
+    "report_passed",
+    "write_report",
+]
+
+FORMATS: dict[str, str] = {
+    ".html": "html",
+    ".htm": "html",
+    ".svg": "svg",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+}
+WIDTH = 120  # columns of the recorded console: wide enough for the per-layer table
+
+_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta name="generator" content="gradcheck-kit {version}">
+<title>{title}</title>
+<style>
+{{stylesheet}}
+body {{{{
+    color: {{foreground}};
+    background-color: {{background}};
+    margin: 0;
+    padding: 1em 2em;
+}}}}
+pre {{{{ font-family: Menlo, "DejaVu Sans Mono", Consolas, "Courier New", monospace;
+        font-size: 13px; line-height: 1.25; }}}}
+</style>
+</head>
+<body>
+<pre><code style="font-family:inherit">{{code}}</code></pre>
+</body>
+</html>
+"""
+
+
+def report_format(path: str | os.PathLike[str]) -> str:
+    """``html``, ``svg``, ``markdown`` or ``json``, from the suffix; a ValueError otherwise."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return FORMATS[suffix]
+    except KeyError:
+        raise ValueError(
+            f"cannot tell the report format of {os.fspath(path)!r}: name it .html, .svg, .md "
+            "or .json"
+        ) from None
+
+
+def _entries(gradients: Sequence[GradientReport | Entry]) -> list[Entry]:
+    out: list[Entry] = []
+    for item in gradients:
+        if isinstance(item, GradientReport):
+            out.append((None, item))
+        else:
+            test, report = item
+            out.append((test, report))
+    return out
+
+
+def report_passed(
+    lint: LintResult | None, gradients: Sequence[GradientReport | Entry] = ()
+) -> bool:
+    lint_ok = lint is None or not (lint.findings or lint.errors)
+    return lint_ok and all(report.passed for _, report in _entries(gradients))
+
+
+def default_title(lint: LintResult | None, entries: Sequence[Entry], sweeps: Sequence[Any]) -> str:
+    parts: list[str] = []
+    if entries:
+        failed = sum(1 for _, r in entries if not r.passed)
+        parts.append(
+            f"{failed} of {len(entries)} gradient checks failed"
+            if failed
+            else f"{len(entries)} gradient check{'s' if len(entries) != 1 else ''} passed"
+        )
+    if sweeps:
+        parts.append(f"{len(sweeps)} depth sweep{'s' if len(sweeps) != 1 else ''}")
+    if lint is not None:
+        n = len(lint.findings)
+        parts.append(f"{n} lint finding{'s' if n != 1 else ''}")
+    return "gradcheck-kit: " + (", ".join(parts) if parts else "nothing to report")
+
+
+def renderables(
+    *,
+    title: str,
+    lint: LintResult | None,
+    entries: Sequence[Entry],
+    sweeps: Sequence[Any],
+) -> list[RenderableType]:
+    """What the HTML and SVG exports draw, in order."""
+    from gradcheck_kit.report.console import lint_renderable
+
+    parts: list[RenderableType] = [Text(title, style="bold")]
+    if entries:
+        parts += [Rule("gradient flow", align="left"), gradient_flow_table(entries), Text("")]
+        ordered = [e for e in entries if not e[1].passed] + [e for e in entries if e[1].passed]
+        for test, report in ordered:
+            if test:
+                parts.append(Text(test, style="bold"))
+            parts += [report, Text("")]
+    for sweep in sweeps:
+        parts.append(Rule("depth sweep", align="left"))
+        if hasattr(sweep, "__rich_console__") or hasattr(sweep, "__rich__"):
+            parts.append(sweep)
+        else:
+            parts.append(Text(json.dumps(sweep.to_dict(), indent=2)))
+        parts.append(Text(""))
+    if lint is not None:
+        parts += [Rule("lint", align="left"), lint_renderable(lint)]
+    return parts
+
+
+def _recording_console() -> Console:
+    return Console(
+        record=True,
+        width=WIDTH,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        legacy_windows=False,
+        highlight=False,
+        emoji=False,
+    )
+
+
+def render_report(
+    fmt: str,
+    *,
+    lint: LintResult | None = None,
+    gradients: Sequence[GradientReport | Entry] = (),
+    sweeps: Sequence[Any] = (),
+    title: str | None = None,
+) -> str:
+    """The report text in ``fmt`` (``html``, ``svg``, ``markdown`` or ``json``)."""
+    entries = _entries(gradients)
+    title = title or default_title(lint, entries, sweeps)
+    if fmt == "json":
+        from gradcheck_kit.report.formats import lint_to_dict
+
+        data = {
+            "version": 1,
+            "tool": "gradcheck-kit",
+            "tool_version": __version__,
+            "title": title,
+            "passed": report_passed(lint, entries),
+            "gradients": [{"test": test, **report.to_dict()} for test, report in entries],
+            "sweeps": [sweep.to_dict() for sweep in sweeps],
+            "lint": lint_to_dict(lint) if lint is not None else None,
+        }
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    if fmt == "markdown":
+        from gradcheck_kit.report.markdown import render_markdown
+
+        return render_markdown(title=title, lint=lint, entries=entries, sweeps=sweeps)
+    if fmt not in ("html", "svg"):
+        raise ValueError(f"unknown report format {fmt!r}: use html, svg, markdown or json")
+    console = _recording_console()
+    for part in renderables(title=title, lint=lint, entries=entries, sweeps=sweeps):
+        console.print(part)
+    if fmt == "svg":
+        return console.export_svg(title=title, theme=MONOKAI)
+    # rich fills the template with str.format: braces in the title must not reach it raw
+    safe_title = html.escape(title).replace("{", "{{").replace("}", "}}")
+    template = _HTML.format(version=html.escape(__version__), title=safe_title)
+    return console.export_html(theme=MONOKAI, inline_styles=False, code_format=template)
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    *,
+    lint: LintResult | None = None,
+    gradients: Sequence[GradientReport | Entry] = (),
+    sweeps: Sequence[Any] = (),
+    title: str | None = None,
+) -> str:
+    """Write a report to ``path`` in the format its suffix names; returns that format.
+
+    ``gradients`` holds :class:`GradientReport` objects or ``(test id, report)`` pairs.
+    Raises ValueError for a suffix that names no format (before anything is written).
+    """
+    fmt = report_format(path)
+    text = render_report(fmt, lint=lint, gradients=gradients, sweeps=sweeps, title=title)
+    write_atomic(path, text)
+    return fmt

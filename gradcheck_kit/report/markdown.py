@@ -1,0 +1,264 @@
+"""Markdown for a pull-request comment: GitHub-flavoured tables, collapsible details, no ANSI.
+
+Everything that comes from the user (paths, model and layer names, messages) is escaped: in table
+cells and HTML tags ``& < > |`` become entities, so a name cannot open a tag or split a cell; code
+frames go in fences longer than any run of backticks they contain.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gradcheck_kit.report.findings import Finding, LintResult
+from gradcheck_kit.report.gradient_console import (
+    BAR_WIDTH,
+    Entry,
+    bar_scale,
+    depths_text,
+    shown_rows,
+    verdict,
+)
+from gradcheck_kit.report.gradients import GradientReport, LayerStat, fmt
+
+_CONTEXT = 2  # source lines around a finding
+
+
+def cell(value: object) -> str:
+    """Text safe inside a table cell or an HTML tag."""
+    text = html.escape(str(value), quote=False).replace("|", "&#124;")
+    return text.replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def _row(values: Sequence[object]) -> str:
+    return "| " + " | ".join(cell(v) for v in values) + " |"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> list[str]:
+    """A GFM table; ``align`` has one letter per column, ``r`` right-aligns it."""
+    rule = ["---:" if (align[i : i + 1] == "r") else "---" for i in range(len(header))]
+    return [_row(header), "| " + " | ".join(rule) + " |", *(_row(r) for r in rows)]
+
+
+def fence(code: str, lang: str = "") -> list[str]:
+    longest = max((len(m) for m in re.findall(r"`+", code)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return [f"{ticks}{lang}", code.rstrip("\n"), ticks]
+
+
+def text_bar(value: float | None, lo: float, hi: float, width: int = BAR_WIDTH) -> str:
+    """The console's log-scale bar in plain characters."""
+    if value is None:
+        return ""
+    if not math.isfinite(value):
+        return "non-finite"
+    if value == 0:
+        return "zero"
+    span = max(hi - lo, 1e-9)
+    filled = min(width, max(1, round((math.log10(value) - lo) / span * width)))
+    return "█" * filled + "·" * (width - filled)
+
+
+# --------------------------------------------------------------------------- gradients
+
+
+def gradient_summary(entries: Sequence[Entry]) -> list[str]:
+    with_tests = any(test for test, _ in entries)
+    header = ["model", "depths tried", "examples", "worst ratio", "limits", "verdict"]
+    if with_tests:
+        header.insert(0, "test")
+    rows: list[list[object]] = []
+    for test, report in entries:
+        ratio = report.failure.ratio if report.failure else report.ratio
+        limits = f"{fmt(report.limits[0])} .. {fmt(report.limits[1])}" if report.limits else "-"
+        mark = "✅ pass" if report.passed else f"❌ {verdict(report)}"
+        if report.failure is not None and report.failure.depth is not None:
+            mark += f" at depth {report.failure.depth}"
+        row: list[object] = [
+            report.target,
+            depths_text(report),
+            report.examples_run,
+            fmt(ratio),
+            limits,
+            mark,
+        ]
+        if with_tests:
+            row.insert(0, test or "")
+        rows.append(row)
+    return table(header, rows, align=("_" if with_tests else "") + "__rrr_")
+
+
+def layer_rows(layers: Sequence[LayerStat]) -> list[str]:
+    lo, hi = bar_scale(layers)
+    rows: list[list[object]] = []
+    for layer in shown_rows(layers):
+        if layer is None:
+            rows.append(["…", "", "", "", "", "", ""])
+            continue
+        saturated = (
+            ""
+            if layer.saturation is None
+            else f"{layer.saturation:.0%} {layer.activation or ''}".strip()
+        )
+        rows.append(
+            [
+                layer.index,
+                layer.name,
+                layer.type,
+                fmt(layer.grad_rms) + (" (underflow)" if layer.underflow else ""),
+                text_bar(layer.grad_rms, lo, hi),
+                fmt(layer.param_grad_rms),
+                saturated,
+            ]
+        )
+    header = ["#", "layer", "type", "grad RMS", f"log10 RMS {lo:.1f} .. {hi:.1f}"]
+    return table([*header, "param grad", "saturated"], rows, align="r__r_rr")
+
+
+def gradient_details(test: str | None, report: GradientReport) -> list[str]:
+    failure = report.failure
+    label = f"{test} · {report.target}" if test else report.target
+    if failure is None:
+        summary = f"✅ {label}: passed, worst flow ratio {fmt(report.ratio)}"
+    else:
+        depth = f" at depth {failure.depth}" if failure.depth is not None else ""
+        summary = f"❌ {label}: {failure.kind}{depth}"
+    out = [f"<details{' open' if failure else ''}><summary>{cell(summary)}</summary>", ""]
+    if failure is not None:
+        depth = f"depth {failure.depth}" if failure.depth is not None else "the first example"
+        out += [
+            f"- smallest failing example: {cell(depth)} on "
+            f"{cell(failure.device)}/{cell(failure.dtype)}",
+            f"- {cell(failure.message)}",
+            f"- input: {cell(failure.input_desc)}",
+        ]
+        if failure.exception:
+            out.append(f"- exception: {cell(failure.exception)}")
+    seed = f", seed {report.seed}" if report.seed is not None else ""
+    out.append(
+        f"- {report.examples_run} examples at depths {cell(depths_text(report))}{seed}, "
+        f"{report.elapsed_s:.1f} s"
+    )
+    layers = failure.layers if failure and failure.layers else report.layers
+    if layers:
+        out += ["", *layer_rows(layers)]
+    if report.devices and (len(report.devices) > 1 or report.parity):
+        out += [
+            "",
+            *table(
+                ["device", "dtype", "flow ratio", "verdict"],
+                [
+                    [d.device, d.dtype, fmt(d.ratio), "pass" if d.passed else d.kind]
+                    for d in report.devices
+                ],
+                align="__r_",
+            ),
+        ]
+    if failure is not None and report.reproduce:
+        out += ["", "Reproduce:", "", *fence(report.reproduce)]
+    out += ["", "</details>", ""]
+    return out
+
+
+# --------------------------------------------------------------------------- lint
+
+
+def _frame(finding: Finding, source: str | None) -> list[str]:
+    if source is None:
+        return []
+    lines = source.splitlines()
+    last = min(finding.end_line, finding.line + 12)
+    start = max(1, finding.line - _CONTEXT)
+    stop = min(len(lines), last + _CONTEXT)
+    width = len(str(stop))
+    body = [
+        f"{'>' if finding.line <= n <= last else ' '} {n:>{width}} | {lines[n - 1]}"
+        for n in range(start, stop + 1)
+    ]
+    return fence("\n".join(body), "text") if body else []
+
+
+def lint_section(result: LintResult) -> list[str]:
+    n = len(result.findings)
+    out = [
+        f"{n} finding{'s' if n != 1 else ''} in {result.files_checked} file"
+        f"{'s' if result.files_checked != 1 else ''} checked"
+        + (f", {len(result.errors)} could not be linted" if result.errors else "")
+        + ".",
+        "",
+    ]
+    if result.findings:
+        out += table(
+            ["location", "code", "rule", "message"],
+            [[f"{f.path}:{f.line}:{f.column}", f.code, f.name, f.message] for f in result.findings],
+        )
+        out.append("")
+        sources: dict[str, str | None] = {}
+        for f in result.findings:
+            if f.path not in sources:
+                sources[f.path] = _read(f.path)
+            frame = _frame(f, sources[f.path])
+            if frame:
+                out += [
+                    f"<details><summary>{cell(f'{f.path}:{f.line}:{f.column} {f.code}')}</summary>",
+                    "",
+                    *frame,
+                    "",
+                    "</details>",
+                    "",
+                ]
+    if result.errors:
+        out += table(["file", "error"], [[e.path, e.message] for e in result.errors])
+        out.append("")
+    return out
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def render_markdown(
+    *,
+    title: str,
+    lint: LintResult | None,
+    entries: Sequence[Entry],
+    sweeps: Sequence[Any],
+) -> str:
+    out = [f"## {cell(title)}", ""]
+    if entries:
+        failed = sum(1 for _, r in entries if not r.passed)
+        out += [
+            "### Gradient flow",
+            "",
+            f"{len(entries) - failed} of {len(entries)} gradient checks passed.",
+            "",
+            *gradient_summary(entries),
+            "",
+        ]
+        for test, report in entries:
+            if not report.passed:
+                out += gradient_details(test, report)
+        passed = [(t, r) for t, r in entries if r.passed]
+        for test, report in passed:
+            out += gradient_details(test, report)
+    for sweep in sweeps:
+        to_markdown = getattr(sweep, "to_markdown", None)
+        out += ["### Depth sweep", ""]
+        if callable(to_markdown):
+            out += [str(to_markdown()).rstrip("\n"), ""]
+        else:
+            out += [*fence(json.dumps(sweep.to_dict(), indent=2), "json"), ""]
+    if lint is not None:
+        out += ["### Lint", "", *lint_section(lint)]
+    return "\n".join(out).rstrip("\n") + "\n"
