@@ -32,7 +32,13 @@ _LAZY: dict[str, str] = {
     "Failure": "gradcheck_kit.report.gradients",
     "LayerStat": "gradcheck_kit.report.gradients",
     "GradientFlowError": "gradcheck_kit.report.gradients",
+    "sweep": "gradcheck_kit.runtime.sweep",
+    "SweepReport": "gradcheck_kit.report.sweeps",
+    # mean-field theory (pure Python)
+    "predicted_gain": "gradcheck_kit.theory",
 }
+
+_SUBMODULES = ("strategies", "theory")
 
 __all__ = [
     "Bounds",
@@ -45,15 +51,19 @@ __all__ = [
     "LayerStat",
     "LintError",
     "LintResult",
+    "SweepReport",
     "__version__",
     "check_gradients",
     "lint_paths",
     "lint_source",
+    "predicted_gain",
     "strategies",
+    "sweep",
+    "theory",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gradcheck_kit import strategies
+    from gradcheck_kit import strategies, theory
     from gradcheck_kit.config import Config, ConfigError
     from gradcheck_kit.lint.engine import lint_paths, lint_source
     from gradcheck_kit.report.findings import Finding, LintError, LintResult
@@ -64,12 +74,15 @@ if TYPE_CHECKING:  # pragma: no cover
         GradientReport,
         LayerStat,
     )
+    from gradcheck_kit.report.sweeps import SweepReport
     from gradcheck_kit.runtime.check import check_gradients
+    from gradcheck_kit.runtime.sweep import sweep
+    from gradcheck_kit.theory import predicted_gain
 
 
 def __getattr__(name: str) -> Any:
-    if name == "strategies":
-        return importlib.import_module("gradcheck_kit.strategies")
+    if name in _SUBMODULES:
+        return importlib.import_module(f"gradcheck_kit.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'gradcheck_kit' has no attribute {name!r}")

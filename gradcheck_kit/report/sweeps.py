@@ -1,0 +1,648 @@
+"""Depth-sweep results as plain data, and the fit that reads them (no torch import here).
+
+:class:`SweepReport` is what :func:`gradcheck_kit.sweep` returns: per depth, the flow ratio of
+every seed (the same ratio :func:`gradcheck_kit.check_gradients` judges: the gradient RMS at the
+earliest layer over that at the latest layer's input); a weighted least-squares fit
+``ln(ratio) = a + depth * ln(gain)``; the depth where that curve crosses the bound; and, for a
+plain MLP, the mean-field prediction of the gain (:mod:`gradcheck_kit.theory`).
+
+The fit
+-------
+* Points: every seed at every depth whose ratio is finite and > 0 (a ratio that underflowed to 0
+  or is NaN/inf is kept in ``points`` but not fitted). Weights ``1/depth``: the log-ratio of a
+  random net has a variance that grows linearly with depth (Hanin 2018), so deep points count
+  less.
+* ``gain = exp(slope)``: the multiplier of the gradient norm per unit of ``depth`` (per layer
+  when ``factory(depth)`` adds one layer per unit), with a confidence interval from the slope's
+  standard error and Student's t.
+* ``shape``: ``"log-linear"`` when a straight line describes the curve; ``"curved"`` when a
+  quadratic term is both significant (|t| >= :data:`CURVED_T`) and large (the two fits part by
+  at least :data:`CURVED_DECADES` decades somewhere in the swept range) - a residual net whose
+  gradient grows ever more slowly is *curved*, and its gain is an average, not a per-layer law;
+  ``"flat"`` when the fitted change across the whole range is under :data:`FLAT_DECADES`
+  decades or the gain's interval contains 1 - depth does not matter within the noise;
+  ``"insufficient"`` with fewer than 3 distinct depths to fit.
+* ``max_safe_depth``: the largest depth at which the curve is still within ``bounds.vanish`` ..
+  ``bounds.explode`` (the plain bounds: the fitted curve is a median, with no finite-width noise
+  left to allow for). For a log-linear fit it is where the fitted line crosses, and may lie
+  beyond the swept range (``max_safe_depth_extrapolated``); for a curved or flat one only the
+  measured medians count, interpolated between swept depths, never extrapolated. ``None``: no
+  crossing found.
+* ``passed``: no seed at any depth broke (NaN/inf, a dead layer, an exception), and the bound is
+  not crossed within the swept range (``max_safe_depth`` is None or at least the deepest depth
+  swept). The CLI exits 1 when it is False.
+
+``SweepReport.to_dict()`` (a stable format) ::
+
+    {
+      "version": 1, "kind": "sweep",
+      "target": str, "passed": bool, "seed": int,
+      "depths": [int, ...], "seeds": int,
+      "bounds": {"vanish", "explode", "noise_allowance", "parity_rtol"},
+      "gain": float | null, "gain_ci": [low, high] | null, "confidence": 0.95,
+      "max_safe_depth": int | null, "max_safe_depth_extrapolated": bool,
+      "fit": SweepFit, "points": [SweepPoint, ...],        # of the first device/dtype
+      "curves": [{"device", "dtype", "passed", "max_safe_depth",
+                  "max_safe_depth_extrapolated", "crossed": "vanish"|"explode"|null,
+                  "layers_per_depth": float | null, "fit": SweepFit, "points": [...]}],
+      "theory": null | TheoryCheck,
+      "problems": [str, ...], "notes": [str, ...], "elapsed_s": float
+    }
+
+``SweepPoint``: ``{"depth", "ratios": [float|"nan"|"inf"|null per seed], "kinds": [null |
+"underflow" | "nonfinite" | "dead" | "error" per seed], "median", "low", "high",
+"log10_median", "layers", "messages"}``. ``SweepFit``: ``{"shape", "gain", "gain_ci",
+"intercept", "slope", "slope_se", "r2", "curvature_decades", "curvature_t", "n",
+"depth_range", "note"}``. ``TheoryCheck``: ``{"activation", "weight_var", "bias_var", "q_star",
+"predicted_gain", "layers_per_depth", "predicted", "measured", "rel_diff", "agrees",
+"tolerance", "note"}``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradcheck_kit.report.gradients import Bounds, _num, fmt
+
+__all__ = [
+    "CURVED_DECADES",
+    "CURVED_T",
+    "FLAT_DECADES",
+    "SweepCurve",
+    "SweepFit",
+    "SweepPoint",
+    "SweepReport",
+    "TheoryCheck",
+    "fit_curve",
+    "safe_depth",
+]
+
+LN10 = math.log(10.0)
+CURVED_T = 4.0  # |t| of the quadratic coefficient
+CURVED_DECADES = 0.15  # and the quadratic and linear fits differ this much somewhere
+FLAT_DECADES = 0.1  # fitted change over the whole swept range below this: flat
+BROKEN_KINDS = ("nonfinite", "dead", "error")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One depth: the flow ratio of each seed (None where the run raised)."""
+
+    depth: int
+    ratios: tuple[float | None, ...]
+    kinds: tuple[str | None, ...] = ()  # per seed: None, "underflow", "nonfinite", "dead", "error"
+    layers: int | None = None  # layers the probe saw at this depth (first seed)
+    messages: tuple[str, ...] = ()  # distinct problems, for the report
+
+    @property
+    def finite(self) -> list[float]:
+        return [r for r in self.ratios if r is not None and math.isfinite(r)]
+
+    @property
+    def usable(self) -> list[float]:
+        """Ratios the fit can take a log of."""
+        return [r for r in self.finite if r > 0]
+
+    @property
+    def median(self) -> float | None:
+        values = self.finite
+        return statistics.median(values) if values else None
+
+    @property
+    def low(self) -> float | None:
+        return min(self.finite, default=None)
+
+    @property
+    def high(self) -> float | None:
+        return max(self.finite, default=None)
+
+    @property
+    def log10_median(self) -> float | None:
+        m = self.median
+        if m is None:
+            return None
+        return math.log10(m) if m > 0 else -math.inf
+
+    @property
+    def broken(self) -> int:
+        return sum(1 for k in self.kinds if k in BROKEN_KINDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "depth": self.depth,
+            "ratios": [_num(r) for r in self.ratios],
+            "kinds": list(self.kinds),
+            "median": _num(self.median),
+            "low": _num(self.low),
+            "high": _num(self.high),
+            "log10_median": _num(self.log10_median),
+            "layers": self.layers,
+            "messages": list(self.messages),
+        }
+
+
+@dataclass(frozen=True)
+class SweepFit:
+    """``ln(ratio) = intercept + slope * depth`` (see the module docstring)."""
+
+    shape: str  # "log-linear" | "curved" | "flat" | "insufficient"
+    intercept: float = math.nan
+    slope: float = math.nan
+    slope_se: float = math.nan
+    r2: float = math.nan
+    curvature_decades: float = 0.0
+    curvature_t: float = 0.0
+    n: int = 0
+    depth_range: tuple[int, int] = (0, 0)
+    confidence: float = 0.95
+    t_value: float = math.nan
+    note: str = ""
+
+    @property
+    def gain(self) -> float | None:
+        return math.exp(self.slope) if math.isfinite(self.slope) else None
+
+    @property
+    def gain_ci(self) -> tuple[float, float] | None:
+        if not (math.isfinite(self.slope) and math.isfinite(self.slope_se)):
+            return None
+        half = self.t_value * self.slope_se
+        return math.exp(self.slope - half), math.exp(self.slope + half)
+
+    def predict(self, depth: float) -> float | None:
+        """The fitted ratio at ``depth``."""
+        if not math.isfinite(self.slope):
+            return None
+        return math.exp(self.intercept + self.slope * depth)
+
+    def log10_at(self, depth: float) -> float | None:
+        if not math.isfinite(self.slope):
+            return None
+        return (self.intercept + self.slope * depth) / LN10
+
+    def to_dict(self) -> dict[str, Any]:
+        ci = self.gain_ci
+        return {
+            "shape": self.shape,
+            "gain": _num(self.gain),
+            "gain_ci": [_num(ci[0]), _num(ci[1])] if ci else None,
+            "intercept": _num(self.intercept),
+            "slope": _num(self.slope),
+            "slope_se": _num(self.slope_se),
+            "r2": _num(self.r2),
+            "curvature_decades": _num(self.curvature_decades),
+            "curvature_t": _num(self.curvature_t),
+            "n": self.n,
+            "depth_range": list(self.depth_range),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class TheoryCheck:
+    """The swept model read as a plain MLP, and what mean-field theory predicts for it."""
+
+    activation: str
+    weight_var: float  # s_w^2, estimated from the built model's square Linear layers
+    bias_var: float  # s_b^2
+    q_star: float
+    predicted_gain: float  # per layer (one Linear + activation)
+    layers_per_depth: float  # Linear layers added per unit of depth
+    measured: float | None  # the fitted gain (per unit of depth)
+    tolerance: float = 0.10
+    note: str = ""
+
+    @property
+    def predicted(self) -> float:
+        """Per unit of depth, comparable with ``measured``."""
+        return float(self.predicted_gain**self.layers_per_depth)
+
+    @property
+    def rel_diff(self) -> float | None:
+        if self.measured is None or self.predicted == 0:
+            return None
+        return abs(self.measured - self.predicted) / self.predicted
+
+    @property
+    def agrees(self) -> bool | None:
+        rel = self.rel_diff
+        return None if rel is None else rel <= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "activation": self.activation,
+            "weight_var": self.weight_var,
+            "bias_var": self.bias_var,
+            "q_star": _num(self.q_star),
+            "predicted_gain": self.predicted_gain,
+            "layers_per_depth": self.layers_per_depth,
+            "predicted": self.predicted,
+            "measured": _num(self.measured),
+            "rel_diff": _num(self.rel_diff),
+            "agrees": self.agrees,
+            "tolerance": self.tolerance,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class SweepCurve:
+    """The sweep on one device and dtype."""
+
+    device: str
+    dtype: str
+    points: tuple[SweepPoint, ...]
+    fit: SweepFit
+    max_safe_depth: int | None
+    max_safe_depth_extrapolated: bool = False
+    crossed: str | None = None  # which bound the curve crosses: "vanish" | "explode"
+    layers_per_depth: float | None = None
+
+    @property
+    def broken(self) -> list[SweepPoint]:
+        return [p for p in self.points if p.broken]
+
+    @property
+    def passed(self) -> bool:
+        if self.broken:
+            return False
+        deepest = max((p.depth for p in self.points), default=0)
+        return self.max_safe_depth is None or self.max_safe_depth >= deepest
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "passed": self.passed,
+            "max_safe_depth": self.max_safe_depth,
+            "max_safe_depth_extrapolated": self.max_safe_depth_extrapolated,
+            "crossed": self.crossed,
+            "layers_per_depth": self.layers_per_depth,
+            "fit": self.fit.to_dict(),
+            "points": [p.to_dict() for p in self.points],
+        }
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """The result of one :func:`gradcheck_kit.sweep` run. The headline attributes (``gain``,
+    ``gain_ci``, ``fit``, ``points``) describe the first device/dtype swept; ``max_safe_depth``
+    is the smallest over all of them, ``passed`` needs all of them."""
+
+    target: str
+    curves: tuple[SweepCurve, ...]
+    bounds: Bounds = field(default_factory=Bounds)
+    depths: tuple[int, ...] = ()
+    seeds: int = 0
+    seed: int = 0
+    theory: TheoryCheck | None = None
+    problems: tuple[str, ...] = ()  # what failed the sweep besides its curves
+    notes: tuple[str, ...] = ()  # for information only
+    elapsed_s: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.target
+
+    @property
+    def primary(self) -> SweepCurve:
+        return self.curves[0]
+
+    @property
+    def fit(self) -> SweepFit:
+        return self.primary.fit
+
+    @property
+    def gain(self) -> float | None:
+        """Fitted multiplier of the gradient norm per unit of depth (None: nothing to fit)."""
+        return self.fit.gain
+
+    @property
+    def gain_ci(self) -> tuple[float, float] | None:
+        return self.fit.gain_ci
+
+    @property
+    def points(self) -> tuple[SweepPoint, ...]:
+        return self.primary.points
+
+    @property
+    def max_safe_depth(self) -> int | None:
+        found = [c.max_safe_depth for c in self.curves if c.max_safe_depth is not None]
+        return min(found) if found else None
+
+    @property
+    def max_safe_depth_extrapolated(self) -> bool:
+        safe = self.max_safe_depth
+        return any(c.max_safe_depth == safe and c.max_safe_depth_extrapolated for c in self.curves)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.curves) and not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        ci = self.gain_ci
+        return {
+            "version": 1,
+            "kind": "sweep",
+            "target": self.target,
+            "passed": self.passed,
+            "seed": self.seed,
+            "depths": list(self.depths),
+            "seeds": self.seeds,
+            "bounds": self.bounds.to_dict(),
+            "gain": _num(self.gain),
+            "gain_ci": [_num(ci[0]), _num(ci[1])] if ci else None,
+            "confidence": self.fit.confidence,
+            "max_safe_depth": self.max_safe_depth,
+            "max_safe_depth_extrapolated": self.max_safe_depth_extrapolated,
+            "fit": self.fit.to_dict(),
+            "points": [p.to_dict() for p in self.points],
+            "curves": [c.to_dict() for c in self.curves],
+            "theory": self.theory.to_dict() if self.theory else None,
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def summary(self) -> str:
+        """Plain text, a few lines: the verdict, the gain, the safe depth, the theory."""
+        return "\n".join(summary_lines(self))
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from gradcheck_kit.report.sweep_console import render_sweep_report
+
+        yield render_sweep_report(self, width=options.max_width)
+
+    def to_markdown(self, image: str | None = None) -> str:
+        """A Markdown section (heading, summary, per-depth table); ``image`` is a path or URL
+        of the plot to embed (see :meth:`plot`)."""
+        from gradcheck_kit.report.sweep_console import sweep_markdown
+
+        return sweep_markdown(self, image=image)
+
+    def plot(self, format: str = "svg") -> bytes | None:
+        """The plot (log10 flow ratio against depth, fit and bounds) as SVG or PNG bytes, or
+        None when matplotlib (the ``plot`` extra) is not installed."""
+        from gradcheck_kit.report.sweep_plot import render_plot
+
+        return render_plot(self, format=format)
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+def _t_quantile(p: float, df: int) -> float:
+    """Student's t quantile (two-sided level -> upper quantile p): exact for df 1 and 2, a
+    Cornish-Fisher expansion above (error < 1e-3 for df >= 3)."""
+    if df <= 0:
+        return math.inf
+    if df == 1:
+        return math.tan(math.pi * (p - 0.5))
+    if df == 2:
+        a = 4 * p * (1 - p)
+        return (2 * p - 1) * math.sqrt(2 / a)
+    z = statistics.NormalDist().inv_cdf(p)
+    v = float(df)
+    return (
+        z
+        + (z**3 + z) / (4 * v)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+        + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4)
+    )
+
+
+def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float] | None:
+    """Gaussian elimination with partial pivoting (tiny systems)."""
+    n = len(rhs)
+    a = [[*row, r] for row, r in zip(matrix, rhs, strict=True)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
+        if abs(a[pivot][col]) < 1e-300:
+            return None
+        a[col], a[pivot] = a[pivot], a[col]
+        for r in range(col + 1, n):
+            f = a[r][col] / a[col][col]
+            for c in range(col, n + 1):
+                a[r][c] -= f * a[col][c]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (a[r][n] - sum(a[r][c] * x[c] for c in range(r + 1, n))) / a[r][r]
+    return x
+
+
+def _inverse(matrix: list[list[float]]) -> list[list[float]] | None:
+    n = len(matrix)
+    cols = []
+    for i in range(n):
+        col = _solve(matrix, [1.0 if j == i else 0.0 for j in range(n)])
+        if col is None:
+            return None
+        cols.append(col)
+    return [[cols[j][i] for j in range(n)] for i in range(n)]
+
+
+@dataclass
+class _WLS:
+    coef: list[float]
+    cov: list[list[float]]
+    rss: float
+    dof: int
+
+
+def _wls(xs: list[float], ys: list[float], ws: list[float], degree: int) -> _WLS | None:
+    """Weighted polynomial least squares; x is centred and scaled for conditioning by the
+    caller."""
+    k = degree + 1
+    if len(xs) <= k:
+        return None
+    xtwx = [[0.0] * k for _ in range(k)]
+    xtwy = [0.0] * k
+    for x, y, w in zip(xs, ys, ws, strict=True):
+        powers = [x**i for i in range(k)]
+        for i in range(k):
+            xtwy[i] += w * powers[i] * y
+            for j in range(k):
+                xtwx[i][j] += w * powers[i] * powers[j]
+    inv = _inverse(xtwx)
+    if inv is None:
+        return None
+    coef = [sum(inv[i][j] * xtwy[j] for j in range(k)) for i in range(k)]
+    rss = math.fsum(
+        w * (y - sum(c * x**i for i, c in enumerate(coef))) ** 2
+        for x, y, w in zip(xs, ys, ws, strict=True)
+    )
+    dof = len(xs) - k
+    sigma2 = rss / dof
+    cov = [[sigma2 * inv[i][j] for j in range(k)] for i in range(k)]
+    return _WLS(coef, cov, rss, dof)
+
+
+def fit_curve(points: Sequence[SweepPoint], confidence: float = 0.95) -> SweepFit:
+    """Fit ``ln(ratio) = a + slope * depth`` to every usable seed (see the module docstring)."""
+    data = [(p.depth, math.log(r)) for p in points for r in p.usable]
+    distinct = sorted({d for d, _ in data})
+    if len(distinct) < 3:
+        return SweepFit(
+            "insufficient",
+            n=len(data),
+            depth_range=(distinct[0], distinct[-1]) if distinct else (0, 0),
+            confidence=confidence,
+            note=f"{len(distinct)} depth(s) with a measurable ratio: at least 3 are needed",
+        )
+    lo, hi = distinct[0], distinct[-1]
+    centre, half = (lo + hi) / 2, max((hi - lo) / 2, 1e-9)
+    xs = [(d - centre) / half for d, _ in data]
+    ys = [y for _, y in data]
+    ws = [1.0 / max(d, 1) for d, _ in data]
+    lin = _wls(xs, ys, ws, 1)
+    if lin is None:
+        return SweepFit("insufficient", n=len(data), depth_range=(lo, hi), confidence=confidence)
+    slope = lin.coef[1] / half
+    intercept = lin.coef[0] - lin.coef[1] * centre / half
+    slope_se = math.sqrt(max(lin.cov[1][1], 0.0)) / half
+    t_value = _t_quantile(0.5 + confidence / 2, lin.dof)
+    wmean = math.fsum(w * y for w, y in zip(ws, ys, strict=True)) / math.fsum(ws)
+    tss = math.fsum(w * (y - wmean) ** 2 for w, y in zip(ws, ys, strict=True))
+    r2 = 1 - lin.rss / tss if tss > 0 else 1.0
+
+    curvature_decades, curvature_t = 0.0, 0.0
+    quad = _wls(xs, ys, ws, 2) if len(distinct) >= 4 else None
+    if quad is not None:
+        c_se = math.sqrt(max(quad.cov[2][2], 0.0))
+        curvature_t = quad.coef[2] / c_se if c_se > 0 else math.inf * (quad.coef[2] or 1)
+        grid = [-1 + 2 * i / 50 for i in range(51)]
+        gap = max(
+            abs(
+                sum(c * x**i for i, c in enumerate(quad.coef))
+                - sum(c * x**i for i, c in enumerate(lin.coef))
+            )
+            for x in grid
+        )
+        curvature_decades = gap / LN10
+
+    change = abs(slope) * (hi - lo) / LN10
+    low_gain, high_gain = slope - t_value * slope_se, slope + t_value * slope_se
+    if abs(curvature_t) >= CURVED_T and curvature_decades >= CURVED_DECADES:
+        shape = "curved"
+        bend = "flattening" if (quad.coef[2] if quad else 0) * (slope or 1) < 0 else "steepening"
+        note = (
+            f"not log-linear: the log-ratio bends ({bend}; a quadratic departs from the line by "
+            f"{curvature_decades:.2f} decades, t = {curvature_t:.1f}) - the gain is an average "
+            "over the range, not a per-layer law; no extrapolation"
+        )
+    elif change < FLAT_DECADES or low_gain <= 0 <= high_gain:
+        shape = "flat"
+        note = f"flat: the fitted change over depths {lo}..{hi} is {change:.2f} decades" + (
+            ", and the gain's interval contains 1" if low_gain <= 0 <= high_gain else ""
+        )
+    else:
+        shape = "log-linear"
+        note = f"log-linear over depths {lo}..{hi} (weighted R^2 = {r2:.3f})"
+    return SweepFit(
+        shape,
+        intercept=intercept,
+        slope=slope,
+        slope_se=slope_se,
+        r2=r2,
+        curvature_decades=curvature_decades,
+        curvature_t=curvature_t,
+        n=len(data),
+        depth_range=(lo, hi),
+        confidence=confidence,
+        t_value=t_value,
+        note=note,
+    )
+
+
+def _interpolated_crossing(
+    points: Sequence[SweepPoint], bounds: Bounds
+) -> tuple[int | None, str | None]:
+    """The last depth whose median is within bounds before the first one that is not (log
+    interpolation between swept depths); (None, None) when no median crosses."""
+    lo_b, hi_b = math.log10(bounds.vanish), math.log10(bounds.explode)
+    ordered = sorted((p for p in points if p.log10_median is not None), key=lambda p: p.depth)
+    previous: SweepPoint | None = None
+    for p in ordered:
+        value = p.log10_median
+        assert value is not None
+        crossed = "vanish" if value < lo_b else ("explode" if value > hi_b else None)
+        if crossed is not None:
+            if previous is None or previous.log10_median is None:
+                return max(p.depth - 1, 0), crossed
+            limit = lo_b if crossed == "vanish" else hi_b
+            prev = previous.log10_median
+            if math.isfinite(value) and value != prev:
+                frac = (limit - prev) / (value - prev)
+                return math.floor(previous.depth + frac * (p.depth - previous.depth)), crossed
+            return previous.depth, crossed
+        previous = p
+    return None, None
+
+
+def safe_depth(
+    fit: SweepFit, points: Sequence[SweepPoint], bounds: Bounds
+) -> tuple[int | None, bool, str | None]:
+    """(max safe depth, extrapolated?, crossed bound) - see the module docstring."""
+    if fit.shape != "log-linear":
+        depth, crossed = _interpolated_crossing(points, bounds)
+        return depth, False, crossed
+    limit = bounds.vanish if fit.slope < 0 else bounds.explode
+    crossed = "vanish" if fit.slope < 0 else "explode"
+    at = (math.log(limit) - fit.intercept) / fit.slope
+    deepest = max(p.depth for p in points)
+    if at < 0:  # already outside the bounds at depth 0
+        return 0, False, crossed
+    if at > 1e9:
+        return None, False, None
+    depth = math.floor(at)
+    return depth, depth > deepest, crossed
+
+
+def summary_lines(report: SweepReport) -> list[str]:
+    verdict = "passed" if report.passed else "FAILED"
+    fit = report.fit
+    lines = [f"depth sweep {verdict} for {report.target}: {fit.note}"]
+    ci = report.gain_ci
+    if report.gain is not None:
+        ci_text = f" ({fit.confidence:.0%} CI {ci[0]:.4g} .. {ci[1]:.4g})" if ci else ""
+        lines.append(f"  gain per unit of depth: {report.gain:.4g}{ci_text}")
+    safe = report.max_safe_depth
+    if safe is None:
+        lines.append(
+            f"  max safe depth: no crossing of the bounds "
+            f"({fmt(report.bounds.vanish)} .. {fmt(report.bounds.explode)})"
+        )
+    else:
+        extra = (
+            " (extrapolated beyond the swept range)" if report.max_safe_depth_extrapolated else ""
+        )
+        lines.append(f"  max safe depth: {safe}{extra}")
+    if report.theory is not None:
+        t = report.theory
+        rel = t.rel_diff
+        lines.append(
+            f"  mean-field prediction ({t.activation}, s_w^2 = {t.weight_var:.3g}, "
+            f"s_b^2 = {t.bias_var:.3g}): {t.predicted:.4g}"
+            + (
+                f", measured {t.measured:.4g} ({rel:.1%} apart)"
+                if rel is not None and t.measured
+                else ""
+            )
+        )
+    for curve in report.curves:
+        for p in curve.broken:
+            lines.append(f"  {curve.device}/{curve.dtype} depth {p.depth}: {'; '.join(p.messages)}")
+    lines += [f"  {problem}" for problem in report.problems]
+    lines += [f"  note: {note}" for note in report.notes]
+    return lines

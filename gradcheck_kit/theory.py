@@ -1,0 +1,429 @@
+"""Mean-field prediction of the per-layer gradient gain of a plain MLP (no torch needed).
+
+For a fully connected net of width n with activation phi, weights drawn with variance
+``weight_var / n`` (= s_w^2 / n) and biases with variance ``bias_var`` (= s_b^2), the
+pre-activations of a wide net are Gaussian with a variance q that follows the forward map
+
+    q_{l+1} = s_w^2 * E[phi(h)^2] + s_b^2,    h ~ N(0, q_l)
+
+to a fixed point q*. There, one layer multiplies the squared norm of the backward signal by
+
+    chi = s_w^2 * E[phi'(h)^2],               h ~ N(0, q*)
+
+(Poole et al. 2016, "Exponential expressivity in deep neural networks through transient chaos";
+Schoenholz et al. 2017, "Deep information propagation"). :func:`predicted_gain` returns
+``sqrt(chi)``, the multiplier of the gradient *norm* that :func:`gradcheck_kit.sweep` measures.
+
+Expectations are computed numerically: composite Simpson on a fixed grid of the standard normal
+(z in [-8, 8], step 0.01; the grid puts z = 0 on a panel boundary, so the kink of ReLU-like
+activations costs no accuracy), in pure Python. A callable activation is evaluated on the grid
+(Python floats, or a float64 torch tensor if it only takes tensors) and differentiated by
+central differences.
+
+Common initialisations as ``weight_var`` (square layers, fan_in = fan_out = n):
+
+========================================  =========  =================================
+init                                       s_w^2      ``weight_var_for(...)`` name
+========================================  =========  =================================
+PyTorch ``nn.Linear`` default (U(+-1/sqrt n))  1/3    ``"default"`` (biases: var 1/(3n))
+Xavier/Glorot (uniform or normal)          1          ``"xavier"``
+He/Kaiming for ReLU (fan_in)               2          ``"he"``
+========================================  =========  =================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ACTIVATIONS",
+    "MeanField",
+    "bias_var_for",
+    "gaussian_expectation",
+    "mean_field",
+    "predicted_gain",
+    "weight_var_for",
+]
+
+Scalar = Callable[[float], float]
+Vector = Callable[[Sequence[float]], list[float]]
+
+Z_MAX = 8.0  # P(|z| > 8) ~ 1e-15: beyond double precision of the result
+STEPS = 1600  # Simpson intervals on [-Z_MAX, Z_MAX] (even; z = 0 is a panel boundary)
+Q_FLOOR = 1e-8  # q below this is evaluated here: the limit q -> 0 of ReLU-like derivatives
+ZERO_SIDE = 1e-3  # the one-sided limits at z = 0 are taken at z = +-1e-3 (see _expect_sq)
+Q_DIVERGED = 1e12  # the forward variance grows without bound (unbounded activation, chi > 1)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _dsigmoid(x: float) -> float:
+    s = _sigmoid(x)
+    return s * (1.0 - s)
+
+
+def _softplus(x: float) -> float:
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+def _gelu(x: float) -> float:
+    return 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _dgelu(x: float) -> float:
+    cdf = 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+    return cdf + x * math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def _silu(x: float) -> float:
+    return x * _sigmoid(x)
+
+
+def _dsilu(x: float) -> float:
+    s = _sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
+#: name -> (phi, phi'), in the conventions of torch.nn (ReLU'(0) = 0, LeakyReLU slope 0.01).
+ACTIVATIONS: dict[str, tuple[Scalar, Scalar]] = {
+    "identity": (lambda x: x, lambda x: 1.0),
+    "tanh": (math.tanh, lambda x: 1.0 - math.tanh(x) ** 2),
+    "sigmoid": (_sigmoid, _dsigmoid),
+    "relu": (lambda x: x if x > 0 else 0.0, lambda x: 1.0 if x > 0 else 0.0),
+    "leaky_relu": (lambda x: x if x > 0 else 0.01 * x, lambda x: 1.0 if x > 0 else 0.01),
+    "elu": (lambda x: x if x > 0 else math.expm1(x), lambda x: 1.0 if x > 0 else math.exp(x)),
+    "selu": (
+        lambda x: _SELU_SCALE * (x if x > 0 else _SELU_ALPHA * math.expm1(x)),
+        lambda x: _SELU_SCALE * (1.0 if x > 0 else _SELU_ALPHA * math.exp(x)),
+    ),
+    "gelu": (_gelu, _dgelu),
+    "silu": (_silu, _dsilu),
+    "softplus": (_softplus, _sigmoid),
+    "softsign": (lambda x: x / (1.0 + abs(x)), lambda x: 1.0 / (1.0 + abs(x)) ** 2),
+    "hardtanh": (lambda x: max(-1.0, min(1.0, x)), lambda x: 1.0 if -1.0 < x < 1.0 else 0.0),
+    "hardsigmoid": (
+        lambda x: max(0.0, min(1.0, x / 6.0 + 0.5)),
+        lambda x: 1.0 / 6.0 if -3.0 < x < 3.0 else 0.0,
+    ),
+    "erf": (math.erf, lambda x: 2.0 / math.sqrt(math.pi) * math.exp(-x * x)),
+}
+
+_ALIASES = {
+    "linear": "identity",
+    "none": "identity",
+    "logistic": "sigmoid",
+    "expit": "sigmoid",
+    "swish": "silu",
+    "leakyrelu": "leaky_relu",
+    "relu6": "relu",  # identical below 6: the clip is never reached by unit-scale signals
+}
+
+# torch module classes whose parameterless form matches the table (nn.LeakyReLU with another
+# slope, nn.ELU with another alpha ... go through the numerical path instead)
+_EXACT_CLASSES = {"Tanh", "Sigmoid", "ReLU", "Identity", "Softsign", "SiLU", "SELU", "Hardtanh"}
+
+
+def _normalize(name: str) -> str:
+    key = name.strip().lower()
+    for prefix in ("torch.nn.functional.", "torch.nn.", "torch.special.", "torch.", "nn.", "f."):
+        if key.startswith(prefix):
+            key = key[len(prefix) :]
+            break
+    key = key.rstrip("_").replace("-", "_")
+    return _ALIASES.get(key, _ALIASES.get(key.replace("_", ""), key))
+
+
+def _exact(activation: Any) -> tuple[str, Scalar, Scalar] | None:
+    """The closed form for a name, a torch function (``torch.tanh``) or a parameterless torch
+    activation module (``nn.Tanh``, ``nn.Tanh()``)."""
+    if isinstance(activation, str):
+        key = _normalize(activation)
+        if key not in ACTIVATIONS:
+            known = ", ".join(sorted(ACTIVATIONS))
+            raise ValueError(
+                f"unknown activation {activation!r} (known: {known}); or pass a callable"
+            )
+        return (key, *ACTIVATIONS[key])
+    cls = activation if isinstance(activation, type) else type(activation)
+    if cls.__name__ in _EXACT_CLASSES and cls.__module__.startswith("torch.nn"):
+        limits = (getattr(activation, "min_val", -1.0), getattr(activation, "max_val", 1.0))
+        if limits != (-1.0, 1.0):  # nn.Hardtanh(-2, 2): the numerical path
+            return None
+        key = _normalize(cls.__name__)
+        return (key, *ACTIVATIONS[key])
+    name = getattr(activation, "__name__", None)
+    module = getattr(activation, "__module__", None) or ""
+    if isinstance(name, str) and (module.startswith("torch") or module == "math"):
+        key = _normalize(name)
+        if key in ACTIVATIONS:
+            return (key, *ACTIVATIONS[key])
+    return None
+
+
+def _vectorized(fn: Callable[..., Any]) -> Vector:
+    """``fn`` applied to a list of floats: element by element when it takes floats, else once
+    on a float64 torch tensor (torch functions, ``nn`` modules)."""
+    try:
+        probe = fn(0.5)
+        float(probe)
+        takes_floats = not hasattr(probe, "shape")
+    except Exception:
+        takes_floats = False
+    if takes_floats:
+        return lambda xs: [float(fn(x)) for x in xs]
+
+    def on_tensor(xs: Sequence[float]) -> list[float]:
+        import torch
+
+        with torch.no_grad():
+            out = fn(torch.tensor(list(xs), dtype=torch.float64))
+        return [float(v) for v in out.reshape(-1).tolist()]
+
+    return on_tensor
+
+
+@dataclass(frozen=True)
+class _Activation:
+    name: str
+    phi: Vector
+    dphi: Callable[[Sequence[float], float], list[float]]  # (points, scale) -> phi'(points)
+
+
+def _resolve(activation: Any, derivative: Callable[..., Any] | None) -> _Activation:
+    exact = _exact(activation)
+    if exact is not None and derivative is None:
+        name, phi, dphi = exact
+        return _Activation(
+            name, lambda xs: [phi(x) for x in xs], lambda xs, _s: [dphi(x) for x in xs]
+        )
+    if not callable(activation):
+        raise TypeError(f"activation must be a name or a callable, got {activation!r}")
+    fn = activation() if isinstance(activation, type) else activation
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    phi_v = _vectorized(fn)
+    if derivative is not None:
+        d_v = _vectorized(derivative)
+        return _Activation(str(name), phi_v, lambda xs, _s: d_v(xs))
+
+    def central(xs: Sequence[float], scale: float) -> list[float]:
+        # step relative to the spread of h, so tiny q keeps a meaningful difference
+        eps = 1e-5 * scale  # well inside ZERO_SIDE * scale
+        up = phi_v([x + eps for x in xs])
+        down = phi_v([x - eps for x in xs])
+        return [(u - d) / (2 * eps) for u, d in zip(up, down, strict=True)]
+
+    return _Activation(str(name), phi_v, central)
+
+
+_GRID: tuple[list[float], list[float]] | None = None
+
+
+def _grid() -> tuple[list[float], list[float]]:
+    """Standard-normal nodes and Simpson weights (normalised to sum to 1)."""
+    global _GRID
+    if _GRID is None:
+        h = 2 * Z_MAX / STEPS
+        nodes = [-Z_MAX + i * h for i in range(STEPS + 1)]
+        simpson = [1.0 if i in (0, STEPS) else (4.0 if i % 2 else 2.0) for i in range(STEPS + 1)]
+        weights = [s * math.exp(-0.5 * z * z) for s, z in zip(simpson, nodes, strict=True)]
+        total = math.fsum(weights)
+        _GRID = nodes, [w / total for w in weights]
+    return _GRID
+
+
+def gaussian_expectation(fn: Callable[[float], float], variance: float = 1.0) -> float:
+    """``E[fn(h)]`` for ``h ~ N(0, variance)``, by composite Simpson on the standard normal."""
+    if variance < 0:
+        raise ValueError(f"variance must be >= 0, got {variance}")
+    nodes, weights = _grid()
+    sd = math.sqrt(variance)
+    return math.fsum(w * fn(sd * z) for z, w in zip(nodes, weights, strict=True))
+
+
+def _points(sd: float) -> list[float]:
+    """The grid scaled to N(0, sd^2), plus two points just either side of 0 (see _expect_sq)."""
+    nodes, _ = _grid()
+    return [sd * z for z in nodes] + [ZERO_SIDE * sd, -ZERO_SIDE * sd]
+
+
+def _expect_sq(values: list[float]) -> float:
+    """E[f^2] from f on :func:`_points`. The node z = 0 is where halves meet, so it takes the
+    mean of the one-sided limits of f^2: exact for the jump of ReLU'(h) at 0."""
+    _, weights = _grid()
+    squares = [v * v for v in values]
+    right, left = squares.pop(-2), squares.pop(-1)
+    squares[STEPS // 2] = 0.5 * (right + left)
+    return math.fsum(w * s for s, w in zip(squares, weights, strict=True))
+
+
+@dataclass(frozen=True)
+class MeanField:
+    """The mean-field picture of one activation and initialisation.
+
+    ``q_star`` is the fixed point of the forward variance (``inf`` when it grows without bound,
+    ``chi`` then being its limit for large q); ``chi`` the squared per-layer gradient gain;
+    ``gain = sqrt(chi)``; ``depth_scale`` the number of layers over which the gradient norm falls
+    (or grows) by a factor e, ``1 / |ln gain|`` (``inf`` at criticality, chi = 1).
+    """
+
+    activation: str
+    weight_var: float
+    bias_var: float
+    q_star: float
+    chi: float
+    gain: float
+    depth_scale: float
+    iterations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(v: float) -> float | str:
+            return v if math.isfinite(v) else "inf"
+
+        return {
+            "activation": self.activation,
+            "weight_var": self.weight_var,
+            "bias_var": self.bias_var,
+            "q_star": num(self.q_star),
+            "chi": self.chi,
+            "gain": self.gain,
+            "depth_scale": num(self.depth_scale),
+        }
+
+
+def mean_field(
+    activation: Any,
+    weight_var: float,
+    bias_var: float = 0.0,
+    *,
+    derivative: Callable[..., Any] | None = None,
+    q0: float | None = None,
+) -> MeanField:
+    """The fixed point q* of the forward variance map and chi at q* (see the module docstring).
+
+    ``q0`` is where the forward iteration starts: by default ``weight_var + bias_var``, the
+    first pre-activation variance for unit-variance inputs; it only matters when the map has
+    more than one stable fixed point. ``derivative`` overrides the numerical derivative of a
+    callable ``activation``.
+    """
+    if weight_var <= 0 or bias_var < 0:
+        raise ValueError(
+            f"need weight_var > 0 and bias_var >= 0, got weight_var={weight_var}, "
+            f"bias_var={bias_var}"
+        )
+    act = _resolve(activation, derivative)
+
+    def forward(q: float) -> float:
+        sd = math.sqrt(max(q, Q_FLOOR))
+        return weight_var * _expect_sq(act.phi(_points(sd))) + bias_var
+
+    q = weight_var + bias_var if q0 is None else float(q0)
+    iterations = 0
+    diverged = False
+    converged = False
+    for iterations in range(1, 201):  # noqa: B007 - reported
+        new = forward(q)
+        if not math.isfinite(new) or new > Q_DIVERGED:
+            diverged = True
+            break
+        if abs(new - q) <= 1e-12 + 1e-8 * q:
+            q, converged = new, True
+            break
+        q = new
+    if not diverged and not converged:
+        q, diverged = _bisect_fixed_point(forward, q)
+    if diverged:
+        q_eval, q_star = Q_DIVERGED, math.inf
+    else:
+        q_eval, q_star = max(q, Q_FLOOR), q
+    sd = math.sqrt(q_eval)
+    chi = weight_var * _expect_sq(act.dphi(_points(sd), sd))
+    gain = math.sqrt(chi)
+    if gain == 0.0:
+        depth_scale = 0.0
+    elif abs(math.log(gain)) < 1e-9:
+        depth_scale = math.inf
+    else:
+        depth_scale = 1.0 / abs(math.log(gain))
+    return MeanField(act.name, weight_var, bias_var, q_star, chi, gain, depth_scale, iterations)
+
+
+def _bisect_fixed_point(forward: Callable[[float], float], q: float) -> tuple[float, bool]:
+    """The iterates of the forward map are monotone; near a marginal fixed point (q* = 0 at
+    criticality) they creep. Find the fixed point they head for by bisection on F(q) - q."""
+    step = forward(q)
+    if step < q:  # heading down: a root in [0, q] (F(0) = s_b^2 + s_w^2 phi(0)^2 >= 0)
+        lo, hi = 0.0, q
+    else:  # heading up: bracket from above
+        lo, hi = q, 2 * q + 1.0
+        while forward(hi) > hi:
+            if hi > Q_DIVERGED:
+                return hi, True
+            lo, hi = hi, 2 * hi
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if forward(mid) > mid:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-14 + 1e-12 * hi:
+            break
+    return 0.5 * (lo + hi), False
+
+
+def predicted_gain(
+    activation: Any,
+    weight_var: float,
+    bias_var: float = 0.0,
+    *,
+    derivative: Callable[..., Any] | None = None,
+) -> float:
+    """Predicted per-layer multiplier of the gradient norm, ``sqrt(s_w^2 E[phi'(h)^2])`` at the
+    forward fixed point (see the module docstring).
+
+    ``activation``: a name (``"tanh"``, ``"sigmoid"``, ``"relu"``, ``"gelu"`` ..., see
+    :data:`ACTIVATIONS`) or a callable (a Python function of a float, a torch function or an
+    ``nn`` activation module). ``weight_var`` is s_w^2 (weights of variance s_w^2 / fan_in:
+    PyTorch's default ``nn.Linear`` init is 1/3, Xavier 1, He 2); ``bias_var`` is the variance of
+    the biases themselves (PyTorch's default: 1 / (3 fan_in); 0 when they are zeroed).
+
+    >>> round(predicted_gain("relu", 2.0), 3)
+    1.0
+    >>> round(predicted_gain("tanh", 1 / 3, 1 / (3 * 512)), 3)
+    0.577
+    """
+    return mean_field(activation, weight_var, bias_var, derivative=derivative).gain
+
+
+def weight_var_for(init: str, activation: str = "relu") -> float:
+    """s_w^2 of a named initialisation for square layers: ``"default"`` (PyTorch's
+    ``nn.Linear``: 1/3), ``"xavier"``/``"glorot"`` (1), ``"he"``/``"kaiming"`` (the fan_in gain
+    of ``activation`` squared: 2 for ReLU, 1 for tanh's 5/3 ... see ``nn.init.calculate_gain``),
+    ``"lecun"`` (1)."""
+    key = init.strip().lower()
+    if key in ("default", "pytorch", "torch"):
+        return 1.0 / 3.0
+    if key in ("xavier", "glorot", "lecun"):
+        return 1.0
+    if key in ("he", "kaiming"):
+        gains = {"relu": 2.0, "leaky_relu": 2.0 / (1 + 0.01**2), "tanh": 25.0 / 9.0, "selu": 0.75}
+        return gains.get(_normalize(activation), 1.0)
+    raise ValueError(f"unknown init {init!r}: use default, xavier, he or lecun")
+
+
+def bias_var_for(init: str, fan_in: int) -> float:
+    """Bias variance of a named initialisation: PyTorch's default draws U(+-1/sqrt(fan_in)),
+    variance 1 / (3 fan_in); the others usually zero the biases."""
+    key = init.strip().lower()
+    if key in ("default", "pytorch", "torch"):
+        return 1.0 / (3.0 * fan_in)
+    return 0.0
