@@ -51,15 +51,16 @@ def _code_digest() -> str:
 
 def config_key(config: Config) -> str:
     """Hash of the tool and of every config value that can change a file's findings."""
-    relevant = {
+    relevant: dict[str, object] = {
         "select": config.select,
         "ignore": config.ignore,
         "max_saturating_depth": config.max_saturating_depth,
         "per_file_ignores": sorted((k, list(v)) for k, v in config.per_file_ignores.items()),
         "extend_saturating": config.extend_saturating,
         "extend_normalization": config.extend_normalization,
-        "root": str(config.root.resolve()),  # per-file-ignores match paths relative to it
     }
+    if config.per_file_ignores:  # its globs match paths relative to the config's directory
+        relevant["root"] = str(config.root.resolve())
     text = json.dumps([_code_digest(), relevant], sort_keys=True, default=list)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -12,6 +12,7 @@ import pytest
 from gradcheck_kit.cli import main
 from gradcheck_kit.lint.docs import rule_infos
 from gradcheck_kit.lint.engine import lint_paths
+from gradcheck_kit.lint.rules import RULES
 from gradcheck_kit.report.sarif import FINGERPRINT_KEY, lint_to_sarif_dict
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "data" / "sarif-schema-2.1.0.json").read_text())
@@ -60,12 +61,16 @@ def test_findings_errors_and_rules_validate(
     (run,) = log["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "gradcheck-kit"
-    assert [r["id"] for r in driver["rules"]] == ["GCK001", "GCK002"]
+    assert [r["id"] for r in driver["rules"]] == sorted(RULES)
     for rule in driver["rules"]:
-        assert rule["shortDescription"]["text"]
-        assert rule["fullDescription"]["text"].startswith("Flags ")
-        assert "Why is this bad?" in rule["help"]["markdown"]
-        assert len(rule["help"]["text"]) > len(rule["fullDescription"]["text"])
+        assert rule["shortDescription"]["text"] == RULES[rule["id"]].summary
+        assert rule["fullDescription"]["text"]
+        assert rule["help"]["text"]
+    gck001 = driver["rules"][0]  # its page's sections, as code scanning shows them
+    assert gck001["fullDescription"]["text"].startswith("Flags a run of saturating activations")
+    assert "Why is this bad?" in gck001["help"]["markdown"]
+    assert not gck001["help"]["markdown"].startswith("# GCK001")
+    assert len(gck001["help"]["text"]) > len(gck001["fullDescription"]["text"])
 
     (result,) = run["results"]
     assert result["ruleId"] == "GCK001"
