@@ -12,6 +12,7 @@ The analysis records every run where it ends and returns the maximal ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import reduce
 
@@ -89,8 +90,16 @@ def trim_gate(node: Node) -> Node:
     return node
 
 
+def _saturating(layer: Layer) -> bool:
+    return layer.kind == "saturating"
+
+
 class Analyzer:
-    def __init__(self) -> None:
+    """Walks one sketch. ``member`` says which layers a run counts (saturating activations for
+    GCK001/GCK002; affine layers with an exploding init for GCK006)."""
+
+    def __init__(self, member: Callable[[Layer], bool] = _saturating) -> None:
+        self.member = member
         self.runs: list[Run] = []
         self._transfers: dict[int, Transfer] = {}
         self._keep: list[Node] = []  # keep memoized nodes alive so ids stay unique
@@ -106,7 +115,7 @@ class Analyzer:
 
     def _transfer(self, node: Node) -> Transfer:
         if isinstance(node, Layer):
-            if node.kind == "saturating":
+            if self.member(node):
                 return Transfer(False, Run(1, (node,)))
             return _RESET if node.kind == "norm" else _PASS
         if isinstance(node, Seq):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import libcst as cst
@@ -26,7 +26,17 @@ from libcst.helpers import get_full_name_for_node
 
 from gradcheck_kit import catalog
 from gradcheck_kit.lint.rules import Event
-from gradcheck_kit.lint.sketch import Branches, Count, Layer, Node, Repeat, Residual, Seq, seq
+from gradcheck_kit.lint.sketch import (
+    Branches,
+    Count,
+    Layer,
+    Node,
+    Repeat,
+    Residual,
+    Seq,
+    iter_layers,
+    seq,
+)
 from gradcheck_kit.lint.values import (
     JOURNAL,
     ClassInfo,
@@ -113,6 +123,9 @@ class Extractor:
         self._frames: list[Frame] = []
         self._pending: list[Instance] = []
         self.events: list[Event] = []
+        self.loops: list[_Loop] = []
+        self.fan_in: dict[int, int] = {}  # affine layer origin -> fan-in
+        self.inits: dict[int, _Init] = {}  # affine layer origin -> explicit init
         self.star_modules: tuple[str, ...] = ()
 
     # -- entry point --------------------------------------------------------------------------
@@ -121,10 +134,12 @@ class Extractor:
         with contextlib.suppress(BudgetExceeded):
             self.exec_block(self.module.body, frame)
         # every class with a forward, instantiated with its defaults
+        defaults: dict[int, Value] = {}
         for info in list(self.classes):
             if info.find_method("forward") or self._sequential_base(info):
                 with contextlib.suppress(BudgetExceeded):
                     instance = self.instantiate(info, [], {}, None, root=True)
+                    defaults[id(info)] = instance
                     if isinstance(instance, Instance):
                         self._add_instance_root(instance)
         # every function, with its defaults: finds the Sequentials that builders return
@@ -132,12 +147,19 @@ class Extractor:
             with contextlib.suppress(BudgetExceeded):
                 self.call_function(func, [], {}, None, unknown_params=True)
         # every other method, with a default instance (``_make_layer``-style builders)
+        # (``training_step`` too: ``self`` is the default instance, so ``self(x)`` runs forward)
         for info in list(self.classes):
-            for name, method in info.methods.items():
-                if name in ("__init__", "forward"):
-                    continue
+            others = [(n, m) for n, m in info.methods.items() if n not in ("__init__", "forward")]
+            if not others:
+                continue
+            inst = defaults.get(id(info))
+            if inst is None:
                 with contextlib.suppress(BudgetExceeded):
-                    inst = Instance(info)
+                    inst = self.instantiate(info, [], {}, None, root=True)
+            if not isinstance(inst, Instance):
+                inst = Instance(info)
+            for name, method in others:
+                with contextlib.suppress(BudgetExceeded):
                     fn = FuncRef(method, info.scope, f"{info.name}.{name}", inst, info)
                     self.call_function(fn, [], {}, None, unknown_params=True)
         for holder, symbol in self._sequentials:
@@ -225,6 +247,8 @@ class Extractor:
     def exec_small(self, small: cst.BaseSmallStatement, frame: Frame) -> None:
         if isinstance(small, cst.Assign):
             value = self.eval(small.value, frame)
+            if self.loops and len(small.targets) == 1:
+                value = self.recurrence(small, value, frame)
             for target in small.targets:
                 self.assign(target.target, value, frame)
         elif isinstance(small, cst.AnnAssign):
@@ -389,6 +413,8 @@ class Extractor:
         """Run a loop body once and turn what it added into ``count`` repetitions."""
         env_before, touched = self._run_journaled(frame, body)
         frame.returned = False
+        if self.loops and self.loops[-1].recurrent:
+            count = replace(count, per_step=True)  # a recurrence through time, not a stack
         self._wrap_growth(
             frame,
             env_before,
@@ -447,7 +473,14 @@ class Extractor:
 
     def exec_for(self, stmt: cst.For, frame: Frame) -> None:
         iterable = self.eval(stmt.iter, frame)
+        loop = _Loop(_target_names(stmt.target), _over_time(iterable), _over_modules(iterable))
+        self.loops.append(loop)
+        try:
+            self._exec_for(stmt, iterable, frame)
+        finally:
+            self.loops.pop()
 
+    def _exec_for(self, stmt: cst.For, iterable: Value, frame: Frame) -> None:
         def body_with(value: Value) -> Callable[[], None]:
             def run() -> None:
                 self.assign(stmt.target, value, frame)
@@ -766,7 +799,7 @@ class Extractor:
             value = owner.cls.find_attr(attr)
             if value is not None:
                 return value
-            if attr in ("children", "modules", "values"):
+            if attr in ("children", "modules", "values", "apply"):
                 return _BoundMethod(owner, attr)
             if attr in ("add_module", "register_module", "append", "extend"):
                 return _BoundMethod(owner, attr)
@@ -790,7 +823,15 @@ class Extractor:
             symbol = f"{owner.symbol}.{attr}" if owner.symbol else None
             return Unknown(symbol, owner.from_data)
         if isinstance(owner, ModuleVal):
+            if attr in ("weight", "data") and isinstance(owner.node, Layer):
+                return _Weight(owner.node)
+            if attr in ("modules", "children", "apply"):
+                return _BoundMethod(owner, attr)
             return Unknown(attr)
+        if isinstance(owner, _Weight):
+            return owner if attr in ("data", "weight") else _BoundMethod(owner, attr)
+        if isinstance(owner, SeqVal) and owner.kind == "sequential" and attr == "apply":
+            return _BoundMethod(owner, attr)
         return Unknown()
 
     def eval_Integer(self, node: cst.Integer, frame: Frame) -> Value:
@@ -1065,13 +1106,20 @@ class Extractor:
     def eval_Call(self, node: cst.Call, frame: Frame) -> Value:
         func = self.eval(node.func, frame)
         loss = _is_loss(func)
+        expects = _squash_applied_by(func) if loss else None
         args: list[Value] = []
         kwargs: dict[str, Value] = {}
-        for arg in node.args:
+        for index, arg in enumerate(node.args):
             expr = arg.value
             if loss:  # a sigmoid applied inside a loss is part of the loss, not of the model
                 expr = _unwrap_squash(expr)
+                if expects and index == 0 and expr is not arg.value:
+                    self.squashed_twice(node, arg.value, expects, _squash_name(arg.value), None)
             value = self.eval(expr, frame)
+            if expects and index == 0 and expr is arg.value and isinstance(value, Data):
+                tail = _tail_layer(value.path)
+                if tail is not None and tail.name == expects:
+                    self.squashed_twice(node, node, expects, tail.name, tail.anchor)
             if arg.star == "*":
                 args.extend(self.expand_star(value))
             elif arg.star == "**":
@@ -1116,7 +1164,10 @@ class Extractor:
             return result
         if isinstance(func, (ModuleVal, SeqVal, Instance)):
             if not data_args:
-                return Unknown()
+                if not args or (isinstance(func, SeqVal) and func.kind != "sequential"):
+                    return Unknown()
+                # model(batch) in a training script: the batch is an input of its own
+                data_args = [Data((), object())]
             return self.apply_module(func, data_args[0], node)
         if isinstance(func, Unknown):
             if data_args:
@@ -1279,6 +1330,25 @@ class Extractor:
             return SeqVal((Repeated(Count(None, per_step=True), (data_args[0],)),), "tuple")
         if qname in catalog.GATED_RECURRENT_MODULES:
             return ModuleVal(Layer("neutral", short, span))
+        if qname.startswith("torch.nn.init.") and args and isinstance(args[0], _Weight):
+            self.record_init(args[0].layer, short, args[1:], kwargs, node)
+            return Const(None)
+        if qname in catalog.AFFINE_MODULES:
+            layer = Layer("affine", short, span)
+            fan_in = _fan_in(short, args, kwargs)
+            if fan_in is not None:
+                self.fan_in[id(layer.origin)] = fan_in
+            return ModuleVal(layer)
+        if qname in _ACTIVATION_MODULES:
+            return ModuleVal(Layer("activation", _ACTIVATION_MODULES[qname], span))
+        if qname in _ACTIVATION_FUNCTIONS and data_args:
+            return self.extend(
+                data_args[0], Layer("activation", _ACTIVATION_FUNCTIONS[qname], span)
+            )
+        if qname in ("torch.nn.RNN", "torch.nn.RNNCell"):
+            self.library_recurrence(qname, args, kwargs, node)
+        if qname in ("torch.nn.Softmax", "torch.nn.LogSoftmax"):
+            return ModuleVal(Layer("activation", _SOFTMAX_NAMES[short], span))
         if qname.startswith("torch."):
             if short[:1].isupper():
                 kind = "affine" if qname in catalog.AFFINE_MODULES else "neutral"
@@ -1286,6 +1356,8 @@ class Extractor:
             if data_args:
                 if short.endswith("_loss") or "loss" in short or short in _LOSS_FUNCTIONS:
                     return Unknown()
+                if short in ("softmax", "log_softmax"):
+                    return self.extend(data_args[0], Layer("activation", short, span))
                 return data_args[0]
             return Unknown(qname, any(isinstance(a, Unknown) and a.from_data for a in args))
         # defined outside this file and not torch: unknown
@@ -1371,8 +1443,8 @@ class Extractor:
                     fn = {"max": max, "min": min, "sum": sum}[name]
                     return Const(fn(v.value for v in values))  # type: ignore[attr-defined,operator]
             return Unknown()
-        if name == "isinstance":
-            return Unknown()
+        if name == "isinstance" and len(args) >= 2:
+            return _isinstance(args[0], args[1])
         if name == "dict":
             return DictVal(dict(kwargs))
         return Unknown()
@@ -1434,6 +1506,10 @@ class Extractor:
         owner, name = method.owner, method.name
         span = self.span(node)
         if isinstance(owner, Data):
+            if name in ("softmax", "log_softmax"):
+                return self.extend(owner, Layer("activation", name, span))
+            if name in ("relu", "relu_"):
+                return self.extend(owner, Layer("activation", "relu", span))
             act = catalog.SATURATING_METHODS.get(name)
             if act is not None:
                 return self.extend(owner, Layer("saturating", act.name, span, act.derivative_bound))
@@ -1453,6 +1529,17 @@ class Extractor:
             if owner.instance is not None:
                 return self.call(self.getattr(owner.instance, name), args, kwargs, node, frame)
             return Unknown()
+        if (
+            isinstance(owner, SeqVal)
+            and owner.kind == "sequential"
+            and name in ("apply", "modules")
+        ):
+            layers = self.all_layers(owner)
+            if name == "apply" and args:
+                for layer in layers.entries:
+                    self.call(args[0], [layer], {}, node, frame)  # type: ignore[list-item]
+                return owner
+            return layers
         if isinstance(owner, SeqVal):
             if name == "append" and args:
                 owner.entries = (*owner.entries, args[0])
@@ -1487,9 +1574,25 @@ class Extractor:
                 return self.call_method(
                     _BoundMethod(owner.children, name), args, kwargs, node, frame
                 )
-            if name in ("children", "modules", "values"):
+            if name == "modules":
+                return self.all_layers(owner)
+            if name in ("children", "values"):
                 return owner.children
+            if name == "apply" and args:
+                for layer in self.all_layers(owner).entries:
+                    self.call(args[0], [layer], {}, node, frame)  # type: ignore[list-item]
+                return owner
             return Unknown()
+        if isinstance(owner, (ModuleVal, SeqVal)) and name in ("modules", "children", "apply"):
+            layers = self.all_layers(owner)
+            if name == "apply" and args:
+                for layer in layers.entries:
+                    self.call(args[0], [layer], {}, node, frame)  # type: ignore[list-item]
+                return owner
+            return layers
+        if isinstance(owner, _Weight):
+            self.record_init(owner.layer, name, args, kwargs, node)
+            return Const(None)
         if isinstance(owner, DictVal):
             if name == "values":
                 return SeqVal(tuple(owner.items.values()), "list")
@@ -1540,6 +1643,177 @@ class Extractor:
             self.fill_container(instance, spread)
         return Const(None)
 
+    # -- explicit initialisation (GCK006) -----------------------------------------------------
+    def all_layers(self, module: Value) -> SeqVal:
+        """``model.modules()``: every layer inside, as modules (for init loops)."""
+        node = self.module_node(module)
+        if isinstance(module, Instance):
+            node = self.entries_node(module.children.entries)
+        layers = iter_layers(node) if node is not None else []
+        return SeqVal(tuple(ModuleVal(layer) for layer in layers), "list")
+
+    def record_init(
+        self, layer: Layer, fn: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call
+    ) -> None:
+        if layer.kind != "affine":
+            return
+        fan_in = self.fan_in.get(id(layer.origin))
+        init = _weight_variance(fn, args, kwargs, fan_in)
+        if init is not None:
+            self.inits[id(layer.origin)] = _Init(init[0], init[1], node)
+
+    def exploding_init(self, root: Root) -> None:
+        """Deep stacks of affine layers whose explicit init makes each layer multiply the
+        gradient by more than 1 (mean-field prediction), with no normalization between."""
+        from gradcheck_kit.lint.analyze import Analyzer, maximal_runs
+        from gradcheck_kit.theory import predicted_gain
+
+        layers = iter_layers(root.node)
+        inits = [self.inits.get(id(layer.origin)) for layer in layers if layer.kind == "affine"]
+        if not any(inits):
+            return
+        activation = _dominant_activation(layers)
+        gains: dict[int, float] = {}
+        for layer in layers:
+            init = self.inits.get(id(layer.origin))
+            if layer.kind != "affine" or init is None:
+                continue
+            try:
+                gain = predicted_gain(activation, init.weight_var, 0.0)
+            except (ValueError, ArithmeticError):
+                continue
+            if gain > 1.02:
+                gains[id(layer)] = gain
+        if not gains:
+            return
+        analyzer = Analyzer(member=lambda layer: id(layer) in gains)
+        analyzer.record(analyzer.walk(root.node))
+        for run in maximal_runs(analyzer.runs):
+            if run.unbounded:
+                continue
+            gain = max(gains[id(layer)] for layer in run.layers)
+            init = next(
+                i for layer in run.layers if (i := self.inits.get(id(layer.origin))) is not None
+            )
+            self.events.append(
+                Event(
+                    "GCK006",
+                    run.layers[0].anchor,
+                    f"{run.depth} layers initialised with {init.description} and no "
+                    f"normalization between them: "
+                    f"{'with no activation' if activation == 'linear' else f'with {activation}'}"
+                    f" between them, each layer "
+                    f"multiplies the gradient by ~{gain:.3g} (mean-field prediction), "
+                    f"~{gain**run.depth:.2g}x over the stack - it explodes with depth. Use a "
+                    f"variance-preserving init ("
+                    f"{'kaiming_*' if activation == 'relu' else 'xavier_*'} with "
+                    f"nn.init.calculate_gain({activation!r})), or add normalization.",
+                    root.symbol,
+                    related=((init.anchor, "initialised here"),),
+                    data={"depth": run.depth, "gain": gain, "activations": (activation,)},
+                )
+            )
+
+    # -- events for the recurrence and loss rules ------------------------------------------------
+    def recurrence(self, small: cst.Assign, value: Value, frame: Frame) -> Value:
+        """``h = torch.tanh(W(x_t) + U(h))`` in a loop over time: a saturating recurrence
+        (GCK003). Its tanh is a step in time, not a layer of a stack, so it is taken off the
+        path that GCK001/GCK002 read."""
+        target = small.targets[0].target
+        if not isinstance(target, cst.Name) or not isinstance(value, Data) or not value.path:
+            return value
+        last = value.path[-1]
+        if not (
+            isinstance(last, Layer) and last.kind == "saturating" and last.anchor is small.value
+        ):
+            return value
+        names = _names_in(small.value)
+        if target.value not in names:
+            return value
+        loop = self.loops[-1]
+        if loop.over_modules or not (
+            loop.over_time or self._indexes_data(small.value, loop, frame)
+        ):
+            return value
+        loop.recurrent = True
+        self.events.append(
+            Event(
+                "GCK003",
+                small.value,
+                f"'{target.value}' is updated through {last.name} at every time step with no "
+                f"gate or additive state: backpropagation through time multiplies the gradient "
+                f"by {last.name}' and the recurrent weights once per step, so it vanishes "
+                "geometrically with the sequence length (it explodes when the recurrent weights "
+                "are large). Use nn.LSTM or nn.GRU (or a cell with an additive state).",
+                self.scope_symbol(),
+                data={"activations": (last.name,)},
+            )
+        )
+        return Data((*value.path[:-1], Layer("neutral", f"{last.name} (recurrent)")), value.origin)
+
+    def _indexes_data(self, expr: cst.BaseExpression, loop: _Loop, frame: Frame) -> bool:
+        """``x[:, t]``: a tensor indexed by the loop variable (a time step), not
+        ``self.heads[i]`` (a layer)."""
+        for sub in _subscripts_by(expr, loop.targets):
+            if isinstance(self.eval(sub.value, frame), Data):
+                return True
+        return False
+
+    def library_recurrence(
+        self, qname: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call
+    ) -> None:
+        """``nn.RNN`` / ``nn.RNNCell`` with their default tanh nonlinearity (GCK003)."""
+        nonlinearity = kwargs.get("nonlinearity") or (args[3] if len(args) > 3 else None)
+        if nonlinearity is not None and not (
+            isinstance(nonlinearity, Const) and nonlinearity.value == "tanh"
+        ):
+            return  # relu, or something the linter cannot see: precision first
+        short = qname.rsplit(".", 1)[-1]
+        self.events.append(
+            Event(
+                "GCK003",
+                node,
+                f"nn.{short} with the tanh nonlinearity has no gates: backpropagation through "
+                "time multiplies the gradient by tanh' and the recurrent weights at every step, "
+                "so it vanishes geometrically with the sequence length. Use nn.LSTM or nn.GRU.",
+                self.scope_symbol(),
+                data={"activations": ("tanh",)},
+            )
+        )
+
+    def squashed_twice(
+        self,
+        loss_call: cst.Call,
+        anchor: cst.CSTNode,
+        expects: str,
+        applied: str | None,
+        applied_at: object | None,
+    ) -> None:
+        """An output that already went through sigmoid/softmax, given to a loss that applies
+        it again (GCK005)."""
+        if applied != expects:
+            return
+        loss = get_full_name_for_node(loss_call.func) or "the loss"
+        written = loss.rsplit(".", 1)[-1]
+        if written not in _LOGIT_LOSSES:  # ``criterion(...)``: say what it is
+            loss = f"{loss} ({next(k for k, v in _LOGIT_LOSSES.items() if v == expects and k[0].isupper())})"
+        again = "log_softmax" if expects == "softmax" else "sigmoid"
+        self.events.append(
+            Event(
+                "GCK005",
+                anchor,
+                f"the input of {loss} already went through {applied}, and {loss} applies "
+                f"{again} itself: the loss sees a squashed value in a narrow range, so it "
+                f"cannot fit the targets and its gradient is scaled down by {applied}'s "
+                f"derivative at the very first step back. Pass the raw logits (keep the "
+                f"{applied} for inference), or use "
+                f"{'nn.BCELoss' if expects == 'sigmoid' else 'nn.NLLLoss on log_softmax'}.",
+                self.scope_symbol(),
+                related=((applied_at, f"{applied} applied here"),) if applied_at else (),
+                data={"activations": (applied,)},
+            )
+        )
+
     def truth(self, value: Value) -> bool | None:
         if isinstance(value, Const):
             try:
@@ -1581,6 +1855,239 @@ _LOSS_FUNCTIONS = frozenset(
     {"cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss",
      "mse_loss", "l1_loss", "kl_div", "cosine_embedding_loss"}
 )  # fmt: skip
+
+
+@dataclass
+class _Loop:
+    targets: frozenset[str]  # names the loop binds
+    over_time: bool  # iterates over a tensor's steps (``x.unbind(1)``, ``range(x.size(1))``)
+    over_modules: bool  # iterates over layers (``self.layers``): a stack, never a recurrence
+    recurrent: bool = False
+
+
+def _target_names(target: cst.BaseExpression) -> frozenset[str]:
+    return frozenset(n.value for n in _walk_names(target))
+
+
+def _walk_names(node: cst.CSTNode) -> Iterator[cst.Name]:
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)  # ``self.h``: only the base is a name
+        else:
+            stack.extend(current.children)
+
+
+def _names_in(node: cst.CSTNode) -> frozenset[str]:
+    return frozenset(n.value for n in _walk_names(node))
+
+
+def _subscripts_by(node: cst.CSTNode, names: frozenset[str]) -> Iterator[cst.Subscript]:
+    """Subscripts in ``node`` whose index uses a loop variable (``x[:, t]``)."""
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Subscript) and any(
+            _names_in(element) & names for element in current.slice
+        ):
+            yield current
+        stack.extend(current.children)
+
+
+def _over_modules(iterable: Value) -> bool:
+    if isinstance(iterable, Instance):
+        return True
+    if isinstance(iterable, SeqVal):
+        values = list(flatten_any(iterable.entries))
+        return any(
+            isinstance(v, (ModuleVal, Instance))
+            or (isinstance(v, SeqVal)
+            and any(isinstance(e, (ModuleVal, Instance)) for e in flatten_any(v.entries)))
+            for v in values
+        )
+    return False
+
+
+def _over_time(iterable: Value) -> bool:
+    if isinstance(iterable, Data):
+        return True
+    if isinstance(iterable, SeqVal):
+        return any(isinstance(e, Repeated) and e.count.per_step for e in iterable.entries)
+    return isinstance(iterable, Unknown) and iterable.from_data
+
+
+_SOFTMAX_NAMES = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
+
+#: Losses that apply a squashing function to their input themselves.
+_LOGIT_LOSSES = {
+    "binary_cross_entropy_with_logits": "sigmoid",
+    "BCEWithLogitsLoss": "sigmoid",
+    "cross_entropy": "softmax",
+    "CrossEntropyLoss": "softmax",
+}
+
+
+def _squash_applied_by(func: Value) -> str | None:
+    if isinstance(func, Ref):
+        return (
+            _LOGIT_LOSSES.get(func.qname.rsplit(".", 1)[-1])
+            if func.qname.startswith("torch.")
+            else None
+        )
+    if isinstance(func, ModuleVal) and isinstance(func.node, Layer):
+        return _LOGIT_LOSSES.get(func.node.name)
+    return None
+
+
+def _squash_name(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        name = expr.func.attr.value
+        return "sigmoid" if name == "expit" else name
+    return None
+
+
+def _tail_layer(path: tuple[Node, ...]) -> Layer | None:
+    """The last layer a tensor went through, looking through containers and shape-only ops."""
+    for node in reversed(path):
+        while isinstance(node, (Seq, Repeat)):
+            if isinstance(node, Repeat):
+                node = node.body
+            elif node.items:
+                inner = _tail_layer(node.items)
+                if inner is None:
+                    return None
+                node = inner
+            else:
+                break
+        if isinstance(node, Seq):
+            continue  # empty
+        if isinstance(node, Layer):
+            if node.kind == "neutral":
+                continue
+            return node
+        return None
+    return None
+
+
+@dataclass(eq=False)
+class _Weight(Value):
+    """``layer.weight`` (or ``.weight.data``) of a known affine layer: the target of an init."""
+
+    layer: Layer
+
+
+@dataclass(frozen=True)
+class _Init:
+    weight_var: float  # s_w^2: weight variance times fan-in
+    description: str
+    anchor: object
+
+
+_ACTIVATION_MODULES = {
+    f"torch.nn.{name}": name.lower()
+    for name in ("ReLU", "GELU", "SiLU", "ELU", "SELU", "LeakyReLU", "Mish", "Softplus", "ReLU6")
+}
+_ACTIVATION_FUNCTIONS = {
+    **{f"torch.nn.functional.{n}": n for n in ("relu", "gelu", "silu", "elu", "selu", "mish")},
+    **{f"torch.{n}": n for n in ("relu", "selu")},
+    "torch.nn.functional.leaky_relu": "leakyrelu",
+    "torch.nn.functional.relu6": "relu6",
+}
+_THEORY_NAMES = {"leakyrelu": "relu", "relu6": "relu", "mish": "silu", "softplus": "softplus"}
+_KAIMING_GAIN2 = {"relu": 2.0, "leaky_relu": 2.0, "tanh": 25 / 9, "sigmoid": 1.0, "linear": 1.0,
+                  "selu": 9 / 16}  # fmt: skip
+
+
+def _const(value: Value | None) -> Any:
+    return value.value if isinstance(value, Const) else None
+
+
+def _fan_in(kind: str, args: list[Value], kwargs: dict[str, Value]) -> int | None:
+    first = _const(
+        kwargs.get("in_features") or kwargs.get("in_channels") or (args[0] if args else None)
+    )
+    if not isinstance(first, int) or first < 1:
+        return None
+    if "Conv" not in kind:
+        return first
+    raw = kwargs.get("kernel_size") or (args[2] if len(args) > 2 else None)
+    dims = int(kind[-2]) if kind[-2].isdigit() else 2
+    if isinstance(raw, Const) and isinstance(raw.value, int):
+        return int(first * raw.value**dims)
+    plain = raw.plain() if isinstance(raw, SeqVal) else None
+    sizes = [_const(v) for v in plain or []]
+    if sizes and all(isinstance(k, int) for k in sizes):
+        return int(first * math.prod(sizes))
+    return None
+
+
+def _weight_variance(
+    fn: str, args: list[Value], kwargs: dict[str, Value], fan_in: int | None
+) -> tuple[float, str] | None:
+    """(s_w^2, description) of an explicit init, when the code makes it computable."""
+
+    def arg(name: str, index: int, default: Any) -> Any:
+        value = kwargs.get(name) or (args[index] if len(args) > index else None)
+        return default if value is None else _const(value)
+
+    name = fn.rstrip("_")
+    if name in ("normal", "trunc_normal"):
+        std = arg("std", 1, 1.0)
+        if isinstance(std, (int, float)) and fan_in:
+            return std**2 * fan_in, f"{fn}(std={std})"
+    elif name == "uniform":
+        a, b = arg("a", 0, 0.0), arg("b", 1, 1.0)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and fan_in:
+            mean_sq = (a * a + a * b + b * b) / 3  # E[w^2] of U(a, b)
+            return mean_sq * fan_in, f"{fn}({a}, {b})"
+    elif name in ("constant", "ones"):
+        value = 1.0 if name == "ones" else arg("val", 0, None)
+        if isinstance(value, (int, float)) and fan_in:
+            return (value * fan_in) ** 2, f"{fn}({value})"  # rank one: x |c| fan_in per layer
+    elif name in ("kaiming_normal", "kaiming_uniform"):
+        nonlinearity = arg("nonlinearity", 2, "leaky_relu")
+        a = arg("a", 0, 0.0) or 0.0
+        mode = arg("mode", 1, "fan_in")
+        gain2 = _KAIMING_GAIN2.get(str(nonlinearity))
+        if gain2 is not None and mode == "fan_in":
+            if nonlinearity == "leaky_relu":
+                gain2 = 2.0 / (1 + float(a) ** 2)
+            return gain2, f"{fn}(nonlinearity={nonlinearity!r})"
+    elif name in ("xavier_normal", "xavier_uniform", "orthogonal"):
+        gain = arg("gain", 0, 1.0)
+        if isinstance(gain, (int, float)):
+            return float(gain) ** 2, f"{fn}(gain={gain})"
+    return None
+
+
+def _dominant_activation(layers: list[Layer]) -> str:
+    names = [
+        _THEORY_NAMES.get(layer.name, layer.name)
+        for layer in layers
+        if layer.kind in ("saturating", "activation")
+        and layer.name not in ("softmax", "log_softmax")
+    ]
+    if not names:
+        return "linear"
+    return max(dict.fromkeys(names), key=names.count)
+
+
+def _isinstance(value: Value, classes: Value) -> Value:
+    """``isinstance(m, nn.Linear)`` for a module whose class the linter knows."""
+    if not isinstance(value, ModuleVal) or not isinstance(value.node, Layer):
+        return Unknown()
+    options = classes.plain() if isinstance(classes, SeqVal) else [classes]
+    if options is None or not all(isinstance(o, Ref) for o in options):
+        return Unknown()
+    names = {o.qname.rsplit(".", 1)[-1] for o in options if isinstance(o, Ref)}
+    layer = value.node
+    known = layer.kind in ("affine", "norm") or layer.name[:1].isupper()
+    if layer.name in names:
+        return Const(True)
+    return Const(False) if known else Unknown()
 
 
 def _is_loss(func: Value) -> bool:
@@ -1814,4 +2321,7 @@ def extract(
             node = extractor.instance_node(instance)
         if node is not None:
             roots.append(Root(node, instance.cls.name))
+    for root in roots:
+        with contextlib.suppress(BudgetExceeded, RecursionError):
+            extractor.exploding_init(root)
     return module, roots, events

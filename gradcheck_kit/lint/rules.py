@@ -14,6 +14,8 @@ from typing import Any
 
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.sketch import Layer, Span
+from gradcheck_kit.lint.training import PREFILTER as TRAINING_PREFILTER
+from gradcheck_kit.lint.training import check_unclipped_recurrent_training
 from gradcheck_kit.report.findings import Finding, RelatedLocation
 
 # Measured per-layer gradient multipliers at PyTorch's default nn.Linear init (width 256): what
@@ -147,9 +149,18 @@ def attenuation(run: Run) -> str:
     return "each derivative is at most 1 and falls to 0 as units saturate"
 
 
+def _exploding(facts: FileFacts) -> set[str | None]:
+    """Symbols with an exploding-init stack (GCK006): there the weights, not the saturating
+    derivatives, set the gradient's fate, so GCK001/GCK002's "vanishes" would be wrong."""
+    return {e.symbol for e in facts.events if e.code == "GCK006"}
+
+
 def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    exploding = _exploding(facts)
     for item in facts.runs:
         run = item.run
+        if item.symbol in exploding:
+            continue
         if run.unbounded or run.depth <= ctx.max_saturating_depth:
             continue
         source = f" (depth from {'; '.join(run.sources)})" if run.sources else ""
@@ -162,8 +173,11 @@ def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Findi
 
 
 def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    exploding = _exploding(facts)
     for item in facts.runs:
         run = item.run
+        if item.symbol in exploding:
+            continue
         counts = [c for c in run.counts if not c.per_step]
         if not run.unbounded or not counts:
             continue
@@ -178,27 +192,18 @@ def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Findin
         yield _finding("GCK002", "unbounded-saturating-depth", message, item, ctx, None)
 
 
-RULES: dict[str, Rule] = {
-    rule.code: rule
-    for rule in (
-        Rule(
-            "GCK001",
-            "saturating-stack",
-            "Deep stack of saturating activations with nothing to reset the gradient scale",
-            "warning",
-            True,
-            check_saturating_stack,
-        ),
-        Rule(
-            "GCK002",
-            "unbounded-saturating-depth",
-            "Saturating activations repeated an unknown number of times with no reset",
-            "warning",
-            True,
-            check_unbounded_depth,
-        ),
-    )
-}
+def check_saturating_recurrence(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    yield from check_events(facts, ctx, RULES["GCK003"])
+
+
+def check_squashed_twice(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    yield from check_events(facts, ctx, RULES["GCK005"])
+
+
+def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    for finding in check_events(facts, ctx, RULES["GCK006"]):
+        if finding.depth is not None and finding.depth > ctx.max_saturating_depth:
+            yield finding
 
 
 def event_finding(rule: Rule, event: Event, ctx: RuleContext) -> Finding | None:
@@ -236,6 +241,68 @@ def check_events(facts: FileFacts, ctx: RuleContext, rule: Rule) -> Iterator[Fin
             finding = event_finding(rule, event, ctx)
             if finding is not None:
                 yield finding
+
+
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in sorted(
+        (
+            Rule(
+                "GCK001",
+                "saturating-stack",
+                "Deep stack of saturating activations with nothing to reset the gradient scale",
+                "warning",
+                True,
+                check_saturating_stack,
+            ),
+            Rule(
+                "GCK002",
+                "unbounded-saturating-depth",
+                "Saturating activations repeated an unknown number of times with no reset",
+                "warning",
+                True,
+                check_unbounded_depth,
+            ),
+            Rule(
+                "GCK003",
+                "saturating-recurrence",
+                "Recurrence through time with a saturating activation and no gate",
+                "warning",
+                True,
+                check_saturating_recurrence,
+                re.compile(r"tanh|sigmoid|softsign|\bRNN", re.IGNORECASE),
+            ),
+            Rule(
+                "GCK006",
+                "exploding-init",
+                "Deep stack whose explicit init makes every layer amplify the gradient",
+                "warning",
+                True,
+                check_exploding_init,
+                re.compile(r"nn\.init|init\.|normal_|uniform_|constant_|ones_"),
+            ),
+            Rule(
+                "GCK005",
+                "squashed-twice",
+                "Sigmoid/softmax output passed to a loss that applies it again",
+                "warning",
+                True,
+                check_squashed_twice,
+                re.compile(r"with_logits|BCEWithLogits|cross_entropy|CrossEntropy"),
+            ),
+            Rule(
+                "GCK004",
+                "unclipped-recurrent-training",
+                "Recurrent model trained with no gradient clipping between backward and step",
+                "warning",
+                True,
+                check_unclipped_recurrent_training,
+                TRAINING_PREFILTER,
+            ),
+        ),
+        key=lambda r: r.code,
+    )
+}
 
 
 def selected_rules(select: tuple[str, ...], ignore: tuple[str, ...]) -> list[Rule]:

@@ -36,6 +36,12 @@ class Layer:
     name: str  # display name: "tanh", "BatchNorm1d", "Linear", ...
     anchor: object | None = None  # the syntax node it was written at (located only if reported)
     bound: float = 1.0  # derivative bound, for saturating layers
+    ref: object | None = None  # where the module was constructed (kept when a call site copies it)
+
+    @property
+    def origin(self) -> object:
+        """The construction site: the same for every call of one module."""
+        return self.ref if self.ref is not None else self.anchor
 
 
 @dataclass(frozen=True)

@@ -280,4 +280,4 @@ def looks_like_norm(name: str | None) -> bool:
 
 
 def copy_layer(layer: Layer, anchor: object | None) -> Layer:
-    return Layer(layer.kind, layer.name, anchor, layer.bound)
+    return Layer(layer.kind, layer.name, anchor, layer.bound, layer.origin)

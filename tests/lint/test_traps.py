@@ -195,7 +195,7 @@ def test_parallel_branches_count_on_their_own() -> None:
 LOOKALIKES = {
     "grad-norm": "n = x.norm()\nx = x / (x.norm() + 1e-6)",
     "distributions-normal": "d = torch.distributions.Normal(x, 1.0)\nx = self.fc(x)",
-    "init-normal": "nn.init.normal_(self.fc.weight)\nx = self.fc(x)",
+    "init-normal": "nn.init.normal_(self.fc.weight, std=0.01)\nx = self.fc(x)",
     "torch-norm-function": "x = x / torch.norm(x, dim=-1, keepdim=True)",
 }
 
