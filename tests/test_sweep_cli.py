@@ -87,10 +87,10 @@ def test_report_files(tmp_path, suffix, capsys):
     args = ["sweep", f"{MODELS}:tanh_mlp", "--depths", "2:8:2", "--report", str(path), *FAST]
     assert main(args) == 0
     text = path.read_text()
-    if suffix == ".json":
-        assert json.loads(text)["kind"] == "sweep"
+    if suffix == ".json":  # the shared export envelope
+        assert json.loads(text)["sweeps"][0]["kind"] == "sweep"
     elif suffix == ".md":
-        assert text.startswith("### Depth sweep")
+        assert "### Depth sweep" in text and "| depth (cpu/float32) |" in text
         image = tmp_path / "sweep.md.svg"
         assert image.exists() == sweep_plot.available()
         assert ("![" in text) == sweep_plot.available()

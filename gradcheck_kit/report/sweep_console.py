@@ -217,9 +217,10 @@ def _theory_table(report: SweepReport) -> Table:
 
 
 def sweep_markdown(report: SweepReport, image: str | None = None) -> str:
-    """A Markdown section for code review: verdict, summary, optional plot, per-depth table."""
+    """Markdown for code review: verdict, summary, optional plot, per-depth table. No heading of
+    its own: the caller's document supplies one (``### Depth sweep`` in report exports)."""
     mark = "passed" if report.passed else "**failed**"
-    out = [f"### Depth sweep: `{report.target}` - {mark}", ""]
+    out = [f"`{report.target}`: {mark}", ""]
     fit = report.fit
     ci = report.gain_ci
     if report.gain is not None:

@@ -77,8 +77,24 @@ def _draw(ax: Any, report: SweepReport) -> None:
                 linestyle="--",
                 color=color,
                 alpha=0.8,
-                label=f"{fit.shape} fit: gain {fit.gain:.3g}",
+                label=(
+                    f"{fit.shape} fit: gain {fit.gain:.3g}"
+                    if fit.shape != "curved"
+                    else f"best line (curve not log-linear), mean gain {fit.gain:.3g}"
+                ),
             )
+            theory = report.theory
+            if i == 0 and theory is not None and theory.predicted > 0:
+                slope = math.log(theory.predicted)
+                at = fit.intercept + fit.slope * lo  # anchored at the first depth's fit
+                ax.plot(
+                    grid,
+                    [(at + slope * (x - lo)) / math.log(10) for x in grid],
+                    linestyle=":",
+                    color="black",
+                    linewidth=1,
+                    label=f"mean-field prediction: gain {theory.predicted:.3g}",
+                )
     lo_b, hi_b = math.log10(report.bounds.vanish), math.log10(report.bounds.explode)
     ax.axhline(lo_b, color="tab:red", linewidth=1, label="bounds")
     ax.axhline(hi_b, color="tab:red", linewidth=1)

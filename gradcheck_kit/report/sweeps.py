@@ -14,7 +14,10 @@ The fit
   less.
 * ``gain = exp(slope)``: the multiplier of the gradient norm per unit of ``depth`` (per layer
   when ``factory(depth)`` adds one layer per unit), with a confidence interval from the slope's
-  standard error and Student's t.
+  standard error and Student's t. A seed builds every depth from the same first weights, so its
+  points are correlated; the seeds are the independent units: the standard error is
+  cluster-robust with seeds as clusters (t with seeds - 1 degrees of freedom; with one seed,
+  the classical one). Two seeds give an honest but wide interval.
 * ``shape``: ``"log-linear"`` when a straight line describes the curve; ``"curved"`` when a
   quadratic term is both significant (|t| >= :data:`CURVED_T`) and large (the two fits part by
   at least :data:`CURVED_DECADES` decades somewhere in the swept range) - a residual net whose
@@ -384,8 +387,8 @@ class SweepReport:
         yield render_sweep_report(self, width=options.max_width)
 
     def to_markdown(self, image: str | None = None) -> str:
-        """A Markdown section (heading, summary, per-depth table); ``image`` is a path or URL
-        of the plot to embed (see :meth:`plot`)."""
+        """Markdown (verdict, summary, per-depth table; no heading - the enclosing document
+        gives one); ``image`` is a path or URL of the plot to embed (see :meth:`plot`)."""
         from gradcheck_kit.report.sweep_console import sweep_markdown
 
         return sweep_markdown(self, image=image)
@@ -455,9 +458,15 @@ def _inverse(matrix: list[list[float]]) -> list[list[float]] | None:
 @dataclass
 class _WLS:
     coef: list[float]
-    cov: list[list[float]]
+    cov: list[list[float]]  # classical: sigma^2 (X'WX)^-1
+    inv: list[list[float]]  # (X'WX)^-1
     rss: float
     dof: int
+
+    def residuals(self, xs: list[float], ys: list[float]) -> list[float]:
+        return [
+            y - sum(c * x**i for i, c in enumerate(self.coef)) for x, y in zip(xs, ys, strict=True)
+        ]
 
 
 def _wls(xs: list[float], ys: list[float], ws: list[float], degree: int) -> _WLS | None:
@@ -485,13 +494,18 @@ def _wls(xs: list[float], ys: list[float], ws: list[float], degree: int) -> _WLS
     dof = len(xs) - k
     sigma2 = rss / dof
     cov = [[sigma2 * inv[i][j] for j in range(k)] for i in range(k)]
-    return _WLS(coef, cov, rss, dof)
+    return _WLS(coef, cov, inv, rss, dof)
 
 
 def fit_curve(points: Sequence[SweepPoint], confidence: float = 0.95) -> SweepFit:
     """Fit ``ln(ratio) = a + slope * depth`` to every usable seed (see the module docstring)."""
-    data = [(p.depth, math.log(r)) for p in points for r in p.usable]
-    distinct = sorted({d for d, _ in data})
+    data = [
+        (p.depth, math.log(r), seed)
+        for p in points
+        for seed, r in enumerate(p.ratios)
+        if r is not None and math.isfinite(r) and r > 0
+    ]
+    distinct = sorted({d for d, _, _ in data})
     if len(distinct) < 3:
         return SweepFit(
             "insufficient",
@@ -502,16 +516,38 @@ def fit_curve(points: Sequence[SweepPoint], confidence: float = 0.95) -> SweepFi
         )
     lo, hi = distinct[0], distinct[-1]
     centre, half = (lo + hi) / 2, max((hi - lo) / 2, 1e-9)
-    xs = [(d - centre) / half for d, _ in data]
-    ys = [y for _, y in data]
-    ws = [1.0 / max(d, 1) for d, _ in data]
+    xs = [(d - centre) / half for d, _, _ in data]
+    ys = [y for _, y, _ in data]
+    ws = [1.0 / max(d, 1) for d, _, _ in data]
     lin = _wls(xs, ys, ws, 1)
     if lin is None:
         return SweepFit("insufficient", n=len(data), depth_range=(lo, hi), confidence=confidence)
     slope = lin.coef[1] / half
     intercept = lin.coef[0] - lin.coef[1] * centre / half
-    slope_se = math.sqrt(max(lin.cov[1][1], 0.0)) / half
-    t_value = _t_quantile(0.5 + confidence / 2, lin.dof)
+    clusters = sorted({seed for _, _, seed in data})
+    if len(clusters) >= 2:
+        # Seed s builds every depth from the same weights, so one seed's points share their
+        # early layers: its residuals are correlated. Seeds are the independent units -
+        # cluster-robust (sandwich) variance with seeds as clusters, t with seeds - 1 dof.
+        residuals = lin.residuals(xs, ys)
+        meat = [[0.0, 0.0], [0.0, 0.0]]
+        for cluster in clusters:
+            u = [0.0, 0.0]
+            for (_, _, seed), x, w, e in zip(data, xs, ws, residuals, strict=True):
+                if seed == cluster:
+                    u[0] += w * e
+                    u[1] += w * e * x
+            for i in range(2):
+                for j in range(2):
+                    meat[i][j] += u[i] * u[j]
+        g = len(clusters)
+        b = lin.inv
+        var_slope = sum(b[1][i] * meat[i][j] * b[j][1] for i in range(2) for j in range(2))
+        slope_se = math.sqrt(max(var_slope * g / (g - 1), 0.0)) / half
+        t_value = _t_quantile(0.5 + confidence / 2, g - 1)
+    else:
+        slope_se = math.sqrt(max(lin.cov[1][1], 0.0)) / half
+        t_value = _t_quantile(0.5 + confidence / 2, lin.dof)
     wmean = math.fsum(w * y for w, y in zip(ws, ys, strict=True)) / math.fsum(ws)
     tss = math.fsum(w * (y - wmean) ** 2 for w, y in zip(ws, ys, strict=True))
     r2 = 1 - lin.rss / tss if tss > 0 else 1.0

@@ -7,10 +7,12 @@ deepest swept depth (``max_safe_depth`` < the top of ``--depths``), or some dept
 missing. A max safe depth *beyond* the swept range (extrapolated) is information, not a failure.
 
 ``--format json`` prints ``SweepReport.to_dict()`` (one object). ``--report FILE`` also writes,
-by suffix: ``.json``; ``.md`` (with the plot saved next to it as ``FILE.svg`` when matplotlib is
-installed); ``.svg`` / ``.png`` (the matplotlib plot; without matplotlib an ``.svg`` is the
-terminal rendering and a ``.png`` is skipped with a warning); ``.html`` (the terminal rendering,
-with the plot inline when matplotlib is installed).
+by suffix, through the shared report export (:mod:`gradcheck_kit.report.export`, the same
+files as ``audit --report``): ``.json`` (the export envelope, the sweep under ``"sweeps"``),
+``.svg`` (the terminal rendering, chart included), ``.html`` (the same, plus the matplotlib
+plot inline when matplotlib is installed), ``.md`` (plus the plot saved next to it as
+``FILE.md.svg`` and linked, when matplotlib is installed); ``.png`` is the matplotlib plot
+alone - without matplotlib it is skipped with a warning, not an error.
 """
 
 from __future__ import annotations
@@ -152,45 +154,36 @@ def _emit(report: Any, args: argparse.Namespace) -> None:
         sys.stdout.write(text)
 
 
-def _recorded(report: Any) -> Any:
-    console = _console(io.StringIO(), record=True, width=110)
-    console.print(report)
-    return console
-
-
 def _write_report(report: Any, path: Path) -> None:
+    """Through the shared report export (gradcheck_kit.report.export), plus the plot."""
     from gradcheck_kit._io import write_atomic
+    from gradcheck_kit.report.export import write_report
     from gradcheck_kit.report.sweep_plot import render_plot
 
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        write_atomic(path, json.dumps(report.to_dict(), indent=2) + "\n")
-    elif suffix == ".md":
-        image = render_plot(report, "svg")
-        name = None
-        if image is not None:
-            image_path = path.with_name(path.name + ".svg")
-            write_atomic(image_path, image.decode("utf-8"))
-            name = image_path.name
-        write_atomic(path, report.to_markdown(image=name))
-    elif suffix in (".svg", ".png"):
-        image = render_plot(report, suffix[1:])
+    if path.suffix.lower() == ".png":
+        image = render_plot(report, "png")
         if image is None:
-            if suffix == ".png":
-                _err(f"no image written to {path}: the plot needs matplotlib ({_PLOT_HINT})")
-                return
-            write_atomic(path, _recorded(report).export_svg(title=f"depth sweep {report.target}"))
+            _err(f"no image written to {path}: the plot needs matplotlib ({PLOT_HINT})")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(image)
-    elif suffix == ".html":
-        html = _recorded(report).export_html(inline_styles=True)
-        image = render_plot(report, "svg")
-        if image is not None:
-            data = base64.b64encode(image).decode("ascii")
-            tag = f'<img alt="flow ratio against depth" src="data:image/svg+xml;base64,{data}">'
-            html = html.replace("<body>", f"<body>\n{tag}", 1)
-        write_atomic(path, html)
+        return
+    fmt = write_report(path, sweeps=[report])
+    if fmt not in ("html", "markdown"):
+        return
+    image = render_plot(report, "svg")
+    if image is None:
+        return
+    text = path.read_text(encoding="utf-8")
+    if fmt == "html":
+        data = base64.b64encode(image).decode("ascii")
+        tag = f'<img alt="flow ratio against depth" src="data:image/svg+xml;base64,{data}">'
+        text = text.replace("<body>", f"<body>\n{tag}", 1)
+    else:
+        image_path = path.with_name(path.name + ".svg")
+        write_atomic(image_path, image.decode("utf-8"))
+        text = text.rstrip("\n") + f"\n\n![flow ratio against depth]({image_path.name})\n"
+    write_atomic(path, text)
 
 
-_PLOT_HINT = "pip install 'gradcheck-kit[plot]'"
+PLOT_HINT = "pip install 'gradcheck-kit[plot]'"
