@@ -1904,8 +1904,10 @@ def _over_modules(iterable: Value) -> bool:
         values = list(flatten_any(iterable.entries))
         return any(
             isinstance(v, (ModuleVal, Instance))
-            or (isinstance(v, SeqVal)
-            and any(isinstance(e, (ModuleVal, Instance)) for e in flatten_any(v.entries)))
+            or (
+                isinstance(v, SeqVal)
+                and any(isinstance(e, (ModuleVal, Instance)) for e in flatten_any(v.entries))
+            )
             for v in values
         )
     return False
