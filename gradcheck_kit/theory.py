@@ -33,6 +33,7 @@ He/Kaiming for ReLU (fan_in)               2          ``"he"``
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -315,6 +316,24 @@ def mean_field(
     more than one stable fixed point. ``derivative`` overrides the numerical derivative of a
     callable ``activation``.
     """
+    if isinstance(activation, str) and derivative is None:
+        return _named_mean_field(_normalize(activation), float(weight_var), float(bias_var), q0)
+    return _mean_field(activation, weight_var, bias_var, derivative, q0)
+
+
+@functools.lru_cache(maxsize=256)
+def _named_mean_field(name: str, weight_var: float, bias_var: float, q0: float | None) -> MeanField:
+    """Named activations are cached: the linter asks for the same few again and again."""
+    return _mean_field(name, weight_var, bias_var, None, q0)
+
+
+def _mean_field(
+    activation: Any,
+    weight_var: float,
+    bias_var: float,
+    derivative: Callable[..., Any] | None,
+    q0: float | None,
+) -> MeanField:
     if weight_var <= 0 or bias_var < 0:
         raise ValueError(
             f"need weight_var > 0 and bias_var >= 0, got weight_var={weight_var}, "
