@@ -705,6 +705,9 @@ class Extractor:
         result = frame.returns[0]
         for other in frame.returns[1:]:
             result = self.merge(result, other)
+        if call is not None and isinstance(result, ModuleVal) and isinstance(result.node, Layer):
+            # ``get_activation("tanh")``: report the layer where the model asks for it
+            return ModuleVal(copy_layer(result.node, call))
         return result
 
     def bind_params(
