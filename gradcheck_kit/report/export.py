@@ -61,7 +61,7 @@ FORMATS: dict[str, str] = {
     ".markdown": "markdown",
     ".json": "json",
 }
-WIDTH = 120  # columns of the recorded console: wide enough for the per-layer table
+WIDTH = 140  # columns of the recorded console: wide enough for the per-layer table
 
 _HTML = """<!DOCTYPE html>
 <html lang="en">

@@ -226,7 +226,7 @@ def gradient_flow_table(
         failed = report.failure is not None
         mark = Text(verdict(report), style="bold red" if failed else "green")
         if failed and report.failure and report.failure.depth is not None:
-            mark.append(f" at {report.failure.depth}", style="red")
+            mark.append(f" at depth {report.failure.depth}", style="red")
         row: list[RenderableType] = []
         if with_tests:
             row.append(test or "")
