@@ -62,6 +62,7 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depths", metavar="LO:HI", help="inclusive depth range (default 2:32)")
     p.add_argument("--max-examples", type=int, metavar="N", help="Hypothesis examples per check")
     p.add_argument("--format", choices=["full", "json"], default="full")
+    p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
     _add_runtime_options(p)
 
 

@@ -156,3 +156,17 @@ def test_subprocess_exit_codes_and_missing_runtime_hint(tmp_path):
     )
     assert run.returncode == 2
     assert "pip install 'gradcheck-kit[runtime]'" in run.stderr
+
+
+def test_check_report_file(tmp_path: Path) -> None:
+    """``check --report`` writes the report in the format its suffix names; a bad suffix is a
+    usage error before anything runs."""
+    from gradcheck_kit.cli import main
+
+    target = f"{Path(__file__).with_name('runtime_models.py')}:sigmoid_mlp"
+    out = tmp_path / "flow.md"
+    code = main(["check", target, "--depths", "2:6", "--max-examples", "4", "--seed", "0",
+                 "-q", "--report", str(out)])  # fmt: skip
+    assert code == 1
+    assert "vanishing" in out.read_text()
+    assert main(["check", target, "--report", str(tmp_path / "flow.txt")]) == 2

@@ -204,6 +204,13 @@ def run_check(args: argparse.Namespace) -> int:
 
     reports: list[GradientReport] = []
     try:
+        if getattr(args, "report", None):
+            from gradcheck_kit.report.export import report_format
+
+            try:
+                report_format(args.report)
+            except ValueError as exc:
+                raise UsageError(f"--report: {exc}") from exc
         tables, root = _checks_from_config(args)
         for table in tables:
             spec = _merged(table, args)
@@ -220,6 +227,10 @@ def run_check(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_ERROR
     _emit(reports, args)
+    if getattr(args, "report", None):
+        from gradcheck_kit.report.export import write_report
+
+        write_report(args.report, gradients=reports)
     return EXIT_OK if all(r.passed for r in reports) else EXIT_FAILED
 
 

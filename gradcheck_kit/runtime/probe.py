@@ -54,12 +54,12 @@ def floating_tensors(value: Any) -> Iterator[Tensor]:
 
 
 def _norm(t: Tensor) -> Tensor:
-    """The 2-norm in float32 (float64 stays float64), detached: half-precision sums of squares
-    overflow long before the values do."""
+    """The 2-norm, detached, accumulated in float64: a float32 sum of squares reads 0 for any
+    RMS below ~1e-19, long before a vanishing gradient's values underflow (and a float16 one
+    overflows at 65504). MPS has no float64: float32 there."""
     t = t.detach()
-    if t.dtype == torch.float64:
-        return torch.linalg.vector_norm(t).float()  # type: ignore[no-any-return]
-    return torch.linalg.vector_norm(t, dtype=torch.float32)  # type: ignore[no-any-return]
+    wide = torch.float32 if t.device.type == "mps" else torch.float64
+    return torch.linalg.vector_norm(t, dtype=wide)  # type: ignore[no-any-return]
 
 
 def _width(module: nn.Module, out: Tensor) -> int:
@@ -261,7 +261,8 @@ class Probe:
         flat = [g for grads in param_grads for g in grads]
         if flat and all(g.dtype in (torch.float32, torch.float64) for g in flat):
             # one fused kernel for every parameter gradient
-            norms = [n.float() for n in torch._foreach_norm(flat)]
+            wide = torch.float32 if flat[0].device.type == "mps" else torch.float64
+            norms = [n.to(wide) for n in torch._foreach_norm(flat)]
         else:  # half precision: accumulate in float32 (a float16 norm overflows at 65504)
             norms = [_norm(g) for g in flat]
         it_norms = iter(norms)
