@@ -13,14 +13,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-import deep_sigmoid_mlp  # noqa: E402
-import normalized_mlp  # noqa: E402
-import recurrent  # noqa: E402
-import relu_init  # noqa: E402
-import transformer  # noqa: E402
-import yolo_backbone  # noqa: E402
+import deep_sigmoid_mlp
+import normalized_mlp
+import recurrent
+import relu_init
+import transformer
+import yolo_backbone
 
-from gradcheck_kit import check_gradients  # noqa: E402
+from gradcheck_kit import check_gradients
 
 TOKENS: dict[str, Any] = {"input_shape": (8, 16), "input_dtype": "long", "vocab_size": 1000}
 CASES: list[tuple[str, Any, dict[str, Any], int]] = [
