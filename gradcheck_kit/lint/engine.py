@@ -11,6 +11,7 @@ import ast
 import contextlib
 import dataclasses
 import fnmatch
+import functools
 import io
 import multiprocessing
 import multiprocessing.context
@@ -198,7 +199,30 @@ def _excluded(path: Path, excludes: tuple[str, ...], config: Config, explicit: b
     rel = _relative(str(path), config)
     if explicit:
         return any(fnmatch.fnmatch(rel, p) for p in excludes if "/" in p or "*" in p)
-    return any(_matches(rel, p) or fnmatch.fnmatch(path.name, p) for p in excludes)
+    return _exclude_matcher(excludes)(rel, path.name)
+
+
+@functools.lru_cache(maxsize=32)
+def _exclude_matcher(excludes: tuple[str, ...]) -> Callable[[str, str], bool]:
+    """:func:`_matches` for every pattern at once (or the file name): one compiled regex each
+    for the whole path and for its parts, since discovery asks for every file of a tree."""
+    patterns = [p.rstrip("/") for p in excludes if p.rstrip("/")]
+    if not patterns:
+        return lambda rel, name: False
+    whole = re.compile(
+        "|".join(fnmatch.translate(q) for p in patterns for q in (p, f"{p}/*", f"*/{p}"))
+    )
+    part = re.compile("|".join(fnmatch.translate(p) for p in patterns))
+
+    def excluded(rel: str, name: str) -> bool:
+        rel, name = os.path.normcase(rel), os.path.normcase(name)
+        return (
+            whole.match(rel) is not None
+            or part.match(name) is not None
+            or any(part.match(piece) is not None for piece in rel.split("/"))
+        )
+
+    return excluded
 
 
 def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[Path]:
