@@ -50,14 +50,7 @@ from gradcheck_kit.report.gradients import (
     fmt,
 )
 from gradcheck_kit.report.progress import SearchProgress, progress_wanted
-from gradcheck_kit.runtime.devices import (
-    DeviceUnavailableError,
-    dtype_name,
-    resolve_devices,
-    resolve_dtypes,
-    resolve_input_dtype,
-    under_pytest,
-)
+from gradcheck_kit.runtime.devices import dtype_name, resolve_input_dtype, resolve_targets
 from gradcheck_kit.runtime.probe import Probe, RawLayer, floating_tensors
 from gradcheck_kit.runtime.strategies import (
     Example,
@@ -515,15 +508,7 @@ def check_gradients(
     if not callable(factory):
         raise TypeError("factory must be callable: factory(depth) -> torch.nn.Module")
     target = name or _target_name(factory)
-    try:
-        device_list = resolve_devices(devices)
-    except DeviceUnavailableError as exc:
-        if under_pytest():
-            import pytest
-
-            pytest.skip(str(exc))
-        raise
-    dtype_list = resolve_dtypes(dtypes)
+    device_list, dtype_list = resolve_targets(devices, dtypes)
     in_dtype = resolve_input_dtype(input_dtype)
     depth_st, depth_range = depth_strategy(depths)
     run_seed = _effective_seed(seed)

@@ -113,3 +113,16 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 def under_pytest() -> bool:
     return "PYTEST_CURRENT_TEST" in os.environ
+
+
+def resolve_targets(devices: Any, dtypes: Any) -> tuple[list[str], list[torch.dtype]]:
+    """Devices and dtypes of a run; a missing device skips under pytest and raises elsewhere."""
+    try:
+        device_list = resolve_devices(devices)
+    except DeviceUnavailableError as exc:
+        if under_pytest():
+            import pytest
+
+            pytest.skip(str(exc))
+        raise
+    return device_list, resolve_dtypes(dtypes)

@@ -41,14 +41,7 @@ from gradcheck_kit.runtime.check import (
     _target_name,
     run_example,
 )
-from gradcheck_kit.runtime.devices import (
-    DeviceUnavailableError,
-    dtype_name,
-    resolve_devices,
-    resolve_dtypes,
-    resolve_input_dtype,
-    under_pytest,
-)
+from gradcheck_kit.runtime.devices import dtype_name, resolve_input_dtype, resolve_targets
 from gradcheck_kit.runtime.strategies import Example, infer_input
 from gradcheck_kit.strategies import InputSpec
 
@@ -224,15 +217,7 @@ def sweep(
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     depth_list = _depth_list(depths)
     target = name or _target_name(factory)
-    try:
-        device_list = resolve_devices(devices)
-    except DeviceUnavailableError as exc:
-        if under_pytest():
-            import pytest
-
-            pytest.skip(str(exc))
-        raise
-    dtype_list = resolve_dtypes(dtypes)
+    device_list, dtype_list = resolve_targets(devices, dtypes)
     in_dtype = resolve_input_dtype(input_dtype)
     base_seed = _effective_seed(seed)
 
