@@ -145,7 +145,7 @@ class Extractor:
         # every function, with its defaults: finds the Sequentials that builders return
         for func in list(self.functions):
             with contextlib.suppress(BudgetExceeded):
-                self.call_function(func, [], {}, None, unknown_params=True)
+                self.call_function(func, [], {}, None)
         # every other method, with a default instance (``_make_layer``-style builders)
         # (``training_step`` too: ``self`` is the default instance, so ``self(x)`` runs forward)
         for info in list(self.classes):
@@ -161,7 +161,7 @@ class Extractor:
             for name, method in others:
                 with contextlib.suppress(BudgetExceeded):
                     fn = FuncRef(method, info.scope, f"{info.name}.{name}", inst, info)
-                    self.call_function(fn, [], {}, None, unknown_params=True)
+                    self.call_function(fn, [], {}, None)
         for holder, symbol in self._sequentials:
             self.roots.append(Root(self.entries_node(holder.entries), symbol))
         return self.roots
@@ -643,7 +643,7 @@ class Extractor:
         if found is not None:
             owner, init = found
             func = FuncRef(init, owner.scope, f"{owner.name}.__init__", instance, owner)
-            self.call_function(func, args, kwargs, call, unknown_params=root)
+            self.call_function(func, args, kwargs, call)
         elif self._sequential_base(info):
             self.fill_container(instance, args)
         if not root and call is not None and info.find_method("forward"):
@@ -680,7 +680,6 @@ class Extractor:
         args: list[Value],
         kwargs: dict[str, Value],
         call: cst.Call | None,
-        unknown_params: bool = False,
     ) -> Value:
         if self.call_depth >= MAX_CALL_DEPTH or self.call_stack.count(func.node) >= 2:
             return Unknown(func.qualname)
@@ -1219,7 +1218,7 @@ class Extractor:
         else:
             owner, forward = found
             func = FuncRef(forward, owner.scope, f"{owner.name}.forward", instance, owner)
-            result = self.call_function(func, [fresh], {}, None, unknown_params=True)
+            result = self.call_function(func, [fresh], {}, None)
         instance.forward_cache[0] = result
         return result
 
