@@ -228,9 +228,7 @@ class Extractor:
         elif isinstance(stmt, cst.For):
             self.exec_for(stmt, frame)
         elif isinstance(stmt, cst.While):
-            self.loop_representative(
-                frame, Count(None), lambda: self._exec_statements(stmt.body, frame)
-            )
+            self.exec_while(stmt, frame)
         elif isinstance(stmt, cst.With):
             for item in stmt.items:
                 value = self.eval(item.item, frame)
@@ -305,6 +303,23 @@ class Extractor:
         }.get(type(op))
         result = self.binop(binop, target, value) if binop else Unknown()
         self.assign(small.target, result, frame)
+
+    def exec_while(self, stmt: cst.While, frame: Frame) -> None:
+        """A loop whose condition folds (``while i < 5: ...; i += 1``) runs for real, up to the
+        unroll limit; otherwise one representative iteration, repeated an unknown number of
+        times."""
+        for _ in range(UNROLL_LIMIT):
+            cond = self.truth(self.eval(stmt.test, frame))
+            if cond is False or frame.returned:
+                return
+            if cond is None:
+                break
+            self._exec_statements(stmt.body, frame)
+        else:
+            return
+        self.loop_representative(
+            frame, Count(None), lambda: self._exec_statements(stmt.body, frame)
+        )
 
     def exec_if(self, stmt: cst.If, frame: Frame) -> None:
         cond = self.truth(self.eval(stmt.test, frame))
@@ -801,7 +816,7 @@ class Extractor:
             value = owner.cls.find_attr(attr)
             if value is not None:
                 return value
-            if attr in ("children", "modules", "values", "apply"):
+            if attr in ("children", "modules", "values", "apply") or attr in _RETURNS_SELF:
                 return _BoundMethod(owner, attr)
             if attr in ("add_module", "register_module", "append", "extend"):
                 return _BoundMethod(owner, attr)
@@ -827,7 +842,7 @@ class Extractor:
         if isinstance(owner, ModuleVal):
             if attr in ("weight", "data") and isinstance(owner.node, Layer):
                 return _Weight(owner.node)
-            if attr in ("modules", "children", "apply"):
+            if attr in ("modules", "children", "apply") or attr in _RETURNS_SELF:
                 return _BoundMethod(owner, attr)
             return Unknown(attr)
         if isinstance(owner, _Weight):
@@ -1326,6 +1341,8 @@ class Extractor:
                 assert isinstance(result, Data)
                 result = self.join("alt", result, part)
             return result
+        if qname in _MODULE_WRAPPERS and args:
+            return args[0]  # torch.compile(model), DataParallel(model): the same network
         if qname == "functools.partial" and args:
             return args[0]
         if qname in ("torch.unbind", "torch.split", "torch.chunk") and data_args:
@@ -1507,6 +1524,8 @@ class Extractor:
     ) -> Value:
         owner, name = method.owner, method.name
         span = self.span(node)
+        if name in _RETURNS_SELF and self.module_node(owner) is not None:
+            return owner  # model.to(device), .cuda(), .train(), .requires_grad_(), ...
         if isinstance(owner, Data):
             if name in ("softmax", "log_softmax"):
                 return self.extend(owner, Layer("activation", name, span))
@@ -1922,6 +1941,18 @@ def _over_time(iterable: Value) -> bool:
         return any(isinstance(e, Repeated) and e.count.per_step for e in iterable.entries)
     return isinstance(iterable, Unknown) and iterable.from_data
 
+
+_RETURNS_SELF = frozenset(
+    {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval", "type",
+     "requires_grad_", "share_memory", "to_empty", "xpu", "mps"}
+)  # fmt: skip
+_MODULE_WRAPPERS = frozenset(
+    {"torch.compile", "torch.jit.script", "torch.jit.trace", "torch.nn.DataParallel",
+     "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.DataParallel",
+     "torch.nn.utils.weight_norm", "torch.nn.utils.spectral_norm",
+     "torch.nn.utils.parametrizations.weight_norm",
+     "torch.nn.utils.parametrizations.spectral_norm"}
+)  # fmt: skip
 
 _SOFTMAX_NAMES = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
 

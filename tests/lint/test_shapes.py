@@ -501,3 +501,33 @@ def test_python2_file_is_an_error_entry(tmp_path) -> None:
     assert [e.path.endswith("old.py") for e in result.errors] == [True]
     assert "syntax error" in result.errors[0].message
     assert [f.code for f in result.findings] == ["GCK001"]
+
+
+def test_while_loop_with_a_folding_condition() -> None:
+    src = """
+    layers, i = [], 0
+    while i < 5:
+        layers += [nn.Linear(4, 4), nn.Tanh()]
+        i += 1
+    model = nn.Sequential(*layers)
+    """
+    assert found(src) == [("GCK001", 5)]
+
+
+def test_models_moved_compiled_or_wrapped_are_the_same_model() -> None:
+    src = """
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
+
+        def forward(self, x):
+            return self.net(x)
+
+    net = torch.compile(Net().to("cpu").train())
+    criterion = nn.BCEWithLogitsLoss()
+
+    def step(x, y):
+        return criterion(net(x), y)
+    """
+    assert found(src) == [("GCK005", None)]
