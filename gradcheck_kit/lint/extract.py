@@ -847,6 +847,8 @@ class Extractor:
             return Unknown(attr)
         if isinstance(owner, _Weight):
             return owner if attr in ("data", "weight") else _BoundMethod(owner, attr)
+        if isinstance(owner, _Super):
+            return _BoundMethod(owner, attr)
         if isinstance(owner, SeqVal) and owner.kind == "sequential" and attr == "apply":
             return _BoundMethod(owner, attr)
         return Unknown()

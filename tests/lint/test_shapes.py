@@ -531,3 +531,24 @@ def test_models_moved_compiled_or_wrapped_are_the_same_model() -> None:
         return criterion(net(x), y)
     """
     assert found(src) == [("GCK005", None)]
+
+
+def test_subclass_configures_its_base_through_super_init() -> None:
+    src = """
+    class Base(nn.Module):
+        def __init__(self, depth=2, act=nn.ReLU):
+            super().__init__()
+            self.layers = nn.ModuleList()
+            for _ in range(depth):
+                self.layers.append(nn.Sequential(nn.Linear(8, 8), act()))
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    class Deep(Base):
+        def __init__(self):
+            super(Deep, self).__init__(depth=8, act=nn.Sigmoid)
+    """
+    assert found(src) == [("GCK001", 8)]
