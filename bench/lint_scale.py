@@ -118,8 +118,8 @@ def copy_tree(source: Path, target: Path) -> None:
 def lint(root: Path, *flags: str) -> tuple[float, list[tuple[str, int, int]]]:
     command = [sys.executable, "-m", "gradcheck_kit", "lint", "--format", "json", "--exit-zero"]
     start = time.perf_counter()
-    done = subprocess.run(
-        [*command, *flags, "."], cwd=root, capture_output=True, text=True, check=True
+    done = subprocess.run(  # from the parent: a tree's own modules must not shadow the stdlib
+        [*command, *flags, root.name], cwd=root.parent, capture_output=True, text=True, check=True
     )
     seconds = time.perf_counter() - start
     data = json.loads(done.stdout)
