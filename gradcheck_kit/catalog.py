@@ -19,10 +19,17 @@ class Saturating:
     name: str  # short display name, e.g. "tanh"
     derivative_bound: float  # sup |phi'(x)|
     note: str = ""
+    #: Per-layer multiplier of the gradient norm through Linear + this activation at PyTorch's
+    #: default init (weight variance 1/(3 fan_in)), measured at width 256 and predicted by mean
+    #: field (gradcheck_kit.theory). Where the bound alone says little (tanh' <= 1), this is
+    #: what a layer typically does. None where not measured.
+    default_init_gain: float | None = None
 
 
-SIGMOID = Saturating("sigmoid", 0.25, "sigmoid'(x) = s(1 - s) <= 1/4")
-TANH = Saturating("tanh", 1.0, "tanh'(x) = 1 - tanh^2 <= 1, and far less once units saturate")
+SIGMOID = Saturating("sigmoid", 0.25, "sigmoid'(x) = s(1 - s) <= 1/4", 0.141)
+TANH = Saturating(
+    "tanh", 1.0, "tanh'(x) = 1 - tanh^2 <= 1, and far less once units saturate", 0.576
+)
 HARDTANH = Saturating("hardtanh", 1.0, "zero outside [-1, 1]")
 HARDSIGMOID = Saturating("hardsigmoid", 1.0 / 6.0, "slope 1/6 inside [-3, 3], zero outside")
 SOFTSIGN = Saturating("softsign", 1.0, "1 / (1 + |x|)^2 decays quadratically")
@@ -150,6 +157,12 @@ ACTIVATION_BY_STRING: dict[str, Saturating] = {
     "hard_sigmoid": HARDSIGMOID,
     "softsign": SOFTSIGN,
     "logsigmoid": LOGSIGMOID,
+}
+
+
+#: Activation name -> its typical per-layer gradient gain at default init (see Saturating).
+DEFAULT_INIT_GAIN: dict[str, float] = {
+    act.name: act.default_init_gain for act in (SIGMOID, TANH) if act.default_init_gain is not None
 }
 
 

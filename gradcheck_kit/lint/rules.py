@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcheck_kit.catalog import DEFAULT_INIT_GAIN
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.sketch import Layer, Span
 from gradcheck_kit.lint.training import PREFILTER as TRAINING_PREFILTER
@@ -20,7 +21,7 @@ from gradcheck_kit.report.findings import Finding, RelatedLocation
 
 # Measured per-layer gradient multipliers at PyTorch's default nn.Linear init (width 256): what
 # a saturating layer typically does, where the derivative bound alone says little (tanh' <= 1).
-TYPICAL_GAIN = {"tanh": 0.576, "sigmoid": 0.141}
+TYPICAL_GAIN = DEFAULT_INIT_GAIN  # one set of numbers for the linter, the sweep and the docs
 
 
 @dataclass(frozen=True)
