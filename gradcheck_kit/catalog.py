@@ -147,18 +147,6 @@ DICT_CONTAINERS: frozenset[str] = frozenset({"torch.nn.ModuleDict"})
 #: The base class of every model.
 MODULE_BASES: frozenset[str] = frozenset({"torch.nn.Module"})
 
-#: Activation names as users spell them in config strings (``act="tanh"``) and
-#: ``getattr(nn, "Tanh")`` lookups.
-ACTIVATION_BY_STRING: dict[str, Saturating] = {
-    "sigmoid": SIGMOID,
-    "tanh": TANH,
-    "hardtanh": HARDTANH,
-    "hardsigmoid": HARDSIGMOID,
-    "hard_sigmoid": HARDSIGMOID,
-    "softsign": SOFTSIGN,
-    "logsigmoid": LOGSIGMOID,
-}
-
 
 #: Activation name -> its typical per-layer gradient gain at default init (see Saturating).
 DEFAULT_INIT_GAIN: dict[str, float] = {
