@@ -28,6 +28,7 @@ from rich.text import Text
 from gradcheck_kit import __version__
 from gradcheck_kit._io import write_atomic
 from gradcheck_kit.config import Config, ConfigError, discover_config, load_config, read_toml
+from gradcheck_kit.lint.command import config_starts
 from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.report import console as views
 from gradcheck_kit.report.findings import Finding, LintResult
@@ -320,7 +321,12 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
     """Run one declared check; every problem becomes part of the outcome, never an exception."""
     import torch
 
-    from gradcheck_kit.runtime.check import check_gradients
+    from gradcheck_kit.runtime.check import (
+        DEFAULT_TIMEOUT,
+        ExampleTimeout,
+        _time_limit,
+        check_gradients,
+    )
     from gradcheck_kit.runtime.command import (
         CHECK_KEYS,
         UsageError,
@@ -350,7 +356,7 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
         return outcome
     depth = kwargs.get("depths", (2, 32))[0]
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _time_limit(kwargs.get("timeout", DEFAULT_TIMEOUT)):
             torch.manual_seed(0)
             model = factory(depth)
         cls = type(model)
@@ -360,8 +366,8 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
         missing = _missing_dependency(exc, root) or getattr(exc, "name", None) or str(exc)
         outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
         return outcome
-    except Exception:
-        pass
+    except (Exception, ExampleTimeout):
+        pass  # the check below reports it
     try:
         outcome.report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
     except Exception as exc:
@@ -374,7 +380,7 @@ def build_audit(args: argparse.Namespace) -> AuditReport:
     if args.config:
         config = load_config(Path(args.config))
     else:
-        config = discover_config([Path(p) for p in paths])
+        config = discover_config(config_starts(paths))
     tables, root = _load_tables(args, config)
     report = AuditReport(lint_paths(paths, config))
     if args.no_runtime:

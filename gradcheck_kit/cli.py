@@ -7,8 +7,12 @@ Heavy modules (torch, hypothesis) are imported only by the sub-commands that nee
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import traceback
+from collections.abc import Iterator, Sequence
 
 from gradcheck_kit import __version__
 
@@ -137,6 +141,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + the signal number, as a shell reports it
+REPORT_HINT = "this is a bug in gradcheck-kit: please report it"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally`` (and temp-file cleanup) runs."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While a command runs, SIGTERM unwinds the stack instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -147,28 +176,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     try:
-        if args.command == "lint":
-            from gradcheck_kit.lint.command import run_lint
+        with _sigterm_raises():
+            return _dispatch(parser, args)
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        name = "SIGTERM" if terminated else "SIGINT"
+        print(f"gradcheck-kit: interrupted by {name}", file=sys.stderr)
+        return EXIT_SIGTERM if terminated else EXIT_SIGINT
+    except OSError as exc:  # an output file or directory that cannot be written, ...
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"gradcheck-kit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug in gradcheck-kit: a short message, not a bare traceback
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        where = "" if getattr(args, "verbose", False) else "; run with --verbose for the traceback"
+        print(
+            f"gradcheck-kit {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+            f"  {REPORT_HINT} with the command line{where}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
 
-            return run_lint(args)
-        if args.command == "rule":
-            from gradcheck_kit.lint.command import run_rule
 
-            return run_rule(args)
-        if args.command == "check":
-            from gradcheck_kit.runtime.command import run_check
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "lint":
+        from gradcheck_kit.lint.command import run_lint
 
-            return run_check(args)
-        if args.command == "sweep":
-            from gradcheck_kit.runtime.sweep_command import run_sweep
+        return run_lint(args)
+    if args.command == "rule":
+        from gradcheck_kit.lint.command import run_rule
 
-            return run_sweep(args)
-        if args.command == "audit":
-            from gradcheck_kit.audit import run_audit
+        return run_rule(args)
+    if args.command == "check":
+        from gradcheck_kit.runtime.command import run_check
 
-            return run_audit(args)
-    except KeyboardInterrupt:
-        print("gradcheck-kit: interrupted", file=sys.stderr)
-        return 130
+        return run_check(args)
+    if args.command == "sweep":
+        from gradcheck_kit.runtime.sweep_command import run_sweep
+
+        return run_sweep(args)
+    if args.command == "audit":
+        from gradcheck_kit.audit import run_audit
+
+        return run_audit(args)
     parser.error(f"unknown command {args.command!r}")
     return EXIT_ERROR  # pragma: no cover

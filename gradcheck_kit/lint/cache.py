@@ -153,5 +153,5 @@ class LintCache:
 def resolve_key(path: Path) -> str:
     try:
         return str(path.resolve())
-    except OSError:
+    except (OSError, RuntimeError):  # a symlink loop raises RuntimeError before Python 3.13
         return os.path.abspath(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -16,7 +17,7 @@ from gradcheck_kit.config import Config, ConfigError, discover_config, load_conf
 from gradcheck_kit.lint.cache import default_cache_dir
 from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
 from gradcheck_kit.lint.docs import rule_infos, rule_page
-from gradcheck_kit.lint.engine import lint_paths
+from gradcheck_kit.lint.engine import INTERNAL_ERROR, internal_traceback, lint_paths
 from gradcheck_kit.lint.rules import RULES, unknown_codes
 from gradcheck_kit.report import console as views
 from gradcheck_kit.report.findings import LintResult
@@ -42,12 +43,26 @@ def resolve_config(args: argparse.Namespace, paths: list[str]) -> Config:
     if getattr(args, "config", None):
         config = load_config(Path(args.config))
     else:
-        config = discover_config([Path(p) for p in paths])
+        config = discover_config(config_starts(paths))
     return config.with_overrides(
         select=tuple(args.select) if getattr(args, "select", None) else None,
         ignore=(config.ignore + tuple(args.ignore)) if getattr(args, "ignore", None) else None,
         max_saturating_depth=getattr(args, "max_saturating_depth", None),
     )
+
+
+def config_starts(paths: list[str]) -> list[Path]:
+    """Where to look for pyproject.toml: each path, or the folder of one that cannot be
+    resolved (a symlink loop) - that file is then reported as unreadable, not a crash."""
+    starts = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            path.resolve()
+        except (OSError, RuntimeError):
+            path = Path(os.path.abspath(path)).parent
+        starts.append(path)
+    return starts
 
 
 def run_lint(args: argparse.Namespace) -> int:
@@ -89,12 +104,28 @@ def run_lint(args: argparse.Namespace) -> int:
 
     text, errors_in_text = _render(result, args)
     if args.output_file:
-        write_atomic(args.output_file, text)
+        try:
+            write_atomic(args.output_file, text)
+        except OSError as exc:
+            return _fail(f"cannot write --output-file {args.output_file}: {exc.strerror or exc}")
     elif text:
         sys.stdout.write(text)
     if not errors_in_text or args.output_file:
         for error in result.errors:  # machine output stays parseable; errors go to stderr
             print(f"gradcheck-kit: {error.path}: {error.message}", file=sys.stderr)
+    internal = [e for e in result.errors if e.message.startswith(INTERNAL_ERROR)]
+    if internal:  # a bug in gradcheck-kit, not in the user's files: exit 2, as ruff does
+        for error in internal:
+            trace = internal_traceback(Path(error.path), config) if args.verbose else None
+            if trace:
+                print(f"gradcheck-kit: traceback for {error.path}:\n{trace}", file=sys.stderr)
+        if not args.verbose:
+            print(
+                "gradcheck-kit: internal error on "
+                f"{', '.join(e.path for e in internal)}; run with --verbose for the traceback",
+                file=sys.stderr,
+            )
+        return EXIT_ERROR
     if (result.findings or result.errors) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK

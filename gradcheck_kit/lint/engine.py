@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import errno
 import fnmatch
 import functools
 import io
@@ -17,8 +18,11 @@ import multiprocessing
 import multiprocessing.context
 import os
 import re
+import signal
+import stat
 import sys
 import tokenize
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -160,7 +164,7 @@ def _per_file_ignored(path: str, config: Config) -> tuple[str, ...]:
 def _relative(path: str, config: Config) -> str:
     try:
         return Path(path).resolve().relative_to(config.root.resolve()).as_posix()
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):
         return Path(path).as_posix()
 
 
@@ -184,15 +188,24 @@ def discover(paths: Iterable[str | os.PathLike[str]], config: Config) -> Iterato
         path = Path(raw)
         if path.is_dir():
             for found in _walk(path, excludes, config):
-                key = found.resolve()
+                key = _identity(found)
                 if key not in seen:
                     seen.add(key)
                     yield found
         else:
-            key = path.resolve()
+            key = _identity(path)
             if key not in seen and not _excluded(path, excludes, config, explicit=True):
                 seen.add(key)
                 yield path
+
+
+def _identity(path: Path) -> Path:
+    """The file a path names, for de-duplication; a symlink loop (RuntimeError before Python
+    3.13) or an unresolvable path is its own identity, and reading it reports the problem."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
 
 
 def _excluded(path: Path, excludes: tuple[str, ...], config: Config, explicit: bool) -> bool:
@@ -229,14 +242,14 @@ def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[Pat
     visited: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         try:
-            stat = os.stat(dirpath)
+            info = os.stat(dirpath)
         except OSError:
             dirnames[:] = []
             continue
-        if (stat.st_dev, stat.st_ino) in visited:  # a symlink loop
+        if (info.st_dev, info.st_ino) in visited:  # a symlink loop
             dirnames[:] = []
             continue
-        visited.add((stat.st_dev, stat.st_ino))
+        visited.add((info.st_dev, info.st_ino))
         current = Path(dirpath)
         dirnames[:] = sorted(
             d for d in dirnames if not _excluded(current / d, excludes, config, explicit=False)
@@ -259,13 +272,33 @@ def lint_file(path: Path, config: Config) -> tuple[list[Finding], LintError | No
 def _read(path: Path) -> tuple[bytes | None, LintError | None]:
     display = str(path)
     try:
-        return path.read_bytes(), None
+        return _read_regular(path), None
+    except _NotRegular as exc:
+        return None, LintError(display, f"not a regular file ({exc}); skipped")
     except FileNotFoundError:
         return None, LintError(display, "file not found (deleted during the run?)")
     except IsADirectoryError:
         return None, LintError(display, "is a directory")
     except OSError as exc:
         return None, LintError(display, f"cannot read: {exc.strerror or exc}")
+
+
+class _NotRegular(Exception):
+    pass
+
+
+def _read_regular(path: Path) -> bytes:
+    """The file's bytes. Opened non-blocking and checked with fstat (no race), so a FIFO or a
+    device named ``*.py`` is refused instead of blocking the run forever."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise _NotRegular(kind)
+        return handle.read()
 
 
 def lint_bytes(data: bytes, display: str, config: Config) -> tuple[list[Finding], LintError | None]:
@@ -321,8 +354,29 @@ def lint_text(text: str, display: str, config: Config) -> tuple[list[Finding], L
         name = type(exc).__name__
         return [], LintError(
             display,
-            f"internal error ({name}: {exc}); please report it with this file attached",
+            f"{INTERNAL_ERROR} ({name}: {exc}); please report it with this file attached",
         )
+
+
+INTERNAL_ERROR = "internal error"  # the prefix of a LintError that is a bug in gradcheck-kit
+
+
+def internal_traceback(path: Path, config: Config) -> str | None:
+    """Lint ``path`` again in this process, letting the exception out: the traceback of an
+    internal error (for ``--verbose``; worker processes only send back the message)."""
+    data, _ = _read(path)
+    if data is None:
+        return None
+    try:
+        if str(path).endswith(".ipynb"):
+            text = notebook_source(data.decode("utf-8-sig")).text
+        else:
+            text = decode_source(data)
+        with _deep_recursion():
+            lint_source(text, str(path), config)
+    except Exception:
+        return traceback.format_exc()
+    return None
 
 
 def lint_paths(
@@ -372,7 +426,8 @@ def lint_paths(
         if entry[1] is not None:
             result.errors.append(entry[1])
     for raw in paths:
-        if not Path(raw).exists():
+        if not os.path.lexists(raw):  # one entry, not also "deleted during the run"
+            result.errors = [e for e in result.errors if e.path != str(Path(raw))]
             result.errors.append(LintError(str(raw), "no such file or directory"))
     result.sort()
     return result
@@ -414,14 +469,22 @@ def _run_all(
     order = sorted(range(len(work)), key=lambda i: -len(work[i][0]))
     chunk = max(1, min(16, len(work) // (workers * 8)))
     results: list[tuple[list[Finding], LintError | None] | None] = [None] * len(work)
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=_context(), initializer=_init_worker
-    ) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
+    try:
         done = pool.map(
             _lint_job, [(work[i][0], work[i][1], config) for i in order], chunksize=chunk
         )
         for i, outcome in zip(order, done, strict=True):
             results[i] = outcome
+    except BaseException:
+        # Ctrl-C / SIGTERM (or a broken pool): stop now, not after the queued work is done.
+        processes = dict(getattr(pool, "_processes", None) or {})
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes.values():
+            with contextlib.suppress(Exception):
+                process.terminate()
+        raise
+    pool.shutdown(wait=True)
     return [r for r in results if r is not None]
 
 
@@ -434,6 +497,10 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def _init_worker() -> None:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), _RECURSION_LIMIT))
+    # The parent handles Ctrl-C and SIGTERM (a terminal sends SIGINT to the whole group) and
+    # stops the workers itself; a forked worker must not inherit the CLI's SIGTERM handler.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _lint_job(job: tuple[bytes, str, Config]) -> tuple[list[Finding], LintError | None]:

@@ -2228,15 +2228,36 @@ def _fold(op: type[cst.BaseBinaryOp], left: Const, right: Const) -> Value:
         cst.Power: lambda a, b: a**b if abs(b) < 64 else math.inf,
     }
     fn = fns.get(op)
-    if fn is None:
+    if fn is None or not _cheap_to_fold(op, left.value, right.value):
         return Unknown()
     try:
         value = fn(left.value, right.value)
     except Exception:
         return Unknown()
-    if isinstance(value, (str, list, tuple)) and len(value) > 10_000:
+    if isinstance(value, (str, bytes, list, tuple)) and len(value) > _MAX_FOLDED_LEN:
         return Unknown()
     return Const(value, left.source or right.source)
+
+
+_MAX_FOLDED_LEN = 10_000
+_MAX_FOLDED_BITS = 1_024
+_SEQUENCES = (str, bytes, list, tuple)
+
+
+def _cheap_to_fold(op: type[cst.BaseBinaryOp], a: Any, b: Any) -> bool:
+    """Whether folding ``a op b`` is cheap. ``"a" * 10**10``, ``"%0999999999d" % 1`` or
+    ``n = n * n`` in an unrolled loop would cost gigabytes or hours: they stay unknown."""
+    if any(isinstance(v, int) and v.bit_length() > _MAX_FOLDED_BITS for v in (a, b)):
+        return False
+    if op is cst.Modulo and isinstance(a, (str, bytes)):
+        return False  # printf-style formatting: a width can be any size
+    if op is cst.Multiply:
+        for seq, times in ((a, b), (b, a)):
+            if isinstance(seq, _SEQUENCES) and isinstance(times, int):
+                return len(seq) * max(times, 0) <= _MAX_FOLDED_LEN
+    if op is cst.Add and isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+        return len(a) + len(b) <= _MAX_FOLDED_LEN
+    return True
 
 
 def _compare(op: cst.BaseCompOp, left: Value, right: Value) -> bool | None:

@@ -67,6 +67,7 @@ __all__ = ["check_gradients", "run_example"]
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 _EMBEDDINGS = frozenset({"Embedding", "EmbeddingBag"})
 SHRINK_RUNS = 40  # at least this many shrinking runs after the first failure
+DEFAULT_TIMEOUT = 600.0  # seconds per example: generous, but a hung model never hangs the tool
 
 
 class ExampleTimeout(BaseException):
@@ -407,7 +408,9 @@ def run_example(
                     saturation=False,
                 )
     except ExampleTimeout as exc:
-        return _error(example, f"depth {example.depth}: {exc}", None)
+        outcome = _error(example, f"depth {example.depth}: {exc}", None)
+        outcome.extra["timeout"] = True
+        return outcome
     except _UserError as exc:
         return _error(example, str(exc), None)
     except Exception as exc:
@@ -492,7 +495,7 @@ def check_gradients(
     max_examples: int = 30,
     seed: int | None = None,
     raise_on_failure: bool = True,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
     name: str | None = None,
     database: Any = None,
     progress: bool | None = None,
@@ -500,8 +503,9 @@ def check_gradients(
     """Build ``factory(depth)`` at depths and inputs Hypothesis draws, run forward + backward and
     check the flow ratio stays within ``bounds`` (see the module docstring for the definitions).
 
-    ``timeout`` limits each example (seconds); ``name`` labels the report; ``database`` is a
-    Hypothesis example database (or a directory path) to save failures to - none by default.
+    ``timeout`` limits each example (seconds, default 600; ``None``: no limit); ``name`` labels
+    the report; ``database`` is a Hypothesis example database (or a directory path) to save
+    failures to - none by default.
     ``progress`` shows a progress bar on stderr once the check has run for a second; by default
     only when stderr is a terminal and not under pytest.
     Raises :class:`GradientFlowError` on failure unless ``raise_on_failure=False``, and
@@ -521,7 +525,9 @@ def check_gradients(
     with _preserved_torch_state():
         min_batch = None
         if inputs is None:
-            probe = _probe_model(factory, depth_range, run_seed, required=input_shape is None)
+            probe = _probe_model(
+                factory, depth_range, run_seed, required=input_shape is None, timeout=timeout
+            )
             if input_shape is None:
                 assert probe is not None
                 input_shape, inferred_vocab = infer_input(probe)
@@ -595,17 +601,22 @@ MIN_NORM_BATCH = 16
 
 
 def _probe_model(
-    factory: Callable[[int], Any], depth_range: tuple[int, int] | None, seed: int, required: bool
+    factory: Callable[[int], Any],
+    depth_range: tuple[int, int] | None,
+    seed: int,
+    required: bool,
+    timeout: float | None = None,
 ) -> nn.Module | None:
     """One model at the smallest depth, to infer the input and see what it contains. A factory
     that fails here is reported properly by the first example, unless the input is needed."""
     depth = depth_range[0] if depth_range else 2
     torch.manual_seed(seed)
     try:
-        model = factory(depth)
-    except Exception as exc:
+        with _time_limit(timeout):
+            model = factory(depth)
+    except (Exception, ExampleTimeout) as exc:
         if not required:
-            return None
+            return None  # the first example reports it (a timeout: once, with no shrinking)
         raise ValueError(
             f"cannot infer the input: factory({depth}) raised {_format_exception(exc)}; "
             "pass input_shape="
@@ -646,8 +657,13 @@ def _search(
         key = repr(example)
         outcome = seen.get(key)
         if outcome is None:
-            if state["last_failure"] is not None and state["shrinks"] >= shrink_budget:
-                return  # budget spent: every new candidate is rejected, so shrinking ends
+            last = state["last_failure"]
+            if last is not None and (
+                state["shrinks"] >= shrink_budget or last.extra.get("timeout")
+            ):
+                # budget spent (or each try may take the whole time limit): every new
+                # candidate is rejected, so shrinking ends
+                return
             state["count"] += 1
             if state["last_failure"] is not None:
                 state["shrinks"] += 1

@@ -165,8 +165,7 @@ def _write_report(report: Any, path: Path) -> None:
         if image is None:
             _err(f"no image written to {path}: the plot needs matplotlib ({PLOT_HINT})")
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(image)
+        write_atomic(path, image)
         return
     fmt = write_report(path, sweeps=[report])
     if fmt not in ("html", "markdown"):
