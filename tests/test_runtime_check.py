@@ -274,3 +274,15 @@ def test_batchnorm_models_get_real_batches() -> None:
     assert report.passed, report.summary()
     assert report.example is not None
     assert report.example["inputs"]["shape"][0] >= 16
+
+
+def test_gradient_hook_called_with_none_is_no_gradient() -> None:
+    """On CUDA, fused recurrent cells call tensor hooks with None for an output no gradient
+    reached (seen with nn.LSTMCell on an H200); that is no gradient, not a crash."""
+    from gradcheck_kit.runtime.probe import Probe
+
+    sink: list[torch.Tensor] = []
+    record = Probe._grad_recorder(sink)
+    record(None)
+    record(torch.ones(4))
+    assert len(sink) == 1 and float(sink[0]) == 2.0

@@ -237,9 +237,12 @@ class Probe:
         ]
 
     @staticmethod
-    def _grad_recorder(sink: list[Tensor]) -> Callable[[Tensor], None]:
-        def record(grad: Tensor) -> None:
-            sink.append(_norm(grad))
+    def _grad_recorder(sink: list[Tensor]) -> Callable[[Tensor | None], None]:
+        def record(grad: Tensor | None) -> None:
+            # CUDA's fused cells (LSTMCell) call the hook with None for an output no gradient
+            # reached (the last step's cell state); on CPU the hook is not called at all
+            if grad is not None:
+                sink.append(_norm(grad))
 
         return record
 
