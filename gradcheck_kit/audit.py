@@ -11,9 +11,11 @@ Exit codes as ``lint``: 0 clean, 1 findings or failed checks, 2 usage or interna
 from __future__ import annotations
 
 import argparse
+import html
 import inspect
 import io
 import json
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -219,7 +221,19 @@ def _checks_table(checks: list[CheckOutcome]) -> Table:
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """User-controlled text (paths, class names, messages) in a table cell or a line: no HTML
+    gets through and a ``|`` does not split the cell."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_code(text: str, in_table: bool = True) -> str:
+    """A code span; inside a table a ``|`` still needs its backslash (GFM splits cells first)."""
+    text = text.replace("\n", " ")
+    if "`" in text:
+        return _md_escape(text)
+    if in_table:
+        text = text.replace("|", "\\|")
+    return f"`{text}`"
 
 
 def to_markdown(report: AuditReport) -> str:
@@ -241,13 +255,17 @@ def to_markdown(report: AuditReport) -> str:
             runtime = _md_escape(check.verdict) if check is not None else ""
             depth = str(f.depth) if f.depth is not None else "?"
             lines.append(
-                f"| `{f.path}:{f.line}` | {f.code} {f.name} | {depth} | {_md_escape(f.message)} "
+                f"| {_md_code(f'{f.path}:{f.line}')} | {f.code} {f.name} | {depth} "
+                f"| {_md_escape(f.message)} "
                 f"| {runtime} |"
             )
         lines.append("")
     if report.lint.errors:
         lines += ["### Files that could not be linted", ""]
-        lines += [f"- `{e.path}`: {_md_escape(e.message)}" for e in report.lint.errors]
+        lines += [
+            f"- {_md_code(e.path, in_table=False)}: {_md_escape(e.message)}"
+            for e in report.lint.errors
+        ]
         lines.append("")
     lines += ["### Gradient flow", ""]
     if report.checks:
@@ -263,18 +281,22 @@ def to_markdown(report: AuditReport) -> str:
             examples = str(r.examples_run) if r is not None else "-"
             icon = {"passed": "✅", "failed": "❌", "error": "❌", "skipped": "⏭️"}[check.status]
             lines.append(
-                f"| `{check.target}` | {check.model or '-'} | {depths} | {examples} | {ratio} "
+                f"| {_md_code(check.target)} | {_md_escape(check.model or '-')} | {depths} "
+                f"| {examples} | {ratio} "
                 f"| {icon} {_md_escape(check.verdict)} |"
             )
         lines.append("")
         for check in report.checks:
             if check.report is not None and not check.report.passed:
+                summary = check.report.summary()
+                fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", summary))])
                 lines += [
-                    f"<details><summary>{check.target}: {_md_escape(check.verdict)}</summary>",
+                    f"<details><summary>{_md_escape(check.target)}: "
+                    f"{_md_escape(check.verdict)}</summary>",
                     "",
-                    "```",
-                    check.report.summary(),
-                    "```",
+                    fence,
+                    summary,
+                    fence,
                     "",
                     "</details>",
                     "",

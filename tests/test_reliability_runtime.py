@@ -6,6 +6,7 @@ integer outputs, NaN in forward / inf in backward, RNG / grad mode / default dty
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -364,3 +365,41 @@ def test_check_internal_error_is_a_short_message_not_a_traceback(monkeypatch, ca
     assert "please report" in err and "--verbose" in err and "Traceback" not in err
     assert main([*argv, "--verbose"]) == 2
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- report escaping
+
+
+def test_audit_reports_escape_user_controlled_text(tmp_path: Path, monkeypatch, capsys):
+    """A file path and a model class name with <script> and Markdown table characters."""
+    evil_file = tmp_path / "m<script>alert(1)|x.py"  # no "/" in a file name
+    evil_file.write_text(
+        "import torch.nn as nn\n\n"
+        "Evil = type('Net<script>alert(2)</script>|y', (nn.Sequential,), {})\n\n"
+        "def make(depth):\n"
+        "    return Evil(*[m for _ in range(depth) for m in (nn.Linear(8, 8), nn.Sigmoid())])\n"
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        "[[tool.gradcheck-kit.check]]\n"
+        f"target = {evil_file.name + ':make'!r}\n"
+        'input-shape = "4,8"\ndepths = "12:12"\nmax-examples = 2\nseed = 1\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    for suffix in ("md", "html", "svg"):
+        report = tmp_path / f"audit.{suffix}"
+        assert main(["audit", "--report", str(report), str(tmp_path)]) == 1
+        text = report.read_text(encoding="utf-8")
+        if suffix == "md":  # code blocks and spans show text literally (CommonMark): safe
+            text = re.sub(r"^(`{3,})\n.*?^\1$", "", text, flags=re.S | re.M)
+            text = re.sub(r"`[^`\n]*`", "", text)
+        assert "<script>" not in text, suffix
+        assert "alert(1)" in text and "alert(2)" in text  # shown, escaped
+    markdown = (tmp_path / "audit.md").read_text(encoding="utf-8")
+    rows = [
+        line for line in markdown.splitlines() if line.startswith("| `m&lt;") or "alert(1)" in line
+    ]
+    table_rows = [line for line in rows if line.startswith("|")]
+    assert table_rows
+    for row in table_rows:  # every | inside a cell is escaped: the column count is intact
+        assert row.replace("\\|", "").count("|") == 7
+    capsys.readouterr()

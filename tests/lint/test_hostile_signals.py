@@ -106,10 +106,11 @@ def test_interrupted_run_writes_nothing_and_exits_128_plus_signal(
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == code, stderr
-    assert f"interrupted by {signal.Signals(signum).name}" in stderr
-    assert "Traceback" not in stderr
-    assert stdout == ""
+    context = f"exit {process.returncode}; stderr:\n{stderr}\nstdout:\n{stdout[:2000]}"
+    assert process.returncode == code, context
+    assert f"interrupted by {signal.Signals(signum).name}" in stderr, context
+    assert "Traceback" not in stderr, context
+    assert stdout == "", context
     assert json.loads(previous.read_text()) == {"previous": "report"}
     assert _files_under(out_dir) == ["report.json"]  # no temp file left behind
     assert not cache_dir.exists() or all(
