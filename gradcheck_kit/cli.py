@@ -40,6 +40,7 @@ def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
         help="output format (default: full)",
     )
     p.add_argument("--output-file", metavar="FILE", help="write the report here, not stdout")
+    p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     p.add_argument(
         "--diff", metavar="REV", help="only findings on lines changed since git revision REV"

@@ -76,6 +76,13 @@ def run_lint(args: argparse.Namespace) -> int:
             raise ConfigError("--max-saturating-depth must be at least 1")
         if args.jobs is not None and args.jobs < 1:
             raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")
+        if getattr(args, "report", None):
+            from gradcheck_kit.report.export import report_format
+
+            try:
+                report_format(args.report)
+            except ValueError as exc:
+                raise ConfigError(f"--report: {exc}") from exc
     except ConfigError as exc:
         return _fail(str(exc))
     changed = None
@@ -102,6 +109,13 @@ def run_lint(args: argparse.Namespace) -> int:
     if changed is not None:
         result.findings = only_changed(result.findings, changed)
 
+    if getattr(args, "report", None):
+        from gradcheck_kit.report.export import write_report
+
+        try:
+            write_report(args.report, lint=result)
+        except (ValueError, OSError) as exc:
+            return _fail(f"--report {args.report}: {exc}")
     text, errors_in_text = _render(result, args)
     if args.output_file:
         try:

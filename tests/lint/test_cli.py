@@ -172,3 +172,12 @@ def test_console_script(project: Path) -> None:
     )
     assert proc.returncode == 1
     assert "GCK001" in proc.stdout
+
+
+def test_report_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for suffix in (".html", ".svg", ".md", ".json"):
+        out = project / f"lint{suffix}"
+        assert main(["lint", "--report", str(out), str(project)]) == 1
+        assert "GCK001" in out.read_text()
+    assert main(["lint", "--report", str(project / "lint.txt"), str(project)]) == 2
+    assert "--report" in capsys.readouterr().err
