@@ -21,10 +21,11 @@ import re
 import signal
 import stat
 import sys
+import threading
 import tokenize
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import libcst as cst
@@ -469,23 +470,57 @@ def _run_all(
     order = sorted(range(len(work)), key=lambda i: -len(work[i][0]))
     chunk = max(1, min(16, len(work) // (workers * 8)))
     results: list[tuple[list[Finding], LintError | None] | None] = [None] * len(work)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
-    try:
-        done = pool.map(
-            _lint_job, [(work[i][0], work[i][1], config) for i in order], chunksize=chunk
+    batches = [order[k : k + chunk] for k in range(0, len(order), chunk)]
+    with _signals_deferred() as received:
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=_context(), initializer=_init_worker
         )
-        for i, outcome in zip(order, done, strict=True):
-            results[i] = outcome
-    except BaseException:
-        # Ctrl-C / SIGTERM (or a broken pool): stop now, not after the queued work is done.
-        processes = dict(getattr(pool, "_processes", None) or {})
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes.values():
-            with contextlib.suppress(Exception):
-                process.terminate()
-        raise
-    pool.shutdown(wait=True)
+        pending: dict[Future[list[tuple[list[Finding], LintError | None]]], list[int]] = {}
+        try:
+            pending = {
+                pool.submit(_lint_batch, [(work[i][0], work[i][1], config) for i in batch]): batch
+                for batch in batches
+            }
+            while pending and not received:
+                done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for future in done:
+                    for i, outcome in zip(pending.pop(future), future.result(), strict=True):
+                        results[i] = outcome
+        finally:
+            if pending:  # interrupted (or a broken pool): stop now, not after the queued work
+                processes = dict(getattr(pool, "_processes", None) or {})
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in processes.values():
+                    with contextlib.suppress(Exception):
+                        process.terminate()
+            pool.shutdown(wait=True)
+    if received:  # now, outside the pool's locks, as the handler in place would have
+        signal.raise_signal(received[0])
+        raise KeyboardInterrupt  # the signal was ignored by its handler: still stop
     return [r for r in results if r is not None]
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM are recorded, not raised, while a pool runs: an exception raised
+    inside concurrent.futures (holding one of its locks) can deadlock the pool's shutdown."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in signals}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _lint_batch(
+    jobs: list[tuple[bytes, str, Config]],
+) -> list[tuple[list[Finding], LintError | None]]:
+    return [_lint_job(job) for job in jobs]
 
 
 def _context() -> multiprocessing.context.BaseContext:
