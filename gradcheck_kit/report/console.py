@@ -78,7 +78,7 @@ class LintSummary:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.result
         n = len(r.findings)
-        if n:
+        if n or r.errors:
             style = "bold yellow"
             text = f"Found {n} finding{'s' if n != 1 else ''} in {r.files_checked} files checked."
         else:
