@@ -16,7 +16,6 @@ defaults, and again for every instantiation in the file with literal arguments),
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +24,35 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from gradcheck_kit import catalog
+from gradcheck_kit.lint.folding import (
+    UNROLL_LIMIT,
+    _compare,
+    _count_of,
+    _fold,
+    _hashable,
+    _range,
+    _same_const,
+)
+from gradcheck_kit.lint.patterns import (
+    _ACTIVATION_FUNCTIONS,
+    _ACTIVATION_MODULES,
+    _LOGIT_LOSSES,
+    _LOSS_FUNCTIONS,
+    _MODULE_WRAPPERS,
+    _RETURNS_SELF,
+    _SOFTMAX_NAMES,
+    _dominant_activation,
+    _fan_in,
+    _Init,
+    _is_loss,
+    _isinstance,
+    _squash_applied_by,
+    _squash_name,
+    _tail_layer,
+    _unwrap_squash,
+    _Weight,
+    _weight_variance,
+)
 from gradcheck_kit.lint.rules import Event
 from gradcheck_kit.lint.sketch import (
     Branches,
@@ -58,7 +86,6 @@ from gradcheck_kit.lint.values import (
     looks_like_norm,
 )
 
-UNROLL_LIMIT = 64  # loops with a known count up to this are unrolled exactly
 MAX_CALL_DEPTH = 24
 STEP_BUDGET = 400_000  # abstract evaluation steps per file; past it, values become Unknown
 
@@ -1874,11 +1901,6 @@ _CONVERSIONS: dict[str, Callable[[Any], Any]] = {
     "int": int, "float": float, "round": round, "abs": abs, "str": str, "bool": bool,
 }  # fmt: skip
 
-_LOSS_FUNCTIONS = frozenset(
-    {"cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss",
-     "mse_loss", "l1_loss", "kl_div", "cosine_embedding_loss"}
-)  # fmt: skip
-
 
 @dataclass
 class _Loop:
@@ -1944,216 +1966,6 @@ def _over_time(iterable: Value) -> bool:
     return isinstance(iterable, Unknown) and iterable.from_data
 
 
-_RETURNS_SELF = frozenset(
-    {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval", "type",
-     "requires_grad_", "share_memory", "to_empty", "xpu", "mps"}
-)  # fmt: skip
-_MODULE_WRAPPERS = frozenset(
-    {"torch.compile", "torch.jit.script", "torch.jit.trace", "torch.nn.DataParallel",
-     "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.DataParallel",
-     "torch.nn.utils.weight_norm", "torch.nn.utils.spectral_norm",
-     "torch.nn.utils.parametrizations.weight_norm",
-     "torch.nn.utils.parametrizations.spectral_norm"}
-)  # fmt: skip
-
-_SOFTMAX_NAMES = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
-
-#: Losses that apply a squashing function to their input themselves.
-_LOGIT_LOSSES = {
-    "binary_cross_entropy_with_logits": "sigmoid",
-    "BCEWithLogitsLoss": "sigmoid",
-    "cross_entropy": "softmax",
-    "CrossEntropyLoss": "softmax",
-}
-
-
-def _squash_applied_by(func: Value) -> str | None:
-    if isinstance(func, Ref):
-        return (
-            _LOGIT_LOSSES.get(func.qname.rsplit(".", 1)[-1])
-            if func.qname.startswith("torch.")
-            else None
-        )
-    if isinstance(func, ModuleVal) and isinstance(func.node, Layer):
-        return _LOGIT_LOSSES.get(func.node.name)
-    return None
-
-
-def _squash_name(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
-        name = expr.func.attr.value
-        return "sigmoid" if name == "expit" else name
-    return None
-
-
-def _tail_layer(path: tuple[Node, ...]) -> Layer | None:
-    """The last layer a tensor went through, looking through containers and shape-only ops."""
-    for node in reversed(path):
-        while isinstance(node, (Seq, Repeat)):
-            if isinstance(node, Repeat):
-                node = node.body
-            elif node.items:
-                inner = _tail_layer(node.items)
-                if inner is None:
-                    return None
-                node = inner
-            else:
-                break
-        if isinstance(node, Seq):
-            continue  # empty
-        if isinstance(node, Layer):
-            if node.kind == "neutral":
-                continue
-            return node
-        return None
-    return None
-
-
-@dataclass(eq=False)
-class _Weight(Value):
-    """``layer.weight`` (or ``.weight.data``) of a known affine layer: the target of an init."""
-
-    layer: Layer
-
-
-@dataclass(frozen=True)
-class _Init:
-    weight_var: float  # s_w^2: weight variance times fan-in
-    description: str
-    anchor: object
-
-
-_ACTIVATION_MODULES = {
-    f"torch.nn.{name}": name.lower()
-    for name in ("ReLU", "GELU", "SiLU", "ELU", "SELU", "LeakyReLU", "Mish", "Softplus", "ReLU6")
-}
-_ACTIVATION_FUNCTIONS = {
-    **{f"torch.nn.functional.{n}": n for n in ("relu", "gelu", "silu", "elu", "selu", "mish")},
-    **{f"torch.{n}": n for n in ("relu", "selu")},
-    "torch.nn.functional.leaky_relu": "leakyrelu",
-    "torch.nn.functional.relu6": "relu6",
-}
-_THEORY_NAMES = {"leakyrelu": "relu", "relu6": "relu", "mish": "silu", "softplus": "softplus"}
-_KAIMING_GAIN2 = {"relu": 2.0, "leaky_relu": 2.0, "tanh": 25 / 9, "sigmoid": 1.0, "linear": 1.0,
-                  "selu": 9 / 16}  # fmt: skip
-
-
-def _const(value: Value | None) -> Any:
-    return value.value if isinstance(value, Const) else None
-
-
-def _fan_in(kind: str, args: list[Value], kwargs: dict[str, Value]) -> int | None:
-    first = _const(
-        kwargs.get("in_features") or kwargs.get("in_channels") or (args[0] if args else None)
-    )
-    if not isinstance(first, int) or first < 1:
-        return None
-    if "Conv" not in kind:
-        return first
-    raw = kwargs.get("kernel_size") or (args[2] if len(args) > 2 else None)
-    dims = int(kind[-2]) if kind[-2].isdigit() else 2
-    if isinstance(raw, Const) and isinstance(raw.value, int):
-        return int(first * raw.value**dims)
-    plain = raw.plain() if isinstance(raw, SeqVal) else None
-    sizes = [_const(v) for v in plain or []]
-    if sizes and all(isinstance(k, int) for k in sizes):
-        return int(first * math.prod(sizes))
-    return None
-
-
-def _weight_variance(
-    fn: str, args: list[Value], kwargs: dict[str, Value], fan_in: int | None
-) -> tuple[float, str] | None:
-    """(s_w^2, description) of an explicit init, when the code makes it computable."""
-
-    def arg(name: str, index: int, default: Any) -> Any:
-        value = kwargs.get(name) or (args[index] if len(args) > index else None)
-        return default if value is None else _const(value)
-
-    name = fn.rstrip("_")
-    if name in ("normal", "trunc_normal"):
-        std = arg("std", 1, 1.0)
-        if isinstance(std, (int, float)) and fan_in:
-            return std**2 * fan_in, f"{fn}(std={std})"
-    elif name == "uniform":
-        a, b = arg("a", 0, 0.0), arg("b", 1, 1.0)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and fan_in:
-            mean_sq = (a * a + a * b + b * b) / 3  # E[w^2] of U(a, b)
-            return mean_sq * fan_in, f"{fn}({a}, {b})"
-    elif name in ("constant", "ones"):
-        value = 1.0 if name == "ones" else arg("val", 0, None)
-        if isinstance(value, (int, float)) and fan_in:
-            return (value * fan_in) ** 2, f"{fn}({value})"  # rank one: x |c| fan_in per layer
-    elif name in ("kaiming_normal", "kaiming_uniform"):
-        nonlinearity = arg("nonlinearity", 2, "leaky_relu")
-        a = arg("a", 0, 0.0) or 0.0
-        mode = arg("mode", 1, "fan_in")
-        gain2 = _KAIMING_GAIN2.get(str(nonlinearity))
-        if gain2 is not None and mode == "fan_in":
-            if nonlinearity == "leaky_relu":
-                gain2 = 2.0 / (1 + float(a) ** 2)
-            return gain2, f"{fn}(nonlinearity={nonlinearity!r})"
-    elif name in ("xavier_normal", "xavier_uniform", "orthogonal"):
-        gain = arg("gain", 0, 1.0)
-        if isinstance(gain, (int, float)):
-            return float(gain) ** 2, f"{fn}(gain={gain})"
-    return None
-
-
-def _dominant_activation(layers: list[Layer]) -> str:
-    names = [
-        _THEORY_NAMES.get(layer.name, layer.name)
-        for layer in layers
-        if layer.kind in ("saturating", "activation")
-        and layer.name not in ("softmax", "log_softmax")
-    ]
-    if not names:
-        return "linear"
-    return max(dict.fromkeys(names), key=names.count)
-
-
-def _isinstance(value: Value, classes: Value) -> Value:
-    """``isinstance(m, nn.Linear)`` for a module whose class the linter knows."""
-    if not isinstance(value, ModuleVal) or not isinstance(value.node, Layer):
-        return Unknown()
-    options = classes.plain() if isinstance(classes, SeqVal) else [classes]
-    if options is None or not all(isinstance(o, Ref) for o in options):
-        return Unknown()
-    names = {o.qname.rsplit(".", 1)[-1] for o in options if isinstance(o, Ref)}
-    layer = value.node
-    known = layer.kind in ("affine", "norm") or layer.name[:1].isupper()
-    if layer.name in names:
-        return Const(True)
-    return Const(False) if known else Unknown()
-
-
-def _is_loss(func: Value) -> bool:
-    if isinstance(func, Ref):
-        short = func.qname.rsplit(".", 1)[-1]
-        return short in _LOSS_FUNCTIONS or short.endswith("_loss")
-    if isinstance(func, ModuleVal) and isinstance(func.node, Layer):
-        return func.node.name.endswith("Loss")
-    if isinstance(func, Unknown) and func.symbol:
-        last = func.symbol.rsplit(".", 1)[-1].lower()
-        return "loss" in last or "criterion" in last
-    return False
-
-
-def _unwrap_squash(expr: cst.BaseExpression) -> cst.BaseExpression:
-    """``torch.sigmoid(z)``, ``F.softmax(z, 1)``, ``z.sigmoid()`` -> ``z``: the squashing
-    belongs to the loss. Purely syntactic; peeling can only shorten a run, never lengthen it."""
-    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
-        return expr
-    if expr.func.attr.value not in _SQUASHING:
-        return expr
-    if expr.args:
-        return expr.args[0].value
-    return expr.func.value
-
-
-_SQUASHING = frozenset({"sigmoid", "tanh", "softmax", "log_softmax", "expit"})
-
-
 def _spread_args(args: list[Value]) -> list[Value]:
     out: list[Value] = []
     for arg in args:
@@ -2187,142 +1999,6 @@ def _first_source(value: SeqVal) -> str | None:
         if isinstance(entry, Repeated) and entry.count.source:
             return entry.count.source
     return None
-
-
-def _range(args: list[Value]) -> Value:
-    if not args or not all(isinstance(a, Const) and isinstance(a.value, int) for a in args):
-        unknown = next((a for a in args if isinstance(a, Unknown)), None)
-        symbol = unknown.symbol if unknown else None
-        per_step = bool(unknown and unknown.from_data)
-        return SeqVal((Repeated(Count(None, symbol=symbol, per_step=per_step), (Unknown(),)),))
-    values = [a.value for a in args]  # type: ignore[attr-defined]
-    source = next((a.source for a in args if isinstance(a, Const) and a.source), None)
-    try:
-        numbers = range(*values)
-    except (TypeError, ValueError):
-        return Unknown()
-    if len(numbers) <= UNROLL_LIMIT:
-        entries = tuple(Const(i) for i in numbers)
-        if source:
-            return SeqVal((Repeated(Count(len(numbers), source), entries, unrolled=True),))
-        return SeqVal(entries)
-    return SeqVal((Repeated(Count(len(numbers), source), (Unknown(),)),))
-
-
-def _count_of(value: Value) -> Count:
-    if isinstance(value, Const) and isinstance(value.value, int):
-        return Count(value.value, value.source)
-    if isinstance(value, Unknown):
-        return Count(None, symbol=value.symbol, per_step=value.from_data)
-    return Count(None)
-
-
-def _fold(op: type[cst.BaseBinaryOp], left: Const, right: Const) -> Value:
-    fns: dict[type[cst.BaseBinaryOp], Callable[[Any, Any], Any]] = {
-        cst.Add: lambda a, b: a + b,
-        cst.Subtract: lambda a, b: a - b,
-        cst.Multiply: lambda a, b: a * b,
-        cst.Divide: lambda a, b: a / b,
-        cst.FloorDivide: lambda a, b: a // b,
-        cst.Modulo: lambda a, b: a % b,
-        cst.Power: lambda a, b: a**b if abs(b) < 64 else math.inf,
-    }
-    fn = fns.get(op)
-    if fn is None or not _cheap_to_fold(op, left.value, right.value):
-        return Unknown()
-    try:
-        value = fn(left.value, right.value)
-    except Exception:
-        return Unknown()
-    if isinstance(value, (str, bytes, list, tuple)) and len(value) > _MAX_FOLDED_LEN:
-        return Unknown()
-    return Const(value, left.source or right.source)
-
-
-_MAX_FOLDED_LEN = 10_000
-_MAX_FOLDED_BITS = 1_024
-_SEQUENCES = (str, bytes, list, tuple)
-
-
-def _cheap_to_fold(op: type[cst.BaseBinaryOp], a: Any, b: Any) -> bool:
-    """Whether folding ``a op b`` is cheap. ``"a" * 10**10``, ``"%0999999999d" % 1`` or
-    ``n = n * n`` in an unrolled loop would cost gigabytes or hours: they stay unknown."""
-    if any(isinstance(v, int) and v.bit_length() > _MAX_FOLDED_BITS for v in (a, b)):
-        return False
-    if op is cst.Modulo and isinstance(a, (str, bytes)):
-        return False  # printf-style formatting: a width can be any size
-    if op is cst.Multiply:
-        for seq, times in ((a, b), (b, a)):
-            if isinstance(seq, _SEQUENCES) and isinstance(times, int):
-                return len(seq) * max(times, 0) <= _MAX_FOLDED_LEN
-    if op is cst.Add and isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
-        return len(a) + len(b) <= _MAX_FOLDED_LEN
-    return True
-
-
-def _compare(op: cst.BaseCompOp, left: Value, right: Value) -> bool | None:
-    if isinstance(op, (cst.Is, cst.IsNot)):
-        if isinstance(left, Const) and isinstance(right, Const) and right.value is None:
-            same = left.value is None
-            return same if isinstance(op, cst.Is) else not same
-        if right_is_none(right) and isinstance(
-            left, (ModuleVal, ClassRef, FuncRef, Instance, Ref, SeqVal, Data)
-        ):
-            return isinstance(op, cst.IsNot)
-        return None
-    if not (isinstance(left, Const) and isinstance(right, Const)):
-        if (
-            isinstance(op, (cst.In, cst.NotIn))
-            and isinstance(left, Const)
-            and isinstance(right, (SeqVal, DictVal))
-        ):
-            keys = (
-                right.items.keys()
-                if isinstance(right, DictVal)
-                else [v.value for v in (right.plain() or []) if isinstance(v, Const)]
-            )
-            if isinstance(right, SeqVal) and right.plain() is None:
-                return None
-            found = left.value in keys
-            return found if isinstance(op, cst.In) else not found
-        return None
-    a, b = left.value, right.value
-    ops: dict[type[cst.BaseCompOp], Callable[[Any, Any], bool]] = {
-        cst.Equal: lambda x, y: x == y,
-        cst.NotEqual: lambda x, y: x != y,
-        cst.LessThan: lambda x, y: x < y,
-        cst.LessThanEqual: lambda x, y: x <= y,
-        cst.GreaterThan: lambda x, y: x > y,
-        cst.GreaterThanEqual: lambda x, y: x >= y,
-        cst.In: lambda x, y: x in y,
-        cst.NotIn: lambda x, y: x not in y,
-    }
-    fn = ops.get(type(op))
-    if fn is None:
-        return None
-    try:
-        return bool(fn(a, b))
-    except Exception:
-        return None
-
-
-def right_is_none(value: Value) -> bool:
-    return isinstance(value, Const) and value.value is None
-
-
-def _same_const(a: Any, b: Any) -> bool:
-    try:
-        return type(a) is type(b) and bool(a == b)
-    except Exception:
-        return False
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _common_prefix(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:

@@ -1,0 +1,164 @@
+"""Constant folding for the extractor: literals, ranges, comparisons, arithmetic - on the
+syntax tree only, bounded so that a hostile file cannot make it use unbounded time or memory."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import libcst as cst
+
+from gradcheck_kit.lint.sketch import Count
+from gradcheck_kit.lint.values import (
+    ClassRef,
+    Const,
+    Data,
+    DictVal,
+    FuncRef,
+    Instance,
+    ModuleVal,
+    Ref,
+    Repeated,
+    SeqVal,
+    Unknown,
+    Value,
+)
+
+UNROLL_LIMIT = 64  # loops with a known count up to this are unrolled exactly
+
+
+def _range(args: list[Value]) -> Value:
+    if not args or not all(isinstance(a, Const) and isinstance(a.value, int) for a in args):
+        unknown = next((a for a in args if isinstance(a, Unknown)), None)
+        symbol = unknown.symbol if unknown else None
+        per_step = bool(unknown and unknown.from_data)
+        return SeqVal((Repeated(Count(None, symbol=symbol, per_step=per_step), (Unknown(),)),))
+    values = [a.value for a in args]  # type: ignore[attr-defined]
+    source = next((a.source for a in args if isinstance(a, Const) and a.source), None)
+    try:
+        numbers = range(*values)
+    except (TypeError, ValueError):
+        return Unknown()
+    if len(numbers) <= UNROLL_LIMIT:
+        entries = tuple(Const(i) for i in numbers)
+        if source:
+            return SeqVal((Repeated(Count(len(numbers), source), entries, unrolled=True),))
+        return SeqVal(entries)
+    return SeqVal((Repeated(Count(len(numbers), source), (Unknown(),)),))
+
+
+def _count_of(value: Value) -> Count:
+    if isinstance(value, Const) and isinstance(value.value, int):
+        return Count(value.value, value.source)
+    if isinstance(value, Unknown):
+        return Count(None, symbol=value.symbol, per_step=value.from_data)
+    return Count(None)
+
+
+def _fold(op: type[cst.BaseBinaryOp], left: Const, right: Const) -> Value:
+    fns: dict[type[cst.BaseBinaryOp], Callable[[Any, Any], Any]] = {
+        cst.Add: lambda a, b: a + b,
+        cst.Subtract: lambda a, b: a - b,
+        cst.Multiply: lambda a, b: a * b,
+        cst.Divide: lambda a, b: a / b,
+        cst.FloorDivide: lambda a, b: a // b,
+        cst.Modulo: lambda a, b: a % b,
+        cst.Power: lambda a, b: a**b if abs(b) < 64 else math.inf,
+    }
+    fn = fns.get(op)
+    if fn is None or not _cheap_to_fold(op, left.value, right.value):
+        return Unknown()
+    try:
+        value = fn(left.value, right.value)
+    except Exception:
+        return Unknown()
+    if isinstance(value, (str, bytes, list, tuple)) and len(value) > _MAX_FOLDED_LEN:
+        return Unknown()
+    return Const(value, left.source or right.source)
+
+
+_MAX_FOLDED_LEN = 10_000
+_MAX_FOLDED_BITS = 1_024
+_SEQUENCES = (str, bytes, list, tuple)
+
+
+def _cheap_to_fold(op: type[cst.BaseBinaryOp], a: Any, b: Any) -> bool:
+    """Whether folding ``a op b`` is cheap. ``"a" * 10**10``, ``"%0999999999d" % 1`` or
+    ``n = n * n`` in an unrolled loop would cost gigabytes or hours: they stay unknown."""
+    if any(isinstance(v, int) and v.bit_length() > _MAX_FOLDED_BITS for v in (a, b)):
+        return False
+    if op is cst.Modulo and isinstance(a, (str, bytes)):
+        return False  # printf-style formatting: a width can be any size
+    if op is cst.Multiply:
+        for seq, times in ((a, b), (b, a)):
+            if isinstance(seq, _SEQUENCES) and isinstance(times, int):
+                return len(seq) * max(times, 0) <= _MAX_FOLDED_LEN
+    if op is cst.Add and isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+        return len(a) + len(b) <= _MAX_FOLDED_LEN
+    return True
+
+
+def _compare(op: cst.BaseCompOp, left: Value, right: Value) -> bool | None:
+    if isinstance(op, (cst.Is, cst.IsNot)):
+        if isinstance(left, Const) and isinstance(right, Const) and right.value is None:
+            same = left.value is None
+            return same if isinstance(op, cst.Is) else not same
+        if right_is_none(right) and isinstance(
+            left, (ModuleVal, ClassRef, FuncRef, Instance, Ref, SeqVal, Data)
+        ):
+            return isinstance(op, cst.IsNot)
+        return None
+    if not (isinstance(left, Const) and isinstance(right, Const)):
+        if (
+            isinstance(op, (cst.In, cst.NotIn))
+            and isinstance(left, Const)
+            and isinstance(right, (SeqVal, DictVal))
+        ):
+            keys = (
+                right.items.keys()
+                if isinstance(right, DictVal)
+                else [v.value for v in (right.plain() or []) if isinstance(v, Const)]
+            )
+            if isinstance(right, SeqVal) and right.plain() is None:
+                return None
+            found = left.value in keys
+            return found if isinstance(op, cst.In) else not found
+        return None
+    a, b = left.value, right.value
+    ops: dict[type[cst.BaseCompOp], Callable[[Any, Any], bool]] = {
+        cst.Equal: lambda x, y: x == y,
+        cst.NotEqual: lambda x, y: x != y,
+        cst.LessThan: lambda x, y: x < y,
+        cst.LessThanEqual: lambda x, y: x <= y,
+        cst.GreaterThan: lambda x, y: x > y,
+        cst.GreaterThanEqual: lambda x, y: x >= y,
+        cst.In: lambda x, y: x in y,
+        cst.NotIn: lambda x, y: x not in y,
+    }
+    fn = ops.get(type(op))
+    if fn is None:
+        return None
+    try:
+        return bool(fn(a, b))
+    except Exception:
+        return None
+
+
+def right_is_none(value: Value) -> bool:
+    return isinstance(value, Const) and value.value is None
+
+
+def _same_const(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:
+        return False
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
