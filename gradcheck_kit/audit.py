@@ -194,7 +194,8 @@ def _confirmation_text(check: CheckOutcome) -> Text:
 
 def _checks_table(checks: list[CheckOutcome]) -> Table:
     table = Table(show_lines=False, header_style="bold")
-    for column in ("target", "model", "depths", "examples", "flow ratio", "verdict"):
+    table.add_column("target", no_wrap=True)  # a path people copy: never folded
+    for column in ("model", "depths", "examples", "flow ratio", "verdict"):
         table.add_column(column, overflow="fold")
     for check in checks:
         report = check.report
