@@ -588,8 +588,11 @@ class Extractor:
         elif isinstance(target, cst.Subscript):
             owner = self.eval(target.value, frame)
             key = self.eval_index(target, frame)
-            if isinstance(owner, DictVal) and isinstance(key, Const):
-                owner.items[key.value] = value
+            if isinstance(owner, DictVal):
+                # ``layers[f"fc{i}"] = ...``: a key the linter cannot fold still adds an entry,
+                # in order (an OrderedDict or ModuleDict that becomes a Sequential)
+                slot = key.value if isinstance(key, Const) and _hashable(key.value) else object()
+                owner.items[slot] = value
 
     def unpack(self, value: Value, n: int) -> list[Value]:
         if isinstance(value, SeqVal):

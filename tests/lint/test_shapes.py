@@ -552,3 +552,36 @@ def test_subclass_configures_its_base_through_super_init() -> None:
             super(Deep, self).__init__(depth=8, act=nn.Sigmoid)
     """
     assert found(src) == [("GCK001", 8)]
+
+
+def test_dicts_filled_with_computed_keys() -> None:
+    """``layers[f"fc{i}"] = ...`` into an OrderedDict or a ModuleDict keeps every entry, in order."""
+    src = """
+    from collections import OrderedDict
+
+    class A(nn.Module):
+        def __init__(self, sizes=(64, 64, 64, 64, 64)):
+            super().__init__()
+            layers = OrderedDict()
+            for i in range(len(sizes) - 1):
+                layers[f"fc{i}"] = nn.Linear(sizes[i], sizes[i + 1])
+                layers[f"act{i}"] = nn.Sigmoid()
+            self.net = nn.Sequential(layers)
+
+        def forward(self, x):
+            return self.net(x)
+
+    class B(nn.Module):
+        def __init__(self, hidden_sizes=[256, 128, 64, 32, 16], activation=nn.Tanh()):
+            super().__init__()
+            self.layers = nn.ModuleDict()
+            for i, h in enumerate(hidden_sizes):
+                self.layers[f"l{i}"] = nn.Linear(10, h)
+            self.activation = activation
+
+        def forward(self, x):
+            for layer in self.layers.values():
+                x = self.activation(layer(x))
+            return x
+    """
+    assert found(src) == [("GCK001", 4), ("GCK001", 5)]
