@@ -81,6 +81,12 @@ class Ref(Value):
 
     qname: str
 
+    def __post_init__(self) -> None:
+        # torch.nn.modules.activation.Tanh is torch.nn.Tanh: one name for the catalog
+        parts = self.qname.split(".")
+        if len(parts) > 4 and parts[:3] == ["torch", "nn", "modules"]:
+            self.qname = "torch.nn." + ".".join(parts[4:])
+
 
 @dataclass(eq=False)
 class ClassInfo:

@@ -585,3 +585,14 @@ def test_dicts_filled_with_computed_keys() -> None:
             return x
     """
     assert found(src) == [("GCK001", 4), ("GCK001", 5)]
+
+
+def test_names_through_torch_nn_modules_submodules() -> None:
+    src = """
+    import torch.nn.modules.activation as A
+    from torch.nn.modules.container import Sequential
+    from torch.nn.modules.linear import Linear
+
+    net = Sequential(*[m for _ in range(4) for m in (Linear(2, 2), A.Tanh())])
+    """
+    assert found(src) == [("GCK001", 4)]
