@@ -1708,8 +1708,8 @@ class Extractor:
     def record_init(
         self, layer: Layer, fn: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call
     ) -> None:
-        if layer.kind != "affine":
-            return
+        if layer.kind != "affine" or layer.name.startswith("Embedding"):
+            return  # an embedding is a lookup: no gradient flows through it to earlier layers
         fan_in = self.fan_in.get(id(layer.origin))
         init = _weight_variance(fn, args, kwargs, fan_in)
         if init is not None:
