@@ -8,7 +8,7 @@ code blocks are its tests.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,15 @@ class RuleContext:
     path: str
     max_saturating_depth: int
     locate: Callable[[object], Span | None]  # a layer's anchor -> its source span
+
+    def related(self, pairs: Iterable[tuple[object, str]]) -> tuple[RelatedLocation, ...]:
+        """(anchor, label) pairs -> located, de-duplicated, sorted related locations."""
+        found = {
+            RelatedLocation(s.line, s.column, s.end_line, s.end_column, label)
+            for anchor, label in pairs
+            if (s := self.locate(anchor)) is not None
+        }
+        return tuple(sorted(found))
 
 
 @dataclass(frozen=True)
@@ -86,24 +95,11 @@ def _finding(
     code: str, name: str, message: str, item: FileRun, ctx: RuleContext, depth: int | None
 ) -> Finding:
     layers = _distinct(item.run)
-    located = [(layer, ctx.locate(layer.anchor)) for layer in layers]
-    spans = [span for _, span in located if span is not None]
+    spans = [s for layer in layers if (s := ctx.locate(layer.anchor)) is not None]
     start = min(spans, key=lambda s: (s.line, s.column))
     end = max(spans, key=lambda s: (s.end_line, s.end_column))
-    related = tuple(
-        sorted(
-            {
-                RelatedLocation(
-                    s.line,
-                    s.column,
-                    s.end_line,
-                    s.end_column,
-                    f"{layer.name} (saturating activation)",
-                )
-                for layer, s in located
-                if s is not None
-            }
-        )
+    related = ctx.related(
+        (layer.anchor, f"{layer.name} (saturating activation)") for layer in layers
     )
     return Finding(
         code=code,
@@ -212,13 +208,7 @@ def event_finding(rule: Rule, event: Event, ctx: RuleContext) -> Finding | None:
     span = ctx.locate(event.anchor)
     if span is None:
         return None
-    related = tuple(
-        sorted(
-            RelatedLocation(s.line, s.column, s.end_line, s.end_column, label)
-            for anchor, label in event.related
-            if (s := ctx.locate(anchor)) is not None
-        )
-    )
+    related = ctx.related(event.related)
     return Finding(
         code=rule.code,
         name=rule.name,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from gradcheck_kit.report.findings import Finding, RelatedLocation
+from gradcheck_kit.report.findings import Finding
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.rules import FileFacts, RuleContext
@@ -558,31 +558,10 @@ def check_unclipped_recurrent_training(facts: FileFacts, ctx: RuleContext) -> It
         span = ctx.locate(step.call)
         if span is None:
             continue
-        related = []
-        for backward in step.backwards:
-            where = ctx.locate(backward)
-            if where is not None:
-                related.append(
-                    RelatedLocation(
-                        where.line,
-                        where.column,
-                        where.end_line,
-                        where.end_column,
-                        "backward pass this step applies",
-                    )
-                )
-        for name in names:
-            where = ctx.locate(recurrent[name])
-            if where is not None:
-                related.append(
-                    RelatedLocation(
-                        where.line,
-                        where.column,
-                        where.end_line,
-                        where.end_column,
-                        f"nn.{name} (recurrent model)",
-                    )
-                )
+        related = ctx.related(
+            [(backward, "backward pass this step applies") for backward in step.backwards]
+            + [(recurrent[name], f"nn.{name} (recurrent model)") for name in names]
+        )
         yield Finding(
             code=CODE,
             name=NAME,
@@ -595,7 +574,7 @@ def check_unclipped_recurrent_training(facts: FileFacts, ctx: RuleContext) -> It
             severity="warning",
             activations=(),
             symbol=step.symbol,
-            related=tuple(sorted(set(related))),
+            related=related,
         )
 
 
