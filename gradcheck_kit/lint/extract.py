@@ -165,7 +165,7 @@ class Extractor:
         for info in list(self.classes):
             if info.find_method("forward") or self._sequential_base(info):
                 with contextlib.suppress(BudgetExceeded):
-                    instance = self.instantiate(info, [], {}, None, root=True)
+                    instance = self.instantiate(info, [], {}, None)
                     defaults[id(info)] = instance
                     if isinstance(instance, Instance):
                         self._add_instance_root(instance)
@@ -182,7 +182,7 @@ class Extractor:
             inst = defaults.get(id(info))
             if inst is None:
                 with contextlib.suppress(BudgetExceeded):
-                    inst = self.instantiate(info, [], {}, None, root=True)
+                    inst = self.instantiate(info, [], {}, None)
             if not isinstance(inst, Instance):
                 inst = Instance(info)
             for name, method in others:
@@ -644,11 +644,7 @@ class Extractor:
     def class_kind(self, info: ClassInfo) -> Layer | None:
         """A class of the file that *is* a known kind of layer (a user norm or activation)."""
         bases = info.torch_bases()
-        if (
-            bases & catalog.NORMALIZATION_MODULES
-            or info.qualname in self.extra_norm
-            or any(q.rsplit(".", 1)[-1] == info.name for q in self.extra_norm)
-        ):
+        if bases & catalog.NORMALIZATION_MODULES or _named_in(info, self.extra_norm):
             return Layer("norm", info.name)
         if looks_like_norm(info.name) and not info.find_method("__iter__"):
             return Layer("norm", info.name)
@@ -656,9 +652,7 @@ class Extractor:
             act = catalog.SATURATING_MODULES.get(base)
             if act:
                 return Layer("saturating", act.name, bound=act.derivative_bound)
-        if info.qualname in self.extra_saturating or any(
-            q.rsplit(".", 1)[-1] == info.name for q in self.extra_saturating
-        ):
+        if _named_in(info, self.extra_saturating):
             return Layer("saturating", info.name)
         return None
 
@@ -668,7 +662,6 @@ class Extractor:
         args: list[Value],
         kwargs: dict[str, Value],
         call: cst.Call | None,
-        root: bool = False,
     ) -> Value:
         kind = self.class_kind(info)
         if kind is not None:
@@ -691,7 +684,7 @@ class Extractor:
             self.call_function(func, args, kwargs, call)
         elif self._sequential_base(info):
             self.fill_container(instance, args)
-        if not root and call is not None and info.find_method("forward"):
+        if call is not None and info.find_method("forward"):  # a literal instantiation: a root too
             self._pending.append(instance)
         return instance
 
@@ -1967,6 +1960,12 @@ def _over_time(iterable: Value) -> bool:
     if isinstance(iterable, SeqVal):
         return any(isinstance(e, Repeated) and e.count.per_step for e in iterable.entries)
     return isinstance(iterable, Unknown) and iterable.from_data
+
+
+def _named_in(info: ClassInfo, configured: set[str]) -> bool:
+    """Is a class of this file one the config names (``extend-normalization``...)? The file's
+    own module path is unknown, so the last component of a configured name matches too."""
+    return info.qualname in configured or any(q.rsplit(".", 1)[-1] == info.name for q in configured)
 
 
 def _spread_args(args: list[Value]) -> list[Value]:
