@@ -15,7 +15,6 @@ import html
 import inspect
 import io
 import json
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.report import console as views
 from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.formats import lint_to_dict
+from gradcheck_kit.report.markdown import gradient_details
 
 if TYPE_CHECKING:
     from gradcheck_kit.report.gradients import GradientReport
@@ -289,19 +289,8 @@ def to_markdown(report: AuditReport) -> str:
         lines.append("")
         for check in report.checks:
             if check.report is not None and not check.report.passed:
-                summary = check.report.summary()
-                fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", summary))])
-                lines += [
-                    f"<details><summary>{_md_escape(check.target)}: "
-                    f"{_md_escape(check.verdict)}</summary>",
-                    "",
-                    fence,
-                    summary,
-                    fence,
-                    "",
-                    "</details>",
-                    "",
-                ]
+                # the same collapsible profile the pytest plugin's Markdown report shows
+                lines += gradient_details(None, check.report)
     else:
         lines += [report.runtime_note or "No runtime checks declared.", ""]
     return "\n".join(lines)
