@@ -41,7 +41,13 @@ from gradcheck_kit.lint.notebook import (
     notebook_source,
     to_cells,
 )
-from gradcheck_kit.lint.rules import FileFacts, FileRun, RuleContext, prefilter, selected_rules
+from gradcheck_kit.lint.rules import (
+    FileFacts,
+    FileRun,
+    RuleContext,
+    may_fire,
+    selected_rules,
+)
 from gradcheck_kit.lint.sketch import Span
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
@@ -84,10 +90,15 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     if _FILE_NOQA.search(text):
         return []
     rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
-    if not rules or not prefilter(rules, config.extend_saturating).search(text):
+    rules = [rule for rule in rules if may_fire(rule, text, config.extend_saturating)]
+    if not rules:
         _check_syntax(text, path)  # cheap: no rule can fire, but a broken file is still reported
         return []
-    module, roots, events = extract(text, config.extend_saturating, config.extend_normalization)
+    if all(rule.syntactic for rule in rules):  # no rule reads the interpreter's results
+        module = cst.parse_module(text)
+        roots, events = [], []
+    else:
+        module, roots, events = extract(text, config.extend_saturating, config.extend_normalization)
     runs: list[tuple[Run, str | None]] = []
     for root in roots:
         runs.extend((run, root.symbol) for run in analyze(root.node))

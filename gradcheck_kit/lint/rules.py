@@ -7,6 +7,7 @@ code blocks are its tests.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -80,6 +81,8 @@ class Rule:
     check: Callable[[FileFacts, RuleContext], Iterator[Finding]]
     #: A file that does not match cannot trigger the rule: it is not parsed for it.
     prefilter: re.Pattern[str] = re.compile(r"sigmoid|tanh|softsign|expit", re.IGNORECASE)
+    #: Reads only the syntax tree (``FileFacts.module``), not the interpreter's runs and events.
+    syntactic: bool = False
 
 
 def _distinct(run: Run) -> list[Layer]:
@@ -289,6 +292,7 @@ RULES: dict[str, Rule] = {
                 True,
                 check_unclipped_recurrent_training,
                 TRAINING_PREFILTER,
+                syntactic=True,
             ),
         ),
         key=lambda r: r.code,
@@ -310,11 +314,28 @@ def unknown_codes(codes: tuple[str, ...]) -> list[str]:
     return [c for c in codes if c and not any(code.startswith(c) for code in RULES)]
 
 
-def prefilter(rules: list[Rule], extra: tuple[str, ...] = ()) -> re.Pattern[str]:
-    """One pattern: a file matching none of the rules' prefilters is not parsed."""
-    patterns = dict.fromkeys(rule.prefilter.pattern for rule in rules)
-    patterns.update(dict.fromkeys(re.escape(name.rsplit(".", 1)[-1]) for name in extra))
-    return re.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!)", re.IGNORECASE)
+def may_fire(rule: Rule, text: str, extend_saturating: tuple[str, ...] = ()) -> bool:
+    """Whether ``text`` matches the rule's own prefilter or, for a rule that reads the
+    interpreter, names a user-declared saturating class. A rule that cannot fire is not run; a
+    file that no rule can fire on is not parsed."""
+    if rule.prefilter.search(text):
+        return True
+    return not rule.syntactic and _extra_pattern(extend_saturating).search(text) is not None
 
 
-__all__ = ["RULES", "Event", "FileFacts", "Rule", "RuleContext", "attenuation", "selected_rules"]
+@functools.lru_cache(maxsize=64)
+def _extra_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(dict.fromkeys(re.escape(n.rsplit(".", 1)[-1]) for n in names))
+    return re.compile(alternatives or r"(?!)", re.IGNORECASE)
+
+
+__all__ = [
+    "RULES",
+    "Event",
+    "FileFacts",
+    "Rule",
+    "RuleContext",
+    "attenuation",
+    "may_fire",
+    "selected_rules",
+]

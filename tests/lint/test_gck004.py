@@ -472,3 +472,31 @@ def test_backward_definition_is_not_a_call() -> None:
         optimizer.step()
     """
     assert flagged(src) == []
+
+
+def test_each_rule_runs_only_where_its_own_prefilter_matches() -> None:
+    from gradcheck_kit.lint.rules import may_fire
+
+    gck004, gck001 = RULES["GCK004"], RULES["GCK001"]
+    model_only = "import torch.nn as nn\nnet = nn.Sequential(*[nn.Tanh()] * 8)\n"
+    assert may_fire(gck001, model_only) and not may_fire(gck004, model_only)
+    # a user-declared saturating class widens the interpreter's rules, not the syntactic GCK004
+    custom = "from mylib import HardSwishy\n"
+    assert may_fire(gck001, custom, ("mylib.HardSwishy",))
+    assert not may_fire(gck004, custom, ("mylib.HardSwishy",))
+
+
+def test_training_file_without_model_code_still_gets_gck004() -> None:
+    # only GCK004's prefilter matches (no saturating token): the file is parsed for it alone
+    source = textwrap.dedent(
+        """
+        import torch
+        model = torch.nn.LSTM(8, 8)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in data:
+            out, _ = model(x)
+            out.sum().backward()
+            opt.step()
+        """
+    )
+    assert [f.code for f in lint_source(source)] == ["GCK004"]
