@@ -34,7 +34,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import Run, analyze, maximal_runs
 from gradcheck_kit.lint.cache import LintCache, content_hash, resolve_key
-from gradcheck_kit.lint.extract import extract
+from gradcheck_kit.lint.extract import Root, extract
 from gradcheck_kit.lint.notebook import (
     NotebookError,
     NotebookSource,
@@ -42,6 +42,7 @@ from gradcheck_kit.lint.notebook import (
     to_cells,
 )
 from gradcheck_kit.lint.rules import (
+    Event,
     FileFacts,
     FileRun,
     RuleContext,
@@ -96,7 +97,8 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
         return []
     if all(rule.syntactic for rule in rules):  # no rule reads the interpreter's results
         module = cst.parse_module(text)
-        roots, events = [], []
+        roots: list[Root] = []
+        events: list[Event] = []
     else:
         module, roots, events = extract(text, config.extend_saturating, config.extend_normalization)
     runs: list[tuple[Run, str | None]] = []
