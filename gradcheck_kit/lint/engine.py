@@ -24,12 +24,10 @@ import sys
 import threading
 import tokenize
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-
-import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from typing import Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import Run, analyze, maximal_runs
@@ -86,43 +84,107 @@ def decode_source(data: bytes) -> str:
 
 
 def lint_source(text: str, path: str = "<string>", config: Config | None = None) -> list[Finding]:
-    """Lint one source text. Raises :class:`libcst.ParserSyntaxError` on a syntax error."""
+    """Lint one source text. Raises :class:`SyntaxError` on a syntax error."""
     config = config or Config()
     if _FILE_NOQA.search(text):
         return []
     rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
     rules = [rule for rule in rules if may_fire(rule, text, config.extend_saturating)]
-    if not rules:
-        _check_syntax(text, path)  # cheap: no rule can fire, but a broken file is still reported
+    tree = parse(text, path)  # a broken file is reported even where no rule can fire
+    if not rules or tree is None:
         return []
-    if all(rule.syntactic for rule in rules):  # no rule reads the interpreter's results
-        module = cst.parse_module(text)
-        roots: list[Root] = []
-        events: list[Event] = []
-    else:
-        module, roots, events = extract(text, config.extend_saturating, config.extend_normalization)
+    roots: list[Root] = []
+    events: list[Event] = []
+    if not all(rule.syntactic for rule in rules):
+        _, roots, events = extract(tree, config.extend_saturating, config.extend_normalization)
+    module = _concrete_tree(text) if any(rule.syntactic for rule in rules) else None
     runs: list[tuple[Run, str | None]] = []
     for root in roots:
         runs.extend((run, root.symbol) for run in analyze(root.node))
     symbol_of = {id(run): symbol for run, symbol in runs}
     kept = maximal_runs([run for run, _ in runs])
     facts = FileFacts([FileRun(run, symbol_of.get(id(run))) for run in kept], events, module)
-    ctx = RuleContext(path, config.max_saturating_depth, _Locator(module))
+    locate = _Locator(text, module)
+    ctx = RuleContext(path, config.max_saturating_depth, locate)
     findings = [f for rule in rules for f in rule.check(facts, ctx)]
-    lines = text.splitlines()
-    findings = [f for f in findings if not _suppressed(f, lines)]
+    if findings:
+        findings = [f for f in findings if not _suppressed(f, locate.lines)]
     return sorted(_dedupe(findings), key=Finding.sort_key)
 
 
-class _Locator:
-    """Source spans of syntax nodes, resolved for the whole module on first use."""
+def parse(text: str, path: str = "<string>") -> ast.Module | None:
+    """The stdlib syntax tree of ``text``, which the rules read. Raises :class:`SyntaxError`
+    for a broken file. ``None`` for a file that only a newer Python can parse: libcst's grammar
+    (which follows the latest Python) confirms it is valid, but this Python cannot analyse it."""
+    try:
+        return ast.parse(text, path)
+    except (SyntaxError, ValueError) as exc:
+        error = exc if isinstance(exc, SyntaxError) else SyntaxError(str(exc))
+    import libcst
 
-    def __init__(self, module: cst.Module) -> None:
+    try:
+        libcst.parse_module(text)
+    except libcst.ParserSyntaxError:
+        raise error from None
+    return None
+
+
+def _concrete_tree(text: str) -> Any:
+    """The libcst tree, for the purely syntactic rules (GCK004); parsed only where one of them
+    can fire, so most runs never import libcst."""
+    import libcst
+
+    return libcst.parse_module(text)
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class _Locator:
+    """Source spans of anchors: stdlib ``ast`` nodes (the interpreter's) or libcst nodes (the
+    syntactic rules'), with 1-based columns counted in characters."""
+
+    def __init__(self, text: str, module: Any = None) -> None:
+        self.text = text
         self.module = module
-        self.positions: Mapping[cst.CSTNode, CodeRange] | None = None
+        self.positions: Any = None
+        self._lines: list[str] | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        """The source's lines, split where Python splits them (not at form feeds)."""
+        if self._lines is None:
+            self._lines = _LINE_BREAK.split(self.text)
+        return self._lines
 
     def __call__(self, anchor: object) -> Span | None:
-        if not isinstance(anchor, cst.CSTNode):
+        if isinstance(anchor, ast.AST):
+            line = getattr(anchor, "lineno", None)
+            if line is None:
+                return None
+            end_line = getattr(anchor, "end_lineno", None) or line
+            end_column = getattr(anchor, "end_col_offset", None)
+            column = self._column(line, getattr(anchor, "col_offset", 0))
+            end = self._column(end_line, end_column) if end_column is not None else column
+            return Span(line, column + 1, end_line, end + 1)
+        if self.module is None:
+            return None
+        return self._concrete(anchor)
+
+    def _column(self, line: int, offset: int) -> int:
+        """ast columns count UTF-8 bytes; findings count characters."""
+        if not 0 < line <= len(self.lines):
+            return offset
+        text = self.lines[line - 1]
+        if text.isascii():
+            return offset
+        return len(text.encode("utf-8")[:offset].decode("utf-8", errors="replace"))
+
+    def _concrete(self, anchor: object) -> Span | None:
+        from libcst import CSTNode
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        if not isinstance(anchor, CSTNode):
             return None
         if self.positions is None:
             wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
@@ -131,14 +193,6 @@ class _Locator:
         if pos is None:
             return None
         return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1)
-
-
-def _check_syntax(text: str, path: str) -> None:
-    try:
-        ast.parse(text, path)
-    except SyntaxError as exc:
-        cst.parse_module(text)  # confirm with libcst, whose grammar is the one that counts;
-        del exc  # a file only this Python rejects (newer syntax) is fine
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -356,9 +410,9 @@ def _notebook_syntax_error(source: NotebookSource) -> str | None:
 def lint_text(text: str, display: str, config: Config) -> tuple[list[Finding], LintError | None]:
     try:
         return lint_source(text, display, config), None
-    except cst.ParserSyntaxError as exc:
+    except SyntaxError as exc:
         return [], LintError(
-            display, f"syntax error at {exc.raw_line}:{exc.raw_column + 1}: {exc.message}"
+            display, f"syntax error at {exc.lineno or 1}:{exc.offset or 1}: {exc.msg}"
         )
     except RecursionError:
         return [], LintError(display, "too deeply nested to analyse (recursion limit)")

@@ -1,4 +1,4 @@
-"""libcst source -> architecture sketches, by interpreting the code abstractly.
+"""Python source -> architecture sketches, by interpreting the code abstractly.
 
 The extractor never imports or runs user code. It walks the syntax tree the way Python would run
 it, but over abstract values (:mod:`gradcheck_kit.lint.values`): imports become qualified
@@ -15,13 +15,11 @@ defaults, and again for every instantiation in the file with literal arguments),
 
 from __future__ import annotations
 
+import ast
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
-
-import libcst as cst
-from libcst.helpers import get_full_name_for_node
 
 from gradcheck_kit import catalog
 from gradcheck_kit.lint.folding import (
@@ -126,14 +124,14 @@ _BUILTIN_NAMES = frozenset(
     }
 )  # fmt: skip
 
-_ADD_OPS = (cst.Add, cst.Subtract)
-_MUL_OPS = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.FloorDivide)
+_ADD_OPS = (ast.Add, ast.Sub)
+_TRY: tuple[type[ast.stmt], ...] = (ast.Try, getattr(ast, "TryStar", ast.Try))  # except* (3.11)
 
 
 class Extractor:
     def __init__(
         self,
-        module: cst.Module,
+        module: ast.Module,
         extend_saturating: tuple[str, ...] = (),
         extend_normalization: tuple[str, ...] = (),
     ) -> None:
@@ -204,7 +202,7 @@ class Extractor:
         if self.steps > STEP_BUDGET:
             raise BudgetExceeded
 
-    def span(self, node: cst.CSTNode | None) -> cst.CSTNode | None:
+    def span(self, node: ast.AST | None) -> ast.AST | None:
         """The anchor of a layer written at ``node``: positions are resolved only for layers
         that end up in a finding (resolving them for a whole file costs more than parsing)."""
         return node
@@ -227,111 +225,82 @@ class Extractor:
         finally:
             self._frames.pop()
 
-    def _exec_statements(self, body: Any, frame: Frame) -> None:
-        if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-            body = body.body
+    def _exec_statements(self, body: list[ast.stmt], frame: Frame) -> None:
         for stmt in body:
             if frame.returned:
                 return
             self.exec_stmt(stmt, frame)
 
-    def exec_stmt(self, stmt: cst.CSTNode, frame: Frame) -> None:
+    def exec_stmt(self, stmt: ast.stmt, frame: Frame) -> None:
         self.tick()
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                if frame.returned:
-                    return
-                self.exec_small(small, frame)
-        elif isinstance(stmt, cst.FunctionDef):
-            qual = f"{frame.qualname}.{stmt.name.value}" if frame.qualname else stmt.name.value
-            func = FuncRef(stmt, frame.chain(), qual)
-            frame.env[stmt.name.value] = func
-            if not frame.qualname:
-                self.functions.append(func)
-        elif isinstance(stmt, cst.ClassDef):
-            self.define_class(stmt, frame)
-        elif isinstance(stmt, cst.If):
-            self.exec_if(stmt, frame)
-        elif isinstance(stmt, cst.For):
-            self.exec_for(stmt, frame)
-        elif isinstance(stmt, cst.While):
-            self.exec_while(stmt, frame)
-        elif isinstance(stmt, cst.With):
-            for item in stmt.items:
-                value = self.eval(item.item, frame)
-                if item.asname is not None:
-                    self.assign(item.asname.name, value, frame)
-            self._exec_statements(stmt.body, frame)
-        elif isinstance(stmt, (cst.Try, cst.TryStar)):
-            self._exec_statements(stmt.body, frame)
-            if stmt.orelse is not None:
-                self._exec_statements(stmt.orelse.body, frame)
-            if stmt.finalbody is not None:
-                self._exec_statements(stmt.finalbody.body, frame)
-
-    def exec_small(self, small: cst.BaseSmallStatement, frame: Frame) -> None:
-        if isinstance(small, cst.Assign):
-            value = self.eval(small.value, frame)
-            if self.loops and len(small.targets) == 1:
-                value = self.recurrence(small, value, frame)
-            for target in small.targets:
-                self.assign(target.target, value, frame)
-        elif isinstance(small, cst.AnnAssign):
-            if small.value is not None:
-                self.assign(small.target, self.eval(small.value, frame), frame)
-        elif isinstance(small, cst.AugAssign):
-            self.exec_augassign(small, frame)
-        elif isinstance(small, cst.Expr):
-            self.eval(small.value, frame)
-        elif isinstance(small, cst.Return):
-            value = self.eval(small.value, frame) if small.value is not None else Const(None)
+        if isinstance(stmt, ast.Assign):
+            value = self.eval(stmt.value, frame)
+            if self.loops and len(stmt.targets) == 1:
+                value = self.recurrence(stmt, value, frame)
+            for target in stmt.targets:
+                self.assign(target, value, frame)
+        elif isinstance(stmt, ast.Expr):
+            self.eval(stmt.value, frame)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, self.eval(stmt.value, frame), frame)
+        elif isinstance(stmt, ast.AugAssign):
+            self.exec_augassign(stmt, frame)
+        elif isinstance(stmt, ast.Return):
+            value = self.eval(stmt.value, frame) if stmt.value is not None else Const(None)
             frame.returns.append(value)
             frame.returned = True
-        elif isinstance(small, cst.Import):
-            for alias in small.names:
-                dotted = get_full_name_for_node(alias.name) or ""
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    frame.env[alias.asname.name.value] = Ref(dotted)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            qual = f"{frame.qualname}.{stmt.name}" if frame.qualname else stmt.name
+            func = FuncRef(stmt, frame.chain(), qual)
+            frame.env[stmt.name] = func
+            if not frame.qualname:
+                self.functions.append(func)
+        elif isinstance(stmt, ast.ClassDef):
+            self.define_class(stmt, frame)
+        elif isinstance(stmt, ast.If):
+            self.exec_if(stmt, frame)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            self.exec_for(stmt, frame)
+        elif isinstance(stmt, ast.While):
+            self.exec_while(stmt, frame)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                value = self.eval(item.context_expr, frame)
+                if item.optional_vars is not None:
+                    self.assign(item.optional_vars, value, frame)
+            self._exec_statements(stmt.body, frame)
+        elif isinstance(stmt, _TRY):
+            for part in ("body", "orelse", "finalbody"):
+                self._exec_statements(getattr(stmt, part), frame)
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname is not None:
+                    frame.env[alias.asname] = Ref(alias.name)
                 else:
-                    head = dotted.split(".")[0]
+                    head = alias.name.split(".")[0]
                     frame.env[head] = Ref(head)
-        elif isinstance(small, cst.ImportFrom):
-            self.exec_import_from(small, frame)
+        elif isinstance(stmt, ast.ImportFrom):
+            self.exec_import_from(stmt, frame)
 
-    def exec_import_from(self, small: cst.ImportFrom, frame: Frame) -> None:
-        base = get_full_name_for_node(small.module) if small.module is not None else ""
-        if small.relative:
-            base = "." * len(small.relative) + (base or "")
-        if isinstance(small.names, cst.ImportStar):
-            self.star_modules = (*self.star_modules, base or "")
+    def exec_import_from(self, stmt: ast.ImportFrom, frame: Frame) -> None:
+        base = "." * stmt.level + (stmt.module or "")
+        if any(alias.name == "*" for alias in stmt.names):
+            self.star_modules = (*self.star_modules, base)
             return
-        for alias in small.names:
-            name = get_full_name_for_node(alias.name) or ""
-            bound = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                bound = alias.asname.name.value
-            frame.env[bound] = Ref(f"{base}.{name}" if base else name)
+        for alias in stmt.names:
+            bound = alias.asname or alias.name
+            frame.env[bound] = Ref(f"{base}.{alias.name}" if base else alias.name)
 
-    def exec_augassign(self, small: cst.AugAssign, frame: Frame) -> None:
-        target = self.eval(small.target, frame)
-        value = self.eval(small.value, frame)
-        op = small.operator
-        if isinstance(target, SeqVal) and isinstance(op, cst.AddAssign):
+    def exec_augassign(self, stmt: ast.AugAssign, frame: Frame) -> None:
+        target = self.eval(stmt.target, frame)
+        value = self.eval(stmt.value, frame)
+        if isinstance(target, SeqVal) and isinstance(stmt.op, ast.Add):
             target.entries = target.entries + self.as_entries(value)
             return
-        binop: type[cst.BaseBinaryOp] | None = {
-            cst.AddAssign: cst.Add,
-            cst.SubtractAssign: cst.Subtract,
-            cst.MultiplyAssign: cst.Multiply,
-            cst.DivideAssign: cst.Divide,
-            cst.FloorDivideAssign: cst.FloorDivide,
-            cst.MatrixMultiplyAssign: cst.MatrixMultiply,
-            cst.PowerAssign: cst.Power,
-        }.get(type(op))
-        result = self.binop(binop, target, value) if binop else Unknown()
-        self.assign(small.target, result, frame)
+        self.assign(stmt.target, self.binop(type(stmt.op), target, value), frame)
 
-    def exec_while(self, stmt: cst.While, frame: Frame) -> None:
+    def exec_while(self, stmt: ast.While, frame: Frame) -> None:
         """A loop whose condition folds (``while i < 5: ...; i += 1``) runs for real, up to the
         unroll limit; otherwise one representative iteration, repeated an unknown number of
         times."""
@@ -348,15 +317,11 @@ class Extractor:
             frame, Count(None), lambda: self._exec_statements(stmt.body, frame)
         )
 
-    def exec_if(self, stmt: cst.If, frame: Frame) -> None:
+    def exec_if(self, stmt: ast.If, frame: Frame) -> None:
         cond = self.truth(self.eval(stmt.test, frame))
-        orelse = stmt.orelse
 
         def run_orelse() -> None:
-            if isinstance(orelse, cst.If):
-                self.exec_if(orelse, frame)
-            elif isinstance(orelse, cst.Else):
-                self._exec_statements(orelse.body, frame)
+            self._exec_statements(stmt.orelse, frame)
 
         if cond is True:
             self._exec_statements(stmt.body, frame)
@@ -513,7 +478,7 @@ class Extractor:
                 if _common_prefix(obj.entries, saved) == n and len(obj.entries) > n:
                     obj.entries = (*saved, wrap_entries(obj.entries[n:]))
 
-    def exec_for(self, stmt: cst.For, frame: Frame) -> None:
+    def exec_for(self, stmt: ast.For | ast.AsyncFor, frame: Frame) -> None:
         iterable = self.eval(stmt.iter, frame)
         loop = _Loop(_target_names(stmt.target), _over_time(iterable), _over_modules(iterable))
         self.loops.append(loop)
@@ -522,7 +487,7 @@ class Extractor:
         finally:
             self.loops.pop()
 
-    def _exec_for(self, stmt: cst.For, iterable: Value, frame: Frame) -> None:
+    def _exec_for(self, stmt: ast.For | ast.AsyncFor, iterable: Value, frame: Frame) -> None:
         def body_with(value: Value) -> Callable[[], None]:
             def run() -> None:
                 self.assign(stmt.target, value, frame)
@@ -571,21 +536,23 @@ class Extractor:
                 body(entry)
 
     # -- assignment ---------------------------------------------------------------------------
-    def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
-        if isinstance(target, cst.Name):
-            frame.env[target.value] = value
-        elif isinstance(target, cst.Attribute):
+    def assign(self, target: ast.expr, value: Value, frame: Frame) -> None:
+        if isinstance(target, ast.Name):
+            frame.env[target.id] = value
+        elif isinstance(target, ast.Attribute):
             owner = self.eval(target.value, frame)
             if isinstance(owner, Instance):
-                owner.set_attr(target.attr.value, value)
+                owner.set_attr(target.attr, value)
                 if self.module_node(value) is not None or isinstance(value, SeqVal):
                     owner.children.entries = (*owner.children.entries, value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            elements = target.elements
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            elements = target.elts
             parts = self.unpack(value, len(elements))
             for element, part in zip(elements, parts, strict=False):
-                self.assign(element.value, part, frame)
-        elif isinstance(target, cst.Subscript):
+                self.assign(
+                    element.value if isinstance(element, ast.Starred) else element, part, frame
+                )
+        elif isinstance(target, ast.Subscript):
             owner = self.eval(target.value, frame)
             key = self.eval_index(target, frame)
             if isinstance(owner, DictVal):
@@ -607,35 +574,26 @@ class Extractor:
         return [Unknown()] * n
 
     # -- classes and calls --------------------------------------------------------------------
-    def define_class(self, stmt: cst.ClassDef, frame: Frame) -> None:
-        bases = [self.eval(arg.value, frame) for arg in stmt.bases if not arg.keyword]
-        qual = f"{frame.qualname}.{stmt.name.value}" if frame.qualname else stmt.name.value
-        info = ClassInfo(stmt, stmt.name.value, qual, bases, frame.chain())
-        info.is_dataclass = any(
-            "dataclass" in (get_full_name_for_node(d.decorator) or "") for d in stmt.decorators
-        )
+    def define_class(self, stmt: ast.ClassDef, frame: Frame) -> None:
+        bases = [self.eval(base, frame) for base in stmt.bases]
+        qual = f"{frame.qualname}.{stmt.name}" if frame.qualname else stmt.name
+        info = ClassInfo(stmt, stmt.name, qual, bases, frame.chain())
+        info.is_dataclass = any("dataclass" in (_full_name(d) or "") for d in stmt.decorator_list)
         class_frame = Frame({}, "", [], outer=frame.chain())
-        body = stmt.body.body
-        for item in body:
-            if isinstance(item, cst.FunctionDef):
-                info.methods[item.name.value] = item
-            elif isinstance(item, cst.SimpleStatementLine):
-                for small in item.body:
-                    if isinstance(small, (cst.Assign, cst.AnnAssign)):
-                        self._frames.append(class_frame)
-                        try:
-                            value = self.eval(small.value, class_frame) if small.value else None
-                        finally:
-                            self._frames.pop()
-                        targets = (
-                            [t.target for t in small.targets]
-                            if isinstance(small, cst.Assign)
-                            else [small.target]
-                        )
-                        for target in targets:
-                            if isinstance(target, cst.Name) and value is not None:
-                                info.attrs[target.value] = value
-        frame.env[stmt.name.value] = ClassRef(info)
+        for item in stmt.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                info.methods[item.name] = item
+            elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                self._frames.append(class_frame)
+                try:
+                    value = self.eval(item.value, class_frame) if item.value else None
+                finally:
+                    self._frames.pop()
+                targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and value is not None:
+                        info.attrs[target.id] = value
+        frame.env[stmt.name] = ClassRef(info)
         self.classes.append(info)
 
     def _sequential_base(self, info: ClassInfo) -> bool:
@@ -661,7 +619,7 @@ class Extractor:
         info: ClassInfo,
         args: list[Value],
         kwargs: dict[str, Value],
-        call: cst.Call | None,
+        call: ast.Call | None,
     ) -> Value:
         kind = self.class_kind(info)
         if kind is not None:
@@ -717,7 +675,7 @@ class Extractor:
         func: FuncRef,
         args: list[Value],
         kwargs: dict[str, Value],
-        call: cst.Call | None,
+        call: ast.Call | None,
     ) -> Value:
         if self.call_depth >= MAX_CALL_DEPTH or self.call_stack.count(func.node) >= 2:
             return Unknown(func.qualname)
@@ -727,7 +685,7 @@ class Extractor:
         self.call_depth += 1
         self.call_stack.append(func.node)
         try:
-            if isinstance(func.node, cst.Lambda):
+            if isinstance(func.node, ast.Lambda):
                 self._frames.append(frame)
                 try:
                     return self.eval(func.node.body, frame)
@@ -753,24 +711,28 @@ class Extractor:
         args: list[Value],
         kwargs: dict[str, Value],
         env: dict[str, Value],
-        call: cst.Call | None,
+        call: ast.Call | None,
     ) -> None:
-        params = func.node.params
-        positional = [*params.posonly_params, *params.params]
+        params = func.node.args
+        positional = [*params.posonlyargs, *params.args]
+        pos_defaults: list[ast.expr | None] = [None] * (len(positional) - len(params.defaults))
+        pos_defaults += params.defaults
+        slots = list(zip(positional, pos_defaults, strict=True))
         args = list(args)
-        if func.bound is not None and positional:
-            env[positional[0].name.value] = func.bound
-            positional = positional[1:]
+        if func.bound is not None and slots:
+            env[slots[0][0].arg] = func.bound
+            slots = slots[1:]
         callee = func.qualname.split(".")[0] if func.qualname else "?"
-        n_positional = len(positional)
-        for index, param in enumerate([*positional, *params.kwonly_params]):
-            name = param.name.value
+        n_positional = len(slots)
+        slots += zip(params.kwonlyargs, params.kw_defaults, strict=True)
+        for index, (param, default) in enumerate(slots):
+            name = param.arg
             if args and index < n_positional:
                 value = args.pop(0)
             elif name in kwargs:
                 value = kwargs[name]
-            elif param.default is not None:
-                value = self.eval(param.default, Frame({}, "", [], outer=func.scope))
+            elif default is not None:
+                value = self.eval(default, Frame({}, "", [], outer=func.scope))
                 if isinstance(value, Const):
                     value = Const(value.value, f"parameter '{name}' (default {value.value!r})")
                 env[name] = value
@@ -781,24 +743,24 @@ class Extractor:
             if isinstance(value, Const) and value.source is None and call is not None:
                 value = Const(value.value, f"{callee}({name}={value.value!r})")
             env[name] = value
-        if isinstance(params.star_arg, cst.Param):
-            env[params.star_arg.name.value] = SeqVal(tuple(args), "tuple")
-        if params.star_kwarg is not None:
-            env[params.star_kwarg.name.value] = DictVal(dict(kwargs))
+        if params.vararg is not None:
+            env[params.vararg.arg] = SeqVal(tuple(args), "tuple")
+        if params.kwarg is not None:
+            env[params.kwarg.arg] = DictVal(dict(kwargs))
 
     # -- expressions --------------------------------------------------------------------------
-    def eval(self, node: cst.BaseExpression | None, frame: Frame) -> Value:
+    def eval(self, node: ast.expr | None, frame: Frame) -> Value:
         if node is None:
             return Const(None)
         self.tick()
-        method = getattr(self, f"eval_{type(node).__name__}", None)
+        method = _EVALUATORS.get(type(node))
         if method is None:
             return Unknown()
-        result: Value = method(node, frame)
+        result: Value = method(self, node, frame)
         return result
 
-    def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
-        name = node.value
+    def eval_Name(self, node: ast.Name, frame: Frame) -> Value:
+        name = node.id
         if name in frame.env:
             return frame.env[name]
         for scope in frame.outer:
@@ -822,9 +784,9 @@ class Extractor:
             return Ref(f"builtins.{name}")
         return Unknown(name)
 
-    def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
+    def eval_Attribute(self, node: ast.Attribute, frame: Frame) -> Value:
         owner = self.eval(node.value, frame)
-        return self.getattr(owner, node.attr.value)
+        return self.getattr(owner, node.attr)
 
     def getattr(self, owner: Value, attr: str) -> Value:
         if isinstance(owner, Ref):
@@ -876,42 +838,27 @@ class Extractor:
             return _BoundMethod(owner, attr)
         return Unknown()
 
-    def eval_Integer(self, node: cst.Integer, frame: Frame) -> Value:
-        return Const(node.evaluated_value)
-
-    def eval_Float(self, node: cst.Float, frame: Frame) -> Value:
-        return Const(node.evaluated_value)
-
-    def eval_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
-        try:
-            return Const(node.evaluated_value)
-        except Exception:
+    def eval_Constant(self, node: ast.Constant, frame: Frame) -> Value:
+        if node.value is Ellipsis or isinstance(node.value, complex):
             return Unknown()
+        return Const(node.value)
 
-    def eval_ConcatenatedString(self, node: cst.ConcatenatedString, frame: Frame) -> Value:
-        try:
-            return Const(node.evaluated_value)
-        except Exception:
-            return Unknown()
+    def eval_Tuple(self, node: ast.Tuple, frame: Frame) -> Value:
+        return SeqVal(self.eval_elements(node.elts, frame), "tuple")
 
-    def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
-        return SeqVal(self.eval_elements(node.elements, frame), "tuple")
+    def eval_List(self, node: ast.List, frame: Frame) -> Value:
+        return SeqVal(self.eval_elements(node.elts, frame), "list")
 
-    def eval_List(self, node: cst.List, frame: Frame) -> Value:
-        holder = SeqVal(self.eval_elements(node.elements, frame), "list")
-        return holder
+    def eval_Set(self, node: ast.Set, frame: Frame) -> Value:
+        return SeqVal(self.eval_elements(node.elts, frame), "tuple")
 
-    def eval_Set(self, node: cst.Set, frame: Frame) -> Value:
-        return SeqVal(self.eval_elements(node.elements, frame), "tuple")
-
-    def eval_elements(self, elements: Any, frame: Frame) -> tuple[Entry, ...]:
+    def eval_elements(self, elements: list[ast.expr], frame: Frame) -> tuple[Entry, ...]:
         out: list[Entry] = []
         for element in elements:
-            value = self.eval(element.value, frame)
-            if isinstance(element, cst.StarredElement):
-                out.extend(self.as_entries(value))
+            if isinstance(element, ast.Starred):
+                out.extend(self.as_entries(self.eval(element.value, frame)))
             else:
-                out.append(value)
+                out.append(self.eval(element, frame))
         return tuple(out)
 
     def as_entries(self, value: Value) -> tuple[Entry, ...]:
@@ -923,67 +870,60 @@ class Extractor:
             return tuple(value.items.values())
         return (value,)
 
-    def eval_Dict(self, node: cst.Dict, frame: Frame) -> Value:
+    def eval_Dict(self, node: ast.Dict, frame: Frame) -> Value:
         items: dict[Any, Value] = {}
-        for element in node.elements:
-            if isinstance(element, cst.DictElement):
-                key = self.eval(element.key, frame)
+        for key_node, value_node in zip(node.keys, node.values, strict=True):
+            if key_node is not None:
+                key = self.eval(key_node, frame)
                 if isinstance(key, Const) and _hashable(key.value):
-                    items[key.value] = self.eval(element.value, frame)
+                    items[key.value] = self.eval(value_node, frame)
             else:
-                other = self.eval(element.value, frame)
+                other = self.eval(value_node, frame)
                 if isinstance(other, DictVal):
                     items.update(other.items)
         return DictVal(items)
 
-    def eval_comprehension(self, node: Any, frame: Frame, kind: str) -> Value:
-        holder = SeqVal((), kind)
+    def eval_comprehension(
+        self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp, frame: Frame
+    ) -> Value:
+        holder = SeqVal((), "list")
         inner = Frame({}, frame.qualname, [], owner=frame.owner, outer=frame.chain())
         self._frames.append(inner)
         try:
-            self._comprehend(node.for_in, node, inner, holder)
+            self._comprehend(node.generators, node.elt, inner, holder)
         finally:
             self._frames.pop()
         return holder
 
-    def _comprehend(self, comp: cst.CompFor, node: Any, frame: Frame, holder: SeqVal) -> None:
+    def _comprehend(
+        self, generators: list[ast.comprehension], elt: ast.expr, frame: Frame, holder: SeqVal
+    ) -> None:
+        comp = generators[0]
         iterable = self.eval(comp.iter, frame)
 
         def body(value: Value) -> None:
             self.assign(comp.target, value, frame)
             for cond in comp.ifs:
-                if self.truth(self.eval(cond.test, frame)) is False:
+                if self.truth(self.eval(cond, frame)) is False:
                     return
-            if comp.inner_for_in is not None:
-                self._comprehend(comp.inner_for_in, node, frame, holder)
-            elif isinstance(node, cst.DictComp):
-                return
+            if len(generators) > 1:
+                self._comprehend(generators[1:], elt, frame, holder)
             else:
-                holder.entries = (*holder.entries, self.eval(node.elt, frame))
+                holder.entries = (*holder.entries, self.eval(elt, frame))
 
         self.iterate(iterable, frame, body)
 
-    def eval_ListComp(self, node: cst.ListComp, frame: Frame) -> Value:
-        return self.eval_comprehension(node, frame, "list")
+    eval_ListComp = eval_GeneratorExp = eval_SetComp = eval_comprehension
 
-    def eval_GeneratorExp(self, node: cst.GeneratorExp, frame: Frame) -> Value:
-        return self.eval_comprehension(node, frame, "list")
-
-    def eval_SetComp(self, node: cst.SetComp, frame: Frame) -> Value:
-        return self.eval_comprehension(node, frame, "list")
-
-    def eval_DictComp(self, node: cst.DictComp, frame: Frame) -> Value:
-        return Unknown()
-
-    def eval_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
+    def eval_Lambda(self, node: ast.Lambda, frame: Frame) -> Value:
         return FuncRef(node, frame.chain(), frame.qualname or "<lambda>")
 
-    def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
+    def eval_NamedExpr(self, node: ast.NamedExpr, frame: Frame) -> Value:
         value = self.eval(node.value, frame)
         self.assign(node.target, value, frame)
         return value
 
-    def eval_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
+    def eval_IfExp(self, node: ast.IfExp, frame: Frame) -> Value:
         cond = self.truth(self.eval(node.test, frame))
         if cond is True:
             return self.eval(node.body, frame)
@@ -991,26 +931,31 @@ class Extractor:
             return self.eval(node.orelse, frame)
         return self.merge(self.eval(node.body, frame), self.eval(node.orelse, frame))
 
-    def eval_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
-        value = self.eval(node.expression, frame)
-        if isinstance(node.operator, cst.Not):
+    def eval_UnaryOp(self, node: ast.UnaryOp, frame: Frame) -> Value:
+        value = self.eval(node.operand, frame)
+        if isinstance(node.op, ast.Not):
             truth = self.truth(value)
             return Unknown() if truth is None else Const(not truth)
         if isinstance(value, Const) and isinstance(value.value, (int, float)):
-            if isinstance(node.operator, cst.Minus):
+            if isinstance(node.op, ast.USub):
                 return Const(-value.value, value.source)
-            if isinstance(node.operator, cst.Plus):
+            if isinstance(node.op, ast.UAdd):
                 return value
         if isinstance(value, Data):
             return value
         return Unknown()
 
-    def eval_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
-        left = self.eval(node.left, frame)
+    def eval_BoolOp(self, node: ast.BoolOp, frame: Frame) -> Value:
+        is_and = isinstance(node.op, ast.And)
+        left = self.eval(node.values[0], frame)
+        for right_node in node.values[1:]:
+            left = self._boolean(left, right_node, is_and, frame)
+        return left
+
+    def _boolean(self, left: Value, right_node: ast.expr, is_and: bool, frame: Frame) -> Value:
         truth = self.truth(left)
-        is_and = isinstance(node.operator, cst.And)
         if truth is None:
-            right = self.eval(node.right, frame)
+            right = self.eval(right_node, frame)
             right_truth = self.truth(right)
             if is_and and right_truth is False:
                 return Const(False)
@@ -1019,14 +964,14 @@ class Extractor:
             return Unknown()
         if truth is (not is_and):
             return left
-        return self.eval(node.right, frame)
+        return self.eval(right_node, frame)
 
-    def eval_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
+    def eval_Compare(self, node: ast.Compare, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
         result: bool | None = True
-        for target in node.comparisons:
-            right = self.eval(target.comparator, frame)
-            outcome = _compare(target.operator, left, right)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = self.eval(comparator, frame)
+            outcome = _compare(op, left, right)
             if outcome is None:
                 result = None
             elif outcome is False:
@@ -1034,12 +979,12 @@ class Extractor:
             left = right
         return Unknown() if result is None else Const(True)
 
-    def eval_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
+    def eval_BinOp(self, node: ast.BinOp, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
         right = self.eval(node.right, frame)
-        return self.binop(type(node.operator), left, right)
+        return self.binop(type(node.op), left, right)
 
-    def binop(self, op: type[cst.BaseBinaryOp], left: Value, right: Value) -> Value:
+    def binop(self, op: type[ast.operator], left: Value, right: Value) -> Value:
         if isinstance(left, Data) and isinstance(right, Data):
             if issubclass(op, _ADD_OPS):
                 return self.join("add", left, right)
@@ -1050,10 +995,10 @@ class Extractor:
             return right
         if isinstance(left, Const) and isinstance(right, Const):
             return _fold(op, left, right)
-        if isinstance(left, SeqVal) and isinstance(right, SeqVal) and op is cst.Add:
+        if isinstance(left, SeqVal) and isinstance(right, SeqVal) and op is ast.Add:
             holder = SeqVal(left.entries + right.entries, "list")
             return holder
-        if op is cst.Multiply:
+        if op is ast.Mult:
             seqv, times = (left, right) if isinstance(left, SeqVal) else (right, left)
             if isinstance(seqv, SeqVal):
                 count = _count_of(times)
@@ -1075,14 +1020,12 @@ class Extractor:
             node = Branches(op, (seq(sa), seq(sb)))  # type: ignore[arg-type]
         return Data((*a.path[:n], node), a.origin)
 
-    def eval_Subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+    def eval_Subscript(self, node: ast.Subscript, frame: Frame) -> Value:
         owner = self.eval(node.value, frame)
         if isinstance(owner, Data):
             return owner
-        if len(node.slice) != 1:
-            return Unknown()
-        element = node.slice[0].slice
-        if isinstance(element, cst.Slice):
+        element = node.slice
+        if isinstance(element, ast.Slice):
             if isinstance(owner, SeqVal):
                 plain = owner.plain()
                 lo, hi, step = (
@@ -1099,13 +1042,15 @@ class Extractor:
                     )
                 return SeqVal(owner.entries, "list")
             return Unknown()
-        key = self.eval(element.value, frame) if isinstance(element, cst.Index) else Unknown()
-        return self.subscript(owner, key)
+        return self.subscript(owner, self.eval_index(node, frame))
 
-    def eval_index(self, node: cst.Subscript, frame: Frame) -> Value:
-        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            return self.eval(node.slice[0].slice.value, frame)
-        return Unknown()
+    def eval_index(self, node: ast.Subscript, frame: Frame) -> Value:
+        element = node.slice
+        if isinstance(element, ast.Slice) or (
+            isinstance(element, ast.Tuple) and any(isinstance(e, ast.Slice) for e in element.elts)
+        ):
+            return Unknown()
+        return self.eval(element, frame)
 
     def subscript(self, owner: Value, key: Value) -> Value:
         if isinstance(owner, Instance):
@@ -1145,30 +1090,30 @@ class Extractor:
         return values[0] if len(values) == 1 else Unknown()
 
     # -- calls --------------------------------------------------------------------------------
-    def eval_Call(self, node: cst.Call, frame: Frame) -> Value:
+    def eval_Call(self, node: ast.Call, frame: Frame) -> Value:
         func = self.eval(node.func, frame)
         loss = _is_loss(func)
         expects = _squash_applied_by(func) if loss else None
         args: list[Value] = []
         kwargs: dict[str, Value] = {}
-        for index, arg in enumerate(node.args):
-            expr = arg.value
+        for index, (written, star, keyword) in enumerate(_arguments(node)):
+            expr = written
             if loss:  # a sigmoid applied inside a loss is part of the loss, not of the model
                 expr = _unwrap_squash(expr)
-                if expects and index == 0 and expr is not arg.value:
-                    self.squashed_twice(node, arg.value, expects, _squash_name(arg.value), None)
+                if expects and index == 0 and expr is not written:
+                    self.squashed_twice(node, written, expects, _squash_name(written), None)
             value = self.eval(expr, frame)
-            if expects and index == 0 and expr is arg.value and isinstance(value, Data):
+            if expects and index == 0 and expr is written and isinstance(value, Data):
                 tail = _tail_layer(value.path)
                 if tail is not None and tail.name == expects:
                     self.squashed_twice(node, node, expects, tail.name, tail.anchor)
-            if arg.star == "*":
+            if star == "*":
                 args.extend(self.expand_star(value))
-            elif arg.star == "**":
+            elif star == "**":
                 if isinstance(value, DictVal):
                     kwargs.update({str(k): v for k, v in value.items.items()})
-            elif arg.keyword is not None:
-                kwargs[arg.keyword.value] = value
+            elif keyword is not None:
+                kwargs[keyword] = value
             else:
                 args.append(value)
         if loss:
@@ -1189,7 +1134,7 @@ class Extractor:
         func: Value,
         args: list[Value],
         kwargs: dict[str, Value],
-        node: cst.Call,
+        node: ast.Call,
         frame: Frame,
     ) -> Value:
         data_args = [a for a in args if isinstance(a, Data)]
@@ -1226,7 +1171,7 @@ class Extractor:
     def extend(self, data: Data, node: Node) -> Data:
         return Data((*data.path, node), data.origin)
 
-    def apply_module(self, module: Value, data: Data, call: cst.Call | None) -> Value:
+    def apply_module(self, module: Value, data: Data, call: ast.Call | None) -> Value:
         if isinstance(module, Instance):
             return self.call_instance(module, data, call)
         node = self.module_node(module)
@@ -1236,7 +1181,7 @@ class Extractor:
             node = copy_layer(node, self.span(call) or node.anchor)
         return self.extend(data, node)
 
-    def call_instance(self, instance: Instance, data: Data, call: cst.Call | None) -> Value:
+    def call_instance(self, instance: Instance, data: Data, call: ast.Call | None) -> Value:
         kind = self.class_kind(instance.cls)
         if kind is not None:
             return self.extend(data, copy_layer(kind, self.span(call)))
@@ -1304,7 +1249,7 @@ class Extractor:
         qname: str,
         args: list[Value],
         kwargs: dict[str, Value],
-        node: cst.Call,
+        node: ast.Call,
         frame: Frame,
     ) -> Value:
         data_args = [a for a in args if isinstance(a, Data)]
@@ -1416,7 +1361,7 @@ class Extractor:
         name: str,
         args: list[Value],
         kwargs: dict[str, Value],
-        node: cst.Call,
+        node: ast.Call,
         frame: Frame,
     ) -> Value:
         if name == "range":
@@ -1544,7 +1489,7 @@ class Extractor:
         method: _BoundMethod,
         args: list[Value],
         kwargs: dict[str, Value],
-        node: cst.Call,
+        node: ast.Call,
         frame: Frame,
     ) -> Value:
         owner, name = method.owner, method.name
@@ -1666,7 +1611,7 @@ class Extractor:
         return Unknown()
 
     def super_init(
-        self, sup: _Super, args: list[Value], kwargs: dict[str, Value], node: cst.Call
+        self, sup: _Super, args: list[Value], kwargs: dict[str, Value], node: ast.Call
     ) -> Value:
         instance = sup.instance
         if not isinstance(instance, Instance):
@@ -1699,7 +1644,7 @@ class Extractor:
         return SeqVal(tuple(ModuleVal(layer) for layer in layers), "list")
 
     def record_init(
-        self, layer: Layer, fn: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call
+        self, layer: Layer, fn: str, args: list[Value], kwargs: dict[str, Value], node: ast.Call
     ) -> None:
         if layer.kind != "affine" or layer.name.startswith("Embedding"):
             return  # an embedding is a lookup: no gradient flows through it to earlier layers
@@ -1761,12 +1706,12 @@ class Extractor:
             )
 
     # -- events for the recurrence and loss rules ------------------------------------------------
-    def recurrence(self, small: cst.Assign, value: Value, frame: Frame) -> Value:
+    def recurrence(self, small: ast.Assign, value: Value, frame: Frame) -> Value:
         """``h = torch.tanh(W(x_t) + U(h))`` in a loop over time: a saturating recurrence
         (GCK003). Its tanh is a step in time, not a layer of a stack, so it is taken off the
         path that GCK001/GCK002 read."""
-        target = small.targets[0].target
-        if not isinstance(target, cst.Name) or not isinstance(value, Data) or not value.path:
+        target = small.targets[0]
+        if not isinstance(target, ast.Name) or not isinstance(value, Data) or not value.path:
             return value
         last = value.path[-1]
         if not (
@@ -1774,7 +1719,7 @@ class Extractor:
         ):
             return value
         names = _names_in(small.value)
-        if target.value not in names:
+        if target.id not in names:
             return value
         loop = self.loops[-1]
         if loop.over_modules or not (
@@ -1786,7 +1731,7 @@ class Extractor:
             Event(
                 "GCK003",
                 small.value,
-                f"'{target.value}' is updated through {last.name} at every time step with no "
+                f"'{target.id}' is updated through {last.name} at every time step with no "
                 f"gate or additive state: backpropagation through time multiplies the gradient "
                 f"by {last.name}' and the recurrent weights once per step, so it vanishes "
                 "geometrically with the sequence length (it explodes when the recurrent weights "
@@ -1797,7 +1742,7 @@ class Extractor:
         )
         return Data((*value.path[:-1], Layer("neutral", f"{last.name} (recurrent)")), value.origin)
 
-    def _indexes_data(self, expr: cst.BaseExpression, loop: _Loop, frame: Frame) -> bool:
+    def _indexes_data(self, expr: ast.expr, loop: _Loop, frame: Frame) -> bool:
         """``x[:, t]``: a tensor indexed by the loop variable (a time step), not
         ``self.heads[i]`` (a layer)."""
         for sub in _subscripts_by(expr, loop.targets):
@@ -1806,7 +1751,7 @@ class Extractor:
         return False
 
     def library_recurrence(
-        self, qname: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call
+        self, qname: str, args: list[Value], kwargs: dict[str, Value], node: ast.Call
     ) -> None:
         """``nn.RNN`` / ``nn.RNNCell`` with their default tanh nonlinearity (GCK003)."""
         nonlinearity = kwargs.get("nonlinearity") or (args[3] if len(args) > 3 else None)
@@ -1829,8 +1774,8 @@ class Extractor:
 
     def squashed_twice(
         self,
-        loss_call: cst.Call,
-        anchor: cst.CSTNode,
+        loss_call: ast.Call,
+        anchor: ast.AST,
         expects: str,
         applied: str | None,
         applied_at: object | None,
@@ -1839,7 +1784,7 @@ class Extractor:
         it again (GCK005)."""
         if applied != expects:
             return
-        loss = get_full_name_for_node(loss_call.func) or "the loss"
+        loss = _full_name(loss_call.func) or "the loss"
         written = loss.rsplit(".", 1)[-1]
         if written not in _LOGIT_LOSSES:  # ``criterion(...)``: say what it is
             loss = f"{loss} ({next(k for k, v in _LOGIT_LOSSES.items() if v == expects and k[0].isupper())})"
@@ -1906,36 +1851,58 @@ class _Loop:
     recurrent: bool = False
 
 
-def _target_names(target: cst.BaseExpression) -> frozenset[str]:
-    return frozenset(n.value for n in _walk_names(target))
+def _target_names(target: ast.expr) -> frozenset[str]:
+    return frozenset(n.id for n in _walk_names(target))
 
 
-def _walk_names(node: cst.CSTNode) -> Iterator[cst.Name]:
-    stack: list[cst.CSTNode] = [node]
+def _walk_names(node: ast.AST) -> Iterator[ast.Name]:
+    stack: list[ast.AST] = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.Name):
+        if isinstance(current, ast.Name):
             yield current
-        elif isinstance(current, cst.Attribute):
+        elif isinstance(current, ast.Attribute):
             stack.append(current.value)  # ``self.h``: only the base is a name
         else:
-            stack.extend(current.children)
+            stack.extend(ast.iter_child_nodes(current))
 
 
-def _names_in(node: cst.CSTNode) -> frozenset[str]:
-    return frozenset(n.value for n in _walk_names(node))
+def _names_in(node: ast.AST) -> frozenset[str]:
+    return frozenset(n.id for n in _walk_names(node))
 
 
-def _subscripts_by(node: cst.CSTNode, names: frozenset[str]) -> Iterator[cst.Subscript]:
+def _subscripts_by(node: ast.AST, names: frozenset[str]) -> Iterator[ast.Subscript]:
     """Subscripts in ``node`` whose index uses a loop variable (``x[:, t]``)."""
-    stack: list[cst.CSTNode] = [node]
+    stack: list[ast.AST] = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.Subscript) and any(
-            _names_in(element) & names for element in current.slice
-        ):
+        if isinstance(current, ast.Subscript) and _names_in(current.slice) & names:
             yield current
-        stack.extend(current.children)
+        stack.extend(ast.iter_child_nodes(current))
+
+
+def _full_name(node: ast.AST) -> str | None:
+    """``torch.nn.functional.softmax`` for an attribute chain (a call: its function)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _full_name(node.value)
+        return f"{base}.{node.attr}" if base is not None else None
+    if isinstance(node, (ast.Call, ast.Subscript)):
+        return _full_name(node.func if isinstance(node, ast.Call) else node.value)
+    return None
+
+
+def _arguments(call: ast.Call) -> Iterator[tuple[ast.expr, str, str | None]]:
+    """(expression, star, keyword) for each argument of ``call``: star is ``"*"``, ``"**"`` or
+    ``""``; positional arguments come first, as Python binds them."""
+    for arg in call.args:
+        if isinstance(arg, ast.Starred):
+            yield arg.value, "*", None
+        else:
+            yield arg, "", None
+    for keyword in call.keywords:
+        yield keyword.value, "**" if keyword.arg is None else "", keyword.arg
 
 
 def _over_modules(iterable: Value) -> bool:
@@ -2042,12 +2009,13 @@ def _rebase(value: Value, origin: object, onto: Data) -> Value:
 
 
 def extract(
-    source: str,
+    source: str | ast.Module,
     extend_saturating: tuple[str, ...] = (),
     extend_normalization: tuple[str, ...] = (),
-) -> tuple[cst.Module, list[Root], list[Event]]:
-    """Parse ``source`` and return its roots. Raises libcst.ParserSyntaxError on bad syntax."""
-    module = cst.parse_module(source)
+) -> tuple[ast.Module, list[Root], list[Event]]:
+    """The roots and events of ``source`` (text or its parsed tree). Raises SyntaxError on bad
+    syntax."""
+    module = ast.parse(source) if isinstance(source, str) else source
     extractor = Extractor(module, extend_saturating, extend_normalization)
     roots = extractor.run()
     events = extractor.events
@@ -2061,3 +2029,12 @@ def extract(
         with contextlib.suppress(BudgetExceeded, RecursionError):
             extractor.exploding_init(root)
     return module, roots, events
+
+
+_EVALUATORS: dict[type[ast.AST], Callable[[Extractor, Any, Frame], Value]] = {
+    getattr(ast, name[len("eval_") :]): method
+    for name, method in vars(Extractor).items()
+    if name.startswith("eval_")
+    and isinstance(kind := getattr(ast, name[len("eval_") :], None), type)
+    and issubclass(kind, ast.expr)
+}

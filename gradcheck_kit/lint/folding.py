@@ -3,11 +3,10 @@ syntax tree only, bounded so that a hostile file cannot make it use unbounded ti
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable
 from typing import Any
-
-import libcst as cst
 
 from gradcheck_kit.lint.sketch import Count
 from gradcheck_kit.lint.values import (
@@ -56,15 +55,15 @@ def _count_of(value: Value) -> Count:
     return Count(None)
 
 
-def _fold(op: type[cst.BaseBinaryOp], left: Const, right: Const) -> Value:
-    fns: dict[type[cst.BaseBinaryOp], Callable[[Any, Any], Any]] = {
-        cst.Add: lambda a, b: a + b,
-        cst.Subtract: lambda a, b: a - b,
-        cst.Multiply: lambda a, b: a * b,
-        cst.Divide: lambda a, b: a / b,
-        cst.FloorDivide: lambda a, b: a // b,
-        cst.Modulo: lambda a, b: a % b,
-        cst.Power: lambda a, b: a**b if abs(b) < 64 else math.inf,
+def _fold(op: type[ast.operator], left: Const, right: Const) -> Value:
+    fns: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+        ast.Add: lambda a, b: a + b,
+        ast.Sub: lambda a, b: a - b,
+        ast.Mult: lambda a, b: a * b,
+        ast.Div: lambda a, b: a / b,
+        ast.FloorDiv: lambda a, b: a // b,
+        ast.Mod: lambda a, b: a % b,
+        ast.Pow: lambda a, b: a**b if abs(b) < 64 else math.inf,
     }
     fn = fns.get(op)
     if fn is None or not _cheap_to_fold(op, left.value, right.value):
@@ -83,35 +82,35 @@ _MAX_FOLDED_BITS = 1_024
 _SEQUENCES = (str, bytes, list, tuple)
 
 
-def _cheap_to_fold(op: type[cst.BaseBinaryOp], a: Any, b: Any) -> bool:
+def _cheap_to_fold(op: type[ast.operator], a: Any, b: Any) -> bool:
     """Whether folding ``a op b`` is cheap. ``"a" * 10**10``, ``"%0999999999d" % 1`` or
     ``n = n * n`` in an unrolled loop would cost gigabytes or hours: they stay unknown."""
     if any(isinstance(v, int) and v.bit_length() > _MAX_FOLDED_BITS for v in (a, b)):
         return False
-    if op is cst.Modulo and isinstance(a, (str, bytes)):
+    if op is ast.Mod and isinstance(a, (str, bytes)):
         return False  # printf-style formatting: a width can be any size
-    if op is cst.Multiply:
+    if op is ast.Mult:
         for seq, times in ((a, b), (b, a)):
             if isinstance(seq, _SEQUENCES) and isinstance(times, int):
                 return len(seq) * max(times, 0) <= _MAX_FOLDED_LEN
-    if op is cst.Add and isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+    if op is ast.Add and isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
         return len(a) + len(b) <= _MAX_FOLDED_LEN
     return True
 
 
-def _compare(op: cst.BaseCompOp, left: Value, right: Value) -> bool | None:
-    if isinstance(op, (cst.Is, cst.IsNot)):
+def _compare(op: ast.cmpop, left: Value, right: Value) -> bool | None:
+    if isinstance(op, (ast.Is, ast.IsNot)):
         if isinstance(left, Const) and isinstance(right, Const) and right.value is None:
             same = left.value is None
-            return same if isinstance(op, cst.Is) else not same
+            return same if isinstance(op, ast.Is) else not same
         if right_is_none(right) and isinstance(
             left, (ModuleVal, ClassRef, FuncRef, Instance, Ref, SeqVal, Data)
         ):
-            return isinstance(op, cst.IsNot)
+            return isinstance(op, ast.IsNot)
         return None
     if not (isinstance(left, Const) and isinstance(right, Const)):
         if (
-            isinstance(op, (cst.In, cst.NotIn))
+            isinstance(op, (ast.In, ast.NotIn))
             and isinstance(left, Const)
             and isinstance(right, (SeqVal, DictVal))
         ):
@@ -123,18 +122,18 @@ def _compare(op: cst.BaseCompOp, left: Value, right: Value) -> bool | None:
             if isinstance(right, SeqVal) and right.plain() is None:
                 return None
             found = left.value in keys
-            return found if isinstance(op, cst.In) else not found
+            return found if isinstance(op, ast.In) else not found
         return None
     a, b = left.value, right.value
-    ops: dict[type[cst.BaseCompOp], Callable[[Any, Any], bool]] = {
-        cst.Equal: lambda x, y: x == y,
-        cst.NotEqual: lambda x, y: x != y,
-        cst.LessThan: lambda x, y: x < y,
-        cst.LessThanEqual: lambda x, y: x <= y,
-        cst.GreaterThan: lambda x, y: x > y,
-        cst.GreaterThanEqual: lambda x, y: x >= y,
-        cst.In: lambda x, y: x in y,
-        cst.NotIn: lambda x, y: x not in y,
+    ops: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+        ast.Eq: lambda x, y: x == y,
+        ast.NotEq: lambda x, y: x != y,
+        ast.Lt: lambda x, y: x < y,
+        ast.LtE: lambda x, y: x <= y,
+        ast.Gt: lambda x, y: x > y,
+        ast.GtE: lambda x, y: x >= y,
+        ast.In: lambda x, y: x in y,
+        ast.NotIn: lambda x, y: x not in y,
     }
     fn = ops.get(type(op))
     if fn is None:

@@ -4,11 +4,10 @@ initialisations and their weight variance."""
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass
 from typing import Any
-
-import libcst as cst
 
 from gradcheck_kit.lint.sketch import Layer, Node, Repeat, Seq
 from gradcheck_kit.lint.values import (
@@ -60,9 +59,9 @@ def _squash_applied_by(func: Value) -> str | None:
     return None
 
 
-def _squash_name(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
-        name = expr.func.attr.value
+def _squash_name(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        name = expr.func.attr
         return "sigmoid" if name == "expit" else name
     return None
 
@@ -220,15 +219,18 @@ def _is_loss(func: Value) -> bool:
     return False
 
 
-def _unwrap_squash(expr: cst.BaseExpression) -> cst.BaseExpression:
+def _unwrap_squash(expr: ast.expr) -> ast.expr:
     """``torch.sigmoid(z)``, ``F.softmax(z, 1)``, ``z.sigmoid()`` -> ``z``: the squashing
     belongs to the loss. Purely syntactic; peeling can only shorten a run, never lengthen it."""
-    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
+    if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Attribute):
         return expr
-    if expr.func.attr.value not in _SQUASHING:
+    if expr.func.attr not in _SQUASHING:
         return expr
     if expr.args:
-        return expr.args[0].value
+        first = expr.args[0]
+        return first.value if isinstance(first, ast.Starred) else first
+    if expr.keywords:
+        return expr.keywords[0].value
     return expr.func.value
 
 

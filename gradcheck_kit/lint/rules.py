@@ -16,9 +16,12 @@ from typing import Any
 from gradcheck_kit.catalog import DEFAULT_INIT_GAIN
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.sketch import Layer, Span
-from gradcheck_kit.lint.training import PREFILTER as TRAINING_PREFILTER
-from gradcheck_kit.lint.training import check_unclipped_recurrent_training
 from gradcheck_kit.report.findings import Finding, RelatedLocation
+
+#: GCK004 reads a file that mentions both a backward and a recurrent layer (cheap; raw text).
+TRAINING_PREFILTER = re.compile(
+    r"\A(?=[\s\S]*?backward)(?=[\s\S]*?(?:RNN|LSTM|GRU))", re.IGNORECASE
+)
 
 # Measured per-layer gradient multipliers at PyTorch's default nn.Linear init (width 256): what
 # a saturating layer typically does, where the derivative bound alone says little (tanh' <= 1).
@@ -204,6 +207,14 @@ def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding
     for finding in check_events(facts, ctx, RULES["GCK006"]):
         if finding.depth is not None and finding.depth > ctx.max_saturating_depth:
             yield finding
+
+
+def check_unclipped_recurrent_training(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    """GCK004 lives in :mod:`gradcheck_kit.lint.training`, which reads libcst's concrete tree:
+    imported only when a file can trigger it."""
+    from gradcheck_kit.lint.training import check_unclipped_recurrent_training as check
+
+    return check(facts, ctx)
 
 
 def event_finding(rule: Rule, event: Event, ctx: RuleContext) -> Finding | None:

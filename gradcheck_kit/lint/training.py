@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from gradcheck_kit.lint.rules import TRAINING_PREFILTER
 from gradcheck_kit.report.findings import Finding
 
 if TYPE_CHECKING:
@@ -33,8 +34,7 @@ if TYPE_CHECKING:
 CODE = "GCK004"
 NAME = "unclipped-recurrent-training"
 
-#: The file must mention both a backward and a recurrent layer (cheap; runs on the raw text).
-PREFILTER = re.compile(r"\A(?=[\s\S]*?backward)(?=[\s\S]*?(?:RNN|LSTM|GRU))", re.IGNORECASE)
+PREFILTER = TRAINING_PREFILTER  # the file mentions both a backward and a recurrent layer
 
 _RECURRENT_ORDER = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
 RECURRENT = frozenset(_RECURRENT_ORDER)

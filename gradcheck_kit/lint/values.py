@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from gradcheck_kit.lint.sketch import Count, Layer, Node
 
 if TYPE_CHECKING:
-    import libcst as cst
+    import ast
 
 
 class Journal:
@@ -90,19 +90,21 @@ class Ref(Value):
 
 @dataclass(eq=False)
 class ClassInfo:
-    node: cst.ClassDef
+    node: ast.ClassDef
     name: str
     qualname: str
     bases: list[Value]
     scope: Scope  # the scopes the class was defined in (its methods' enclosing scopes)
-    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
     attrs: dict[str, Value] = field(default_factory=dict)  # class-level assignments
     is_dataclass: bool = False
 
     def base_classes(self) -> list[ClassInfo]:
         return [b.cls for b in self.bases if isinstance(b, ClassRef)]
 
-    def find_method(self, name: str, _depth: int = 0) -> tuple[ClassInfo, cst.FunctionDef] | None:
+    def find_method(
+        self, name: str, _depth: int = 0
+    ) -> tuple[ClassInfo, ast.FunctionDef | ast.AsyncFunctionDef] | None:
         if name in self.methods:
             return self, self.methods[name]
         if _depth > 20:
@@ -140,7 +142,7 @@ class ClassRef(Value):
 
 @dataclass(eq=False)
 class FuncRef(Value):
-    node: cst.FunctionDef | cst.Lambda
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
     scope: Scope  # enclosing scopes, innermost first (closures, then module globals)
     qualname: str
     bound: Value | None = None  # ``self`` for a bound method
@@ -178,7 +180,7 @@ class SeqVal(Value):
         self,
         entries: tuple[Entry, ...],
         kind: str = "list",  # "list" | "tuple" | "modulelist" | "sequential"
-        span_node: cst.CSTNode | None = None,
+        span_node: ast.AST | None = None,
     ) -> None:
         self._entries = entries
         self.kind = kind
