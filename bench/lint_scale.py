@@ -9,18 +9,23 @@ process, wall time, median of ``--repeat``):
 * ``cold -jN``  - ``--no-cache --jobs N`` (N = ``--jobs``, default: available cores)
 * ``warm -jN``  - the cache filled by a previous run, nothing changed
 * ``edit1 -jN`` - the cache warm, one model file edited (what a pre-commit run costs)
-* ``libcst parse`` - ``libcst.parse_module`` of every file, in one process (``--parse``)
+* ``libcst parse`` - ``libcst.parse_module`` of every file, in one process: the baseline of
+  issue #4's target (cold lint <= 0.5x of it); ``--no-parse`` skips it
+* ``ast parse`` - the stdlib ``ast.parse`` of every file, in one process (the linter's own parse)
+* ``TorchFix``  - ``torchfix DIR`` (``--torchfix CMD``, or ``torchfix`` on PATH), when installed
 * ``ruff ALL``  - ``ruff check --select ALL --no-cache`` when ruff is installed
 
-and checks that every run reports the same findings. Usage::
+and checks that every run of gradcheck-kit reports the same findings. Two ratio columns: against
+``cold -j1`` and against ``libcst parse``. Usage::
 
-    python bench/lint_scale.py [--files 1500] [--repeat 3] [--jobs N] [--parse]
-                               [--tree DIR ...]
+    python bench/lint_scale.py [--files 1500] [--repeat 3] [--jobs N] [--no-parse]
+                               [--torchfix CMD] [--no-generated] [--tree DIR ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import json
 import os
@@ -32,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 MODEL = '''"""Model {i}."""
 import torch
@@ -160,34 +166,47 @@ def bench_tree(name: str, root: Path, args: argparse.Namespace) -> None:
         edited.write_text(edited.read_text() + f"\n# edit {k}\n")
         samples.append(lint(root, "--cache-dir", str(cache), "--jobs", jobs))
     record(f"edit1 -j{jobs}", samples)
+    sources = [p.read_bytes() for p in files]
     if args.parse:
         import libcst as cst
 
-        start = time.perf_counter()
-        for path in files:
-            with contextlib.suppress(Exception):  # a file libcst cannot parse costs what it cost
-                cst.parse_module(path.read_bytes())
-        results["libcst parse"] = time.perf_counter() - start
+        results["libcst parse"] = median(
+            [_parse_all(cst.parse_module, sources) for _ in range(args.repeat)]
+        )
+    results["ast parse"] = median([_parse_all(ast.parse, sources) for _ in range(args.repeat)])
+    torchfix = args.torchfix or shutil.which("torchfix")
+    if torchfix:
+        results["TorchFix"] = median(
+            [_external([*torchfix.split(), "."], root) for _ in range(min(args.repeat, 2))]
+        )
     ruff = shutil.which("ruff")
     if ruff:
-        samples_ruff = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            subprocess.run(
-                [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", "."],
-                cwd=root,
-                capture_output=True,
-                check=False,
-            )
-            samples_ruff.append(time.perf_counter() - start)
-        results["ruff ALL"] = median(samples_ruff)
+        command = [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", "."]
+        results["ruff ALL"] = median([_external(command, root) for _ in range(args.repeat)])
 
     base = results["cold -j1"]
+    parse = results.get("libcst parse")
     print(f"\n{name}: {len(files)} files, {lines} lines, {len(reference or [])} findings")
-    print(f"  median of {args.repeat} (libcst parse: 1 run), wall seconds; ratio vs cold -j1")
-    print(f"  {'case':<14}{'seconds':>10}{'ratio':>9}")
+    print(f"  median of {args.repeat} (TorchFix: of 2), wall seconds; ratios vs cold -j1 and vs")
+    print("  libcst parse-only (issue #4's target: cold lint <= 0.5x of it)")
+    print(f"  {'case':<14}{'seconds':>10}{'x cold-j1':>11}{'x parse':>9}")
     for label, seconds in results.items():
-        print(f"  {label:<14}{seconds:>10.3f}{seconds / base:>9.3f}")
+        versus = f"{seconds / parse:>9.3f}" if parse else ""
+        print(f"  {label:<14}{seconds:>10.3f}{seconds / base:>11.3f}{versus}")
+
+
+def _parse_all(parse: Any, sources: list[bytes]) -> float:
+    start = time.perf_counter()
+    for source in sources:
+        with contextlib.suppress(Exception):  # a file one cannot parse costs what it cost
+            parse(source)
+    return time.perf_counter() - start
+
+
+def _external(command: list[str], root: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=root, capture_output=True, check=False)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -195,14 +214,19 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1500, help="generated tree size")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--parse", action="store_true", help="also time libcst parse-only")
+    parser.add_argument(
+        "--no-parse", dest="parse", action="store_false", help="skip the parse-only baselines"
+    )
+    parser.add_argument("--torchfix", help="TorchFix command (default: torchfix on PATH)")
+    parser.add_argument("--no-generated", action="store_true", help="only the --tree dirs")
     parser.add_argument("--tree", action="append", type=Path, default=[], metavar="DIR")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {len(os.sched_getaffinity(0))} cores")
     with tempfile.TemporaryDirectory() as tmp:
-        generated = Path(tmp) / "monorepo"
-        generate(generated, args.files)
-        bench_tree(f"generated monorepo ({args.files} files)", generated, args)
+        if not args.no_generated:
+            generated = Path(tmp) / "monorepo"
+            generate(generated, args.files)
+            bench_tree(f"generated monorepo ({args.files} files)", generated, args)
         for tree in args.tree:
             target = Path(tmp) / tree.name
             copy_tree(tree, target)

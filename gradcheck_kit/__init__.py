@@ -2,7 +2,7 @@
 
 Two halves, one vocabulary:
 
-* :func:`lint_source` / :func:`lint_paths` read model code with libcst (never importing torch);
+* :func:`lint_source` / :func:`lint_paths` read model code statically (never importing torch);
 * :func:`check_gradients` builds the model at depths Hypothesis chooses and measures the
   gradient at every layer (needs the ``runtime`` extra: torch and hypothesis).
 

@@ -33,7 +33,7 @@ class GradcheckKitChecker:
     version = __version__
 
     def __init__(self, tree: ast.AST, filename: str, lines: list[str]) -> None:
-        del tree  # flake8 classifies plugins by their arguments; libcst parses the lines
+        del tree  # flake8 classifies plugins by their arguments; the engine parses the lines
         self.filename = filename
         self.lines = lines
 

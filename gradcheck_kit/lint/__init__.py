@@ -1,4 +1,5 @@
-"""The static half: read model source with libcst, never import or run it.
+"""The static half: read model source (stdlib ``ast``; libcst for GCK004), never import or
+run it.
 
 ``source -> extract (sketches) -> analyze (runs) -> rules (findings)``; see DESIGN.md.
 """

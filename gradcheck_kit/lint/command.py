@@ -10,8 +10,6 @@ import sys
 import traceback
 from pathlib import Path
 
-from rich.console import Console
-
 from gradcheck_kit._io import write_atomic
 from gradcheck_kit.config import Config, ConfigError, discover_config, load_config
 from gradcheck_kit.lint.cache import default_cache_dir
@@ -19,7 +17,6 @@ from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
 from gradcheck_kit.lint.docs import rule_infos, rule_page
 from gradcheck_kit.lint.engine import INTERNAL_ERROR, internal_traceback, lint_paths
 from gradcheck_kit.lint.rules import RULES, unknown_codes
-from gradcheck_kit.report import console as views
 from gradcheck_kit.report.findings import LintResult
 from gradcheck_kit.report.formats import (
     lint_to_concise,
@@ -159,6 +156,10 @@ def _render(result: LintResult, args: argparse.Namespace) -> tuple[str, bool]:
         return lint_to_github(result), True
     if args.format == "concise":
         return lint_to_concise(result, quiet=args.quiet), True
+    from rich.console import Console  # only the full format needs rich: json starts faster
+
+    from gradcheck_kit.report import console as views
+
     if args.output_file:
         recorder = Console(record=True, width=100, file=io.StringIO())
         recorder.print(views.lint_renderable(result, args.quiet))
@@ -168,6 +169,10 @@ def _render(result: LintResult, args: argparse.Namespace) -> tuple[str, bool]:
 
 
 def run_rule(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from gradcheck_kit.report import console as views
+
     console = Console(highlight=False)
     if not args.code:
         if args.format == "json":

@@ -31,7 +31,7 @@ from typing import Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import Run, analyze, maximal_runs
-from gradcheck_kit.lint.cache import LintCache, content_hash, resolve_key
+from gradcheck_kit.lint.cache import LintCache, content_hash
 from gradcheck_kit.lint.extract import Root, extract
 from gradcheck_kit.lint.notebook import (
     NotebookError,
@@ -250,21 +250,28 @@ def _matches(rel: str, pattern: str) -> bool:
 def discover(paths: Iterable[str | os.PathLike[str]], config: Config) -> Iterator[Path]:
     """Python files under ``paths``, sorted, skipping excluded directories. Paths named
     explicitly are always linted (as ruff does), unless they match ``exclude``."""
+    for path, _ in _discover(paths, config):
+        yield path
+
+
+def _discover(
+    paths: Iterable[str | os.PathLike[str]], config: Config
+) -> Iterator[tuple[Path, str]]:
+    """:func:`discover`, with each file's resolved path (its identity, and its cache key)."""
     excludes = (config.exclude or DEFAULT_EXCLUDE) + config.extend_exclude
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for found in _walk(path, excludes, config):
-                key = _identity(found)
+            for found, key in _walk(path, excludes, config):
                 if key not in seen:
                     seen.add(key)
-                    yield found
+                    yield found, key
         else:
-            key = _identity(path)
+            key = str(_identity(path))
             if key not in seen and not _excluded(path, excludes, config, explicit=True):
                 seen.add(key)
-                yield path
+                yield path, key
 
 
 def _identity(path: Path) -> Path:
@@ -306,27 +313,53 @@ def _exclude_matcher(excludes: tuple[str, ...]) -> Callable[[str, str], bool]:
     return excluded
 
 
-def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[Path]:
+def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[tuple[Path, str]]:
+    """Files under ``root`` (top-down, sorted, following directory symlinks once), each with
+    its resolved path. Each directory is resolved once and its files' paths are joined to it:
+    resolving every file cost more than a warm cached run."""
+    excluded = _exclude_matcher(excludes)
+    base = _real(config.root)
     visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    stack = [str(root)]
+    while stack:
+        directory = stack.pop()
         try:
-            info = os.stat(dirpath)
+            info = os.stat(directory)
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
-            dirnames[:] = []
             continue
         if (info.st_dev, info.st_ino) in visited:  # a symlink loop
-            dirnames[:] = []
             continue
         visited.add((info.st_dev, info.st_ino))
-        current = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames if not _excluded(current / d, excludes, config, explicit=False)
-        )
-        for name in sorted(filenames):
-            if name.endswith((".py", ".pyi", ".ipynb")):
-                candidate = current / name
-                if not _excluded(candidate, excludes, config, explicit=False):
-                    yield candidate
+        real = _real(Path(directory))
+        inside = real.startswith(base + os.sep) or real == base
+        rel_dir = real[len(base) + 1 :].replace(os.sep, "/") if inside else None
+        subdirectories = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else None
+            if rel is None:  # outside the project root: matched as written (``_relative``)
+                rel = Path(entry.path).as_posix()
+            if excluded(rel, entry.name):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subdirectories.append(entry.path)
+            elif entry.name.endswith((".py", ".pyi", ".ipynb")):
+                key = os.path.join(real, entry.name)
+                if entry.is_symlink():
+                    key = str(_identity(Path(entry.path)))
+                yield Path(entry.path), key
+        stack.extend(reversed(subdirectories))
+
+
+def _real(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # a symlink loop raises RuntimeError before Python 3.13
+        return os.path.abspath(path)
 
 
 def lint_file(path: Path, config: Config) -> tuple[list[Finding], LintError | None]:
@@ -463,7 +496,9 @@ def lint_paths(
     """
     config = config or Config()
     paths = list(paths)
-    files = [p for p in discover(paths, config) if only is None or only(p)]
+    found = [(p, key) for p, key in _discover(paths, config) if only is None or only(p)]
+    files = [p for p, _ in found]
+    keys = [key for _, key in found]
     cache = LintCache(Path(cache_dir), config) if cache_dir is not None else None
     outcomes: list[tuple[list[Finding], LintError | None] | None] = [None] * len(files)
     todo: list[tuple[int, bytes, str]] = []  # (index, bytes, content hash)
@@ -473,7 +508,7 @@ def lint_paths(
             outcomes[index] = ([], error)
             continue
         digest = content_hash(data) if cache is not None else ""
-        cached = cache.get(resolve_key(path), digest) if cache is not None else None
+        cached = cache.get(keys[index], digest) if cache is not None else None
         if cached is not None:
             outcomes[index] = _renamed(cached, str(path))
         else:
@@ -483,7 +518,7 @@ def lint_paths(
     for (index, _, digest), outcome in zip(todo, _run_all(work, config, jobs), strict=True):
         outcomes[index] = outcome
         if cache is not None:
-            cache.put(resolve_key(files[index]), digest, *outcome)
+            cache.put(keys[index], digest, *outcome)
     if cache is not None:
         cache.save()
 
@@ -591,7 +626,7 @@ def _lint_batch(
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    # fork starts a worker in milliseconds with libcst already imported; elsewhere spawn.
+    # fork starts a worker in milliseconds with the linter already imported; elsewhere spawn.
     if sys.platform == "linux":
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")

@@ -71,7 +71,7 @@ class FileFacts:
 
     runs: list[FileRun]
     events: list[Event]
-    module: Any  # the libcst Module, for purely syntactic rules
+    module: Any  # the libcst Module for purely syntactic rules (None when none of them runs)
 
 
 @dataclass(frozen=True)

@@ -217,3 +217,19 @@ def test_permission_denied_on_write_is_not_an_error(
 
     monkeypatch.setattr("gradcheck_kit.lint.cache.write_atomic", denied)
     same(lint_paths([tree], cache_dir=tmp_path / "cache"), lint_paths([tree]))
+
+
+def test_file_reached_through_a_directory_symlink_is_linted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "model.py").write_text(BAD)
+    os.symlink("real", tmp_path / "alias")  # the same directory under a second name
+    os.symlink("real/model.py", tmp_path / "link.py")  # and the same file
+    cache = tmp_path / "cache"
+    cold = lint_paths([tmp_path], Config(), cache_dir=cache)
+    assert cold.files_checked == 1 and [f.code for f in cold.findings] == ["GCK001"]
+    # the cache is keyed on the resolved file: linting through the alias hits the same entry
+    forbid_linting(monkeypatch)
+    warm = lint_paths([tmp_path / "alias"], Config(), cache_dir=cache)
+    assert warm.files_checked == 1 and [f.code for f in warm.findings] == ["GCK001"]
