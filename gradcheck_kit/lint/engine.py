@@ -89,14 +89,20 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     if _FILE_NOQA.search(text):
         return []
     rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
-    rules = [rule for rule in rules if may_fire(rule, text, config.extend_saturating)]
+    lowered = text.lower()
+    rules = [r for r in rules if may_fire(r, text, config.extend_saturating, lowered=lowered)]
     tree = parse(text, path)  # a broken file is reported even where no rule can fire
     if not rules or tree is None:
         return []
     roots: list[Root] = []
     events: list[Event] = []
     if not all(rule.syntactic for rule in rules):
-        _, roots, events = extract(tree, config.extend_saturating, config.extend_normalization)
+        _, roots, events = extract(
+            tree,
+            config.extend_saturating,
+            config.extend_normalization,
+            config.max_saturating_depth,
+        )
     module = _concrete_tree(text) if any(rule.syntactic for rule in rules) else None
     runs: list[tuple[Run, str | None]] = []
     for root in roots:

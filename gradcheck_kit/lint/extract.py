@@ -134,8 +134,10 @@ class Extractor:
         module: ast.Module,
         extend_saturating: tuple[str, ...] = (),
         extend_normalization: tuple[str, ...] = (),
+        max_depth: int = 0,
     ) -> None:
         self.module = module
+        self.max_depth = max_depth  # GCK006 reports stacks deeper than this
         self.extra_saturating = set(extend_saturating)
         self.extra_norm = set(extend_normalization)
         self.roots: list[Root] = []
@@ -1663,6 +1665,14 @@ class Extractor:
         inits = [self.inits.get(id(layer.origin)) for layer in layers if layer.kind == "affine"]
         if not any(inits):
             return
+        # The prediction is a numerical integral (milliseconds): skip it where no stack of
+        # explicitly initialised layers is deep enough to be reported.
+        stacked = Analyzer(
+            member=lambda layer: layer.kind == "affine" and id(layer.origin) in self.inits
+        )
+        stacked.record(stacked.walk(root.node))
+        if not any(run.unbounded or run.depth > self.max_depth for run in stacked.runs):
+            return
         activation = _dominant_activation(layers)
         gains: dict[int, float] = {}
         for layer in layers:
@@ -2012,11 +2022,12 @@ def extract(
     source: str | ast.Module,
     extend_saturating: tuple[str, ...] = (),
     extend_normalization: tuple[str, ...] = (),
+    max_depth: int = 0,
 ) -> tuple[ast.Module, list[Root], list[Event]]:
     """The roots and events of ``source`` (text or its parsed tree). Raises SyntaxError on bad
-    syntax."""
+    syntax. ``max_depth``: GCK006 events only for stacks deeper than this."""
     module = ast.parse(source) if isinstance(source, str) else source
-    extractor = Extractor(module, extend_saturating, extend_normalization)
+    extractor = Extractor(module, extend_saturating, extend_normalization, max_depth)
     roots = extractor.run()
     events = extractor.events
     for instance in extractor._pending:

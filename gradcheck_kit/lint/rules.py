@@ -7,8 +7,6 @@ code blocks are its tests.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +16,14 @@ from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.sketch import Layer, Span
 from gradcheck_kit.report.findings import Finding, RelatedLocation
 
-#: GCK004 reads a file that mentions both a backward and a recurrent layer (cheap; raw text).
-TRAINING_PREFILTER = re.compile(
-    r"\A(?=[\s\S]*?backward)(?=[\s\S]*?(?:RNN|LSTM|GRU))", re.IGNORECASE
-)
+#: A rule's prefilter: groups of lowercase substrings; a file can trigger the rule only if its
+#: lowercased text contains at least one substring of every group. Substring tests on the
+#: lowered text cost ~1/25 of the equivalent case-insensitive regex (measured on timm).
+Prefilter = tuple[tuple[str, ...], ...]
+
+SATURATING_TOKENS: Prefilter = (("sigmoid", "tanh", "softsign", "expit"),)
+#: GCK004 reads a file that mentions both a backward and a recurrent layer.
+TRAINING_PREFILTER: Prefilter = (("backward",), ("rnn", "lstm", "gru"))
 
 # Measured per-layer gradient multipliers at PyTorch's default nn.Linear init (width 256): what
 # a saturating layer typically does, where the derivative bound alone says little (tanh' <= 1).
@@ -83,7 +85,7 @@ class Rule:
     default: bool
     check: Callable[[FileFacts, RuleContext], Iterator[Finding]]
     #: A file that does not match cannot trigger the rule: it is not parsed for it.
-    prefilter: re.Pattern[str] = re.compile(r"sigmoid|tanh|softsign|expit", re.IGNORECASE)
+    prefilter: Prefilter = SATURATING_TOKENS
     #: Reads only the syntax tree (``FileFacts.module``), not the interpreter's runs and events.
     syntactic: bool = False
 
@@ -152,14 +154,19 @@ def attenuation(run: Run) -> str:
     return "each derivative is at most 1 and falls to 0 as units saturate"
 
 
-def _exploding(facts: FileFacts) -> set[str | None]:
-    """Symbols with an exploding-init stack (GCK006): there the weights, not the saturating
-    derivatives, set the gradient's fate, so GCK001/GCK002's "vanishes" would be wrong."""
-    return {e.symbol for e in facts.events if e.code == "GCK006"}
+def _exploding(facts: FileFacts, ctx: RuleContext) -> set[str | None]:
+    """Symbols with a reported exploding-init stack (GCK006, deeper than the limit): there the
+    weights, not the saturating derivatives, set the gradient's fate, so GCK001/GCK002's
+    "vanishes" would be wrong. A shallower one is not reported and silences nothing."""
+    return {
+        e.symbol
+        for e in facts.events
+        if e.code == "GCK006" and e.data.get("depth", 0) > ctx.max_saturating_depth
+    }
 
 
 def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
-    exploding = _exploding(facts)
+    exploding = _exploding(facts, ctx)
     for item in facts.runs:
         run = item.run
         if item.symbol in exploding:
@@ -176,7 +183,7 @@ def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Findi
 
 
 def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
-    exploding = _exploding(facts)
+    exploding = _exploding(facts, ctx)
     for item in facts.runs:
         run = item.run
         if item.symbol in exploding:
@@ -275,7 +282,7 @@ RULES: dict[str, Rule] = {
                 "warning",
                 True,
                 check_saturating_recurrence,
-                re.compile(r"tanh|sigmoid|softsign|\bRNN", re.IGNORECASE),
+                (("tanh", "sigmoid", "softsign", "rnn"),),
             ),
             Rule(
                 "GCK006",
@@ -284,7 +291,7 @@ RULES: dict[str, Rule] = {
                 "warning",
                 True,
                 check_exploding_init,
-                re.compile(r"nn\.init|init\.|normal_|uniform_|constant_|ones_"),
+                (("init.", "normal_", "uniform_", "constant_", "ones_"),),
             ),
             Rule(
                 "GCK005",
@@ -293,7 +300,7 @@ RULES: dict[str, Rule] = {
                 "warning",
                 True,
                 check_squashed_twice,
-                re.compile(r"with_logits|BCEWithLogits|cross_entropy|CrossEntropy"),
+                (("with_logits", "withlogits", "cross_entropy", "crossentropy"),),
             ),
             Rule(
                 "GCK004",
@@ -325,19 +332,19 @@ def unknown_codes(codes: tuple[str, ...]) -> list[str]:
     return [c for c in codes if c and not any(code.startswith(c) for code in RULES)]
 
 
-def may_fire(rule: Rule, text: str, extend_saturating: tuple[str, ...] = ()) -> bool:
-    """Whether ``text`` matches the rule's own prefilter or, for a rule that reads the
+def may_fire(
+    rule: Rule, text: str, extend_saturating: tuple[str, ...] = (), *, lowered: str | None = None
+) -> bool:
+    """Whether ``text`` passes the rule's own prefilter or, for a rule that reads the
     interpreter, names a user-declared saturating class. A rule that cannot fire is not run; a
-    file that no rule can fire on is not parsed."""
-    if rule.prefilter.search(text):
+    file that no rule can fire on is not analysed. ``lowered``: ``text.lower()``, when the
+    caller asks for several rules."""
+    lowered = text.lower() if lowered is None else lowered
+    if all(any(token in lowered for token in group) for group in rule.prefilter):
         return True
-    return not rule.syntactic and _extra_pattern(extend_saturating).search(text) is not None
-
-
-@functools.lru_cache(maxsize=64)
-def _extra_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = "|".join(dict.fromkeys(re.escape(n.rsplit(".", 1)[-1]) for n in names))
-    return re.compile(alternatives or r"(?!)", re.IGNORECASE)
+    return not rule.syntactic and any(
+        name.rsplit(".", 1)[-1].lower() in lowered for name in extend_saturating
+    )
 
 
 __all__ = [

@@ -106,3 +106,23 @@ def test_apply_and_message() -> None:
 def test_tanh_stack_with_exploding_init_is_not_also_called_vanishing() -> None:
     codes = {c for c, _ in run(EXPLODING["normal-std-1-tanh"])}
     assert codes == {"GCK006"}
+
+
+def test_a_shallow_exploding_init_silences_nothing() -> None:
+    # two explicitly initialised layers (not reported: not deeper than max-saturating-depth)
+    # must not hide the deep sigmoid stack of the same model from GCK001
+    src = """
+    class Net(nn.Module):
+        def __init__(self, width=64):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Linear(width, width), nn.Linear(width, width))
+            for m in self.stem:
+                nn.init.normal_(m.weight, std=1.0)
+            self.body = nn.Sequential(
+                *[nn.Sequential(nn.Linear(width, width), nn.Sigmoid()) for _ in range(6)]
+            )
+
+        def forward(self, x):
+            return self.body(self.stem(x))
+    """
+    assert run(src) == [("GCK001", 6)]

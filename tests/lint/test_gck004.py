@@ -9,7 +9,6 @@ import pytest
 from gradcheck_kit import lint_source
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint.rules import RULES
-from gradcheck_kit.lint.training import PREFILTER
 
 HEADER = "import torch\nimport torch.nn as nn\n"
 MODEL = """
@@ -234,9 +233,12 @@ def test_noqa() -> None:
 
 
 def test_prefilter_needs_backward_and_a_recurrent_name() -> None:
-    assert PREFILTER.search(HEADER + MODEL + loop())
-    assert not PREFILTER.search(HEADER + loop())
-    assert not PREFILTER.search(HEADER + MODEL)
+    from gradcheck_kit.lint.rules import may_fire
+
+    gck004 = RULES["GCK004"]
+    assert may_fire(gck004, HEADER + MODEL + loop())
+    assert not may_fire(gck004, HEADER + loop())
+    assert not may_fire(gck004, HEADER + MODEL)
 
 
 # --- traps: not flagged ----------------------------------------------------------------------
