@@ -14,7 +14,6 @@ from gradcheck_kit._io import write_atomic
 from gradcheck_kit.config import Config, ConfigError, discover_config, load_config
 from gradcheck_kit.lint.cache import default_cache_dir
 from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
-from gradcheck_kit.lint.docs import rule_infos, rule_page
 from gradcheck_kit.lint.engine import INTERNAL_ERROR, internal_traceback, lint_paths
 from gradcheck_kit.lint.rules import RULES, unknown_codes
 from gradcheck_kit.report.findings import LintResult
@@ -151,6 +150,8 @@ def _render(result: LintResult, args: argparse.Namespace) -> tuple[str, bool]:
     if args.format == "json":
         return lint_to_json(result), False
     if args.format == "sarif":
+        from gradcheck_kit.lint.docs import rule_infos
+
         return lint_to_sarif(result, rule_infos()), False
     if args.format == "github":
         return lint_to_github(result), True
@@ -185,6 +186,8 @@ def run_rule(args: argparse.Namespace) -> int:
     code = args.code.upper()
     if code not in RULES:
         return _fail(f"unknown rule {args.code!r}; known rules: {', '.join(RULES)}")
+    from gradcheck_kit.lint.docs import rule_page
+
     page = rule_page(code)
     if args.format == "json":
         print(json.dumps({**_rule_meta(code), "page": page}, indent=2))

@@ -27,12 +27,11 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import Run, analyze, maximal_runs
 from gradcheck_kit.lint.cache import LintCache, content_hash
-from gradcheck_kit.lint.extract import Root, extract
 from gradcheck_kit.lint.notebook import (
     NotebookError,
     NotebookSource,
@@ -49,6 +48,9 @@ from gradcheck_kit.lint.rules import (
 )
 from gradcheck_kit.lint.sketch import Span
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
+
+if TYPE_CHECKING:
+    from gradcheck_kit.lint.extract import Root
 
 _NOQA = re.compile(
     r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*[,\s]\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE
@@ -97,6 +99,8 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     roots: list[Root] = []
     events: list[Event] = []
     if not all(rule.syntactic for rule in rules):
+        from gradcheck_kit.lint.extract import extract  # not needed on a cached run
+
         _, roots, events = extract(
             tree,
             config.extend_saturating,

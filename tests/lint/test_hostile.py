@@ -270,7 +270,9 @@ def test_internal_error_on_one_file_exits_2_names_it_and_hints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "model.py").write_text(BAD)
-    monkeypatch.setattr(engine, "extract", _explode)
+    import gradcheck_kit.lint.extract as extract_module
+
+    monkeypatch.setattr(extract_module, "extract", _explode)
     assert main(["lint", "--no-cache", "--format", "concise", "-j", "1", str(tmp_path)]) == 2
     captured = capsys.readouterr()
     assert "model.py: error: internal error (ZeroDivisionError: simulated bug" in captured.out
