@@ -94,7 +94,10 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     lowered = text.lower()
     rules = [r for r in rules if may_fire(r, text, config.extend_saturating, lowered=lowered)]
     tree = parse(text, path)  # a broken file is reported even where no rule can fire
-    if not rules or tree is None:
+    if tree is None:
+        return []
+    rules = [rule for rule in rules if rule.screen is None or rule.screen(tree)]
+    if not rules:
         return []
     roots: list[Root] = []
     events: list[Event] = []

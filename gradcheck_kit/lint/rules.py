@@ -7,6 +7,7 @@ code blocks are its tests.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,9 @@ class Rule:
     prefilter: Prefilter = SATURATING_TOKENS
     #: Reads only the syntax tree (``FileFacts.module``), not the interpreter's runs and events.
     syntactic: bool = False
+    #: A second screen, on the stdlib tree of a file that passed the prefilter: False when the
+    #: code (not its strings or comments) cannot trigger the rule.
+    screen: Callable[[ast.Module], bool] | None = None
 
 
 def _distinct(run: Run) -> list[Layer]:
@@ -216,6 +220,32 @@ def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding
             yield finding
 
 
+_RECURRENT_NAMES = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
+
+
+def _trains_recurrent(tree: ast.Module) -> bool:
+    """GCK004's screen: the code names a backward pass and a recurrent layer, as a name, an
+    attribute, an import or a string. A walk of the stdlib tree costs ~1/40 of GCK004's libcst
+    parse and walk of a large file."""
+    backward = recurrent = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.alias):
+            name = node.name.rsplit(".", 1)[-1]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            name = node.value  # ``getattr(nn, "LSTM")``
+        else:
+            continue
+        backward = backward or "backward" in name  # ``manual_backward`` (Lightning) too
+        recurrent = recurrent or name in _RECURRENT_NAMES
+        if backward and recurrent:
+            return True
+    return False
+
+
 def check_unclipped_recurrent_training(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
     """GCK004 lives in :mod:`gradcheck_kit.lint.training`, which reads libcst's concrete tree:
     imported only when a file can trigger it."""
@@ -300,7 +330,11 @@ RULES: dict[str, Rule] = {
                 "warning",
                 True,
                 check_squashed_twice,
-                (("with_logits", "withlogits", "cross_entropy", "crossentropy"),),
+                # the loss, and the squashing it would apply twice
+                (
+                    ("with_logits", "withlogits", "cross_entropy", "crossentropy"),
+                    ("sigmoid", "softmax", "expit"),
+                ),
             ),
             Rule(
                 "GCK004",
@@ -311,6 +345,7 @@ RULES: dict[str, Rule] = {
                 check_unclipped_recurrent_training,
                 TRAINING_PREFILTER,
                 syntactic=True,
+                screen=_trains_recurrent,
             ),
         ),
         key=lambda r: r.code,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import textwrap
 
 import pytest
@@ -502,3 +503,13 @@ def test_training_file_without_model_code_still_gets_gck004() -> None:
         """
     )
     assert [f.code for f in lint_source(source)] == ["GCK004"]
+
+
+def test_screen_reads_code_not_comments_or_docstrings() -> None:
+    # the text prefilter matches (backward, LSTM), but only a docstring and a comment say them
+    source = '"""Calls loss.backward() on an LSTM."""\nimport torch\n# nn.LSTM, backward\nx = 1\n'
+    from gradcheck_kit.lint.rules import _trains_recurrent, may_fire
+
+    assert may_fire(RULES["GCK004"], source)
+    assert not _trains_recurrent(ast.parse(source))
+    assert _trains_recurrent(ast.parse("import torch\nm = torch.nn.GRU(2, 2)\nl.backward()\n"))
