@@ -225,7 +225,7 @@ def _run(
                 "forward run under torch.no_grad()?)"
             )
         loss_nonfinite = _nonfinite(float(value.detach()))
-        value.backward()  # type: ignore[no-untyped-call]
+        probe.backward(value)
         return _Run(probe.collect(), output_nonfinite, loss_nonfinite)
 
 
