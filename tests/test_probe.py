@@ -146,7 +146,11 @@ def test_read_keeps_order_across_dtypes() -> None:
     values = [1.5, 2.25, 0.1, 3.0, 1e-30]
     dtypes = [torch.float64, torch.float32, torch.float32, torch.float64, torch.float64]
     scalars = [torch.tensor(v, dtype=d) for v, d in zip(values, dtypes, strict=True)]
-    assert probe_module._read(scalars) == [float(s) for s in scalars]
+    want = [float(s) for s in scalars]
+    assert probe_module._read(scalars) == want
+    assert probe_module._stacked(scalars) == want  # the path for accelerators
+    assert probe_module._stacked(scalars[1:3]) == want[1:3]
+    assert probe_module._read([]) == []
 
 
 def test_width_lookup_matches_getattr() -> None:

@@ -210,10 +210,18 @@ class _SaturationMode(TorchFunctionMode):
 
 
 def _read(scalars: list[Tensor]) -> list[float]:
-    """0-d tensors -> Python floats, in one device-to-host transfer. Stacked by dtype: a stack
-    that has to promote (float32 and float64 mixed) costs several times one that does not."""
+    """0-d tensors -> Python floats: on the CPU one by one (no transfer; cheaper than a stack),
+    elsewhere in one device-to-host transfer."""
     if not scalars:
         return []
+    if scalars[0].device.type == "cpu":
+        return [t.item() for t in scalars]
+    return _stacked(scalars)
+
+
+def _stacked(scalars: list[Tensor]) -> list[float]:
+    """One transfer, stacked by dtype: a stack that has to promote (float32 and float64 mixed)
+    costs several times one that does not."""
     groups: dict[torch.dtype, list[int]] = {}
     for i, t in enumerate(scalars):
         groups.setdefault(t.dtype, []).append(i)
@@ -406,7 +414,6 @@ class Probe:
         for (sink, _), norm in zip(reached, _norms([g for _, g in reached]), strict=True):
             sink.append(norm)
         self._edge_grads = ()
-        pending: list[Tensor] = []
         param_grads = [self._param_grads_of(layer) for layer in self.layers]
         self._param_grads = None
         flat = [g for grads in param_grads for g in grads]
@@ -416,28 +423,42 @@ class Probe:
             norms = list(torch._foreach_norm(flat))
         else:  # half precision: accumulate in float32 (a float16 norm overflows at 65504)
             norms = [_norm(g) for g in flat]
-        it_norms = iter(norms)
+        pos = 0
         for layer, grads in zip(self.layers, param_grads, strict=True):
-            layer.param_norms = [next(it_norms) for _ in grads]
+            layer.param_norms = norms[pos : pos + len(grads)]
+            pos += len(grads)
             layer.param_numel = sum(g.numel() for g in grads)
-            pending += layer.out_norms + layer.grad_norms + layer.param_norms + layer.sat_fracs
-        pending += self._input_norms + self._input_act_norms
-        it = iter(_read(pending))
+        pending: list[Tensor] = []
+        for layer in self.layers:
+            pending += layer.out_norms
+            pending += layer.grad_norms
+            pending += layer.param_norms
+            pending += layer.sat_fracs
+        pending += self._input_norms
+        pending += self._input_act_norms
+        values = _read(pending)
+        pos = 0
 
-        def rms(count: int, numel: int) -> float | None:
-            if count == 0 or numel == 0:
+        def take(count: int) -> list[float]:
+            nonlocal pos
+            pos += count
+            return values[pos - count : pos]
+
+        def rms(norms: list[Tensor], numel: int) -> float | None:
+            taken = take(len(norms))
+            if not taken or numel == 0:
                 return None
-            total = sum(next(it) ** 2 for _ in range(count))
+            total = taken[0] ** 2 if len(taken) == 1 else sum(v**2 for v in taken)
             return math.sqrt(total / numel)
 
         for layer in self.layers:
-            layer.activation_rms = rms(len(layer.out_norms), layer.out_numel)
-            layer.grad_rms = rms(len(layer.grad_norms), layer.grad_numel)
-            layer.param_grad_rms = rms(len(layer.param_norms), layer.param_numel)
-            fracs = [next(it) for _ in layer.sat_fracs]
+            layer.activation_rms = rms(layer.out_norms, layer.out_numel)
+            layer.grad_rms = rms(layer.grad_norms, layer.grad_numel)
+            layer.param_grad_rms = rms(layer.param_norms, layer.param_numel)
+            fracs = take(len(layer.sat_fracs))
             layer.saturation = sum(fracs) / len(fracs) if fracs else None
         if self.layers:
             last = self.layers[-1]
-            last.input_grad_rms = rms(len(self._input_norms), self._input_numel)
-            last.input_activation_rms = rms(len(self._input_act_norms), self._input_numel)
+            last.input_grad_rms = rms(self._input_norms, self._input_numel)
+            last.input_activation_rms = rms(self._input_act_norms, self._input_numel)
         return self.layers
