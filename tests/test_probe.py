@@ -178,3 +178,19 @@ def test_width_lookup_matches_getattr() -> None:
     assert probe_module._width(nn.LayerNorm((4, 3)), out) == 12
     assert probe_module._width(nn.Linear(2, 9), out) == 9
     assert probe_module._width(nn.PReLU(), out) == 5
+
+
+def test_own_parameters_match_parameters_recurse_false() -> None:
+    lin = nn.Linear(3, 4)
+    lin.again = lin.weight  # the same parameter under a second name: listed once
+    lin.register_parameter("missing", None)
+
+    class Custom(nn.Linear):
+        def named_parameters(self, *args: Any, **kwargs: Any) -> Any:
+            return iter([("only", self.weight)])
+
+    custom = Custom(2, 2)
+    for module in (lin, nn.ReLU(), nn.LayerNorm(4), custom, nn.LSTM(2, 3)):
+        got = probe_module._own_parameters(module)
+        want = list(module.parameters(recurse=False))
+        assert len(got) == len(want) and all(a is b for a, b in zip(got, want, strict=True))

@@ -246,11 +246,10 @@ def _own_parameters(module: nn.Module) -> list[nn.Parameter]:
     class overrides how its parameters are listed."""
     cls = type(module)
     if cls.parameters is _MODULE_PARAMETERS and cls.named_parameters is _MODULE_NAMED_PARAMETERS:
-        own: dict[nn.Parameter, None] = {}  # ordered, each parameter once (tensors hash by id)
-        for p in module._parameters.values():
-            if p is not None:
-                own[p] = None
-        return list(own)
+        found = [p for p in module._parameters.values() if p is not None]
+        if len(found) < 2:
+            return found
+        return list(dict.fromkeys(found))  # ordered, each once (tensors hash by identity)
     return list(module.parameters(recurse=False))
 
 
