@@ -72,7 +72,9 @@ class SharedAndTuple(nn.Module):
         return self.head(self.frozen(seq[:, -1]) * self.scale)
 
 
-def measure(model: nn.Module, x: Any, *, saturation: bool, edges: bool) -> list[dict[str, Any]]:
+def measure(
+    model: nn.Module, x: Any, *, saturation: bool, edges: bool | None
+) -> list[dict[str, Any]]:
     with Probe(model, saturation=saturation, edges=edges) as probe:
         output = model(x)
         probe.stop_forward()
@@ -194,3 +196,46 @@ def test_own_parameters_match_parameters_recurse_false() -> None:
         got = probe_module._own_parameters(module)
         want = list(module.parameters(recurse=False))
         assert len(got) == len(want) and all(a is b for a, b in zip(got, want, strict=True))
+
+
+class CountingMode(torch.overrides.TorchFunctionMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+class OwnMode(nn.Module):
+    """Enters a torch function mode of its own around part of its forward: inside it the
+    saturation mode is not the innermost one, and stays on."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__()
+        self.a = nn.Linear(rm.IN, 16)
+        self.b = nn.Linear(16, 16)
+        self.head = nn.Linear(16, 2)
+        self.mode = CountingMode()
+
+    def forward(self, x: Any) -> Any:
+        h = torch.tanh(self.a(x))
+        with self.mode:
+            h = torch.sigmoid(self.b(h))
+        return self.head(h)
+
+
+@pytest.mark.parametrize("factory", [rm.layernorm_tanh, rm.residual_tanh, OwnMode])
+def test_saturation_mode_off_in_the_hook_changes_no_number(factory: Any, monkeypatch: Any) -> None:
+    """The detailed run takes the saturation mode off while the probe's hook measures; the
+    numbers (saturation included) are those of a run that leaves it on."""
+    runs = []
+    for off in (True, False):
+        if not off:
+            monkeypatch.setattr(probe_module, "_current_mode", None)
+        torch.manual_seed(3)
+        model = factory(4)
+        runs.append(measure(model, torch.randn(8, rm.IN), saturation=True, edges=None))
+    assert runs[0] == runs[1]
+    assert sum(layer["saturation"] is not None for layer in runs[0]) >= 2

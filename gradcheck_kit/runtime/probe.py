@@ -184,6 +184,22 @@ def _saturating_callables() -> dict[Any, str]:
     return found
 
 
+# the innermost torch function mode, and a context that takes it off the stack meanwhile
+# (private torch helpers, in torch.overrides since 2.0; without them the probe's own calls go
+# through the saturation mode, slower but the same numbers)
+_current_mode: Callable[[], Any] | None = getattr(
+    torch.overrides, "_get_current_function_mode", None
+)
+_pop_mode = getattr(torch.overrides, "_pop_mode_temporarily", None)
+if _pop_mode is None:
+    _current_mode = None
+
+
+def _mode_off() -> Any:
+    assert _pop_mode is not None
+    return _pop_mode()
+
+
 class _SaturationMode(TorchFunctionMode):
     """Sees every saturating function call (``nn.Tanh`` calls ``torch.tanh``, so modules too) and
     charges its saturation to the layer that ran last."""
@@ -312,6 +328,20 @@ class Probe:
             self._mode = None
 
     def _on_forward(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        mode = self._mode
+        if mode is not None and _current_mode is not None and _current_mode() is mode:
+            # The saturation mode is there for the model's calls; the probe's own (a dozen a
+            # layer: is_floating_point, numel, detach, norm...) would each go through it too,
+            # most of the cost of the detailed run. Off while the hook measures, when it is the
+            # innermost mode (a mode the model entered itself stays as it is).
+            with _mode_off():
+                self._record(module, args, kwargs, output)
+        else:
+            self._record(module, args, kwargs, output)
+
+    def _record(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
         if isinstance(output, torch.Tensor):  # the common case, without the generator
