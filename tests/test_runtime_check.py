@@ -286,3 +286,12 @@ def test_gradient_hook_called_with_none_is_no_gradient() -> None:
     record(None)
     record(torch.ones(4))
     assert len(sink) == 1 and float(sink[0]) == 2.0
+
+
+def test_a_failure_is_saved_to_the_example_database_when_one_is_given(tmp_path) -> None:
+    """With no database the check skips Hypothesis' source digest (the database key); with one,
+    the key is computed as usual and the failing example is saved under it."""
+    report = check(rm.sigmoid_mlp, depths=(20, 24), max_examples=4, database=str(tmp_path))
+    assert not report.passed
+    assert any(p.is_file() for p in tmp_path.rglob("*"))
+    assert not check(rm.sigmoid_mlp, depths=(20, 24), max_examples=4).passed

@@ -18,7 +18,12 @@ compare:
 The last layer also gets ``input_grad_rms``, the gradient at its input: the flow ratio ends there,
 so a width-changing output head does not scale it (see :mod:`gradcheck_kit.runtime.check`).
 
-Norms stay on the device until :meth:`Probe.collect`, which reads them all in one transfer.
+The gradients are taken in one ``torch.autograd.grad`` call (:meth:`Probe.backward`) at the
+*gradient edges* of the layer outputs, recorded in the forward hook: the same gradients a tensor hook
+registered there would see (an output modified in place afterwards, ``ReLU(inplace=True)``,
+included), with no Python call per layer during the backward pass. Their norms are then taken
+together, and stay on the device until :meth:`Probe.collect`, which reads them all in one
+transfer. Where torch has no gradient edges, tensor hooks and ``backward()`` do the same.
 """
 
 from __future__ import annotations
@@ -35,6 +40,12 @@ from torch.overrides import TorchFunctionMode
 from gradcheck_kit import catalog
 
 Tensor = torch.Tensor
+
+# torch.autograd.graph.get_gradient_edge: (node, output_nr) of a tensor, which
+# torch.autograd.grad takes as an input (torch 2.2+)
+_gradient_edge: Callable[[Tensor], Any] | None = getattr(
+    torch.autograd.graph, "get_gradient_edge", None
+)
 
 
 def floating_tensors(value: Any) -> Iterator[Tensor]:
@@ -62,9 +73,42 @@ def _norm(t: Tensor) -> Tensor:
     return torch.linalg.vector_norm(t, dtype=wide)  # type: ignore[no-any-return]
 
 
+def _norms(tensors: list[Tensor]) -> list[Tensor]:
+    """:func:`_norm` of each tensor. On the CPU one ``_foreach_norm`` call, which there runs
+    ``vector_norm(t, dtype=float64)`` on each tensor: the same numbers, one dispatch. Elsewhere
+    one norm each: CUDA's fused ``_foreach_norm`` sums the squares in the input's precision even
+    with ``dtype=float64``, which would bring the false zeros back."""
+    if len(tensors) > 1 and all(t.device.type == "cpu" for t in tensors):
+        try:
+            return list(torch._foreach_norm(tensors, 2, dtype=torch.float64))
+        except (TypeError, RuntimeError):  # torch 2.2: no dtype argument
+            pass
+    return [_norm(t) for t in tensors]
+
+
+_WIDTH_ATTRS = ("out_features", "out_channels", "embedding_dim", "num_features", "hidden_size")
+_width_lookups: dict[type, tuple[str, ...] | None] = {}
+
+
+def _width_attrs(cls: type) -> tuple[str, ...] | None:
+    """The width attributes a plain ``getattr`` could find on a ``cls`` instance besides its
+    ``__dict__`` (class attributes, properties); None when ``cls`` has its own ``__getattr__``.
+    ``nn.Module.__getattr__`` only finds parameters, buffers and submodules, never an int, so
+    for everything else a missing ``__dict__`` entry means no width there - without the cost of
+    raising and catching an AttributeError for each name."""
+    if cls not in _width_lookups:
+        custom = getattr(cls, "__getattr__", None) is not nn.Module.__getattr__
+        _width_lookups[cls] = None if custom else tuple(a for a in _WIDTH_ATTRS if hasattr(cls, a))
+    return _width_lookups[cls]
+
+
 def _width(module: nn.Module, out: Tensor) -> int:
     """Feature count of a layer's output: the number that sets its finite-width noise."""
-    for attr in ("out_features", "out_channels", "embedding_dim", "num_features", "hidden_size"):
+    on_class = _width_attrs(type(module))
+    own = module.__dict__
+    for attr in _WIDTH_ATTRS:
+        if on_class is not None and attr not in own and attr not in on_class:
+            continue  # getattr(module, attr, None) would be None
         value = getattr(module, attr, None)
         if isinstance(value, int) and value > 0:
             return value
@@ -140,6 +184,22 @@ def _saturating_callables() -> dict[Any, str]:
     return found
 
 
+# the innermost torch function mode, and a context that takes it off the stack meanwhile
+# (private torch helpers, in torch.overrides since 2.0; without them the probe's own calls go
+# through the saturation mode, slower but the same numbers)
+_current_mode: Callable[[], Any] | None = getattr(
+    torch.overrides, "_get_current_function_mode", None
+)
+_pop_mode = getattr(torch.overrides, "_pop_mode_temporarily", None)
+if _pop_mode is None:
+    _current_mode = None
+
+
+def _mode_off() -> Any:
+    assert _pop_mode is not None
+    return _pop_mode()
+
+
 class _SaturationMode(TorchFunctionMode):
     """Sees every saturating function call (``nn.Tanh`` calls ``torch.tanh``, so modules too) and
     charges its saturation to the layer that ran last."""
@@ -165,29 +225,88 @@ class _SaturationMode(TorchFunctionMode):
         return result
 
 
+def _read(scalars: list[Tensor]) -> list[float]:
+    """0-d tensors -> Python floats: on the CPU one by one (no transfer; cheaper than a stack),
+    elsewhere in one device-to-host transfer."""
+    if not scalars:
+        return []
+    if scalars[0].device.type == "cpu":
+        return [t.item() for t in scalars]
+    return _stacked(scalars)
+
+
+def _stacked(scalars: list[Tensor]) -> list[float]:
+    """One transfer, stacked by dtype: a stack that has to promote (float32 and float64 mixed)
+    costs several times one that does not."""
+    groups: dict[torch.dtype, list[int]] = {}
+    for i, t in enumerate(scalars):
+        groups.setdefault(t.dtype, []).append(i)
+    if len(groups) == 1:
+        return torch.stack(scalars).tolist()  # type: ignore[no-any-return]
+    order = [i for idx in groups.values() for i in idx]
+    stacks = [torch.stack([scalars[i] for i in idx]) for idx in groups.values()]
+    wide = torch.float32 if stacks[0].device.type == "mps" else torch.float64  # exact
+    flat: list[float] = torch.cat([s.to(wide) for s in stacks]).tolist()
+    values = [0.0] * len(scalars)
+    for i, value in zip(order, flat, strict=True):
+        values[i] = value
+    return values
+
+
+_MODULE_PARAMETERS = nn.Module.parameters
+_MODULE_NAMED_PARAMETERS = nn.Module.named_parameters
+
+
+def _own_parameters(module: nn.Module) -> list[nn.Parameter]:
+    """``list(module.parameters(recurse=False))``, read straight from ``_parameters`` unless the
+    class overrides how its parameters are listed."""
+    cls = type(module)
+    if cls.parameters is _MODULE_PARAMETERS and cls.named_parameters is _MODULE_NAMED_PARAMETERS:
+        found = [p for p in module._parameters.values() if p is not None]
+        if len(found) < 2:
+            return found
+        return list(dict.fromkeys(found))  # ordered, each once (tensors hash by identity)
+    return list(module.parameters(recurse=False))
+
+
 class Probe:
     """Context manager: attach hooks to ``model``, run forward, call :meth:`watch_last_input`,
-    run backward, then :meth:`collect`."""
+    run :meth:`backward`, then :meth:`collect`."""
 
-    def __init__(self, model: nn.Module, *, saturation: bool = False) -> None:
+    def __init__(
+        self, model: nn.Module, *, saturation: bool = False, edges: bool | None = None
+    ) -> None:
         """``saturation=True`` is the detailed mode (the reported example): it also records every
         layer's forward RMS and the saturation of activations. The search records only what the
-        verdict needs, to stay close to the cost of a bare forward + backward."""
+        verdict needs, to stay close to the cost of a bare forward + backward.
+
+        ``edges=False`` measures the gradients with tensor hooks during ``backward()`` instead of
+        one ``autograd.grad`` call at the gradient edges (the default where torch has them)."""
         self.model = model
         self.layers: list[RawLayer] = []
         self.saturation = saturation
         self._handles: list[Any] = []
-        self._names: dict[nn.Module, str] | None = None  # built once, on the first layer
+        self._names: dict[nn.Module, str] = {}
+        self._params: dict[nn.Module, list[nn.Parameter]] = {}
         self._calls: dict[nn.Module, int] = {}
         self._last_inputs: list[Tensor] = []
         self._input_norms: list[Tensor] = []
         self._input_act_norms: list[Tensor] = []
         self._input_numel = 0
         self._mode: _SaturationMode | None = None
+        use_edges = _gradient_edge is not None if edges is None else edges
+        # edge mode: where each gradient is taken, and the list its norm goes to
+        self._edges: list[Any] | None = [] if use_edges else None
+        self._sinks: list[list[Tensor]] = []
+        self._edge_grads: tuple[Tensor | None, ...] = ()
+        self._param_grads: dict[nn.Parameter, Tensor] | None = None
 
     def __enter__(self) -> Probe:
-        for module in self.model.modules():
-            if any(True for _ in module.parameters(recurse=False)):
+        for name, module in self.model.named_modules():
+            params = _own_parameters(module)
+            if params:
+                self._names[module] = name or type(module).__name__
+                self._params[module] = params
                 self._handles.append(
                     module.register_forward_hook(self._on_forward, with_kwargs=True)
                 )
@@ -211,14 +330,31 @@ class Probe:
     def _on_forward(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
-        outs = list(floating_tensors(output))
-        if not outs:
-            return
+        mode = self._mode
+        if mode is not None and _current_mode is not None and _current_mode() is mode:
+            # The saturation mode is there for the model's calls; the probe's own (a dozen a
+            # layer: is_floating_point, numel, detach, norm...) would each go through it too,
+            # most of the cost of the detailed run. Off while the hook measures, when it is the
+            # innermost mode (a mode the model entered itself stays as it is).
+            with _mode_off():
+                self._record(module, args, kwargs, output)
+        else:
+            self._record(module, args, kwargs, output)
+
+    def _record(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        if isinstance(output, torch.Tensor):  # the common case, without the generator
+            if not output.is_floating_point():
+                return
+            outs = [output]
+        else:
+            outs = list(floating_tensors(output))
+            if not outs:
+                return
         count = self._calls.get(module, 0) + 1
         self._calls[module] = count
-        if self._names is None:
-            self._names = {m: n or type(m).__name__ for n, m in self.model.named_modules()}
-        name = self._names.get(module, type(module).__name__)
+        name = self._names.get(module) or type(module).__name__
         if count > 1:
             name = f"{name}#{count}"
         layer = RawLayer(name, type(module).__name__, _width(module, outs[0]), module)
@@ -230,11 +366,26 @@ class Probe:
                 layer.out_numel += out.numel()
             if out.requires_grad:
                 layer.grad_numel += out.numel()
-                out.register_hook(self._grad_recorder(layer.grad_norms))  # type: ignore[no-untyped-call]
+                self._watch(out, layer.grad_norms)
         self.layers.append(layer)
+        if not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor):
+            t = args[0]  # one positional tensor: the common case, without the generator
+            wanted = t.is_floating_point() and t.requires_grad and t.grad_fn is not None
+            self._last_inputs = [t] if wanted else []
+            return
         self._last_inputs = [
             t for t in floating_tensors((args, kwargs)) if t.requires_grad and t.grad_fn is not None
         ]
+
+    def _watch(self, t: Tensor, sink: list[Tensor]) -> None:
+        """Measure the gradient that will flow into ``t`` as it is now (a later in-place change
+        of ``t`` does not move the measurement): its norm goes to ``sink``."""
+        if self._edges is not None:
+            assert _gradient_edge is not None
+            self._edges.append(_gradient_edge(t))
+            self._sinks.append(sink)
+        else:
+            t.register_hook(self._grad_recorder(sink))  # type: ignore[no-untyped-call]
 
     @staticmethod
     def _grad_recorder(sink: list[Tensor]) -> Callable[[Tensor | None], None]:
@@ -251,46 +402,92 @@ class Probe:
         for t in self._last_inputs:
             self._input_numel += t.numel()
             self._input_act_norms.append(_norm(t))
-            t.register_hook(self._grad_recorder(self._input_norms))  # type: ignore[no-untyped-call]
+            self._watch(t, self._input_norms)
         self._last_inputs = []
+
+    def backward(self, loss: Tensor) -> None:
+        """``loss.backward()``, measuring: in edge mode one ``torch.autograd.grad`` call for the
+        watched gradients and the layers' parameters (which then get no ``.grad``)."""
+        if self._edges is None:
+            loss.backward()  # type: ignore[no-untyped-call]
+            return
+        params: dict[nn.Parameter, None] = {}
+        for layer in self.layers:
+            for p in self._params[layer.module]:
+                if p.requires_grad:
+                    params[p] = None
+        targets = [*self._edges, *params]
+        if not targets:  # nothing to measure: still run the pass, for its errors
+            loss.backward()  # type: ignore[no-untyped-call]
+            return
+        grads = torch.autograd.grad(loss, targets, allow_unused=True)
+        count = len(self._edges)
+        # None: no gradient reached it (as a hook that is not called, or called with None)
+        self._edge_grads = grads[:count]
+        self._param_grads = {
+            p: g for p, g in zip(params, grads[count:], strict=True) if g is not None
+        }
+
+    def _param_grads_of(self, layer: RawLayer) -> list[Tensor]:
+        params = self._params.get(layer.module) or _own_parameters(layer.module)
+        if self._param_grads is None:
+            return [p.grad for p in params if p.grad is not None]
+        found = (self._param_grads.get(p) for p in params)
+        return [g for g in found if g is not None]
 
     def collect(self) -> list[RawLayer]:
         """Turn the recorded norms into RMS numbers (one device-to-host transfer)."""
-        pending: list[Tensor] = []
-        param_grads = [
-            [p.grad for p in layer.module.parameters(recurse=False) if p.grad is not None]
-            for layer in self.layers
-        ]
+        # empty unless backward() took gradients at edges
+        taken = zip(self._sinks, self._edge_grads, strict=False)
+        reached = [(sink, g) for sink, g in taken if g is not None]
+        for (sink, _), norm in zip(reached, _norms([g for _, g in reached]), strict=True):
+            sink.append(norm)
+        self._edge_grads = ()
+        param_grads = [self._param_grads_of(layer) for layer in self.layers]
+        self._param_grads = None
         flat = [g for grads in param_grads for g in grads]
         if flat and all(g.dtype in (torch.float32, torch.float64) for g in flat):
-            # one fused kernel for every parameter gradient
-            wide = torch.float32 if flat[0].device.type == "mps" else torch.float64
-            norms = [n.to(wide) for n in torch._foreach_norm(flat)]
+            # one fused kernel for every parameter gradient (float32 norms: read as Python
+            # floats, exactly as if widened to float64 first)
+            norms = list(torch._foreach_norm(flat))
         else:  # half precision: accumulate in float32 (a float16 norm overflows at 65504)
             norms = [_norm(g) for g in flat]
-        it_norms = iter(norms)
+        pos = 0
         for layer, grads in zip(self.layers, param_grads, strict=True):
-            layer.param_norms = [next(it_norms) for _ in grads]
+            layer.param_norms = norms[pos : pos + len(grads)]
+            pos += len(grads)
             layer.param_numel = sum(g.numel() for g in grads)
-            pending += layer.out_norms + layer.grad_norms + layer.param_norms + layer.sat_fracs
-        pending += self._input_norms + self._input_act_norms
-        values: list[float] = torch.stack(pending).tolist() if pending else []
-        it = iter(values)
+        pending: list[Tensor] = []
+        for layer in self.layers:
+            pending += layer.out_norms
+            pending += layer.grad_norms
+            pending += layer.param_norms
+            pending += layer.sat_fracs
+        pending += self._input_norms
+        pending += self._input_act_norms
+        values = _read(pending)
+        pos = 0
 
-        def rms(count: int, numel: int) -> float | None:
-            if count == 0 or numel == 0:
+        def take(count: int) -> list[float]:
+            nonlocal pos
+            pos += count
+            return values[pos - count : pos]
+
+        def rms(norms: list[Tensor], numel: int) -> float | None:
+            taken = take(len(norms))
+            if not taken or numel == 0:
                 return None
-            total = sum(next(it) ** 2 for _ in range(count))
+            total = taken[0] ** 2 if len(taken) == 1 else sum(v**2 for v in taken)
             return math.sqrt(total / numel)
 
         for layer in self.layers:
-            layer.activation_rms = rms(len(layer.out_norms), layer.out_numel)
-            layer.grad_rms = rms(len(layer.grad_norms), layer.grad_numel)
-            layer.param_grad_rms = rms(len(layer.param_norms), layer.param_numel)
-            fracs = [next(it) for _ in layer.sat_fracs]
+            layer.activation_rms = rms(layer.out_norms, layer.out_numel)
+            layer.grad_rms = rms(layer.grad_norms, layer.grad_numel)
+            layer.param_grad_rms = rms(layer.param_norms, layer.param_numel)
+            fracs = take(len(layer.sat_fracs))
             layer.saturation = sum(fracs) / len(fracs) if fracs else None
         if self.layers:
             last = self.layers[-1]
-            last.input_grad_rms = rms(len(self._input_norms), self._input_numel)
-            last.input_activation_rms = rms(len(self._input_act_norms), self._input_numel)
+            last.input_grad_rms = rms(self._input_norms, self._input_numel)
+            last.input_activation_rms = rms(self._input_act_norms, self._input_numel)
         return self.layers
