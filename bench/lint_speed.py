@@ -1,13 +1,15 @@
-"""Where the linter's time goes, and why names are resolved from import tables.
+"""Where the linter's time goes: why it interprets the stdlib tree and resolves names from
+import tables.
 
 Runs side by side, in one process, on one generated 16k-line model file (and on any files given
 on the command line):
 
-* ``ast.parse``               - the stdlib parser (baseline for "how fast can parsing be")
-* ``libcst parse``            - libcst's parser alone
-* ``parse + positions``       - what the linter needs from libcst metadata
+* ``ast.parse``               - the stdlib parser, which the linter uses
+* ``libcst parse``            - libcst's parser alone (the baseline of issue #4's speed target)
+* ``parse + positions``       - libcst's PositionProvider (what a libcst-based linter pays)
 * ``parse + qualified names`` - libcst's QualifiedNameProvider (the alternative to import tables)
-* ``lint_source``             - the whole linter (parse, positions, extraction, analysis, rules)
+* ``lint_source``             - the whole linter (ast parse, interpretation, analysis, rules,
+  positions of the findings)
 
 Prints the median of ``--repeat`` runs of each and its ratio to ``lint_source``. Usage:
 ``python bench/lint_speed.py [--repeat 3] [FILE ...]``.

@@ -352,8 +352,10 @@ class Extractor:
         """Run both arms of an undecidable ``if`` and merge what they did."""
         env_before = dict(frame.env)
         JOURNAL.push()
-        first()
-        touched_a = JOURNAL.pop()
+        try:
+            first()
+        finally:  # an arm that runs out of budget must not leave its frame open
+            touched_a = JOURNAL.pop()
         returned_a = frame.returned
         env_a = dict(frame.env)
         after_a = {key: (obj, self._state(obj)) for key, (obj, _) in touched_a.items()}
@@ -362,8 +364,10 @@ class Extractor:
         self._set_env(frame, env_before)
         frame.returned = False
         JOURNAL.push()
-        second()
-        touched_b = JOURNAL.pop()
+        try:
+            second()
+        finally:  # an arm that runs out of budget must not leave its frame open
+            touched_b = JOURNAL.pop()
         returned_b = frame.returned
         if returned_a and not returned_b:
             return  # only the fall-through arm (the current state) continues
@@ -2029,6 +2033,7 @@ def extract(
     """The roots and events of ``source`` (text or its parsed tree). Raises SyntaxError on bad
     syntax. ``max_depth``: GCK006 events only for stacks deeper than this."""
     module = ast.parse(source) if isinstance(source, str) else source
+    JOURNAL.frames.clear()  # each file starts with no open undo frames, whatever came before
     extractor = Extractor(module, extend_saturating, extend_normalization, max_depth)
     roots = extractor.run()
     events = extractor.events
