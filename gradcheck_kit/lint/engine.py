@@ -586,9 +586,11 @@ def _run_all(
     chunk = max(1, min(16, len(work) // (workers * 8)))
     results: list[tuple[list[Finding], LintError | None] | None] = [None] * len(work)
     batches = [order[k : k + chunk] for k in range(0, len(order), chunk)]
+    context = _context()
+    stop = context.Event()
     with _signals_deferred() as received:
         pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=_context(), initializer=_init_worker
+            max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(stop,)
         )
         pending: dict[Future[list[tuple[list[Finding], LintError | None]]], list[int]] = {}
         try:
@@ -603,12 +605,14 @@ def _run_all(
                         results[i] = outcome
         finally:
             if pending:  # interrupted (or a broken pool): stop now, not after the queued work
-                processes = dict(getattr(pool, "_processes", None) or {})
-                pool.shutdown(wait=False, cancel_futures=True)
-                for process in processes.values():
-                    with contextlib.suppress(Exception):
-                        process.terminate()
-            pool.shutdown(wait=True)
+                # Queued batches are cancelled and running ones stop after their current file.
+                # Workers are not killed: one killed while sending its results left a partial
+                # message in the result pipe, and the pool's thread waited for the rest of it
+                # forever (the interpreter then hung at exit, joining that thread).
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+            else:
+                pool.shutdown(wait=True)
     if received:  # now, outside the pool's locks, as the handler in place would have
         signal.raise_signal(received[0])
         raise KeyboardInterrupt  # the signal was ignored by its handler: still stop
@@ -635,7 +639,14 @@ def _signals_deferred() -> Iterator[list[int]]:
 def _lint_batch(
     jobs: list[tuple[bytes, str, Config]],
 ) -> list[tuple[list[Finding], LintError | None]]:
-    return [_lint_job(job) for job in jobs]
+    """Lint a batch in a worker; after an interrupt (the parent sets the stop event) the rest
+    of the batch is skipped and the results are short, which the parent no longer reads."""
+    out = []
+    for job in jobs:
+        if _STOP is not None and _STOP.is_set():
+            break
+        out.append(_lint_job(job))
+    return out
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -645,7 +656,12 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _init_worker() -> None:
+_STOP: Any = None  # in a worker: the pool's stop event (multiprocessing.Event)
+
+
+def _init_worker(stop: Any = None) -> None:
+    global _STOP
+    _STOP = stop
     sys.setrecursionlimit(max(sys.getrecursionlimit(), _RECURSION_LIMIT))
     # The parent handles Ctrl-C and SIGTERM (a terminal sends SIGINT to the whole group) and
     # stops the workers itself; a forked worker must not inherit the CLI's SIGTERM handler.
