@@ -376,3 +376,22 @@ def test_step_budget_spent_inside_a_branch_leaves_no_undo_frame_open(
     source = f"import sys\nimport torch.nn as nn\nif sys.argv:\n{body}else:\n{body}"
     engine.lint_text(source, "budget.py", Config())
     assert JOURNAL.frames == []
+
+
+NEWER_SYNTAX = (
+    "import torch.nn as nn\ntype Layers = list[nn.Module]\nnet = nn.Sequential(*[nn.Tanh()] * 8)\n"
+)
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="this Python parses PEP 695 syntax")
+def test_file_in_newer_syntax_is_skipped_not_an_error() -> None:
+    # libcst (whose grammar follows the latest Python) confirms the file is valid; this Python
+    # cannot analyse it, and says nothing rather than calling valid code broken
+    findings, error = engine.lint_text(NEWER_SYNTAX, "new.py", Config())
+    assert (findings, error) == ([], None)
+
+
+def test_broken_file_is_reported_with_cpythons_message_and_position() -> None:
+    findings, error = engine.lint_text("import torch\nx = (1,\ny = 2\n", "broken.py", Config())
+    assert findings == [] and error is not None
+    assert error.message.startswith("syntax error at 2:5: ")
