@@ -133,6 +133,9 @@ AFFINE_MODULES: frozenset[str] = frozenset(
     )
 )
 
+#: Recurrent modules of ``torch.nn``, by short name, in the order messages list them.
+RECURRENT_MODULES: tuple[str, ...] = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
+
 #: Recurrent modules with gates or a cell state: their internal sigmoids/tanhs are gates.
 GATED_RECURRENT_MODULES: frozenset[str] = frozenset(
     {"torch.nn.LSTM", "torch.nn.GRU", "torch.nn.LSTMCell", "torch.nn.GRUCell"}

@@ -148,10 +148,3 @@ class LintCache:
                 write_atomic(ignore, "# Created by gradcheck-kit automatically.\n*\n")
             write_atomic(self.file, text)
             self.dirty = False
-
-
-def resolve_key(path: Path) -> str:
-    try:
-        return str(path.resolve())
-    except (OSError, RuntimeError):  # a symlink loop raises RuntimeError before Python 3.13
-        return os.path.abspath(path)

@@ -104,7 +104,7 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     if not all(rule.syntactic for rule in rules):
         from gradcheck_kit.lint.extract import extract  # not needed on a cached run
 
-        _, roots, events = extract(
+        roots, events = extract(
             tree,
             config.extend_saturating,
             config.extend_normalization,
@@ -281,26 +281,17 @@ def _discover(
                     seen.add(key)
                     yield found, key
         else:
-            key = str(_identity(path))
-            if key not in seen and not _excluded(path, excludes, config, explicit=True):
+            key = _real(path)
+            if key not in seen and not _excluded(path, excludes, config):
                 seen.add(key)
                 yield path, key
 
 
-def _identity(path: Path) -> Path:
-    """The file a path names, for de-duplication; a symlink loop (RuntimeError before Python
-    3.13) or an unresolvable path is its own identity, and reading it reports the problem."""
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):
-        return Path(os.path.abspath(path))
-
-
-def _excluded(path: Path, excludes: tuple[str, ...], config: Config, explicit: bool) -> bool:
+def _excluded(path: Path, excludes: tuple[str, ...], config: Config) -> bool:
+    """Whether a path named explicitly is excluded: only by patterns with a ``/`` or a ``*``
+    (a bare directory name such as ``build`` excludes what discovery walks into, not this)."""
     rel = _relative(str(path), config)
-    if explicit:
-        return any(fnmatch.fnmatch(rel, p) for p in excludes if "/" in p or "*" in p)
-    return _exclude_matcher(excludes)(rel, path.name)
+    return any(fnmatch.fnmatch(rel, p) for p in excludes if "/" in p or "*" in p)
 
 
 @functools.lru_cache(maxsize=32)
@@ -363,12 +354,14 @@ def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[tup
             elif entry.name.endswith((".py", ".pyi", ".ipynb")):
                 key = os.path.join(real, entry.name)
                 if entry.is_symlink():
-                    key = str(_identity(Path(entry.path)))
+                    key = _real(Path(entry.path))
                 yield Path(entry.path), key
         stack.extend(reversed(subdirectories))
 
 
 def _real(path: Path) -> str:
+    """The file or directory a path names (its identity, and its cache key); a symlink loop or
+    an unresolvable path is its own identity, and reading it reports the problem."""
     try:
         return str(path.resolve())
     except (OSError, RuntimeError):  # a symlink loop raises RuntimeError before Python 3.13

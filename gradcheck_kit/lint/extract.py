@@ -2029,7 +2029,7 @@ def extract(
     extend_saturating: tuple[str, ...] = (),
     extend_normalization: tuple[str, ...] = (),
     max_depth: int = 0,
-) -> tuple[ast.Module, list[Root], list[Event]]:
+) -> tuple[list[Root], list[Event]]:
     """The roots and events of ``source`` (text or its parsed tree). Raises SyntaxError on bad
     syntax. ``max_depth``: GCK006 events only for stacks deeper than this."""
     module = ast.parse(source) if isinstance(source, str) else source
@@ -2046,7 +2046,7 @@ def extract(
     for root in roots:
         with contextlib.suppress(BudgetExceeded, RecursionError):
             extractor.exploding_init(root)
-    return module, roots, events
+    return roots, events
 
 
 _EVALUATORS: dict[type[ast.AST], Callable[[Extractor, Any, Frame], Value]] = {

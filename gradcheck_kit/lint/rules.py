@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcheck_kit import catalog
 from gradcheck_kit.catalog import DEFAULT_INIT_GAIN
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.sketch import Layer, Span
@@ -220,9 +221,6 @@ def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding
             yield finding
 
 
-_RECURRENT_NAMES = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
-
-
 def _trains_recurrent(tree: ast.Module) -> bool:
     """GCK004's screen: the code names a backward pass and a recurrent layer, as a name, an
     attribute, an import or a string. A walk of the stdlib tree costs ~1/40 of GCK004's libcst
@@ -240,7 +238,7 @@ def _trains_recurrent(tree: ast.Module) -> bool:
         else:
             continue
         backward = backward or "backward" in name  # ``manual_backward`` (Lightning) too
-        recurrent = recurrent or name in _RECURRENT_NAMES
+        recurrent = recurrent or name in catalog.RECURRENT_MODULES
         if backward and recurrent:
             return True
     return False

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from gradcheck_kit.lint.rules import TRAINING_PREFILTER
+from gradcheck_kit import catalog
 from gradcheck_kit.report.findings import Finding
 
 if TYPE_CHECKING:
@@ -34,9 +34,8 @@ if TYPE_CHECKING:
 CODE = "GCK004"
 NAME = "unclipped-recurrent-training"
 
-PREFILTER = TRAINING_PREFILTER  # the file mentions both a backward and a recurrent layer
 
-_RECURRENT_ORDER = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
+_RECURRENT_ORDER = catalog.RECURRENT_MODULES
 RECURRENT = frozenset(_RECURRENT_ORDER)
 _RECURRENT_MODULES = frozenset({"torch.nn", "torch.nn.modules", "torch.nn.modules.rnn"})
 _HF_ROOTS = frozenset({"transformers", "trl"})
@@ -578,4 +577,4 @@ def check_unclipped_recurrent_training(facts: FileFacts, ctx: RuleContext) -> It
         )
 
 
-__all__ = ["CODE", "NAME", "PREFILTER", "RECURRENT", "check_unclipped_recurrent_training"]
+__all__ = ["CODE", "NAME", "RECURRENT", "check_unclipped_recurrent_training"]
