@@ -333,18 +333,14 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
     """Run one declared check; every problem becomes part of the outcome, never an exception."""
     import torch
 
-    from gradcheck_kit.runtime.check import (
-        DEFAULT_TIMEOUT,
-        ExampleTimeout,
-        _time_limit,
-        check_gradients,
-    )
+    from gradcheck_kit.runtime.check import DEFAULT_TIMEOUT, check_gradients
     from gradcheck_kit.runtime.command import (
         CHECK_KEYS,
         UsageError,
         _check_kwargs,
         load_factory,
     )
+    from gradcheck_kit.runtime.harness import ExampleTimeout, time_limit
 
     target = str(table.get("target", ""))
     outcome = CheckOutcome(target)
@@ -368,7 +364,7 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
         return outcome
     depth = kwargs.get("depths", (2, 32))[0]
     try:
-        with torch.random.fork_rng(devices=[]), _time_limit(kwargs.get("timeout", DEFAULT_TIMEOUT)):
+        with torch.random.fork_rng(devices=[]), time_limit(kwargs.get("timeout", DEFAULT_TIMEOUT)):
             torch.manual_seed(0)
             model = factory(depth)
         cls = type(model)

@@ -136,6 +136,22 @@ AFFINE_MODULES: frozenset[str] = frozenset(
 #: Recurrent modules of ``torch.nn``, by short name, in the order messages list them.
 RECURRENT_MODULES: tuple[str, ...] = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
 
+#: Fused recurrent modules (``torch.nn.RNNBase``): the runtime checker measures the gradient
+#: at every time step of their input sequence.
+FUSED_RECURRENT_MODULES: tuple[str, ...] = ("RNN", "LSTM", "GRU")
+
+#: Module classes (or base classes) that drop units or whole paths at random in train mode:
+#: the runtime checker measures with them in eval mode (see runtime/harness.py).
+STOCHASTIC_MODULES: frozenset[str] = frozenset(
+    {
+        "_DropoutNd",  # torch.nn.Dropout, Dropout1d/2d/3d, AlphaDropout, FeatureAlphaDropout
+        "DropPath",  # timm, and most ViT/ConvNeXt/Swin code
+        "StochasticDepth",  # torchvision
+        "DropBlock2d",  # timm
+        "DropBlock",
+    }
+)
+
 #: Recurrent modules with gates or a cell state: their internal sigmoids/tanhs are gates.
 GATED_RECURRENT_MODULES: frozenset[str] = frozenset(
     {"torch.nn.LSTM", "torch.nn.GRU", "torch.nn.LSTMCell", "torch.nn.GRUCell"}

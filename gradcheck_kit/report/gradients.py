@@ -12,7 +12,7 @@ format:
       "target": str,                 # "pkg.mod:factory", "file.py:factory" or the factory's name
       "passed": bool,
       "failure": null | {
-          "kind": "vanishing" | "exploding" | "nonfinite" | "dead" | "error",
+          "kind": "vanishing" | "exploding" | "nonfinite" | "dead" | "error",  # FailureKind
           "depth": int | null,       # smallest failing depth Hypothesis found
           "ratio": float | null,     # flow ratio of that example (null when not measured)
           "amplification": float | null,  # flow ratio x forward growth (exploding criterion)
@@ -31,9 +31,13 @@ format:
       "depths_tried": [int, ...],    # every depth an example was built at, sorted
       "ratio": float | null,         # flow ratio of the reported example (worst one if passed)
       "amplification": float | null,
+      "scale_free_ratio": float | null,  # (gradient x activation) earliest end / latest end
       "limits": [vanish_limit, explode_limit] | null,  # after the finite-width allowance
       "example": {...} | null,
       "layers": [LayerStat, ...],    # per-layer profile of the reported example
+      "sequences": [{"name", "type", "steps": [float, ...], "bidirectional", "ratio",
+                     "first_last", "limits"}],  # per-step input gradient of each fused RNN
+      "notes": [str, ...],           # inferred input, revived zero-init layers, scale tests
       "devices": [{"device", "dtype", "ratio", "amplification", "passed", "kind", "message"}],
       "parity": [{"dtype", "devices": [a, b], "ratios": [ra, rb], "rel_diff", "agree"}],
       "parity_ok": bool,
@@ -51,9 +55,32 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-KINDS = ("vanishing", "exploding", "nonfinite", "dead", "error")
+
+class FailureKind(str, Enum):
+    """Why a runtime check failed. A ``str`` enum: it compares equal to, formats as and
+    serialises to its value (``"vanishing"``...), the stable JSON spelling. Decided in
+    :mod:`gradcheck_kit.runtime.verdict` only; defined here, with the report data, so that
+    renderers need not import the runtime (which imports torch)."""
+
+    VANISHING = "vanishing"
+    EXPLODING = "exploding"
+    NONFINITE = "nonfinite"
+    DEAD = "dead"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def is_flow(self) -> bool:
+        """A bound on the gradient's size was crossed (not a broken run)."""
+        return self in (FailureKind.VANISHING, FailureKind.EXPLODING)
 
 
 @dataclass(frozen=True)
@@ -179,10 +206,60 @@ class LayerStat:
 
 
 @dataclass(frozen=True)
+class SequenceStat:
+    """A fused recurrent module's input gradient at every time step: the profile through time."""
+
+    name: str
+    type: str
+    steps: tuple[float, ...]  # RMS of the gradient at each input step, in time order
+    bidirectional: bool = False
+    ratio: float | None = None  # smallest step over largest step
+    first_last: float | None = None  # first step over last step
+    limits: tuple[float, float] | None = None  # (vanish, explode) after the width allowance
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SequenceStat:
+        limits = data.get("limits")
+        return cls(
+            name=str(data["name"]),
+            type=str(data["type"]),
+            steps=tuple(_unnum(v) or 0.0 for v in data.get("steps", ())),
+            bidirectional=bool(data.get("bidirectional", False)),
+            ratio=_unnum(data.get("ratio")),
+            first_last=_unnum(data.get("first_last")),
+            limits=(float(limits[0]), float(limits[1])) if limits else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "steps": [_num(v) for v in self.steps],
+            "bidirectional": self.bidirectional,
+            "ratio": _num(self.ratio),
+            "first_last": _num(self.first_last),
+            "limits": list(self.limits) if self.limits else None,
+        }
+
+    def buckets(self, count: int = 16) -> list[tuple[int, int, float]]:
+        """The profile in at most ``count`` buckets of consecutive steps: (first step, last
+        step, geometric mean RMS), for long sequences."""
+        n = len(self.steps)
+        size = max(1, math.ceil(n / count))
+        out = []
+        for lo in range(0, n, size):
+            chunk = self.steps[lo : lo + size]
+            logs = [math.log(v) for v in chunk if v > 0]
+            mean = math.exp(math.fsum(logs) / len(logs)) if len(logs) == len(chunk) else 0.0
+            out.append((lo, lo + len(chunk) - 1, mean))
+        return out
+
+
+@dataclass(frozen=True)
 class Failure:
     """Why the check failed, for the smallest example Hypothesis found."""
 
-    kind: str
+    kind: FailureKind
     depth: int | None
     ratio: float | None
     device: str
@@ -197,7 +274,7 @@ class Failure:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Failure:
         return cls(
-            kind=str(data["kind"]),
+            kind=FailureKind(data["kind"]),
             depth=data.get("depth"),
             ratio=_unnum(data.get("ratio")),
             amplification=_unnum(data.get("amplification")),
@@ -212,7 +289,7 @@ class Failure:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "depth": self.depth,
             "ratio": _num(self.ratio),
             "amplification": _num(self.amplification),
@@ -235,7 +312,7 @@ class DeviceResult:
     ratio: float | None
     amplification: float | None
     passed: bool
-    kind: str | None = None
+    kind: FailureKind | None = None
     message: str = ""
 
     @classmethod
@@ -246,7 +323,7 @@ class DeviceResult:
             ratio=_unnum(data.get("ratio")),
             amplification=_unnum(data.get("amplification")),
             passed=bool(data["passed"]),
-            kind=data.get("kind"),
+            kind=FailureKind(data["kind"]) if data.get("kind") else None,
             message=str(data.get("message", "")),
         )
 
@@ -257,7 +334,7 @@ class DeviceResult:
             "ratio": _num(self.ratio),
             "amplification": _num(self.amplification),
             "passed": self.passed,
-            "kind": self.kind,
+            "kind": self.kind.value if self.kind else None,
             "message": self.message,
         }
 
@@ -315,6 +392,9 @@ class GradientReport:
     elapsed_s: float = 0.0
     reproduce: str = ""
     depths_tried: tuple[int, ...] = ()
+    scale_free_ratio: float | None = None
+    sequences: tuple[SequenceStat, ...] = ()  # per-step profiles of fused recurrent modules
+    notes: tuple[str, ...] = ()  # what the reader should know: inferred input, revived zeros...
 
     @property
     def name(self) -> str:
@@ -349,6 +429,9 @@ class GradientReport:
             elapsed_s=float(data.get("elapsed_s", 0.0)),
             reproduce=str(data.get("reproduce", "")),
             depths_tried=tuple(int(d) for d in data.get("depths_tried", ())),
+            scale_free_ratio=_unnum(data.get("scale_free_ratio")),
+            sequences=tuple(SequenceStat.from_dict(d) for d in data.get("sequences", ())),
+            notes=tuple(str(n) for n in data.get("notes", ())),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -364,9 +447,12 @@ class GradientReport:
             "depths_tried": list(self.depths_tried),
             "ratio": _num(self.ratio),
             "amplification": _num(self.amplification),
+            "scale_free_ratio": _num(self.scale_free_ratio),
             "limits": list(self.limits) if self.limits else None,
             "example": dict(self.example) if self.example is not None else None,
             "layers": [layer.to_dict() for layer in self.layers],
+            "sequences": [seq.to_dict() for seq in self.sequences],
+            "notes": list(self.notes),
             "devices": [d.to_dict() for d in self.devices],
             "parity": [p.to_dict() for p in self.parity],
             "parity_ok": self.parity_ok,
@@ -413,6 +499,7 @@ def _summary_lines(report: GradientReport) -> list[str]:
         ]
         if not report.parity_ok:
             lines.append("  devices disagree: " + _parity_text(report))
+        lines += [f"  note: {note}" for note in report.notes]
         return lines
     where = f"{failure.device}, {failure.dtype}"
     depth = f"depth {failure.depth}" if failure.depth is not None else "the first example"
@@ -436,8 +523,17 @@ def _summary_lines(report: GradientReport) -> list[str]:
                 f"    {layer.index:>3} {layer.name:<24} {layer.type:<12} "
                 f"{fmt(layer.grad_rms):>9}{extra}"
             )
+    for seq in report.sequences:
+        lines.append(f"  through time, {seq.type} {seq.name!r} ({len(seq.steps)} steps):")
+        lines.append(
+            "    "
+            + "  ".join(
+                f"{a}-{b} {fmt(v)}" if a != b else f"{a} {fmt(v)}" for a, b, v in seq.buckets(8)
+            )
+        )
     if not report.parity_ok:
         lines.append("  devices disagree: " + _parity_text(report))
+    lines += [f"  note: {note}" for note in report.notes]
     if report.reproduce:
         lines.append(f"  reproduce: {report.reproduce}")
     return lines

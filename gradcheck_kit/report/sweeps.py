@@ -18,17 +18,49 @@ The fit
   points are correlated; the seeds are the independent units: the standard error is
   cluster-robust with seeds as clusters (t with seeds - 1 degrees of freedom; with one seed,
   the classical one). Two seeds give an honest but wide interval.
-* ``shape``: ``"log-linear"`` when a straight line describes the curve; ``"curved"`` when a
-  quadratic term is both significant (|t| >= :data:`CURVED_T`) and large (the two fits part by
-  at least :data:`CURVED_DECADES` decades somewhere in the swept range) - a residual net whose
-  gradient grows ever more slowly is *curved*, and its gain is an average, not a per-layer law;
-  ``"flat"`` when the fitted change across the whole range is under :data:`FLAT_DECADES`
-  decades or the gain's interval contains 1 - depth does not matter within the noise;
-  ``"insufficient"`` with fewer than 3 distinct depths to fit.
+* ``shape``: ``"curved"`` when a quadratic term is both significant (|t| >= :data:`CURVED_T`)
+  and large (the two fits part by at least :data:`CURVED_DECADES` decades somewhere in the swept
+  range) - a residual net whose gradient grows ever more slowly is *curved*, and its gain is an
+  average, not a per-layer law. Otherwise ``"flat"`` or ``"log-linear"``, read from the slope's
+  confidence interval ``slope_ci`` (the same interval as ``gain_ci``, in ln units) and the change
+  over the swept range it implies, ``change_decades_ci = slope_ci * (deepest - shallowest) /
+  ln 10``:
+
+  - ``"flat"`` only when the interval contains 0 (no trend detected) **and** both of its bounds
+    imply a change over the range within +-:data:`FLAT_DECADES` decades (a trend that large is
+    ruled out at the interval's confidence). Both are needed: "contains 0" alone only says that
+    the seeds are too few or too noisy to see a trend - a real decline of a decade measured on 2
+    or 3 seeds (t = 12.7 or 4.3) easily has an interval reaching past 0 (issue 15) - and "small"
+    alone, on a point estimate, calls any noisy curve flat. This is an equivalence test: flat is
+    a claim the data must support, so too little data never produces it. It is a claim about the
+    swept range only (a flat curve is never extrapolated). A fitted change of 0.25 decades (half
+    the margin) or more over the range is never flat: an interval around it that reaches 0
+    reaches at least 0.5 decades the other way.
+  - ``"log-linear"`` otherwise: a straight line is the best description left, in one of two
+    ways. The interval excludes 0 (``SweepFit.significant``): a trend, however small - a
+    per-layer law, which ``max_safe_depth`` may extrapolate. Or it contains 0 but is too wide to
+    call the curve flat: the note says the trend is *not significant* and how far the interval
+    reaches (more seeds narrow it); the point estimate and interval are reported, but nothing is
+    extrapolated from them. The price of an honest interval on few seeds: simulated flat
+    sweeps (depths 2..32, 0.1 decades of scatter a point) come out flat 88% of the time on 3
+    seeds and 95% on 5, the rest log-linear and not significant: the misses fall on the side
+    of caution.
+  - ``"insufficient"`` with fewer than 3 distinct depths to fit (or no finite interval).
+
+  Why this interval: the flat test uses the fit's own interval (the one reported), weighted
+  (1/depth) and cluster-robust with the seeds as clusters, rather than an ordinary least-squares
+  interval from the pooled residual variance: that one would treat a seed's correlated points as
+  independent and come out falsely narrow - the dangerous direction for a claim of flatness. The
+  t quantile (:func:`_t_quantile`: exact for 1 and 2 degrees of freedom, a Cornish-Fisher
+  expansion above) needs no scipy. The note states the interval in decades per unit of depth,
+  e.g. ``flat over depths 2..32: fitted slope -0.0010 ± 0.0040 decades per unit of depth (95% CI
+  includes 0), so the change over the range lies within -0.15 .. +0.09 decades, inside ±0.5``.
 * ``max_safe_depth``: the largest depth at which the curve is still within ``bounds.vanish`` ..
   ``bounds.explode`` (the plain bounds: the fitted curve is a median, with no finite-width noise
-  left to allow for). For a log-linear fit it is where the fitted line crosses, and may lie
-  beyond the swept range (``max_safe_depth_extrapolated``); for a curved or flat one only the
+  left to allow for). For a log-linear fit whose slope is significant (its interval excludes 0)
+  it is where the fitted line crosses, and may lie beyond the swept range
+  (``max_safe_depth_extrapolated``); for a curved or flat one, or a log-linear one whose slope is
+  not significant (a line of either sign fits the data: nothing to extrapolate), only the
   measured medians count, interpolated between swept depths, never extrapolated. ``None``: no
   crossing found.
 * ``passed``: no seed at any depth broke (NaN/inf, a dead layer, an exception), and the bound is
@@ -55,8 +87,14 @@ The fit
 ``SweepPoint``: ``{"depth", "ratios": [float|"nan"|"inf"|null per seed], "kinds": [null |
 "underflow" | "nonfinite" | "dead" | "error" per seed], "median", "low", "high",
 "log10_median", "layers", "messages"}``. ``SweepFit``: ``{"shape", "gain", "gain_ci",
-"intercept", "slope", "slope_se", "r2", "curvature_decades", "curvature_t", "n",
-"depth_range", "note"}``. ``TheoryCheck``: ``{"activation", "weight_var", "bias_var", "q_star",
+"intercept", "slope", "slope_se", "slope_ci", "change_decades", "change_decades_ci",
+"significant", "flat_decades", "r2", "curvature_decades", "curvature_t", "n", "depth_range",
+"note"}`` (``intercept``, ``slope``, ``slope_se`` and ``slope_ci`` in ln units per unit of
+depth; ``slope_ci``: ``[low, high] | null`` at ``confidence``; ``change_decades``: the fitted
+log10 change from the shallowest to the deepest depth fitted, ``change_decades_ci`` the same at
+the bounds of ``slope_ci``, ``[low, high] | null``; ``significant``: ``slope_ci`` excludes 0,
+``null`` without an interval; ``flat_decades``: the margin of the flat test). ``TheoryCheck``:
+``{"activation", "weight_var", "bias_var", "q_star",
 "predicted_gain", "layers_per_depth", "predicted", "measured", "rel_diff", "agrees",
 "tolerance", "note"}``.
 """
@@ -87,8 +125,16 @@ __all__ = [
 LN10 = math.log(10.0)
 CURVED_T = 4.0  # |t| of the quadratic coefficient
 CURVED_DECADES = 0.15  # and the quadratic and linear fits differ this much somewhere
-FLAT_DECADES = 0.1  # fitted change over the whole swept range below this: flat
+FLAT_DECADES = 0.5  # flat: the slope's interval contains 0 and implies a change over the
+# swept range within +-this many decades (see the module docstring)
 BROKEN_KINDS = ("nonfinite", "dead", "error")
+_ROUNDING = 1e-12  # a slope this small (ln per unit of depth) is 0 up to rounding
+
+
+def _contains_zero(low: float, high: float) -> bool:
+    """The slope interval [low, high] contains 0 (up to rounding: an exactly flat series fits a
+    slope of +-1e-17 with a zero-width interval)."""
+    return low <= _ROUNDING and high >= -_ROUNDING
 
 
 # --------------------------------------------------------------------------- data
@@ -173,11 +219,41 @@ class SweepFit:
         return math.exp(self.slope) if math.isfinite(self.slope) else None
 
     @property
-    def gain_ci(self) -> tuple[float, float] | None:
+    def slope_ci(self) -> tuple[float, float] | None:
+        """The slope's confidence interval at ``confidence`` (ln units per unit of depth)."""
         if not (math.isfinite(self.slope) and math.isfinite(self.slope_se)):
             return None
         half = self.t_value * self.slope_se
-        return math.exp(self.slope - half), math.exp(self.slope + half)
+        if not math.isfinite(half):
+            return None
+        return self.slope - half, self.slope + half
+
+    @property
+    def significant(self) -> bool:
+        """The slope's interval excludes 0: depth changes the ratio beyond the noise."""
+        ci = self.slope_ci
+        return ci is not None and not _contains_zero(*ci)
+
+    @property
+    def gain_ci(self) -> tuple[float, float] | None:
+        ci = self.slope_ci
+        return (math.exp(ci[0]), math.exp(ci[1])) if ci else None
+
+    @property
+    def change_decades(self) -> float | None:
+        """The fitted log10 change from the shallowest to the deepest depth fitted."""
+        if not math.isfinite(self.slope):
+            return None
+        return self.slope * (self.depth_range[1] - self.depth_range[0]) / LN10
+
+    @property
+    def change_decades_ci(self) -> tuple[float, float] | None:
+        """``change_decades`` at the bounds of :attr:`slope_ci`."""
+        ci = self.slope_ci
+        if ci is None:
+            return None
+        span = (self.depth_range[1] - self.depth_range[0]) / LN10
+        return ci[0] * span, ci[1] * span
 
     def predict(self, depth: float) -> float | None:
         """The fitted ratio at ``depth``."""
@@ -192,6 +268,8 @@ class SweepFit:
 
     def to_dict(self) -> dict[str, Any]:
         ci = self.gain_ci
+        slope_ci = self.slope_ci
+        change_ci = self.change_decades_ci
         return {
             "shape": self.shape,
             "gain": _num(self.gain),
@@ -199,6 +277,11 @@ class SweepFit:
             "intercept": _num(self.intercept),
             "slope": _num(self.slope),
             "slope_se": _num(self.slope_se),
+            "slope_ci": [_num(slope_ci[0]), _num(slope_ci[1])] if slope_ci else None,
+            "change_decades": _num(self.change_decades),
+            "change_decades_ci": [_num(change_ci[0]), _num(change_ci[1])] if change_ci else None,
+            "significant": self.significant if self.slope_ci is not None else None,
+            "flat_decades": FLAT_DECADES,
             "r2": _num(self.r2),
             "curvature_decades": _num(self.curvature_decades),
             "curvature_t": _num(self.curvature_t),
@@ -425,6 +508,16 @@ def _t_quantile(p: float, df: int) -> float:
     )
 
 
+def _plus_minus(value: float, half: float) -> str:
+    """``value ± half``, both to the decimals that give ``half`` two significant digits."""
+    if not (math.isfinite(half) and half > 0):
+        return f"{value:.3g} ± 0"
+    decimals = min(10, max(0, 1 - math.floor(math.log10(half))))
+    if round(value, decimals) == 0:
+        value = 0.0  # no "-0.000"
+    return f"{value:.{decimals}f} ± {half:.{decimals}f}"
+
+
 def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float] | None:
     """Gaussian elimination with partial pivoting (tiny systems)."""
     n = len(rhs)
@@ -567,8 +660,24 @@ def fit_curve(points: Sequence[SweepPoint], confidence: float = 0.95) -> SweepFi
         )
         curvature_decades = gap / LN10
 
-    change = abs(slope) * (hi - lo) / LN10
-    low_gain, high_gain = slope - t_value * slope_se, slope + t_value * slope_se
+    half_ci = t_value * slope_se
+    if not math.isfinite(half_ci):
+        return SweepFit(
+            "insufficient",
+            n=len(data),
+            depth_range=(lo, hi),
+            confidence=confidence,
+            note=f"no finite confidence interval for the slope over depths {lo}..{hi}",
+        )
+    slope_lo, slope_hi = slope - half_ci, slope + half_ci
+    span = (hi - lo) / LN10
+    change, change_lo, change_hi = slope * span, slope_lo * span, slope_hi * span
+    includes_zero = _contains_zero(slope_lo, slope_hi)
+    slope_text = (
+        f"fitted slope {_plus_minus(slope / LN10, half_ci / LN10)} decades per unit of depth "
+        f"({confidence:.0%} CI {'includes' if includes_zero else 'excludes'} 0)"
+    )
+    reach = f"{change_lo:+.2f} .. {change_hi:+.2f} decades"
     if abs(curvature_t) >= CURVED_T and curvature_decades >= CURVED_DECADES:
         shape = "curved"
         bend = "flattening" if (quad.coef[2] if quad else 0) * (slope or 1) < 0 else "steepening"
@@ -577,14 +686,26 @@ def fit_curve(points: Sequence[SweepPoint], confidence: float = 0.95) -> SweepFi
             f"{curvature_decades:.2f} decades, t = {curvature_t:.1f}) - the gain is an average "
             "over the range, not a per-layer law; no extrapolation"
         )
-    elif change < FLAT_DECADES or low_gain <= 0 <= high_gain:
+    elif includes_zero and max(abs(change_lo), abs(change_hi)) <= FLAT_DECADES:
         shape = "flat"
-        note = f"flat: the fitted change over depths {lo}..{hi} is {change:.2f} decades" + (
-            ", and the gain's interval contains 1" if low_gain <= 0 <= high_gain else ""
+        note = (
+            f"flat over depths {lo}..{hi}: {slope_text}, so the change over the range lies "
+            f"within {reach}, inside ±{FLAT_DECADES:g}"
+        )
+    elif includes_zero:
+        shape = "log-linear"
+        note = (
+            f"log-linear over depths {lo}..{hi} ({change:+.2f} decades), not significant: "
+            f"{slope_text}, but the change over the range may be anywhere in {reach}, beyond "
+            f"±{FLAT_DECADES:g}: not flat (more seeds narrow the interval); "
+            f"weighted R^2 = {r2:.3f}"
         )
     else:
         shape = "log-linear"
-        note = f"log-linear over depths {lo}..{hi} (weighted R^2 = {r2:.3f})"
+        note = (
+            f"log-linear over depths {lo}..{hi} ({change:+.2f} decades): {slope_text}; "
+            f"weighted R^2 = {r2:.3f}"
+        )
     return SweepFit(
         shape,
         intercept=intercept,
@@ -630,7 +751,7 @@ def safe_depth(
     fit: SweepFit, points: Sequence[SweepPoint], bounds: Bounds
 ) -> tuple[int | None, bool, str | None]:
     """(max safe depth, extrapolated?, crossed bound) - see the module docstring."""
-    if fit.shape != "log-linear":
+    if fit.shape != "log-linear" or not fit.significant:
         depth, crossed = _interpolated_crossing(points, bounds)
         return depth, False, crossed
     limit = bounds.vanish if fit.slope < 0 else bounds.explode

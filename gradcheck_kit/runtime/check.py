@@ -1,35 +1,27 @@
 """check_gradients(): the property "gradients stay within bounds", searched by Hypothesis.
 
-The flow ratio
---------------
-``ratio = RMS(dLoss/d output of the earliest layer) / RMS(dLoss/d input of the latest layer)``.
+Each example (depth, input, init seed, device, dtype) is built, run forward and backward under
+the probe (:mod:`gradcheck_kit.runtime.probe`) and judged by
+:mod:`gradcheck_kit.runtime.verdict`, the one place that defines the flow ratio and decides
+vanishing / exploding / nonfinite / dead / error. Two verdicts are confirmed by a second run of
+the same example before they stand:
 
-Both ends are gradients with respect to *hidden* activations: the earliest layer's output (the
-first layer after the input embeddings, whose output scale is an init convention; the first
-projection's output, not the raw input) and
-the latest layer's input (the features the output head reads, not the head's own output). So a
-width-changing head or input projection, whose backward factor is a one-off constant, does not
-enter the ratio; what is left is the product of the per-layer multipliers of the body, which is
-what vanishes or explodes with depth. Measured numbers are in the README ("What is measured").
+* a crossed flow bound is re-measured with the earliest activation scaled x10 (or /10): if the
+  ratio follows that scale, a normalization is measuring the input's scale, and the scale-free
+  ratio decides;
+* an exactly-zero gradient is re-measured after one SGD step on a fresh copy: zero weights by
+  design (zero_init_residual, a zero head, LayerScale) revive, dead units do not.
 
-Verdicts, in this order: ``error`` (the factory or the run raised), ``nonfinite`` (NaN/inf in the
-forward output or activations, then in any gradient), ``dead`` (a layer whose output gradient is
-exactly zero while the layer after it still gets one; in float16/bfloat16 also a zero that the
-float32 run of the same example does not have: underflow), ``vanishing`` (ratio below the limit),
-``exploding`` (ratio times forward growth above the limit).
+Dropout and DropPath-style modules run in eval mode (:func:`harness.stochastic_modules_off`).
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import math
 import os
-import random
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -43,56 +35,52 @@ from gradcheck_kit.report.gradients import (
     Bounds,
     DeviceResult,
     Failure,
+    FailureKind,
     GradientFlowError,
     GradientReport,
-    LayerStat,
     Parity,
-    fmt,
 )
 from gradcheck_kit.report.progress import SearchProgress, progress_wanted
 from gradcheck_kit.runtime.devices import dtype_name, resolve_input_dtype, resolve_targets, seed_for
-from gradcheck_kit.runtime.probe import Probe, RawLayer, floating_tensors
+from gradcheck_kit.runtime.harness import (
+    ExampleTimeout,
+    UserError,
+    effective_seed,
+    format_exception,
+    free_memory,
+    is_oom,
+    preserved_torch_state,
+    stochastic_modules_off,
+    target_name,
+    time_limit,
+)
+from gradcheck_kit.runtime.probe import Probe, floating_tensors
 from gradcheck_kit.runtime.strategies import (
     Example,
     depth_strategy,
     example_strategy,
     infer_input,
     input_strategy,
-    inverse_width_sum,
-    materialize,
+)
+from gradcheck_kit.runtime.verdict import (
+    Measurement,
+    Outcome,
+    judge,
+    nonfinite,
+    rejudge_revived,
+    rejudge_scaled,
+    scale_test_factor,
+    zero_weights,
 )
 
-__all__ = ["check_gradients", "run_example"]
+__all__ = ["Outcome", "check_gradients", "run_example"]
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
-_EMBEDDINGS = frozenset({"Embedding", "EmbeddingBag"})
 SHRINK_RUNS = 40  # at least this many shrinking runs after the first failure
 DEFAULT_TIMEOUT = 600.0  # seconds per example: generous, but a hung model never hangs the tool
-
-
-class ExampleTimeout(BaseException):
-    """Raised by the alarm inside the factory or the model; a BaseException, so user code's own
-    ``except Exception`` cannot swallow it and keep running."""
-
-
-@dataclass
-class Outcome:
-    """One example, judged."""
-
-    example: Example
-    layers: tuple[LayerStat, ...] = ()
-    ratio: float | None = None
-    amplification: float | None = None
-    limits: tuple[float, float] | None = None
-    kind: str | None = None
-    message: str = ""
-    exception: str | None = None
-    score: float = -math.inf  # >= 0 fails; the largest passing one is the "worst" example
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> bool:
-        return self.kind is not None
+#: The step that tells a zero-by-design weight from a dead unit: each parameter moves by this
+#: much RMS along its normalized gradient (a first optimizer step of ordinary size).
+REVIVE_STEP = 1e-2
 
 
 class _Falsified(Exception):
@@ -105,39 +93,6 @@ class _Falsified(Exception):
 
 
 # --------------------------------------------------------------------------- one run
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """SIGALRM interrupts Python code between torch ops (main thread on POSIX only; elsewhere
-    the limit is checked after the run)."""
-    usable = (
-        seconds is not None
-        and seconds > 0
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-    )
-    if not usable:
-        start = time.perf_counter()
-        yield
-        if seconds and time.perf_counter() - start > seconds:
-            raise ExampleTimeout(f"took longer than the {seconds:g} s time limit")
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise ExampleTimeout(f"took longer than the {seconds:g} s time limit")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    start = time.monotonic()
-    outer, _ = signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer > 0:  # someone else's alarm (pytest-timeout, the user's own) keeps running
-            left = outer - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
 
 
 def probe_loss(outputs: list[torch.Tensor], seed: int) -> torch.Tensor:
@@ -154,235 +109,122 @@ def probe_loss(outputs: list[torch.Tensor], seed: int) -> torch.Tensor:
     return total
 
 
-def _format_exception(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+def _build(factory: Callable[[int], Any], example: Example) -> nn.Module:
+    seed_for(example.init_seed, example.device)
+    model = factory(example.depth)
+    if not isinstance(model, nn.Module):
+        raise UserError(
+            f"the factory returned {type(model).__name__}, not a torch.nn.Module "
+            f"(factory(depth) must build the model)"
+        )
+    if not any(True for _ in model.parameters()):
+        raise UserError("the model has no parameters: there is no gradient to check")
+    first = next(model.parameters())
+    if first.device != torch.device(example.device) or first.dtype != example.dtype:
+        model.to(device=example.device, dtype=example.dtype)  # a no-op .to still walks the tree
+    return model
 
 
-def _is_oom(exc: BaseException) -> bool:
-    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(
-        torch.cuda, "OutOfMemoryError", None
-    )
-    if oom_type is not None and isinstance(exc, oom_type):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, (RuntimeError, MemoryError)) and (
-        "out of memory" in text or "can't allocate memory" in text or isinstance(exc, MemoryError)
-    )
+def _loss(
+    output: Any, loss: Callable[[Any], torch.Tensor] | None, seed: int
+) -> tuple[torch.Tensor, str | None]:
+    outputs = list(floating_tensors(output))
+    if not outputs:
+        raise UserError(
+            "the model returned no floating-point tensor (integer outputs, e.g. argmax, "
+            "carry no gradient): return the logits, or pass loss="
+        )
+    out_norms = [torch.linalg.vector_norm(o.detach().float()) for o in outputs]
+    output_bad = nonfinite(float(torch.stack(out_norms).sum()))
+    value = loss(output) if loss is not None else probe_loss(outputs, seed)
+    if not isinstance(value, torch.Tensor) or value.numel() != 1:
+        raise UserError("loss(output) must return a scalar tensor")
+    if not value.requires_grad:
+        raise UserError(
+            "the loss does not depend on any parameter (are all parameters frozen, or the "
+            "forward run under torch.no_grad()?)"
+        )
+    return value, output_bad
 
 
-@dataclass
-class _Run:
-    layers: list[RawLayer]
-    output_nonfinite: str | None  # "nan" | "inf" | None
-    loss_nonfinite: str | None
+def _sgd_step(model: nn.Module, grads: dict[nn.Parameter, torch.Tensor]) -> None:
+    """One plain step on the check's own loss: each parameter with a gradient moves by
+    REVIVE_STEP (RMS) against it."""
+    with torch.no_grad():
+        for p in model.parameters():
+            g = grads.get(p, p.grad)
+            if g is None:
+                continue
+            size = torch.linalg.vector_norm(g.float()) / math.sqrt(g.numel())
+            if size > 0 and torch.isfinite(size):
+                p.sub_((g / size).to(p.dtype), alpha=REVIVE_STEP)
 
 
-def _nonfinite(value: float | None) -> str | None:
-    if value is None or math.isfinite(value):
-        return None
-    return "NaN" if math.isnan(value) else "inf"
+def _measure(
+    model: nn.Module,
+    example: Example,
+    loss: Callable[[Any], torch.Tensor] | None,
+    *,
+    saturation: bool,
+    scale_output: tuple[int, float] | None = None,
+) -> tuple[Measurement, dict[nn.Parameter, torch.Tensor]]:
+    """One forward + backward of ``model`` under the probe; also the parameters' gradients."""
+    args, kwargs = example.materialized()
+    with Probe(model, saturation=saturation, scale_output=scale_output) as probe:
+        output = model(*args, **kwargs)
+        probe.stop_forward()
+        probe.watch_last_input()
+        value, output_bad = _loss(output, loss, example.init_seed)
+        loss_bad = nonfinite(float(value.detach()))
+        probe.backward(value)
+        layers = probe.collect()
+        return Measurement(layers, probe.sequences, output_bad, loss_bad), probe.param_grads
 
 
 def _run(
     factory: Callable[[int], Any],
     example: Example,
     loss: Callable[[Any], torch.Tensor] | None,
+    bounds: Bounds,
     *,
     saturation: bool,
-) -> _Run:
-    seed_for(example.init_seed, example.device)
-    model = factory(example.depth)
-    if not isinstance(model, nn.Module):
-        raise _UserError(
-            f"the factory returned {type(model).__name__}, not a torch.nn.Module "
-            f"(factory(depth) must build the model)"
-        )
-    if not any(True for _ in model.parameters()):
-        raise _UserError("the model has no parameters: there is no gradient to check")
-    first = next(model.parameters())
-    if first.device != torch.device(example.device) or first.dtype != example.dtype:
-        model.to(device=example.device, dtype=example.dtype)  # a no-op .to still walks the tree
-    args, kwargs = materialize(example.inputs, example.device, example.dtype)
-    with Probe(model, saturation=saturation) as probe:
-        output = model(*args, **kwargs)
-        probe.stop_forward()
-        outputs = list(floating_tensors(output))
-        if not outputs:
-            raise _UserError(
-                "the model returned no floating-point tensor (integer outputs, e.g. argmax, "
-                "carry no gradient): return the logits, or pass loss="
-            )
-        out_norms = [torch.linalg.vector_norm(o.detach().float()) for o in outputs]
-        output_nonfinite = _nonfinite(float(torch.stack(out_norms).sum()))
-        probe.watch_last_input()
-        value = loss(output) if loss is not None else probe_loss(outputs, example.init_seed)
-        if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            raise _UserError("loss(output) must return a scalar tensor")
-        if not value.requires_grad:
-            raise _UserError(
-                "the loss does not depend on any parameter (are all parameters frozen, or the "
-                "forward run under torch.no_grad()?)"
-            )
-        loss_nonfinite = _nonfinite(float(value.detach()))
-        probe.backward(value)
-        return _Run(probe.collect(), output_nonfinite, loss_nonfinite)
-
-
-class _UserError(Exception):
-    """The model or its factory does something the check cannot measure."""
-
-
-def _stat(index: int, raw: RawLayer, underflow: bool = False) -> LayerStat:
-    return LayerStat(
-        index=index,
-        name=raw.name,
-        type=raw.type_name,
-        width=raw.width,
-        grad_rms=raw.grad_rms,
-        param_grad_rms=raw.param_grad_rms,
-        activation_rms=raw.activation_rms,
-        input_grad_rms=raw.input_grad_rms,
-        saturation=raw.saturation,
-        activation=raw.activation,
-        underflow=underflow,
-    )
-
-
-def _judge(
-    example: Example,
-    run: _Run,
-    bounds: Bounds,
-    reference: _Run | None = None,
 ) -> Outcome:
-    raws = run.layers
-    ref_grads: list[float | None] = []
-    if reference is not None and len(reference.layers) == len(raws):
-        ref_grads = [r.grad_rms for r in reference.layers]
-    underflow = [
-        bool(ref_grads)
-        and raw.grad_rms == 0.0
-        and ref_grads[i] is not None
-        and (ref_grads[i] or 0.0) > 0.0
-        for i, raw in enumerate(raws)
-    ]
-    layers = tuple(_stat(i, raw, underflow[i]) for i, raw in enumerate(raws))
-    out = Outcome(example, layers)
-    where = "layer {} ({} {!r})"
-
-    def at(layer: LayerStat) -> str:
-        return where.format(layer.index, layer.type, layer.name)
-
-    # 1. non-finite values: forward first, then backward
-    fwd_bad = [(layer, _nonfinite(layer.activation_rms)) for layer in layers]
-    fwd_bad = [(layer, k) for layer, k in fwd_bad if k]
-    if fwd_bad or run.output_nonfinite:
-        if fwd_bad:
-            layer, kind = fwd_bad[0]
-            place = f"first at the output of {at(layer)}"
-        else:
-            kind = run.output_nonfinite
-            place = "in the model output (after the last layer with parameters)"
-        out.kind, out.message = "nonfinite", f"{kind} in the forward pass, {place}"
-        out.score = math.inf
-        return out
-    if run.loss_nonfinite:
-        out.kind, out.message = "nonfinite", f"the loss is {run.loss_nonfinite}"
-        out.score = math.inf
-        return out
-    bwd_bad = []
-    for layer in reversed(layers):  # the backward pass meets the latest layer first
-        for value in (layer.input_grad_rms, layer.grad_rms, layer.param_grad_rms):
-            kind = _nonfinite(value)
-            if kind:
-                bwd_bad.append((layer, kind))
-                break
-    if bwd_bad:
-        layer, kind = bwd_bad[0]
-        out.kind = "nonfinite"
-        out.message = f"{kind} in the backward pass, first at {at(layer)} (forward was finite)"
-        out.score = math.inf
-        return out
-
-    # 2. the flow ratio, from the earliest to the latest layer that got a gradient
-    reached = [layer for layer in layers if layer.grad_rms is not None]
-    if not reached:
-        out.kind = "error"
-        out.message = "no gradient reached any layer's output"
-        out.score = math.inf
-        return out
-    # Input embeddings are skipped when anything follows them: their output scale is an init
-    # convention (BERT's std 0.02 right before a LayerNorm gives a x50 gradient there, which the
-    # norm undoes), not a property of the flow through the body.
-    body = [layer for layer in reached if layer.type not in _EMBEDDINGS]
-    if body and body[0] is not reached[0] and reached[0].type in _EMBEDDINGS:
-        reached = reached[reached.index(body[0]) :]
-    first, last = reached[0], reached[-1]
-    end = last.input_grad_rms if last.input_grad_rms not in (None, 0.0) else last.grad_rms
-    assert end is not None and first.grad_rms is not None
-    path = reached[:-1] if last.input_grad_rms not in (None, 0.0) else reached
-    lim_v, lim_e = bounds.limits(inverse_width_sum([layer.width for layer in path[:-1] or path]))
-    out.limits = (lim_v, lim_e)
-    ratio = first.grad_rms / end if end > 0 else (0.0 if first.grad_rms == 0 else math.inf)
-    growth = 1.0
-    raw_last = raws[last.index]
-    if raw_last.input_activation_rms and first.activation_rms:
-        growth = max(1.0, raw_last.input_activation_rms / first.activation_rms)
-    out.ratio, out.amplification = ratio, ratio * growth
-
-    # 3. exactly-zero gradients: underflow, a decay that reached zero, or a dead layer
-    zeros = [layer for layer in reached if layer.grad_rms == 0.0]
-    if zeros:
-        low = [layer for layer in zeros if layer.underflow]
-        if low:
-            ref = ref_grads[low[0].index]
-            out.kind = "dead"
-            out.message = (
-                f"{len(low)} layer(s) get exactly zero gradient in {dtype_name(example.dtype)} "
-                f"but {fmt(ref)} in float32: underflow, first at {at(low[0])} (use float32 or "
-                "bfloat16 for these layers, or a loss scale)"
-            )
-            out.score = math.inf
-            return out
-        z = zeros[-1]
-        after = next((layer for layer in reached if layer.index > z.index and layer.grad_rms), None)
-        decayed = after is not None and (after.grad_rms or 0.0) / end < lim_v
-        if not decayed:
-            out.kind = "dead"
-            out.message = (
-                f"the gradient is exactly zero at the output of {at(z)}"
-                + (f" ({len(zeros)} layers in all)" if len(zeros) > 1 else "")
-                + (
-                    f", while the next layer still gets {fmt(after.grad_rms)}"
-                    if after is not None
-                    else ""
+    """Measure and judge one example, with the second runs a verdict needs (module
+    docstring), all on the one model the factory built."""
+    model = _build(factory, example)
+    with stochastic_modules_off(model):
+        run, grads = _measure(model, example, loss, saturation=saturation)
+        reference = None
+        if example.dtype in LOW_PRECISION and any(r.grad_rms == 0.0 for r in run.layers):
+            reference = _reference(factory, example, loss)
+        outcome = judge(example, run, bounds, reference)
+        if outcome.zeros:
+            before = zero_weights(model)
+            if before:  # only a zero weight can hold a gradient at zero by design
+                _sgd_step(model, grads)
+                revived, _ = _measure(model, example, loss, saturation=saturation)
+                outcome = rejudge_revived(
+                    outcome, judge(example, revived, bounds), before, zero_weights(model)
                 )
-                + ": every unit after it is inactive (dead ReLUs, a zero mask, a detached path)"
+            else:
+                outcome = rejudge_revived(outcome, outcome, (), ())
+        factor = scale_test_factor(outcome)
+        if factor is not None and outcome.start is not None:
+            scaled, _ = _measure(
+                model, example, loss, saturation=False, scale_output=(outcome.start, factor)
             )
-            out.score = math.inf
-            return out
+            outcome = rejudge_scaled(outcome, judge(example, scaled, bounds), factor)
+    return outcome
 
-    # 4. the bounds
-    score_v = math.log(lim_v / ratio) if ratio > 0 else math.inf
-    score_e = math.log(out.amplification / lim_e) if out.amplification > 0 else -math.inf
-    out.score = max(score_v, score_e)
-    n = max(1, len(path) - 1)
-    if score_v >= 0:
-        per_layer = ratio ** (1 / n) if ratio > 0 else 0.0
-        out.kind = "vanishing"
-        out.message = (
-            f"flow ratio {fmt(ratio)} < vanish limit {fmt(lim_v)}: the earliest layer gets "
-            f"{fmt(first.grad_rms)}, the latest {fmt(end)} (about x{per_layer:.3g} per layer "
-            f"over {n} layers)"
-        )
-    elif score_e > 0:
-        out.kind = "exploding"
-        out.message = (
-            f"flow ratio {fmt(ratio)} x forward growth {growth:.3g} = {fmt(out.amplification)} "
-            f"> explode limit {fmt(lim_e)}: the earliest layer gets {fmt(first.grad_rms)}, "
-            f"the latest {fmt(end)} (about x{ratio ** (1 / n):.3g} per layer over {n} layers)"
-        )
-    return out
+
+def _reference(
+    factory: Callable[[int], Any], example: Example, loss: Callable[[Any], torch.Tensor] | None
+) -> Measurement:
+    """The float32 run of a low-precision example: which zeros are underflow."""
+    example32 = example.with_target(example.device, torch.float32)
+    model = _build(factory, example32)
+    with stochastic_modules_off(model):
+        return _measure(model, example32, loss, saturation=False)[0]
 
 
 def run_example(
@@ -397,87 +239,36 @@ def run_example(
     """Build, run and judge one example; every problem becomes an Outcome, never an exception."""
     bounds = bounds or Bounds()
     try:
-        with _time_limit(timeout), torch.enable_grad():
-            run = _run(factory, example, loss, saturation=saturation)
-            reference = None
-            if example.dtype in LOW_PRECISION and any(r.grad_rms == 0.0 for r in run.layers):
-                reference = _run(
-                    factory,
-                    example.with_target(example.device, torch.float32),
-                    loss,
-                    saturation=False,
-                )
+        with time_limit(timeout), torch.enable_grad():
+            return _run(factory, example, loss, bounds, saturation=saturation)
     except ExampleTimeout as exc:
         outcome = _error(example, f"depth {example.depth}: {exc}", None)
         outcome.extra["timeout"] = True
         return outcome
-    except _UserError as exc:
+    except UserError as exc:
         return _error(example, str(exc), None)
     except Exception as exc:
-        if _is_oom(exc):
-            _free_memory(example.device)
+        if is_oom(exc):
+            free_memory(example.device)
             return _error(
                 example,
                 f"out of memory on {example.device} at depth {example.depth}",
-                _format_exception(exc),
+                format_exception(exc),
             )
         return _error(
             example,
             f"the factory or the forward/backward pass raised at depth {example.depth}",
-            _format_exception(exc),
+            format_exception(exc),
         )
-    return _judge(example, run, bounds, reference)
 
 
 def _error(example: Example, message: str, exception: str | None) -> Outcome:
-    return Outcome(example, kind="error", message=message, exception=exception, score=math.inf)
-
-
-def _free_memory(device: str) -> None:
-    if device.startswith("cuda"):
-        with contextlib.suppress(Exception):
-            torch.cuda.empty_cache()
-
-
-# --------------------------------------------------------------------------- global state
-
-
-@contextlib.contextmanager
-def _preserved_torch_state() -> Iterator[None]:
-    """A check leaves torch as it found it: RNG streams, grad mode, default dtype."""
-    cpu_rng = torch.get_rng_state()
-    cuda_rng = (
-        torch.cuda.get_rng_state_all()
-        if torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
-        else None
+    return Outcome(
+        example, kind=FailureKind.ERROR, message=message, exception=exception, score=math.inf
     )
-    grad_mode = torch.is_grad_enabled()
-    default_dtype = torch.get_default_dtype()
-    try:
-        yield
-    finally:
-        torch.set_rng_state(cpu_rng)
-        if cuda_rng is not None:
-            torch.cuda.set_rng_state_all(cuda_rng)
-        torch.set_grad_enabled(grad_mode)
-        torch.set_default_dtype(default_dtype)
 
 
 # --------------------------------------------------------------------------- the search
-
-
-def _target_name(factory: Callable[..., Any]) -> str:
-    module = getattr(factory, "__module__", None) or "?"
-    qualname = getattr(factory, "__qualname__", None) or repr(factory)
-    return f"{module}:{qualname}"
-
-
-def _effective_seed(seed: int | None) -> int:
-    if seed is not None:
-        return int(seed)
-    if os.environ.get("CI"):
-        return 0  # derandomized in CI: the same run every time
-    return random.SystemRandom().randrange(2**32)
 
 
 def check_gradients(
@@ -516,13 +307,15 @@ def check_gradients(
         raise ValueError(f"max_examples must be >= 1, got {max_examples}")
     if not callable(factory):
         raise TypeError("factory must be callable: factory(depth) -> torch.nn.Module")
-    target = name or _target_name(factory)
+    target = name or target_name(factory)
     device_list, dtype_list = resolve_targets(devices, dtypes)
     in_dtype = resolve_input_dtype(input_dtype)
     depth_st, depth_range = depth_strategy(depths)
-    run_seed = _effective_seed(seed)
+    run_seed = effective_seed(seed)
 
-    with _preserved_torch_state():
+    notes: list[str] = []
+    inferred = ""
+    with preserved_torch_state():
         min_batch = None
         if inputs is None:
             probe = _probe_model(
@@ -532,10 +325,19 @@ def check_gradients(
                 assert probe is not None
                 input_shape, inferred_vocab = infer_input(probe)
                 vocab_size = vocab_size or inferred_vocab
-            if probe is not None and _uses_batch_statistics(probe):
-                # BatchNorm on a batch of 2 maps every feature to +-1: a degenerate regime no
-                # one trains in, whose gradients say nothing about real training.
-                min_batch = min(MIN_NORM_BATCH, int(next(iter(input_shape))))
+                inferred = (
+                    f"the input {'x'.join(str(s) for s in input_shape)}"
+                    + (" (token ids)" if vocab_size else "")
+                    + " was inferred from the model's first layer: pass input_shape= "
+                    "(CLI: --input-shape) if it expects another"
+                )
+                notes.append(inferred)
+                if probe is not None and _uses_batch_statistics(probe):
+                    # BatchNorm on a batch of 2 maps every feature to +-1: a degenerate regime
+                    # no one trains in, whose gradients say nothing about real training.
+                    min_batch = min(MIN_NORM_BATCH, int(next(iter(input_shape))))
+            else:
+                min_batch = int(next(iter(input_shape)))  # the user's batch, exactly
         input_st = input_strategy(inputs, input_shape, in_dtype, vocab_size, min_batch)
         strategy = example_strategy(depth_st, input_st, device_list, dtype_list)
         tried: set[int] = set()
@@ -560,7 +362,7 @@ def check_gradients(
         devices_run: list[DeviceResult] = []
         parity: list[Parity] = []
         replays: list[Outcome] = []
-        if reported is not None and reported.kind != "error":
+        if reported is not None and reported.kind is not FailureKind.ERROR:
             reported, devices_run, parity, replays = _replay(
                 factory, reported, loss, bounds, device_list, dtype_list, timeout
             )
@@ -572,7 +374,11 @@ def check_gradients(
                 reported = outcome or reported
 
     failure = _failure(outcome) if outcome is not None else None
+    if failure is not None and failure.kind is FailureKind.ERROR and inferred:
+        failure = dataclasses.replace(failure, message=f"{failure.message} ({inferred})")
     example = reported.example if reported else None
+    if reported is not None:
+        notes += [n for n in reported.notes if n not in notes]
     report = GradientReport(
         target=target,
         passed=failure is None,
@@ -591,6 +397,9 @@ def check_gradients(
         elapsed_s=time.perf_counter() - started,
         reproduce=_reproduce(target, depth_range, run_seed, example),
         depths_tried=tuple(sorted(tried)),
+        scale_free_ratio=reported.scale_free_ratio if reported else None,
+        sequences=reported.sequences if reported else (),
+        notes=tuple(notes),
     )
     if failure is not None and raise_on_failure:
         raise GradientFlowError(report)
@@ -612,13 +421,13 @@ def _probe_model(
     depth = depth_range[0] if depth_range else 2
     torch.manual_seed(seed)
     try:
-        with _time_limit(timeout):
+        with time_limit(timeout):
             model = factory(depth)
     except (Exception, ExampleTimeout) as exc:
         if not required:
             return None  # the first example reports it (a timeout: once, with no shrinking)
         raise ValueError(
-            f"cannot infer the input: factory({depth}) raised {_format_exception(exc)}; "
+            f"cannot infer the input: factory({depth}) raised {format_exception(exc)}; "
             "pass input_shape="
         ) from exc
     if not isinstance(model, nn.Module):
@@ -803,7 +612,7 @@ def _rel_diff(a: float | None, b: float | None) -> float | None:
 def _failure(outcome: Outcome) -> Failure:
     ex = outcome.example
     return Failure(
-        kind=outcome.kind or "error",
+        kind=outcome.kind or FailureKind.ERROR,
         depth=ex.depth,
         ratio=outcome.ratio,
         amplification=outcome.amplification,

@@ -16,7 +16,13 @@ compare:
   intercepts torch functions.
 
 The last layer also gets ``input_grad_rms``, the gradient at its input: the flow ratio ends there,
-so a width-changing output head does not scale it (see :mod:`gradcheck_kit.runtime.check`).
+so a width-changing output head does not scale it (see :mod:`gradcheck_kit.runtime.verdict`). A
+module that owns parameters *and* has children that do (a root owning a class token) is marked
+``container``: its output is a child's, so it is never an end of the ratio.
+
+A fused recurrent module (``nn.RNN``/``LSTM``/``GRU``) is one layer, and also a
+:class:`RawSequence`: the gradient at every time step of its input, taken at a zero leaf added
+to that input (packed sequences included).
 
 The gradients are taken in one ``torch.autograd.grad`` call (:meth:`Probe.backward`) at the
 *gradient edges* of the layer outputs, recorded in the forward hook: the same gradients a tensor hook
@@ -136,6 +142,10 @@ class RawLayer:
     param_norms: list[Tensor] = dataclasses.field(default_factory=list, repr=False)
     param_numel: int = 0
     activation: str | None = None
+    #: the module also has submodules with parameters (a root owning a class token, an encoder
+    #: owning a position embedding): its output is some child's, so it is never an end of the
+    #: flow ratio
+    container: bool = False
     # filled by collect()
     activation_rms: float | None = None
     grad_rms: float | None = None
@@ -143,6 +153,39 @@ class RawLayer:
     input_activation_rms: float | None = None
     param_grad_rms: float | None = None
     saturation: float | None = None
+
+
+@dataclasses.dataclass
+class RawSequence:
+    """The gradient at every time step of a fused recurrent module's input sequence."""
+
+    name: str
+    type_name: str
+    hidden_size: int
+    bidirectional: bool
+    steps: list[float] = dataclasses.field(default_factory=list)  # RMS per step, in time order
+    # what collect() needs: the zero leaf added to the input, and how its rows map to steps
+    leaf: Tensor | None = dataclasses.field(default=None, repr=False)
+    time_dim: int = 0
+    batch_sizes: list[int] | None = dataclasses.field(default=None, repr=False)
+
+
+def _step_rms(grad: Tensor, time_dim: int, batch_sizes: list[int] | None) -> list[float]:
+    """RMS of ``grad`` at each time step: along ``time_dim``, or over the rows of each step of
+    a packed sequence (``batch_sizes[t]`` rows for step t)."""
+    squares = grad.detach().to(torch.float32 if grad.device.type == "mps" else torch.float64)
+    squares = squares * squares
+    if batch_sizes is not None:
+        width = max(1, squares[0].numel()) if squares.dim() > 1 else 1
+        sums = [chunk.sum() for chunk in torch.split(squares, batch_sizes)]
+        counts = [b * width for b in batch_sizes]
+        values: list[float] = torch.stack(sums).tolist()
+    else:
+        dims = [d for d in range(squares.dim()) if d != time_dim]
+        values = (squares.sum(dim=dims) if dims else squares).tolist()
+        per_step = max(1, squares.numel() // max(1, squares.shape[time_dim]))
+        counts = [per_step] * len(values)
+    return [math.sqrt(v / c) for v, c in zip(values, counts, strict=True)]
 
 
 def _saturated(name: str, y: Tensor) -> Tensor:
@@ -274,14 +317,23 @@ class Probe:
     run :meth:`backward`, then :meth:`collect`."""
 
     def __init__(
-        self, model: nn.Module, *, saturation: bool = False, edges: bool | None = None
+        self,
+        model: nn.Module,
+        *,
+        saturation: bool = False,
+        edges: bool | None = None,
+        scale_output: tuple[int, float] | None = None,
     ) -> None:
         """``saturation=True`` is the detailed mode (the reported example): it also records every
         layer's forward RMS and the saturation of activations. The search records only what the
         verdict needs, to stay close to the cost of a bare forward + backward.
 
         ``edges=False`` measures the gradients with tensor hooks during ``backward()`` instead of
-        one ``autograd.grad`` call at the gradient edges (the default where torch has them)."""
+        one ``autograd.grad`` call at the gradient edges (the default where torch has them).
+
+        ``scale_output=(i, c)`` multiplies the output of the i-th layer call by ``c`` before
+        anything after it sees it: the verdict uses this to ask whether a ratio is a property
+        of the network or of the scale of its earliest activation (see runtime/verdict.py)."""
         self.model = model
         self.layers: list[RawLayer] = []
         self.saturation = saturation
@@ -300,6 +352,12 @@ class Probe:
         self._sinks: list[list[Tensor]] = []
         self._edge_grads: tuple[Tensor | None, ...] = ()
         self._param_grads: dict[nn.Parameter, Tensor] | None = None
+        self._scale_output = scale_output
+        #: after collect(): each measured parameter's gradient (edge mode), for a later step
+        self.param_grads: dict[nn.Parameter, Tensor] = {}
+        self._containers: set[nn.Module] = set()
+        self.sequences: list[RawSequence] = []
+        self._leaf_grads: tuple[Tensor | None, ...] = ()
 
     def __enter__(self) -> Probe:
         for name, module in self.model.named_modules():
@@ -309,6 +367,15 @@ class Probe:
                 self._params[module] = params
                 self._handles.append(
                     module.register_forward_hook(self._on_forward, with_kwargs=True)
+                )
+                if next(module.children(), None) is not None and any(
+                    _own_parameters(sub) for sub in module.modules() if sub is not module
+                ):
+                    self._containers.add(module)
+            if isinstance(module, nn.RNNBase):
+                self._names[module] = name or type(module).__name__
+                self._handles.append(
+                    module.register_forward_pre_hook(self._on_sequence, with_kwargs=True)
                 )
         if self.saturation:
             self._mode = _SaturationMode(self)
@@ -327,9 +394,41 @@ class Probe:
             self._mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
             self._mode = None
 
+    def _on_sequence(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        """Before a fused RNN/LSTM/GRU runs: add a zero leaf to its input sequence, whose
+        gradient is the gradient at every time step of the input (whether or not the input
+        itself requires grad: token embeddings do, raw features do not)."""
+        in_args = bool(args)
+        value = args[0] if in_args else kwargs.get("input")
+        packed = isinstance(value, nn.utils.rnn.PackedSequence)
+        data = value.data if packed else value  # type: ignore[union-attr]
+        if not isinstance(data, torch.Tensor) or not data.is_floating_point():
+            return None
+        if not torch.is_grad_enabled():
+            return None
+        leaf = torch.zeros_like(data, requires_grad=True)
+        assert isinstance(module, nn.RNNBase)
+        record = RawSequence(
+            self._names.get(module) or type(module).__name__,
+            type(module).__name__,
+            int(module.hidden_size),
+            bool(module.bidirectional),
+            leaf=leaf,
+            time_dim=1 if (module.batch_first and data.dim() == 3) else 0,
+            batch_sizes=[int(b) for b in value.batch_sizes] if packed else None,  # type: ignore[union-attr]
+        )
+        self.sequences.append(record)
+        shifted = data + leaf
+        new_value: Any = value._replace(data=shifted) if packed else shifted  # type: ignore[union-attr]
+        if in_args:
+            return (new_value, *args[1:]), kwargs
+        return args, {**kwargs, "input": new_value}
+
     def _on_forward(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
-    ) -> None:
+    ) -> Any:
         mode = self._mode
         if mode is not None and _current_mode is not None and _current_mode() is mode:
             # The saturation mode is there for the model's calls; the probe's own (a dozen a
@@ -337,45 +436,61 @@ class Probe:
             # most of the cost of the detailed run. Off while the hook measures, when it is the
             # innermost mode (a mode the model entered itself stays as it is).
             with _mode_off():
-                self._record(module, args, kwargs, output)
-        else:
-            self._record(module, args, kwargs, output)
+                return self._record(module, args, kwargs, output)
+        return self._record(module, args, kwargs, output)
+
+    def _scaled(self, output: Any) -> Any:
+        """The layer output times the ``scale_output`` factor (floating tensors only)."""
+        assert self._scale_output is not None
+        factor = self._scale_output[1]
+        if isinstance(output, torch.Tensor):
+            return output * factor if output.is_floating_point() else output
+        if isinstance(output, (tuple, list)) and not hasattr(output, "_fields"):
+            return type(output)(self._scaled(item) for item in output)
+        return output
 
     def _record(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
-    ) -> None:
+    ) -> Any:
+        replaced = None
+        if self._scale_output is not None and self._scale_output[0] == len(self.layers):
+            replaced = output = self._scaled(output)
+            self._scale_output = None
         if isinstance(output, torch.Tensor):  # the common case, without the generator
             if not output.is_floating_point():
-                return
+                return replaced
             outs = [output]
         else:
             outs = list(floating_tensors(output))
             if not outs:
-                return
+                return replaced
         count = self._calls.get(module, 0) + 1
         self._calls[module] = count
         name = self._names.get(module) or type(module).__name__
         if count > 1:
             name = f"{name}#{count}"
         layer = RawLayer(name, type(module).__name__, _width(module, outs[0]), module)
-        # the first layer's forward RMS is the reference for the forward growth
-        forward_stats = self.saturation or not self.layers
+        layer.container = module in self._containers
         for out in outs:
-            if forward_stats:
-                layer.out_norms.append(_norm(out))
-                layer.out_numel += out.numel()
+            # every layer's forward RMS: the ends of the flow ratio are chosen after the pass,
+            # and the verdict needs the activation scale at both (runtime/verdict.py)
+            layer.out_norms.append(_norm(out))
+            layer.out_numel += out.numel()
             if out.requires_grad:
                 layer.grad_numel += out.numel()
                 self._watch(out, layer.grad_norms)
         self.layers.append(layer)
+        if layer.container:  # its inputs are not the head's: the ratio ends at a leaf layer
+            return replaced
         if not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor):
             t = args[0]  # one positional tensor: the common case, without the generator
             wanted = t.is_floating_point() and t.requires_grad and t.grad_fn is not None
             self._last_inputs = [t] if wanted else []
-            return
+            return replaced
         self._last_inputs = [
             t for t in floating_tensors((args, kwargs)) if t.requires_grad and t.grad_fn is not None
         ]
+        return replaced
 
     def _watch(self, t: Tensor, sink: list[Tensor]) -> None:
         """Measure the gradient that will flow into ``t`` as it is now (a later in-place change
@@ -416,17 +531,21 @@ class Probe:
             for p in self._params[layer.module]:
                 if p.requires_grad:
                     params[p] = None
-        targets = [*self._edges, *params]
+        leaves = [s.leaf for s in self.sequences if s.leaf is not None]
+        targets = [*self._edges, *params, *leaves]
         if not targets:  # nothing to measure: still run the pass, for its errors
             loss.backward()  # type: ignore[no-untyped-call]
             return
         grads = torch.autograd.grad(loss, targets, allow_unused=True)
-        count = len(self._edges)
+        count, n_params = len(self._edges), len(params)
         # None: no gradient reached it (as a hook that is not called, or called with None)
         self._edge_grads = grads[:count]
         self._param_grads = {
-            p: g for p, g in zip(params, grads[count:], strict=True) if g is not None
+            p: g
+            for p, g in zip(params, grads[count : count + n_params], strict=True)
+            if g is not None
         }
+        self._leaf_grads = grads[count + n_params :]
 
     def _param_grads_of(self, layer: RawLayer) -> list[Tensor]:
         params = self._params.get(layer.module) or _own_parameters(layer.module)
@@ -444,6 +563,7 @@ class Probe:
             sink.append(norm)
         self._edge_grads = ()
         param_grads = [self._param_grads_of(layer) for layer in self.layers]
+        self.param_grads = self._param_grads or {}
         self._param_grads = None
         flat = [g for grads in param_grads for g in grads]
         if flat and all(g.dtype in (torch.float32, torch.float64) for g in flat):
@@ -486,8 +606,23 @@ class Probe:
             layer.param_grad_rms = rms(layer.param_norms, layer.param_numel)
             fracs = take(len(layer.sat_fracs))
             layer.saturation = sum(fracs) / len(fracs) if fracs else None
-        if self.layers:
-            last = self.layers[-1]
+        leaves = [layer for layer in self.layers if not layer.container]
+        if leaves:
+            last = leaves[-1]
             last.input_grad_rms = rms(self._input_norms, self._input_numel)
             last.input_activation_rms = rms(self._input_act_norms, self._input_numel)
+        self._collect_sequences()
         return self.layers
+
+    def _collect_sequences(self) -> None:
+        with_leaf = [s for s in self.sequences if s.leaf is not None]
+        if self._edges is None:  # hook mode: backward() left the gradient on the leaf
+            grads: list[Tensor | None] = [s.leaf.grad for s in with_leaf if s.leaf is not None]
+        else:
+            grads = list(self._leaf_grads)
+        for record, grad in zip(with_leaf, grads, strict=False):
+            if grad is not None:
+                record.steps = _step_rms(grad, record.time_dim, record.batch_sizes)
+            record.leaf = None
+        self._leaf_grads = ()
+        self.sequences = [s for s in self.sequences if s.steps]

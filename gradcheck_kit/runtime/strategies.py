@@ -29,6 +29,10 @@ class Example:
     def with_target(self, device: str, dtype: torch.dtype) -> Example:
         return Example(self.depth, self.inputs, self.init_seed, device, dtype)
 
+    def materialized(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The forward's (args, kwargs) for this example, on its device and dtype."""
+        return materialize(self.inputs, self.device, self.dtype)
+
     def describe_input(self) -> str:
         if isinstance(self.inputs, InputSpec):
             return self.inputs.describe()
@@ -111,13 +115,15 @@ def infer_input(model: nn.Module, batch: int = 16) -> tuple[tuple[int, ...], int
             return (batch, 16), module.num_embeddings
         if isinstance(module, nn.EmbeddingBag):
             return (batch, 16), module.num_embeddings
+        if isinstance(module, nn.MultiheadAttention):  # attention wants a sequence
+            return (batch, 16, module.embed_dim), None
         if isinstance(module, nn.Linear):
             return (batch, module.in_features), None
         if isinstance(module, nn.Bilinear):
             break
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             dims = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}[type(module)]
-            side = {1: 64, 2: 16, 3: 8}[dims]
+            side = {1: 64, 2: 32, 3: 8}[dims]  # 32: what a net that downsamples 5x needs
             return (batch, module.in_channels, *([side] * dims)), None
         if isinstance(module, (nn.RNN, nn.LSTM, nn.GRU)):
             if module.batch_first:

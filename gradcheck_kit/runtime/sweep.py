@@ -34,15 +34,11 @@ from gradcheck_kit.report.sweeps import (
     fit_curve,
     safe_depth,
 )
-from gradcheck_kit.runtime.check import (
-    Outcome,
-    _effective_seed,
-    _preserved_torch_state,
-    _target_name,
-    run_example,
-)
+from gradcheck_kit.runtime.check import run_example
 from gradcheck_kit.runtime.devices import dtype_name, resolve_input_dtype, resolve_targets
+from gradcheck_kit.runtime.harness import effective_seed, preserved_torch_state, target_name
 from gradcheck_kit.runtime.strategies import Example, infer_input
+from gradcheck_kit.runtime.verdict import Outcome
 from gradcheck_kit.strategies import InputSpec
 
 __all__ = ["DEFAULT_DEPTHS", "plain_mlp_theory", "sweep"]
@@ -144,7 +140,7 @@ def _point(depth: int, outcomes: list[Outcome]) -> SweepPoint:
     kinds: list[str | None] = []
     messages: list[str] = []
     for outcome in outcomes:
-        kind = outcome.kind if outcome.kind in ("nonfinite", "dead", "error") else None
+        kind = outcome.kind.value if outcome.kind and not outcome.kind.is_flow else None
         ratio = outcome.ratio if kind != "error" else None
         if kind is None and ratio == 0.0:
             kind = "underflow"
@@ -216,16 +212,16 @@ def sweep(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     depth_list = _depth_list(depths)
-    target = name or _target_name(factory)
+    target = name or target_name(factory)
     device_list, dtype_list = resolve_targets(devices, dtypes)
     in_dtype = resolve_input_dtype(input_dtype)
-    base_seed = _effective_seed(seed)
+    base_seed = effective_seed(seed)
 
     curves: list[SweepCurve] = []
     problems: list[str] = []
     notes: list[str] = []
     check: TheoryCheck | None = None
-    with _preserved_torch_state():
+    with preserved_torch_state():
         specs = _inputs(
             factory, depth_list[0], seeds, base_seed, inputs, input_shape, in_dtype, vocab_size
         )

@@ -1,0 +1,161 @@
+"""What every runtime command shares around one run of the user's code: the time limit, the
+seed, torch's global state, the model's random modules, and errors that name the cause.
+
+check and sweep both run examples through :func:`gradcheck_kit.runtime.check.run_example`;
+everything here is the part of that run that is not measurement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from gradcheck_kit import catalog
+
+__all__ = [
+    "ExampleTimeout",
+    "UserError",
+    "effective_seed",
+    "format_exception",
+    "free_memory",
+    "is_oom",
+    "preserved_torch_state",
+    "stochastic_modules_off",
+    "target_name",
+    "time_limit",
+]
+
+
+class ExampleTimeout(BaseException):
+    """Raised by the alarm inside the factory or the model; a BaseException, so user code's own
+    ``except Exception`` cannot swallow it and keep running."""
+
+
+class UserError(Exception):
+    """The model or its factory does something the check cannot measure."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """SIGALRM interrupts Python code between torch ops (main thread on POSIX only; elsewhere
+    the limit is checked after the run)."""
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        start = time.perf_counter()
+        yield
+        if seconds and time.perf_counter() - start > seconds:
+            raise ExampleTimeout(f"took longer than the {seconds:g} s time limit")
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise ExampleTimeout(f"took longer than the {seconds:g} s time limit")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    start = time.monotonic()
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer > 0:  # someone else's alarm (pytest-timeout, the user's own) keeps running
+            left = outer - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+
+
+@contextlib.contextmanager
+def preserved_torch_state() -> Iterator[None]:
+    """A check leaves torch as it found it: RNG streams, grad mode, default dtype."""
+    cpu_rng = torch.get_rng_state()
+    cuda_rng = (
+        torch.cuda.get_rng_state_all()
+        if torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+        else None
+    )
+    grad_mode = torch.is_grad_enabled()
+    default_dtype = torch.get_default_dtype()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        torch.set_grad_enabled(grad_mode)
+        torch.set_default_dtype(default_dtype)
+
+
+def _is_stochastic(module: nn.Module) -> bool:
+    names = {cls.__name__ for cls in type(module).__mro__}
+    return not names.isdisjoint(catalog.STOCHASTIC_MODULES)
+
+
+@contextlib.contextmanager
+def stochastic_modules_off(model: nn.Module) -> Iterator[int]:
+    """Dropout, DropPath / stochastic depth and drop-block modules in eval mode for the run (and
+    back as they were after it); yields how many there are.
+
+    In train mode they zero random units or whole residual branches: a branch dropped in this
+    pass gets exactly zero gradient, which is not a property of the network (the next pass
+    drops another), and their 1/(1-p) rescaling is 1 on average. Measured in eval mode, the run
+    sees the network these modules average to - the mean-field view the bounds are set in -
+    and every other module (BatchNorm's batch statistics included) stays in train mode."""
+    found = [m for m in model.modules() if _is_stochastic(m)]
+    modes = [m.training for m in found]
+    for module in found:
+        module.train(False)
+    try:
+        yield len(found)
+    finally:
+        for module, mode in zip(found, modes, strict=True):
+            module.train(mode)
+
+
+def target_name(factory: Callable[..., Any]) -> str:
+    module = getattr(factory, "__module__", None) or "?"
+    qualname = getattr(factory, "__qualname__", None) or repr(factory)
+    return f"{module}:{qualname}"
+
+
+def effective_seed(seed: int | None) -> int:
+    if seed is not None:
+        return int(seed)
+    if os.environ.get("CI"):
+        return 0  # derandomized in CI: the same run every time
+    return random.SystemRandom().randrange(2**32)
+
+
+def format_exception(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def is_oom(exc: BaseException) -> bool:
+    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(
+        torch.cuda, "OutOfMemoryError", None
+    )
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, (RuntimeError, MemoryError)) and (
+        "out of memory" in text or "can't allocate memory" in text or isinstance(exc, MemoryError)
+    )
+
+
+def free_memory(device: str) -> None:
+    if device.startswith("cuda"):
+        with contextlib.suppress(Exception):
+            torch.cuda.empty_cache()
