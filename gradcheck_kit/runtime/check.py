@@ -63,14 +63,16 @@ from gradcheck_kit.runtime.strategies import (
     input_strategy,
 )
 from gradcheck_kit.runtime.verdict import (
+    TINY_WEIGHT,
     Measurement,
     Outcome,
     judge,
     nonfinite,
     rejudge_revived,
     rejudge_scaled,
+    rejudge_stepped,
     scale_test_factor,
-    zero_weights,
+    small_weights,
 )
 
 __all__ = ["Outcome", "check_gradients", "run_example"]
@@ -147,9 +149,10 @@ def _loss(
     return value, output_bad
 
 
-def _sgd_step(model: nn.Module, grads: dict[nn.Parameter, torch.Tensor]) -> None:
+def _sgd_step(model: nn.Module, grads: dict[nn.Parameter, torch.Tensor]) -> Callable[[], None]:
     """One plain step on the check's own loss: each parameter with a gradient moves by
-    REVIVE_STEP (RMS) against it."""
+    REVIVE_STEP (RMS) against it. Returns what takes the step back."""
+    moves: list[tuple[nn.Parameter, torch.Tensor]] = []
     with torch.no_grad():
         for p in model.parameters():
             g = grads.get(p, p.grad)
@@ -157,7 +160,16 @@ def _sgd_step(model: nn.Module, grads: dict[nn.Parameter, torch.Tensor]) -> None
                 continue
             size = torch.linalg.vector_norm(g.float()) / math.sqrt(g.numel())
             if size > 0 and torch.isfinite(size):
-                p.sub_((g / size).to(p.dtype), alpha=REVIVE_STEP)
+                move = (g / size).to(p.dtype) * REVIVE_STEP
+                p.sub_(move)
+                moves.append((p, move))
+
+    def undo() -> None:
+        with torch.no_grad():
+            for p, move in moves:
+                p.add_(move)
+
+    return undo
 
 
 def _measure(
@@ -199,15 +211,23 @@ def _run(
             reference = _reference(factory, example, loss)
         outcome = judge(example, run, bounds, reference)
         if outcome.zeros:
-            before = zero_weights(model)
+            before = small_weights(model)
             if before:  # only a zero weight can hold a gradient at zero by design
                 _sgd_step(model, grads)
-                revived, _ = _measure(model, example, loss, saturation=saturation)
+                revived, grads = _measure(model, example, loss, saturation=saturation)
                 outcome = rejudge_revived(
-                    outcome, judge(example, revived, bounds), before, zero_weights(model)
+                    outcome, judge(example, revived, bounds), before, small_weights(model)
                 )
             else:
                 outcome = rejudge_revived(outcome, outcome, (), ())
+        if outcome.kind is FailureKind.VANISHING and not outcome.revived:
+            tiny = small_weights(model, TINY_WEIGHT)
+            if tiny:  # LayerScale-style weights: is the flow small only until the first step?
+                undo = _sgd_step(model, grads)
+                stepped, _ = _measure(model, example, loss, saturation=saturation)
+                outcome = rejudge_stepped(outcome, judge(example, stepped, bounds), tiny)
+                if not outcome.revived:
+                    undo()  # the scale test measures the model the verdict is about
         factor = scale_test_factor(outcome)
         if factor is not None and outcome.start is not None:
             scaled, _ = _measure(

@@ -359,21 +359,39 @@ def _judge_time(out: Outcome) -> None:
                 return
 
 
-def scale_test_factor(outcome: Outcome) -> float | None:
-    """The factor to scale the ratio's earliest activation by, to test a crossed flow bound
-    (None: nothing to test)."""
-    if outcome.start is None or outcome.crossed is None or outcome.kind != outcome.crossed:
+def _free_crossed(outcome: Outcome) -> FailureKind | None:
+    free, limits = outcome.scale_free_ratio, outcome.limits
+    if free is None or limits is None:
         return None
-    return SCALE_STEP if outcome.crossed is FailureKind.EXPLODING else 1.0 / SCALE_STEP
+    if free < limits[0]:
+        return FailureKind.VANISHING
+    return FailureKind.EXPLODING if free > limits[1] else None
+
+
+def scale_test_factor(outcome: Outcome) -> float | None:
+    """The factor to scale the ratio's earliest activation by, to learn which ratio judges this
+    example (None: nothing to test). Asked only where the flow ratio (or amplification) or the
+    scale-free ratio crosses a bound: where both are within bounds the answer changes nothing."""
+    if outcome.start is None or outcome.ratio is None:
+        return None
+    raw = outcome.crossed if outcome.kind == outcome.crossed else None
+    if outcome.kind is not None and raw is None:  # dead, nonfinite, through time: decided
+        return None
+    crossed = raw or _free_crossed(outcome)
+    if crossed is None:
+        return None
+    return SCALE_STEP if crossed is FailureKind.EXPLODING else 1.0 / SCALE_STEP
 
 
 def rejudge_scaled(outcome: Outcome, scaled: Outcome, factor: float) -> Outcome:
     """``scaled`` is the same example with the earliest activation multiplied by ``factor``.
-    A crossed bound whose metric follows that scale (like scale^-1 or scale^-2: what a
-    normalization after it does) is judged by the scale-free ratio instead."""
-    exploding = outcome.crossed is FailureKind.EXPLODING
-    before = outcome.amplification if exploding else outcome.ratio
-    after = scaled.amplification if exploding else scaled.ratio
+
+    Where the flow ratio follows that scale (like scale^-1: a normalization after the earliest
+    end divides the gradient by the scale of its input), the ratio measures the input, and the
+    scale-free ratio judges the example. Elsewhere (un-normalized nets, whose flow ratio does
+    not depend on the input's scale, or only weakly through saturation) the flow ratio and the
+    amplification judge it, as :func:`judge` did."""
+    before, after = outcome.ratio, scaled.ratio
     if (
         scaled.kind in (FailureKind.ERROR, FailureKind.NONFINITE)
         or not before
@@ -384,32 +402,33 @@ def rejudge_scaled(outcome: Outcome, scaled: Outcome, factor: float) -> Outcome:
     exponent = math.log(after / before) / math.log(factor)
     if abs(exponent) < SCALE_EXPONENT or outcome.scale_free_ratio is None:
         return outcome
-    assert outcome.limits is not None and outcome.ratio is not None
+    assert outcome.limits is not None
     lim_v, lim_e = outcome.limits
     free = outcome.scale_free_ratio
-    name = "amplification" if exploding else "flow ratio"
     why = (
-        f"the {name} {fmt(before)} crosses its limit, but it follows the scale of the "
-        f"earliest activation (x{factor:g} there moves it to {fmt(after)}, like "
-        f"scale^{exponent:.2g}): a normalization after it divides the gradient by that scale, "
-        "so it measures the input, not the network"
+        f"the flow ratio {fmt(before)} follows the scale of the earliest activation "
+        f"(x{factor:g} there moves it to {fmt(after)}, like scale^{exponent:.2g}): a "
+        "normalization after it divides the gradient by that scale, so the ratio measures the "
+        "input, not the network"
     )
     judged = replace(outcome, kind=None, message="", crossed=None)
-    if free < lim_v or free > lim_e:
-        judged.kind = FailureKind.VANISHING if free < lim_v else FailureKind.EXPLODING
-        judged.score = max(math.log(lim_v / free), math.log(free / lim_e))
-        limit = lim_v if free < lim_v else lim_e
+    judged.score = max(math.log(lim_v / free), math.log(free / lim_e)) if free > 0 else math.inf
+    kind = _free_crossed(outcome)
+    if kind is not None:
+        judged.kind = kind
+        limit = lim_v if kind is FailureKind.VANISHING else lim_e
         judged.message = (
-            f"scale-free ratio {fmt(free)} {'<' if free < lim_v else '>'} limit {fmt(limit)} "
-            f"(gradient x activation, earliest end over latest). {why[0].upper()}{why[1:]}"
+            f"scale-free ratio {fmt(free)} {'<' if kind is FailureKind.VANISHING else '>'} "
+            f"{kind.value[:-3]} limit {fmt(limit)} (gradient x activation, earliest end over "
+            f"latest). {why[0].upper()}{why[1:]}"
         )
         return judged
-    judged.score = max(math.log(lim_v / free), math.log(free / lim_e)) if free > 0 else 0.0
-    judged.notes = (
-        *outcome.notes,
-        f"{why[0].upper()}{why[1:]}; judged by the scale-free "
-        f"ratio {fmt(free)}, within {fmt(lim_v)}..{fmt(lim_e)}",
-    )
+    if outcome.kind is not None:  # the raw ratio crossed: say why it does not count
+        judged.notes = (
+            *outcome.notes,
+            f"{why[0].upper()}{why[1:]}; judged by the scale-free ratio {fmt(free)}, within "
+            f"{fmt(lim_v)}..{fmt(lim_e)}",
+        )
     _judge_time(judged)
     return judged
 
@@ -461,11 +480,37 @@ def rejudge_revived(
     return revived
 
 
-def zero_weights(model: torch.nn.Module) -> tuple[str, ...]:
-    """Parameters (biases aside) that are exactly zero: what holds a gradient at zero by
-    design at init."""
+#: A weight this small everywhere is small by design (LayerScale starts at 1e-4..1e-6), not an
+#: init scale: the first optimizer step moves it by more than its size.
+TINY_WEIGHT = 1e-4
+
+
+def small_weights(model: torch.nn.Module, limit: float = 0.0) -> tuple[str, ...]:
+    """Parameters (biases aside) whose every entry is at most ``limit`` in size (exactly zero by
+    default): what holds a gradient at (or near) zero by design at init."""
     found = []
     for name, p in model.named_parameters():
-        if p.numel() and not name.endswith("bias") and not bool(p.detach().any()):
+        if not p.numel() or name.endswith("bias"):
+            continue
+        big = p.detach().abs().max()
+        if bool(big <= limit):
             found.append(name)
     return tuple(found)
+
+
+def rejudge_stepped(outcome: Outcome, stepped: Outcome, tiny: tuple[str, ...]) -> Outcome:
+    """``outcome`` vanished; ``stepped`` is the same example after one SGD step, taken because
+    the model has weights that are tiny by design (``tiny``: LayerScale, a zero head). When the
+    step lifts the flow out of the vanishing range, only those weights held it down: the
+    stepped run is judged, with a note. Otherwise the first verdict stands."""
+    if stepped.kind is FailureKind.VANISHING or stepped.kind is FailureKind.ERROR:
+        return outcome
+    names = ", ".join(tiny[:3]) + (f" and {len(tiny) - 3} more" if len(tiny) > 3 else "")
+    stepped.notes = (
+        *stepped.notes,
+        f"vanishing at init only ({outcome.message.split(':')[0]}): weights after the earliest "
+        f"layers are tiny by design ({names}, e.g. LayerScale), and one SGD step lifts the "
+        f"flow ratio to {fmt(stepped.ratio)}; measured after that step",
+    )
+    stepped.revived = True
+    return stepped
