@@ -18,7 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_kit.report.gradients import GradientReport, LayerStat, fmt
+from gradcheck_kit.report.gradients import GradientReport, LayerStat, SequenceStat, fmt
 
 BAR_WIDTH = 24
 MAX_ROWS = 40  # longer profiles show their two ends
@@ -108,6 +108,34 @@ def layer_table(layers: Sequence[LayerStat], title: str = "per-layer gradient") 
     return table
 
 
+STEP_ROWS = 16  # a longer sequence is shown in this many buckets of consecutive steps
+
+
+def sequence_table(seq: SequenceStat) -> Table:
+    """The gradient at each input step of a fused recurrent module, bucketed when long (each
+    bucket's geometric mean), with the same log bars as the per-layer table."""
+    buckets = seq.buckets(STEP_ROWS)
+    logs = [v for v in (_log(value) for *_, value in buckets) if v is not None]
+    lo, hi = (min(logs), max(logs)) if logs else (0.0, 1.0)
+    if hi - lo < 1:
+        lo = hi - 1
+    ratio = f"; smallest/largest {fmt(seq.ratio)}" if seq.ratio is not None else ""
+    table = Table(
+        title=(
+            f"through time: {seq.type} {seq.name!r}, {len(seq.steps)} input steps{ratio} "
+            f"(bars: log10 RMS, {lo:.1f} .. {hi:.1f}; first step first)"
+        ),
+        title_justify="left",
+    )
+    table.add_column("steps", justify="right", no_wrap=True)
+    table.add_column("grad RMS", justify="right", no_wrap=True)
+    table.add_column("log10 RMS", no_wrap=True)
+    for first, last, value in buckets:
+        steps = str(first) if first == last else f"{first}-{last}"
+        table.add_row(steps, fmt(value), gradient_bar(value, lo, hi))
+    return table
+
+
 def depths_text(report: GradientReport) -> str:
     """The depths an example was built at, compactly: ``2-6, 9, 32`` (or the range)."""
     tried = sorted(set(report.depths_tried))
@@ -170,6 +198,8 @@ def render_gradient_report(report: GradientReport) -> RenderableType:
     layers = failure.layers if failure and failure.layers else report.layers
     if layers:
         parts.append(layer_table(layers))
+    parts += [sequence_table(seq) for seq in report.sequences]
+    parts += [Text(f"note: {note}", style="dim") for note in report.notes]
     if len(report.devices) > 1 or report.parity:
         table = Table(title="devices (the reported example, replayed)", title_justify="left")
         for col in ("device", "dtype", "flow ratio", "verdict"):

@@ -144,9 +144,22 @@ def gradient_details(test: str | None, report: GradientReport) -> list[str]:
         f"- {report.examples_run} examples at depths {cell(depths_text(report))}{seed}, "
         f"{report.elapsed_s:.1f} s"
     )
+    out += [f"- note: {cell(note)}" for note in report.notes]
     layers = failure.layers if failure and failure.layers else report.layers
     if layers:
         out += ["", *layer_rows(layers)]
+    for seq in report.sequences:
+        out += [
+            "",
+            f"Through time: {cell(seq.type)} `{cell(seq.name)}`, {len(seq.steps)} input steps, "
+            f"smallest/largest {fmt(seq.ratio)}",
+            "",
+            *table(
+                ["steps", "grad RMS"],
+                [[str(a) if a == b else f"{a}-{b}", fmt(v)] for a, b, v in seq.buckets()],
+                align="rr",
+            ),
+        ]
     if report.devices and (len(report.devices) > 1 or report.parity):
         out += [
             "",
