@@ -179,10 +179,14 @@ def _measure(
     *,
     saturation: bool,
     scale_output: tuple[int, float] | None = None,
+    params: bool = False,
 ) -> tuple[Measurement, dict[nn.Parameter, torch.Tensor]]:
-    """One forward + backward of ``model`` under the probe; also the parameters' gradients."""
+    """One forward + backward of ``model`` under the probe; also the parameters' gradients
+    where asked (or in the detailed mode)."""
     args, kwargs = example.materialized()
-    with Probe(model, saturation=saturation, scale_output=scale_output) as probe:
+    with Probe(
+        model, saturation=saturation, scale_output=scale_output, params=params or saturation
+    ) as probe:
         output = model(*args, **kwargs)
         probe.stop_forward()
         probe.watch_last_input()
@@ -205,14 +209,19 @@ def _run(
     docstring), all on the one model the factory built."""
     model = _build(factory, example)
     with stochastic_modules_off(model):
-        run, grads = _measure(model, example, loss, saturation=saturation)
+        # only a zero weight can hold a gradient at exactly zero by design; a model that has
+        # one takes its parameters' gradients in the first pass, for the step that tells
+        zero_at_init = small_weights(model)
+        run, grads = _measure(
+            model, example, loss, saturation=saturation, params=bool(zero_at_init)
+        )
         reference = None
         if example.dtype in LOW_PRECISION and any(r.grad_rms == 0.0 for r in run.layers):
             reference = _reference(factory, example, loss)
         outcome = judge(example, run, bounds, reference)
         if outcome.zeros:
-            before = small_weights(model)
-            if before:  # only a zero weight can hold a gradient at zero by design
+            before = zero_at_init
+            if before:
                 _sgd_step(model, grads)
                 revived, grads = _measure(model, example, loss, saturation=saturation)
                 outcome = rejudge_revived(
@@ -223,6 +232,8 @@ def _run(
         if outcome.kind is FailureKind.VANISHING and not outcome.revived:
             tiny = small_weights(model, TINY_WEIGHT)
             if tiny:  # LayerScale-style weights: is the flow small only until the first step?
+                if not grads:
+                    grads = _measure(model, example, loss, saturation=False, params=True)[1]
                 undo = _sgd_step(model, grads)
                 stepped, _ = _measure(model, example, loss, saturation=saturation)
                 outcome = rejudge_stepped(outcome, judge(example, stepped, bounds), tiny)
@@ -338,11 +349,8 @@ def check_gradients(
     with preserved_torch_state():
         min_batch = None
         if inputs is None:
-            probe = _probe_model(
-                factory, depth_range, run_seed, required=input_shape is None, timeout=timeout
-            )
             if input_shape is None:
-                assert probe is not None
+                probe = _probe_model(factory, depth_range, run_seed, timeout=timeout)
                 input_shape, inferred_vocab = infer_input(probe)
                 vocab_size = vocab_size or inferred_vocab
                 inferred = (
@@ -352,7 +360,7 @@ def check_gradients(
                     "(CLI: --input-shape) if it expects another"
                 )
                 notes.append(inferred)
-                if probe is not None and _uses_batch_statistics(probe):
+                if _uses_batch_statistics(probe):
                     # BatchNorm on a batch of 2 maps every feature to +-1: a degenerate regime
                     # no one trains in, whose gradients say nothing about real training.
                     min_batch = min(MIN_NORM_BATCH, int(next(iter(input_shape))))
@@ -433,26 +441,20 @@ def _probe_model(
     factory: Callable[[int], Any],
     depth_range: tuple[int, int] | None,
     seed: int,
-    required: bool,
     timeout: float | None = None,
-) -> nn.Module | None:
-    """One model at the smallest depth, to infer the input and see what it contains. A factory
-    that fails here is reported properly by the first example, unless the input is needed."""
+) -> nn.Module:
+    """One model at the smallest depth, to infer the input nobody described."""
     depth = depth_range[0] if depth_range else 2
     torch.manual_seed(seed)
     try:
         with time_limit(timeout):
             model = factory(depth)
     except (Exception, ExampleTimeout) as exc:
-        if not required:
-            return None  # the first example reports it (a timeout: once, with no shrinking)
         raise ValueError(
             f"cannot infer the input: factory({depth}) raised {format_exception(exc)}; "
             "pass input_shape="
         ) from exc
     if not isinstance(model, nn.Module):
-        if not required:
-            return None
         raise ValueError(f"factory({depth}) returned {type(model).__name__}, not an nn.Module")
     return model
 

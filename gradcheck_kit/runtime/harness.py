@@ -98,9 +98,15 @@ def preserved_torch_state() -> Iterator[None]:
         torch.set_default_dtype(default_dtype)
 
 
-def _is_stochastic(module: nn.Module) -> bool:
-    names = {cls.__name__ for cls in type(module).__mro__}
-    return not names.isdisjoint(catalog.STOCHASTIC_MODULES)
+_stochastic_types: dict[type, bool] = {}
+
+
+def _is_stochastic_type(cls: type) -> bool:
+    found = _stochastic_types.get(cls)
+    if found is None:
+        found = any(base.__name__ in catalog.STOCHASTIC_MODULES for base in cls.__mro__)
+        _stochastic_types[cls] = found
+    return found
 
 
 @contextlib.contextmanager
@@ -113,7 +119,7 @@ def stochastic_modules_off(model: nn.Module) -> Iterator[int]:
     drops another), and their 1/(1-p) rescaling is 1 on average. Measured in eval mode, the run
     sees the network these modules average to - the mean-field view the bounds are set in -
     and every other module (BatchNorm's batch statistics included) stays in train mode."""
-    found = [m for m in model.modules() if _is_stochastic(m)]
+    found = [m for m in model.modules() if _is_stochastic_type(type(m))]
     modes = [m.training for m in found]
     for module in found:
         module.train(False)

@@ -92,6 +92,9 @@ def _norms(tensors: list[Tensor]) -> list[Tensor]:
     return [_norm(t) for t in tensors]
 
 
+#: Outside the detailed mode, the first this many leaf layers record their forward RMS.
+FORWARD_ENDS = 8
+
 _WIDTH_ATTRS = ("out_features", "out_channels", "embedding_dim", "num_features", "hidden_size")
 _width_lookups: dict[type, tuple[str, ...] | None] = {}
 
@@ -323,6 +326,7 @@ class Probe:
         saturation: bool = False,
         edges: bool | None = None,
         scale_output: tuple[int, float] | None = None,
+        params: bool = True,
     ) -> None:
         """``saturation=True`` is the detailed mode (the reported example): it also records every
         layer's forward RMS and the saturation of activations. The search records only what the
@@ -333,7 +337,12 @@ class Probe:
 
         ``scale_output=(i, c)`` multiplies the output of the i-th layer call by ``c`` before
         anything after it sees it: the verdict uses this to ask whether a ratio is a property
-        of the network or of the scale of its earliest activation (see runtime/verdict.py)."""
+        of the network or of the scale of its earliest activation (see runtime/verdict.py).
+
+        ``params=False`` takes no parameter gradients (edge mode): the backward pass then skips
+        every weight-gradient kernel, and the search needs only the activations' gradients.
+        Outside ``saturation`` mode only the first :data:`FORWARD_ENDS` leaf layers record their
+        forward RMS (the earliest end of the ratio is among them)."""
         self.model = model
         self.layers: list[RawLayer] = []
         self.saturation = saturation
@@ -353,6 +362,8 @@ class Probe:
         self._edge_grads: tuple[Tensor | None, ...] = ()
         self._param_grads: dict[nn.Parameter, Tensor] | None = None
         self._scale_output = scale_output
+        self._want_params = params
+        self._forward_left = FORWARD_ENDS
         #: after collect(): each measured parameter's gradient (edge mode), for a later step
         self.param_grads: dict[nn.Parameter, Tensor] = {}
         self._containers: set[nn.Module] = set()
@@ -471,10 +482,14 @@ class Probe:
             name = f"{name}#{count}"
         layer = RawLayer(name, type(module).__name__, _width(module, outs[0]), module)
         layer.container = module in self._containers
+        # the forward RMS of the first few leaf layers: the earliest end of the ratio is chosen
+        # after the pass, and the verdict needs the activation scale there (runtime/verdict.py)
+        forward_stats = self.saturation or (self._forward_left > 0 and not layer.container)
+        if forward_stats and not layer.container:
+            self._forward_left -= 1
         for out in outs:
-            # every layer's forward RMS: the ends of the flow ratio are chosen after the pass,
-            # and the verdict needs the activation scale at both (runtime/verdict.py)
-            layer.out_norms.append(_norm(out))
+            if forward_stats:
+                layer.out_norms.append(_norm(out))
             layer.out_numel += out.numel()
             if out.requires_grad:
                 layer.grad_numel += out.numel()
@@ -527,7 +542,7 @@ class Probe:
             loss.backward()  # type: ignore[no-untyped-call]
             return
         params: dict[nn.Parameter, None] = {}
-        for layer in self.layers:
+        for layer in self.layers if self._want_params else ():
             for p in self._params[layer.module]:
                 if p.requires_grad:
                     params[p] = None

@@ -492,8 +492,7 @@ def small_weights(model: torch.nn.Module, limit: float = 0.0) -> tuple[str, ...]
     for name, p in model.named_parameters():
         if not p.numel() or name.endswith("bias"):
             continue
-        big = p.detach().abs().max()
-        if bool(big <= limit):
+        if bool(torch.linalg.vector_norm(p.detach(), math.inf) <= limit):
             found.append(name)
     return tuple(found)
 
