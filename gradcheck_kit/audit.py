@@ -34,6 +34,7 @@ from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.report import console as views
 from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.formats import lint_to_dict
+from gradcheck_kit.report.gradients import FailureKind
 from gradcheck_kit.report.markdown import gradient_details
 
 if TYPE_CHECKING:
@@ -71,13 +72,10 @@ class CheckOutcome:
         failure = self.report.failure
         if failure is None:
             return "passed"
-        if failure.kind in ("vanishing", "exploding"):
-            return f"{failure.kind.replace('ing', 'es')} from depth {failure.depth}"
-        if failure.kind == "nonfinite":
-            return f"non-finite gradient at depth {failure.depth}"
-        if failure.kind == "dead":
-            return f"dead layer at depth {failure.depth}"
-        return f"error at depth {failure.depth}: {failure.message.splitlines()[0]}"
+        headline = failure.kind.headline(failure.depth)
+        if failure.kind is FailureKind.ERROR:
+            return f"{headline}: {failure.message.splitlines()[0]}"
+        return headline
 
     def to_dict(self) -> dict[str, Any]:
         return {

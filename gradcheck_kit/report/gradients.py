@@ -77,6 +77,17 @@ class FailureKind(str, Enum):
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
 
+    def headline(self, depth: int | None) -> str:
+        """One line for a table of checks: ``vanishes from depth 6``."""
+        at = f"depth {depth}" if depth is not None else "the first example"
+        return {
+            FailureKind.VANISHING: f"vanishes from {at}",
+            FailureKind.EXPLODING: f"explodes from {at}",
+            FailureKind.NONFINITE: f"non-finite gradient at {at}",
+            FailureKind.DEAD: f"dead layer at {at}",
+            FailureKind.ERROR: f"error at {at}",
+        }[self]
+
     @property
     def is_flow(self) -> bool:
         """A bound on the gradient's size was crossed (not a broken run)."""
