@@ -219,16 +219,14 @@ def _run(
         if example.dtype in LOW_PRECISION and any(r.grad_rms == 0.0 for r in run.layers):
             reference = _reference(factory, example, loss)
         outcome = judge(example, run, bounds, reference)
-        if outcome.zeros:
-            before = zero_at_init
-            if before:
-                _sgd_step(model, grads)
-                revived, grads = _measure(model, example, loss, saturation=saturation)
-                outcome = rejudge_revived(
-                    outcome, judge(example, revived, bounds), before, small_weights(model)
-                )
-            else:
-                outcome = rejudge_revived(outcome, outcome, (), ())
+        if outcome.zeros and zero_at_init:
+            _sgd_step(model, grads)
+            revived, grads = _measure(model, example, loss, saturation=saturation)
+            outcome = rejudge_revived(
+                outcome, judge(example, revived, bounds), zero_at_init, small_weights(model)
+            )
+        elif outcome.zeros:  # nothing a step could revive: say why the zeros are there
+            outcome = rejudge_revived(outcome, outcome, (), ())
         if outcome.kind is FailureKind.VANISHING and not outcome.revived:
             tiny = small_weights(model, TINY_WEIGHT)
             if tiny:  # LayerScale-style weights: is the flow small only until the first step?
