@@ -352,10 +352,11 @@ def check_gradients(
                 input_shape, inferred_vocab = infer_input(probe)
                 vocab_size = vocab_size or inferred_vocab
                 inferred = (
-                    f"the input {'x'.join(str(s) for s in input_shape)}"
+                    f"the input shape {'x'.join(str(s) for s in input_shape)}"
                     + (" (token ids)" if vocab_size else "")
-                    + " was inferred from the model's first layer: pass input_shape= "
-                    "(CLI: --input-shape) if it expects another"
+                    + " was inferred from the model's first layer (batch-first, batches up to "
+                    f"{input_shape[0]} drawn): pass input_shape= (CLI: --input-shape) if it "
+                    "expects another"
                 )
                 notes.append(inferred)
                 if _uses_batch_statistics(probe):
