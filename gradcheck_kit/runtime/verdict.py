@@ -208,11 +208,6 @@ def judge(
             "(a .detach(), torch.no_grad(), or a step with no gradient such as argmax or an "
             "integer cast)",
         )
-    # Input embeddings are skipped when anything follows them: their output scale is an init
-    # convention (BERT's std 0.02 right before a LayerNorm), not a property of the body.
-    body = [layer for layer in reached if layer.type not in _EMBEDDINGS]
-    if body and body[0] is not reached[0] and reached[0].type in _EMBEDDINGS:
-        reached = reached[reached.index(body[0]) :]
     first, last = reached[0], reached[-1]
     out.start = first.index
     end = last.input_grad_rms if last.input_grad_rms not in (None, 0.0) else last.grad_rms
