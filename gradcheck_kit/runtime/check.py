@@ -73,6 +73,7 @@ from gradcheck_kit.runtime.verdict import (
     rejudge_stepped,
     scale_test_factor,
     small_weights,
+    stepped_note,
 )
 
 __all__ = ["Outcome", "check_gradients", "run_example"]
@@ -172,6 +173,23 @@ def _sgd_step(model: nn.Module, grads: dict[nn.Parameter, torch.Tensor]) -> Call
     return undo
 
 
+def _gradients(
+    model: nn.Module,
+    example: Example,
+    loss: Callable[[Any], torch.Tensor] | None,
+    names: tuple[str, ...],
+) -> dict[nn.Parameter, torch.Tensor]:
+    """The check's loss gradient with respect to the named parameters only (the backward pass
+    stops where nothing before it needs a gradient)."""
+    wanted = [p for name, p in model.named_parameters() if name in names and p.requires_grad]
+    if not wanted:
+        return {}
+    args, kwargs = example.materialized()
+    value, _ = _loss(model(*args, **kwargs), loss, example.init_seed)
+    grads = torch.autograd.grad(value, wanted, allow_unused=True)
+    return {p: g for p, g in zip(wanted, grads, strict=True) if g is not None}
+
+
 def _measure(
     model: nn.Module,
     example: Example,
@@ -209,24 +227,21 @@ def _run(
     docstring), all on the one model the factory built."""
     model = _build(factory, example)
     with stochastic_modules_off(model):
-        # only a zero weight can hold a gradient at exactly zero by design; a model that has
-        # one takes its parameters' gradients in the first pass, for the step that tells
+        # Only a weight that is exactly zero can hold a gradient at exactly zero by design
+        # (zero_init_residual, a zero head). Such weights take one SGD step first, so the
+        # measured model is the one the first optimizer step leaves; zeros after that are dead.
         zero_at_init = small_weights(model)
-        run, grads = _measure(
-            model, example, loss, saturation=saturation, params=bool(zero_at_init)
-        )
+        if zero_at_init:
+            _sgd_step(model, _gradients(model, example, loss, zero_at_init))
+        run, grads = _measure(model, example, loss, saturation=saturation)
         reference = None
         if example.dtype in LOW_PRECISION and any(r.grad_rms == 0.0 for r in run.layers):
             reference = _reference(factory, example, loss)
         outcome = judge(example, run, bounds, reference)
-        if outcome.zeros and zero_at_init:
-            _sgd_step(model, grads)
-            revived, grads = _measure(model, example, loss, saturation=saturation)
-            outcome = rejudge_revived(
-                outcome, judge(example, revived, bounds), zero_at_init, small_weights(model)
-            )
-        elif outcome.zeros:  # nothing a step could revive: say why the zeros are there
-            outcome = rejudge_revived(outcome, outcome, (), ())
+        if outcome.zeros:  # dead: say why the zeros are there
+            outcome = rejudge_revived(outcome, zero_at_init, small_weights(model))
+        elif zero_at_init:
+            outcome = stepped_note(outcome, zero_at_init)
         if outcome.kind is FailureKind.VANISHING and not outcome.revived:
             tiny = small_weights(model, TINY_WEIGHT)
             if tiny:  # LayerScale-style weights: is the flow small only until the first step?

@@ -429,50 +429,45 @@ def rejudge_scaled(outcome: Outcome, scaled: Outcome, factor: float) -> Outcome:
 
 
 def rejudge_revived(
-    outcome: Outcome, revived: Outcome, zero_before: tuple[str, ...], zero_after: tuple[str, ...]
+    outcome: Outcome, zero_before: tuple[str, ...], zero_after: tuple[str, ...]
 ) -> Outcome:
-    """``revived`` is the same example after one SGD step; ``zero_before``/``zero_after`` the
-    exactly-zero weights before and after that step. Layers whose gradient was exactly zero at
-    init and is not after the step were held at zero by weights that are zero by design: the
-    revived run is judged instead. Layers still at zero are dead. With no zero weight at all
-    there is nothing to revive: pass ``outcome`` itself as ``revived``."""
-    still = [
-        i for i in outcome.zeros if i < len(revived.layers) and revived.layers[i].grad_rms == 0
-    ]
-    if still:
-        layer = outcome.layers[still[-1]]
-        after = next(
-            (lay for lay in outcome.layers if lay.index > layer.index and lay.grad_rms), None
-        )
-        held = [name for name in zero_before if name in zero_after]
-        cause = (
-            f"the weights {', '.join(held[:3])} are exactly zero and stay zero after an update "
-            "(a saddle that no optimizer step leaves)"
-            if held
-            else "every unit in between is inactive for every input (e.g. ReLUs whose inputs "
-            "are all negative), and one SGD step does not change that"
-        )
-        return replace(
-            outcome,
-            message=(
-                f"the gradient is exactly zero at the output of {_at(layer)}"
-                + (f" ({len(still)} layers in all)" if len(still) > 1 else "")
-                + (f" and nothing passes to {_at(after)} after it" if after is not None else "")
-                + f": {cause}"
-            ),
-        )
+    """``outcome`` has exactly-zero gradients after the weights that were exactly zero at init
+    (``zero_before``) took one SGD step (``zero_after``: still zero after it). Say why."""
+    layer = outcome.layers[outcome.zeros[-1]]
+    after = next((lay for lay in outcome.layers if lay.index > layer.index and lay.grad_rms), None)
+    held = [name for name in zero_before if name in zero_after]
+    cause = (
+        f"the weights {', '.join(held[:3])} are exactly zero and stay zero after an update "
+        "(a saddle that no optimizer step leaves)"
+        if held
+        else "every unit in between is inactive for every input (e.g. ReLUs whose inputs are "
+        "all negative)"
+        + (", also after one SGD step on the weights that were zero at init" if zero_before else "")
+    )
+    return replace(
+        outcome,
+        message=(
+            f"the gradient is exactly zero at the output of {_at(layer)}"
+            + (f" ({len(outcome.zeros)} layers in all)" if len(outcome.zeros) > 1 else "")
+            + (f" and nothing passes to {_at(after)} after it" if after is not None else "")
+            + f": {cause}"
+        ),
+    )
+
+
+def stepped_note(outcome: Outcome, zero_before: tuple[str, ...]) -> Outcome:
+    """The note on a model measured after one SGD step on its zero-initialised weights."""
     names = ", ".join(zero_before[:3]) + (
         f" and {len(zero_before) - 3} more" if len(zero_before) > 3 else ""
     )
-    note = (
-        f"{len(outcome.zeros)} layer(s) get exactly zero gradient at init only: weights after "
-        f"them are zero by design ({names or 'zero-initialised'}: zero_init_residual, a "
-        "zero-initialised head or LayerScale), and one SGD step revives them; measured after "
-        "that step"
+    outcome.notes = (
+        *outcome.notes,
+        f"weights that are exactly zero at init ({names}) were measured after one SGD step on "
+        "them: at init a zero head, a zero_init_residual BatchNorm or a LayerScale at 0 holds "
+        "the gradient before it at exactly zero by design, and the first step revives it",
     )
-    revived.notes = (*revived.notes, note)
-    revived.revived = True
-    return revived
+    outcome.revived = True
+    return outcome
 
 
 #: A weight this small everywhere is small by design (LayerScale starts at 1e-4..1e-6), not an
