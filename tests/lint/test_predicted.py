@@ -114,3 +114,36 @@ def test_structural_message_unchanged_with_explicit_limit() -> None:
     src = textwrap.dedent(source("tanh", 5))
     (finding,) = lint_source(src, "m.py", Config(max_saturating_depth=3))
     assert "5 saturating activations (tanh) in a row" in finding.message
+
+
+QRES = """\
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, width=64, depth=8):
+        super().__init__()
+        self.a = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+        self.b = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, x):
+        for a, b in zip(self.a, self.b):
+            {body}
+        return x
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "flagged"),
+    [
+        ("x = torch.sigmoid(a(x) + b(x))", True),  # QRes-style: a sum of two functions of x
+        ("x1 = a(x); x2 = b(x); x = torch.sigmoid(x1 * x2 + x1)", True),  # products
+        ("x = x + torch.sigmoid(a(x))", False),  # identity shortcut
+        ("x = b(x) + torch.sigmoid(a(x))", False),  # projection shortcut
+        ("x = torch.sigmoid(x + a(x))", False),  # the input itself comes back
+    ],
+)
+def test_resets_are_residuals_only(body: str, flagged: bool) -> None:
+    findings = lint_source(QRES.format(body=body), "m.py", Config(max_saturating_depth=3))
+    assert bool(findings) is flagged
