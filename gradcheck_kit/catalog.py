@@ -173,6 +173,97 @@ DEFAULT_INIT_GAIN: dict[str, float] = {
 }
 
 
+#: PyTorch's default init of ``nn.Linear``/``nn.ConvNd`` weights: kaiming_uniform_(a=sqrt(5)),
+#: U(+-1/sqrt(fan_in)), variance 1/(3 fan_in); biases U(+-1/sqrt(fan_in)), same variance.
+DEFAULT_WEIGHT_VAR = 1.0 / 3.0
+
+#: ``nn.init.calculate_gain(nonlinearity) ** 2`` (leaky_relu with its default slope 0.01).
+KAIMING_GAIN2: dict[str, float] = {
+    "relu": 2.0,
+    "leaky_relu": 2.0 / (1 + 0.01**2),
+    "tanh": 25 / 9,
+    "sigmoid": 1.0,
+    "linear": 1.0,
+    "conv1d": 1.0,
+    "conv2d": 1.0,
+    "conv3d": 1.0,
+    "selu": 9 / 16,
+}
+
+#: ``torch.nn.init`` functions -> the weight variance they draw, as ``s_w^2`` = variance x
+#: fan_in (what :mod:`gradcheck_kit.theory` calls ``weight_var``). ``n`` is the fan-in; a
+#: fan-out the code does not state is taken equal to it (square layers).
+INIT_WEIGHT_VAR: dict[str, str] = {
+    "default": "1/3 (PyTorch's nn.Linear/nn.ConvNd init; biases var 1/(3 n))",
+    "xavier_uniform_": "2 g^2 n / (fan_in + fan_out) = g^2 for square layers",
+    "xavier_normal_": "2 g^2 n / (fan_in + fan_out) = g^2 for square layers",
+    "kaiming_uniform_": "gain(nonlinearity, a)^2 (mode fan_in; fan_out: x fan_in/fan_out)",
+    "kaiming_normal_": "gain(nonlinearity, a)^2 (mode fan_in; fan_out: x fan_in/fan_out)",
+    "normal_": "std^2 n (+ mean^2 n)",
+    "trunc_normal_": "std^2 n (the truncation at +-2 std is ignored)",
+    "uniform_": "(a^2 + ab + b^2)/3 n",
+    "orthogonal_": "g^2",
+    "constant_": "(c n)^2 (rank one)",
+    "ones_": "n^2 (rank one)",
+}
+
+
+def init_weight_var(
+    fn: str,
+    params: dict[str, object],
+    fan_in: int | None,
+    fan_out: int | None = None,
+) -> float | None:
+    """``s_w^2`` of ``torch.nn.init.<fn>`` with ``params`` (see :data:`INIT_WEIGHT_VAR`); None
+    when the parameters or the fan the formula needs are unknown."""
+
+    def num(key: str, default: float | None) -> float | None:
+        value = params.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return float(value)
+
+    name = fn.rstrip("_")
+    square = fan_out is None or fan_in is None
+    if name in ("normal", "trunc_normal"):
+        std, mean = num("std", 1.0), num("mean", 0.0)
+        if std is None or mean is None or not fan_in:
+            return None
+        return (std**2 + mean**2) * fan_in
+    if name == "uniform":
+        a, b = num("a", 0.0), num("b", 1.0)
+        if a is None or b is None or not fan_in:
+            return None
+        return (a * a + a * b + b * b) / 3 * fan_in  # E[w^2] of U(a, b)
+    if name in ("constant", "ones"):
+        value = 1.0 if name == "ones" else num("val", None)
+        if value is None or not fan_in:
+            return None
+        return (value * fan_in) ** 2  # rank one: x |c| fan_in per layer
+    if name in ("kaiming_normal", "kaiming_uniform"):
+        nonlinearity = params.get("nonlinearity", "leaky_relu")
+        a = num("a", 0.0) or 0.0
+        mode = params.get("mode", "fan_in")
+        gain2 = KAIMING_GAIN2.get(str(nonlinearity))
+        if gain2 is None or mode not in ("fan_in", "fan_out"):
+            return None
+        if nonlinearity == "leaky_relu":
+            gain2 = 2.0 / (1 + a**2)
+        if mode == "fan_out" and not square:
+            assert fan_in is not None and fan_out is not None
+            gain2 *= fan_in / fan_out
+        return gain2
+    if name in ("xavier_normal", "xavier_uniform", "orthogonal"):
+        gain = num("gain", 1.0)
+        if gain is None:
+            return None
+        if name == "orthogonal" or square:
+            return gain**2
+        assert fan_in is not None and fan_out is not None
+        return 2 * gain**2 * fan_in / (fan_in + fan_out)
+    return None
+
+
 def saturating_for(qualified_name: str) -> Saturating | None:
     """The saturating activation a qualified module or function name denotes, if any."""
     return SATURATING_MODULES.get(qualified_name) or SATURATING_FUNCTIONS.get(qualified_name)

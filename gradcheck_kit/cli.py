@@ -31,7 +31,14 @@ def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
         "--max-saturating-depth",
         type=int,
         metavar="N",
-        help="longest allowed run of saturating activations (default 3)",
+        help="structural mode: flag any un-reset run of saturating activations longer than N "
+        "(default: flag the runs predicted to cross the vanish bound)",
+    )
+    p.add_argument(
+        "--vanish-bound",
+        type=float,
+        metavar="X",
+        help="predicted mode: flag runs whose predicted flow ratio is below X (default 1e-3)",
     )
     p.add_argument(
         "--format",

@@ -50,7 +50,10 @@ class ConfigError(ValueError):
 class Config:
     select: tuple[str, ...] = ()  # empty: every rule that is on by default
     ignore: tuple[str, ...] = ()
-    max_saturating_depth: int = 3
+    #: None: the predicted mode (GCK001 fires where the predicted flow ratio of a chain falls
+    #: below ``vanish_bound``); N: the structural mode (any un-reset chain longer than N).
+    max_saturating_depth: int | None = None
+    vanish_bound: float = 1e-3  # the runtime checker's Bounds.vanish default
     exclude: tuple[str, ...] = ()
     extend_exclude: tuple[str, ...] = ()
     per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -85,6 +88,12 @@ def _positive_int(key: str, value: Any) -> int:
     return value
 
 
+def _bound(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ConfigError(f"[tool.gradcheck-kit] {key}: expected a number in (0, 1), got {value!r}")
+    return float(value)
+
+
 def _per_file_ignores(key: str, value: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict):
         raise ConfigError(
@@ -112,6 +121,7 @@ _PARSERS = {
     "ignore": ("ignore", _codes),
     "extend-select": ("select", _codes),
     "max-saturating-depth": ("max_saturating_depth", _positive_int),
+    "vanish-bound": ("vanish_bound", _bound),
     "exclude": ("exclude", _str_list),
     "extend-exclude": ("extend_exclude", _str_list),
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),

@@ -29,6 +29,29 @@ PyTorch ``nn.Linear`` default (U(+-1/sqrt n))  1/3    ``"default"`` (biases: var
 Xavier/Glorot (uniform or normal)          1          ``"xavier"``
 He/Kaiming for ReLU (fan_in)               2          ``"he"``
 ========================================  =========  =================================
+
+Every ``torch.nn.init`` function is in :data:`gradcheck_kit.catalog.INIT_WEIGHT_VAR`;
+:func:`layer_gain` reads it.
+
+The measured quantity (one definition for both halves)
+------------------------------------------------------
+
+The runtime checker's **flow ratio** is RMS(gradient at the output of the earliest affine layer)
+/ RMS(gradient at the input of the head) (:mod:`gradcheck_kit.runtime.verdict`). For a chain of
+``n`` saturating layers ``Linear -> phi`` followed by a head, that path crosses ``n``
+activation derivatives and ``n - 1`` weight matrices (the first layer's weights lie before it,
+the head's after it): ``n - 1`` full hops of ``gain`` plus one bare derivative,
+``sqrt(E[phi'(h)^2]) = gain / s_w``. So the linter predicts
+
+    flow ratio(n) = gain^(n - 1) * gain / s_w = gain^n / sqrt(weight_var)
+
+(:func:`predicted_flow_ratio`), and a chain crosses the runtime's vanish bound (1e-3) at the
+smallest ``n`` where this falls below it (:func:`crossing_depth`). Measured with
+``run_example`` on ``nn.Sequential`` MLPs (width 64, 3 seeds, depth 2..12): the fitted
+per-layer gain is within 3% of :func:`predicted_gain` wherever it is below ~0.6 (tanh at
+PyTorch's default init 0.557 measured vs 0.573 predicted, sigmoid 0.138 vs 0.141, softsign
+0.493 vs 0.512, sigmoid with Xavier 0.231 vs 0.236) and the fitted offset matches ``1 / s_w``;
+near criticality (Xavier tanh) finite depth keeps the gain a little below the fixed point's 1.
 """
 
 from __future__ import annotations
@@ -41,10 +64,16 @@ from typing import Any
 
 __all__ = [
     "ACTIVATIONS",
+    "EXPLODE_BOUND",
+    "VANISH_BOUND",
+    "LayerGain",
     "MeanField",
     "bias_var_for",
+    "crossing_depth",
     "gaussian_expectation",
+    "layer_gain",
     "mean_field",
+    "predicted_flow_ratio",
     "predicted_gain",
     "weight_var_for",
 ]
@@ -117,6 +146,7 @@ ACTIVATIONS: dict[str, tuple[Scalar, Scalar]] = {
         lambda x: 1.0 / 6.0 if -3.0 < x < 3.0 else 0.0,
     ),
     "erf": (math.erf, lambda x: 2.0 / math.sqrt(math.pi) * math.exp(-x * x)),
+    "logsigmoid": (lambda x: -_softplus(-x), lambda x: _sigmoid(-x)),
 }
 
 _ALIASES = {
@@ -455,3 +485,105 @@ def bias_var_for(init: str, fan_in: int) -> float:
     if key in ("default", "pytorch", "torch"):
         return 1.0 / (3.0 * fan_in)
     return 0.0
+
+
+#: The runtime checker's default bounds on the flow ratio (``gradcheck_kit.Bounds``): the
+#: linter's predicted mode uses the same numbers (config ``vanish-bound``/``explode-bound``).
+VANISH_BOUND = 1e-3
+EXPLODE_BOUND = 1e3
+
+
+@dataclass(frozen=True)
+class LayerGain:
+    """The predicted per-layer gradient gain of ``activation`` after a layer with this init."""
+
+    activation: str
+    weight_var: float
+    bias_var: float
+    gain: float
+
+    def flow_ratio(self, depth: int) -> float:
+        return predicted_flow_ratio(self.gain, self.weight_var, depth)
+
+    def crossing(self, bound: float = VANISH_BOUND, limit: int = 10_000) -> int | None:
+        return crossing_depth(self.gain, self.weight_var, bound, limit)
+
+
+def layer_gain(
+    activation: str,
+    init: str = "default",
+    *,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+    bias: bool = True,
+    bias_var: float | None = None,
+    **params: object,
+) -> LayerGain:
+    """The per-layer gradient gain (``sqrt(chi)`` at the fixed point, :func:`predicted_gain`) of
+    ``activation`` after an affine layer initialised with ``init``: ``"default"`` (PyTorch's
+    nn.Linear/nn.ConvNd), or a ``torch.nn.init`` function name (``"xavier_normal_"``,
+    ``"kaiming_uniform_"``, ``"normal_"``, ``"uniform_"``, ``"orthogonal_"``,
+    ``"trunc_normal_"``...) with its keyword ``params`` (``gain=5/3``, ``std=0.02``,
+    ``nonlinearity="relu"``...). ``fan_in`` is needed by the absolute-scale inits (``normal_``,
+    ``uniform_``); ``fan_out`` by Xavier/Kaiming fan_out on non-square layers (else square).
+    Biases: PyTorch's default (variance 1/(3 fan_in)) with the default init, zero with an
+    explicit one (``bias_var`` overrides; ``bias=False``: none).
+
+    >>> round(layer_gain("tanh", fan_in=64).gain, 2)
+    0.57
+    >>> round(layer_gain("tanh", "xavier_normal_", gain=5 / 3).gain, 2)
+    1.1
+    """
+    from gradcheck_kit import catalog
+
+    key = init.strip()
+    if key in ("default", "pytorch", "torch"):
+        weight_var = catalog.DEFAULT_WEIGHT_VAR
+        default_bias = 1.0 / (3.0 * fan_in) if fan_in else 0.0
+    else:
+        found = catalog.init_weight_var(key, dict(params), fan_in, fan_out)
+        if found is None:
+            raise ValueError(f"cannot compute the weight variance of {init!r} with {params}")
+        weight_var, default_bias = found, 0.0
+    if bias_var is None:
+        bias_var = default_bias
+    if not bias:
+        bias_var = 0.0
+    name = _normalize(activation)
+    return LayerGain(name, weight_var, bias_var, predicted_gain(name, weight_var, bias_var))
+
+
+def predicted_flow_ratio(gain: float, weight_var: float, depth: int) -> float:
+    """The runtime's flow ratio predicted for ``depth`` saturating layers of per-layer ``gain``
+    followed by a head: ``gain^depth / sqrt(weight_var)`` (see the module docstring)."""
+    if depth <= 0:
+        return 1.0
+    if gain <= 0.0:
+        return 0.0
+    log = depth * math.log(gain) - 0.5 * math.log(weight_var)
+    return math.exp(max(min(log, 700.0), -700.0))
+
+
+def crossing_depth(
+    gain: float, weight_var: float, bound: float = VANISH_BOUND, limit: int = 10_000
+) -> int | None:
+    """The smallest depth whose predicted flow ratio is below ``bound`` (< 1) or above it
+    (> 1); None when no depth up to ``limit`` crosses it."""
+    if gain <= 0.0:
+        return 1
+    if (bound < 1 and gain >= 1.0) or (bound > 1 and gain <= 1.0):
+        return None
+    # gain^n / s_w crosses bound at n = (log bound + log s_w) / log gain
+    exact = (math.log(bound) + 0.5 * math.log(weight_var)) / math.log(gain)
+    if exact > limit:
+        return None
+    depth = max(1, math.floor(exact) + 1 if exact == math.floor(exact) else math.ceil(exact))
+    while depth > 1 and _beyond(predicted_flow_ratio(gain, weight_var, depth - 1), bound):
+        depth -= 1
+    while not _beyond(predicted_flow_ratio(gain, weight_var, depth), bound):
+        depth += 1
+    return depth if depth <= limit else None
+
+
+def _beyond(ratio: float, bound: float) -> bool:
+    return ratio < bound if bound < 1 else ratio > bound

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import reduce
 
-from gradcheck_kit.lint.sketch import Count, Layer, Node, Repeat, Residual, Seq
+from gradcheck_kit.lint.sketch import Count, Layer, Node, Repeat, Residual, Seq, iter_layers
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class Analyzer:
         transfers = [self.transfer(b) for b in branches]
         if not transfers:
             return _PASS
-        if node.op == "add" and any(t.resets or t.run.empty for t in transfers):
+        if node.op == "add" and _residual(branches, transfers):
             return _RESET  # a residual connection (identity or projection shortcut)
         if any(t.resets for t in transfers):
             return Transfer(True, _shortest([t.run for t in transfers]))
@@ -208,6 +208,35 @@ def maximal_runs(runs: list[Run]) -> list[Run]:
             continue
         kept.append((keys, run))
     return [r for _, r in kept]
+
+
+def _nonlinear(node: Node) -> bool:
+    """Whether ``node`` is more than a linear map (or a product of linear maps) of its input."""
+    if isinstance(node, (Residual, Repeat)):
+        return True
+    if isinstance(node, Layer):
+        return node.kind in ("saturating", "activation", "unknown")
+    if isinstance(node, Seq):
+        return any(_nonlinear(item) for item in node.items)
+    return any(_nonlinear(b) for b in node.branches)
+
+
+def _residual(branches: tuple[Node, ...], transfers: list[Transfer]) -> bool:
+    """A sum is a residual connection when the block's input comes back unchanged (a branch
+    with no layer at all), or through a shortcut (a branch whose run is empty) added to a
+    function of itself that is more than linear. ``a(x) + b(x)`` of two affine maps, or
+    ``x1 * x2 + x1`` of projections, is one more layer of the chain, not a reset."""
+    if any(t.resets for t in transfers):
+        return True
+    if any(not iter_layers(b) for b in branches):
+        return True
+    shortcuts = [i for i, t in enumerate(transfers) if t.run.empty]
+    return any(
+        _nonlinear(b) or not transfers[j].run.empty
+        for i in shortcuts
+        for j, b in enumerate(branches)
+        if j != i
+    )
 
 
 def _compose(first: Transfer, second: Transfer) -> Transfer:

@@ -55,6 +55,7 @@ def config_key(config: Config) -> str:
         "select": config.select,
         "ignore": config.ignore,
         "max_saturating_depth": config.max_saturating_depth,
+        "vanish_bound": config.vanish_bound,
         "per_file_ignores": sorted((k, list(v)) for k, v in config.per_file_ignores.items()),
         "extend_saturating": config.extend_saturating,
         "extend_normalization": config.extend_normalization,

@@ -44,6 +44,7 @@ def resolve_config(args: argparse.Namespace, paths: list[str]) -> Config:
         select=tuple(args.select) if getattr(args, "select", None) else None,
         ignore=(config.ignore + tuple(args.ignore)) if getattr(args, "ignore", None) else None,
         max_saturating_depth=getattr(args, "max_saturating_depth", None),
+        vanish_bound=getattr(args, "vanish_bound", None),
     )
 
 
@@ -68,7 +69,7 @@ def run_lint(args: argparse.Namespace) -> int:
         bad = unknown_codes(config.select + config.ignore)
         if bad:
             raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
-        if config.max_saturating_depth < 1:
+        if config.max_saturating_depth is not None and config.max_saturating_depth < 1:
             raise ConfigError("--max-saturating-depth must be at least 1")
         if args.jobs is not None and args.jobs < 1:
             raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")

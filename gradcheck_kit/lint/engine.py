@@ -39,6 +39,7 @@ from gradcheck_kit.lint.notebook import (
     to_cells,
 )
 from gradcheck_kit.lint.rules import (
+    DEFAULT_STACK_DEPTH,
     Event,
     FileFacts,
     FileRun,
@@ -108,7 +109,7 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
             tree,
             config.extend_saturating,
             config.extend_normalization,
-            config.max_saturating_depth,
+            config.max_saturating_depth or DEFAULT_STACK_DEPTH,
         )
     module = _concrete_tree(text) if any(rule.syntactic for rule in rules) else None
     runs: list[tuple[Run, str | None]] = []
@@ -117,8 +118,9 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     symbol_of = {id(run): symbol for run, symbol in runs}
     kept = maximal_runs([run for run, _ in runs])
     facts = FileFacts([FileRun(run, symbol_of.get(id(run))) for run in kept], events, module)
+    facts.inits = {k: v for root in roots for k, v in root.inits.items()}
     locate = _Locator(text, module)
-    ctx = RuleContext(path, config.max_saturating_depth, locate)
+    ctx = RuleContext(path, config.max_saturating_depth, locate, config.vanish_bound)
     findings = [f for rule in rules for f in rule.check(facts, ctx)]
     if findings:
         findings = [f for f in findings if not _suppressed(f, locate.lines)]

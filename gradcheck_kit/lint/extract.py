@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gradcheck_kit import catalog
@@ -51,7 +51,7 @@ from gradcheck_kit.lint.patterns import (
     _Weight,
     _weight_variance,
 )
-from gradcheck_kit.lint.rules import Event
+from gradcheck_kit.lint.rules import Event, LayerInit
 from gradcheck_kit.lint.sketch import (
     Branches,
     Count,
@@ -94,6 +94,8 @@ class Root:
 
     node: Node
     symbol: str | None  # class or function it belongs to
+    #: id(saturating layer) -> the init of the affine layer before it (for the gain model)
+    inits: dict[int, LayerInit] = field(default_factory=dict)
 
 
 class BudgetExceeded(Exception):
@@ -153,6 +155,8 @@ class Extractor:
         self.loops: list[_Loop] = []
         self.fan_in: dict[int, int] = {}  # affine layer origin -> fan-in
         self.inits: dict[int, _Init] = {}  # affine layer origin -> explicit init
+        self.unread_inits: dict[int, tuple[str, object]] = {}  # origin -> (init, call node)
+        self.no_bias: set[int] = set()  # affine layer origins built with bias=False
         self.star_modules: tuple[str, ...] = ()
 
     # -- entry point --------------------------------------------------------------------------
@@ -1335,6 +1339,9 @@ class Extractor:
             fan_in = _fan_in(short, args, kwargs)
             if fan_in is not None:
                 self.fan_in[id(layer.origin)] = fan_in
+            bias = kwargs.get("bias")
+            if isinstance(bias, Const) and bias.value is False:
+                self.no_bias.add(id(layer.origin))
             return ModuleVal(layer)
         if qname in _ACTIVATION_MODULES:
             return ModuleVal(Layer("activation", _ACTIVATION_MODULES[qname], span))
@@ -1660,6 +1667,33 @@ class Extractor:
         init = _weight_variance(fn, args, kwargs, fan_in)
         if init is not None:
             self.inits[id(layer.origin)] = _Init(init[0], init[1], node)
+        else:
+            self.unread_inits[id(layer.origin)] = (f"nn.init.{fn}", node)
+
+    def layer_inits(self, root: Root) -> None:
+        """For each saturating layer of ``root``, the init of the affine layer before it."""
+        previous: Layer | None = None
+        for layer in iter_layers(root.node):
+            if layer.kind == "affine":
+                previous = layer
+                continue
+            if layer.kind != "saturating" or previous is None:
+                continue
+            origin = id(previous.origin)
+            fan_in = self.fan_in.get(origin)
+            init = self.inits.get(origin)
+            bias = origin not in self.no_bias
+            if init is not None:
+                line = getattr(init.anchor, "lineno", None)
+                root.inits[id(layer)] = LayerInit(
+                    init.weight_var, fan_in, init.description, line, bias=bias
+                )
+            elif origin in self.unread_inits:
+                what, node = self.unread_inits[origin]
+                line = getattr(node, "lineno", None)
+                root.inits[id(layer)] = LayerInit(None, fan_in, None, line, what, bias=bias)
+            else:
+                root.inits[id(layer)] = LayerInit(None, fan_in, bias=bias)
 
     def exploding_init(self, root: Root) -> None:
         """Deep stacks of affine layers whose explicit init makes each layer multiply the
@@ -2046,6 +2080,7 @@ def extract(
     for root in roots:
         with contextlib.suppress(BudgetExceeded, RecursionError):
             extractor.exploding_init(root)
+        extractor.layer_inits(root)
     return roots, events
 
 

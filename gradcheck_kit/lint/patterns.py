@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from gradcheck_kit import catalog
 from gradcheck_kit.lint.sketch import Layer, Node, Repeat, Seq
 from gradcheck_kit.lint.values import (
     Const,
@@ -114,8 +115,6 @@ _ACTIVATION_FUNCTIONS = {
     "torch.nn.functional.relu6": "relu6",
 }
 _THEORY_NAMES = {"leakyrelu": "relu", "relu6": "relu", "mish": "silu", "softplus": "softplus"}
-_KAIMING_GAIN2 = {"relu": 2.0, "leaky_relu": 2.0, "tanh": 25 / 9, "sigmoid": 1.0, "linear": 1.0,
-                  "selu": 9 / 16}  # fmt: skip
 
 
 def _const(value: Value | None) -> Any:
@@ -144,40 +143,36 @@ def _fan_in(kind: str, args: list[Value], kwargs: dict[str, Value]) -> int | Non
 def _weight_variance(
     fn: str, args: list[Value], kwargs: dict[str, Value], fan_in: int | None
 ) -> tuple[float, str] | None:
-    """(s_w^2, description) of an explicit init, when the code makes it computable."""
+    """(s_w^2, description) of an explicit init, when the code makes it computable (the
+    formulas are :func:`gradcheck_kit.catalog.init_weight_var`'s)."""
+    positions = _INIT_PARAMS.get(fn.rstrip("_"), ())
+    params: dict[str, object] = {}
+    for index, key in enumerate(positions):
+        value = kwargs.get(key) or (args[index] if len(args) > index else None)
+        if value is not None:
+            params[key] = _const(value)
+    weight_var = catalog.init_weight_var(fn, params, fan_in)
+    if weight_var is None:
+        return None
+    shown = ", ".join(
+        f"{k}={v!r}" if k in ("nonlinearity", "mode") else f"{k}={v}" for k, v in params.items()
+    )
+    return weight_var, f"{fn}({shown})"
 
-    def arg(name: str, index: int, default: Any) -> Any:
-        value = kwargs.get(name) or (args[index] if len(args) > index else None)
-        return default if value is None else _const(value)
 
-    name = fn.rstrip("_")
-    if name in ("normal", "trunc_normal"):
-        std = arg("std", 1, 1.0)
-        if isinstance(std, (int, float)) and fan_in:
-            return std**2 * fan_in, f"{fn}(std={std})"
-    elif name == "uniform":
-        a, b = arg("a", 0, 0.0), arg("b", 1, 1.0)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and fan_in:
-            mean_sq = (a * a + a * b + b * b) / 3  # E[w^2] of U(a, b)
-            return mean_sq * fan_in, f"{fn}({a}, {b})"
-    elif name in ("constant", "ones"):
-        value = 1.0 if name == "ones" else arg("val", 0, None)
-        if isinstance(value, (int, float)) and fan_in:
-            return (value * fan_in) ** 2, f"{fn}({value})"  # rank one: x |c| fan_in per layer
-    elif name in ("kaiming_normal", "kaiming_uniform"):
-        nonlinearity = arg("nonlinearity", 2, "leaky_relu")
-        a = arg("a", 0, 0.0) or 0.0
-        mode = arg("mode", 1, "fan_in")
-        gain2 = _KAIMING_GAIN2.get(str(nonlinearity))
-        if gain2 is not None and mode == "fan_in":
-            if nonlinearity == "leaky_relu":
-                gain2 = 2.0 / (1 + float(a) ** 2)
-            return gain2, f"{fn}(nonlinearity={nonlinearity!r})"
-    elif name in ("xavier_normal", "xavier_uniform", "orthogonal"):
-        gain = arg("gain", 0, 1.0)
-        if isinstance(gain, (int, float)):
-            return float(gain) ** 2, f"{fn}(gain={gain})"
-    return None
+#: Positional parameters of ``torch.nn.init`` functions after the tensor.
+_INIT_PARAMS: dict[str, tuple[str, ...]] = {
+    "normal": ("mean", "std"),
+    "trunc_normal": ("mean", "std"),
+    "uniform": ("a", "b"),
+    "constant": ("val",),
+    "ones": (),
+    "kaiming_normal": ("a", "mode", "nonlinearity"),
+    "kaiming_uniform": ("a", "mode", "nonlinearity"),
+    "xavier_normal": ("gain",),
+    "xavier_uniform": ("gain",),
+    "orthogonal": ("gain",),
+}
 
 
 def _dominant_activation(layers: list[Layer]) -> str:

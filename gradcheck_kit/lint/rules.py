@@ -8,6 +8,7 @@ code blocks are its tests.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from gradcheck_kit.catalog import DEFAULT_INIT_GAIN
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.sketch import Layer, Span
 from gradcheck_kit.report.findings import Finding, RelatedLocation
+from gradcheck_kit.theory import VANISH_BOUND
 
 #: A rule's prefilter: groups of lowercase substrings; a file can trigger the rule only if its
 #: lowercased text contains at least one substring of every group. Substring tests on the
@@ -32,11 +34,24 @@ TRAINING_PREFILTER: Prefilter = (("backward",), ("rnn", "lstm", "gru"))
 TYPICAL_GAIN = DEFAULT_INIT_GAIN  # one set of numbers for the linter, the sweep and the docs
 
 
+#: The depth past which GCK006 reports a stack when no structural limit is set.
+DEFAULT_STACK_DEPTH = 3
+
+
 @dataclass(frozen=True)
 class RuleContext:
     path: str
-    max_saturating_depth: int
+    #: None: the predicted mode (GCK001/GCK002 read the gain model); N: the structural mode.
+    max_saturating_depth: int | None
     locate: Callable[[object], Span | None]  # a layer's anchor -> its source span
+    vanish_bound: float = VANISH_BOUND
+
+    @property
+    def stack_depth(self) -> int:
+        """GCK006's depth limit: the structural one where set."""
+        if self.max_saturating_depth is None:
+            return DEFAULT_STACK_DEPTH
+        return self.max_saturating_depth
 
     def related(self, pairs: Iterable[tuple[object, str]]) -> tuple[RelatedLocation, ...]:
         """(anchor, label) pairs -> located, de-duplicated, sorted related locations."""
@@ -69,6 +84,22 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LayerInit:
+    """The init of the affine layer before a saturating activation, as the linter read it.
+
+    ``weight_var`` is s_w^2 (None: PyTorch's default, no init in this file); ``description``
+    names an explicit init (``xavier_normal_(gain=1.67)``), ``line`` where it is; ``unread``
+    names an init the linter saw but could not compute (then treated as default)."""
+
+    weight_var: float | None = None
+    fan_in: int | None = None
+    description: str | None = None
+    line: int | None = None
+    unread: str | None = None
+    bias: bool = True
+
+
 @dataclass
 class FileFacts:
     """Everything rules read about one file."""
@@ -76,6 +107,8 @@ class FileFacts:
     runs: list[FileRun]
     events: list[Event]
     module: Any  # the libcst Module for purely syntactic rules (None when none of them runs)
+    #: id(saturating layer) -> the init of the affine layer before it (absent: default)
+    inits: dict[int, LayerInit] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,6 +192,65 @@ def attenuation(run: Run) -> str:
     return "each derivative is at most 1 and falls to 0 as units saturate"
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """The gain model applied to one run (see :mod:`gradcheck_kit.theory`)."""
+
+    gain: float  # per-layer, geometric mean over the run's layers
+    weight_var: float
+    ratio: float  # the predicted flow ratio at the run's depth
+    crossing: int | None  # the depth at which the run crosses the bound (None: never)
+    init: str  # where the init came from, for the message
+
+
+def _theory_name(name: str) -> str:
+    from gradcheck_kit.theory import ACTIVATIONS
+
+    return name if name in ACTIVATIONS else "tanh"  # a user-declared one: derivative <= 1
+
+
+def predict(run: Run, facts: FileFacts, ctx: RuleContext) -> Prediction:
+    """The predicted flow ratio of ``run`` from the init of the layer before each activation."""
+    from gradcheck_kit.theory import crossing_depth, predicted_flow_ratio, predicted_gain
+
+    layers = _distinct(run) or list(run.layers)
+    logs: list[float] = []
+    weight_vars: list[float] = []
+    inits: list[LayerInit] = []
+    for layer in layers:
+        init = facts.inits.get(id(layer), LayerInit())
+        inits.append(init)
+        weight_var = init.weight_var if init.weight_var is not None else catalog.DEFAULT_WEIGHT_VAR
+        explicit = init.weight_var is not None
+        bias_var = 1.0 / (3.0 * init.fan_in) if init.fan_in and init.bias and not explicit else 0.0
+        try:
+            gain = predicted_gain(_theory_name(layer.name), weight_var, bias_var)
+        except (ValueError, ArithmeticError):
+            gain = 1.0
+        logs.append(math.log(gain) if gain > 0 else -700.0)
+        weight_vars.append(weight_var)
+    gain = math.exp(sum(logs) / len(logs))
+    weight_var = weight_vars[0]
+    ratio = predicted_flow_ratio(gain, weight_var, run.depth)
+    crossing = crossing_depth(gain, weight_var, ctx.vanish_bound)
+    return Prediction(gain, weight_var, ratio, crossing, _init_words(inits, ctx))
+
+
+def _init_words(inits: list[LayerInit], ctx: RuleContext) -> str:
+    name = ctx.path.replace("\\", "/").rsplit("/", 1)[-1]
+    explicit = [i for i in inits if i.description]
+    unread = [i for i in inits if i.unread]
+    if explicit:
+        first = explicit[0]
+        where = f" at {name}:{first.line}" if first.line else ""
+        return f"{first.description}{where}"
+    if unread:
+        first = unread[0]
+        where = f" at {name}:{first.line}" if first.line else ""
+        return f"PyTorch default (the linter cannot read {first.unread}{where})"
+    return "PyTorch default: no init in this file"
+
+
 def _exploding(facts: FileFacts, ctx: RuleContext) -> set[str | None]:
     """Symbols with a reported exploding-init stack (GCK006, deeper than the limit): there the
     weights, not the saturating derivatives, set the gradient's fate, so GCK001/GCK002's
@@ -166,7 +258,7 @@ def _exploding(facts: FileFacts, ctx: RuleContext) -> set[str | None]:
     return {
         e.symbol
         for e in facts.events
-        if e.code == "GCK006" and e.data.get("depth", 0) > ctx.max_saturating_depth
+        if e.code == "GCK006" and e.data.get("depth", 0) > ctx.stack_depth
     }
 
 
@@ -176,9 +268,28 @@ def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Findi
         run = item.run
         if item.symbol in exploding:
             continue
-        if run.unbounded or run.depth <= ctx.max_saturating_depth:
+        if run.unbounded:
             continue
         source = f" (depth from {'; '.join(run.sources)})" if run.sources else ""
+        if ctx.max_saturating_depth is None:
+            if run.depth < 2:
+                continue
+            p = predict(run, facts, ctx)
+            if p.ratio >= ctx.vanish_bound:
+                continue
+            message = (
+                f"{run.depth} saturating activations ({_names(run)}) in a row with no "
+                f"normalization or residual connection to reset the scale{source}: each layer "
+                f"keeps ~{p.gain:.2g} of the gradient at this init ({p.init}; mean-field "
+                f"prediction), so the gradient reaching the first layer is predicted to be "
+                f"~{p.ratio:.0e} of what leaves the last one, below the runtime check's bound "
+                f"{ctx.vanish_bound:g} (crossed from depth {p.crossing}). "
+                "Add a residual connection or a normalization layer, or use ReLU/SiLU."
+            )
+            yield _finding("GCK001", "saturating-stack", message, item, ctx, run.depth)
+            continue
+        if run.depth <= ctx.max_saturating_depth:
+            continue
         message = (
             f"{run.depth} saturating activations ({_names(run)}) in a row with no normalization "
             f"or residual connection to reset the scale{source}: {attenuation(run)}. "
@@ -198,10 +309,20 @@ def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Findin
             continue
         symbols = [c.symbol for c in counts if c.symbol]
         what = f"'{symbols[0]}'" if symbols else "a value the linter cannot see"
+        past = "past a few layers the gradient vanishes geometrically"
+        if ctx.max_saturating_depth is None:
+            p = predict(run, facts, ctx)
+            if p.crossing is None:
+                continue  # the model predicts no depth at which it vanishes
+            past = (
+                f"each layer keeps ~{p.gain:.2g} of the gradient at this init ({p.init}; "
+                f"mean-field prediction): from depth {p.crossing} it is predicted below the runtime "
+                f"check's bound {ctx.vanish_bound:g}"
+            )
         message = (
             f"saturating activations ({_names(run)}) repeated {what} times with no "
-            "normalization or residual connection: past a few layers the gradient vanishes "
-            f"geometrically (the known part of the stack is {run.depth} deep). Bound the depth, "
+            f"normalization or residual connection: {past} (the known part of the stack is "
+            f"{run.depth} deep). Bound the depth, "
             "or add a residual connection or normalization inside the repeated block."
         )
         yield _finding("GCK002", "unbounded-saturating-depth", message, item, ctx, None)
@@ -217,7 +338,7 @@ def check_squashed_twice(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding
 
 def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
     for finding in check_events(facts, ctx, RULES["GCK006"]):
-        if finding.depth is not None and finding.depth > ctx.max_saturating_depth:
+        if finding.depth is not None and finding.depth > ctx.stack_depth:
             yield finding
 
 

@@ -19,7 +19,7 @@ quiet = nn.Sequential(*[nn.Tanh() for _ in range(5)])  # noqa: GCK001
 
 
 class MLP(nn.Module):
-    def __init__(self, depth=8):
+    def __init__(self, depth=16):
         super().__init__()
         self.layers = nn.ModuleList(nn.Linear(8, 8) for _ in range(depth))
 
@@ -69,7 +69,7 @@ def test_flake8_reads_the_projects_config(project: Path) -> None:
     (project / "pyproject.toml").write_text("[tool.gradcheck-kit]\nmax-saturating-depth = 6\n")
     done = flake8("--select", "GCK", "model.py", cwd=project)
     assert done.stdout.splitlines() == [done.stdout.splitlines()[0]]
-    assert done.stdout.startswith("model.py:15:17: GCK001 8 saturating")
+    assert done.stdout.startswith("model.py:15:17: GCK001 16 saturating")
 
 
 def test_flake8_select_and_noqa(project: Path) -> None:

@@ -25,6 +25,7 @@ net = nn.Sequential(
     nn.Linear(4, 4), nn.Sigmoid(),
     nn.Linear(4, 4), nn.Tanh(),
     nn.Linear(4, 4), nn.Sigmoid(),
+    nn.Linear(4, 4), nn.Sigmoid(),
 )
 """
 
@@ -78,13 +79,13 @@ def test_findings_errors_and_rules_validate(
     assert result["level"] == "warning"
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "models/bad%20net.py", "uriBaseId": "%SRCROOT%"}
-    assert location["region"] == {"startLine": 4, "startColumn": 22, "endLine": 7, "endColumn": 34}
+    assert location["region"] == {"startLine": 4, "startColumn": 22, "endLine": 8, "endColumn": 34}
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/"
     related = result["relatedLocations"]
-    assert [r["physicalLocation"]["region"]["startLine"] for r in related] == [4, 5, 6, 7]
-    assert [r["id"] for r in related] == [1, 2, 3, 4]
+    assert [r["physicalLocation"]["region"]["startLine"] for r in related] == [4, 5, 6, 7, 8]
+    assert [r["id"] for r in related] == [1, 2, 3, 4, 5]
     assert "tanh" in related[2]["message"]["text"]
-    assert result["properties"]["depth"] == 4
+    assert result["properties"]["depth"] == 5
 
     invocation = run["invocations"][0]
     assert invocation["executionSuccessful"] is False
@@ -123,7 +124,7 @@ def fingerprints(path: Path) -> list[str]:
 
 def test_fingerprints_survive_unrelated_edits_and_tell_findings_apart(tmp_path: Path) -> None:
     model = tmp_path / "model.py"
-    two = BAD + "\nhead = nn.Sequential(*[nn.Tanh() for _ in range(6)])\n"
+    two = BAD + "\nhead = nn.Sequential(*[nn.Tanh() for _ in range(16)])\n"
     model.write_text(two)
     before = fingerprints(model)
     assert len(before) == 2 and len(set(before)) == 2

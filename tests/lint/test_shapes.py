@@ -9,12 +9,16 @@ import pytest
 from gradcheck_kit import lint_source
 from gradcheck_kit.config import Config
 
+#: These tests are about what the linter recognises as a chain: the structural mode (any
+#: un-reset run longer than 3), not the gain model (tests/lint/test_predicted.py).
+STRUCTURAL = Config(max_saturating_depth=3)
+
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
 
 
 def found(src: str, **config: object) -> list[tuple[str, int | None]]:
     text = HEADER + textwrap.dedent(src)
-    findings = lint_source(text, "model.py", Config(**config))  # type: ignore[arg-type]
+    findings = lint_source(text, "model.py", STRUCTURAL.with_overrides(**config))
     return [(f.code, f.depth) for f in findings]
 
 
@@ -472,7 +476,9 @@ def test_names_resolved_through_imports(name: str) -> None:
         src += "class M(torch.nn.Module):\n    def forward(self, x):\n        return f(x)\n"
     else:
         src += "model = torch.nn.Sequential(*[ACT() for _ in range(4)])\n"
-    assert [(f.code, f.depth) for f in lint_source("import torch\n" + src)] == [("GCK001", 4)]
+    assert [(f.code, f.depth) for f in lint_source("import torch\n" + src, config=STRUCTURAL)] == [
+        ("GCK001", 4)
+    ]
 
 
 def test_text_matching_is_not_resolution() -> None:
@@ -486,7 +492,7 @@ def test_text_matching_is_not_resolution() -> None:
 
 def test_depth_source_names_the_parameter() -> None:
     src, _ = SHAPES["list-plus-equals-in-loop"]
-    (finding,) = lint_source(HEADER + textwrap.dedent(src), "m.py")
+    (finding,) = lint_source(HEADER + textwrap.dedent(src), "m.py", STRUCTURAL)
     assert finding.depth_source == "parameter 'depth' (default 6)"
     assert "parameter 'depth' (default 6)" in finding.message
     assert finding.symbol == "MLP"
@@ -497,7 +503,7 @@ def test_python2_file_is_an_error_entry(tmp_path) -> None:
 
     (tmp_path / "old.py").write_text('print "hello"\nimport torch\nx = torch.tanh\n')
     (tmp_path / "new.py").write_text(HEADER + textwrap.dedent(SHAPES["list-repetition"][0]))
-    result = lint_paths([tmp_path])
+    result = lint_paths([tmp_path], config=STRUCTURAL)
     assert [e.path.endswith("old.py") for e in result.errors] == [True]
     assert "syntax error" in result.errors[0].message
     assert [f.code for f in result.findings] == ["GCK001"]

@@ -9,11 +9,17 @@ import pytest
 from gradcheck_kit import lint_source
 from gradcheck_kit.config import Config
 
+#: These tests are about what the linter recognises as a chain: the structural mode (any
+#: un-reset run longer than 3), not the gain model (tests/lint/test_predicted.py).
+STRUCTURAL = Config(max_saturating_depth=3)
+
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
 
 
 def found(src: str, **config: object) -> list[tuple[str, int | None]]:
-    findings = lint_source(HEADER + textwrap.dedent(src), "model.py", Config(**config))  # type: ignore[arg-type]
+    findings = lint_source(
+        HEADER + textwrap.dedent(src), "model.py", STRUCTURAL.with_overrides(**config)
+    )
     return [(f.code, f.depth) for f in findings]
 
 
