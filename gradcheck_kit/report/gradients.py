@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from gradcheck_kit.theory import EXPLODE_BOUND, VANISH_BOUND
+
 
 class FailureKind(str, Enum):
     """Why a runtime check failed. A ``str`` enum: it compares equal to, formats as and
@@ -111,8 +113,8 @@ class Bounds:
     * ``parity_rtol``: two devices agree when their flow ratios differ by at most this (relative).
     """
 
-    vanish: float = 1e-3
-    explode: float = 1e3
+    vanish: float = VANISH_BOUND  # the linter's predicted mode uses the same two numbers
+    explode: float = EXPLODE_BOUND
     noise_allowance: float = 1.0
     parity_rtol: float = 0.05
 
