@@ -34,7 +34,7 @@ from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.report import console as views
 from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.formats import lint_to_dict
-from gradcheck_kit.report.gradients import FailureKind
+from gradcheck_kit.report.gradients import FailureKind, fmt
 from gradcheck_kit.report.markdown import gradient_details
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ class CheckOutcome:
     error: str | None = None  # the target could not be loaded or run: a failure
     model: str | None = None  # class the factory builds
     model_file: str | None = None
+    #: (resolved source file, qualified name) of every user class and function the check
+    #: exercises: the factory (through functools.partial and decorators), the model's class and
+    #: its user base classes, and every user module inside it - what a finding can be about
+    covers: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def status(self) -> str:
@@ -96,24 +100,28 @@ class AuditReport:
     @property
     def passed(self) -> bool:
         return (
-            not self.lint.findings
+            not self.failing_findings()
             and not self.lint.errors
             and all(c.status in ("passed", "skipped") for c in self.checks)
         )
 
+    def failing_findings(self) -> list[Finding]:
+        """Findings that fail the audit: all but those a runtime check refuted at the code's own
+        depth (the measurement outranks the prediction)."""
+        return [f for f in self.lint.findings if agreement(f, self.confirmation(f))[0] != "refuted"]
+
     def confirmation(self, finding: Finding) -> CheckOutcome | None:
-        """The runtime check of the class (or builder function) a finding is about."""
+        """The runtime check of the class (or builder function) a finding is about, whatever
+        the route to it: a factory in another file, a builder function, a wrapper class, a
+        functools.partial, a subclass, a model inside a container."""
         if finding.symbol is None:
             return None
         try:
-            path = Path(finding.path).resolve()
+            path = str(Path(finding.path).resolve())
         except OSError:
             return None
         for check in self.checks:
-            if check.model_file is None or Path(check.model_file).resolve() != path:
-                continue
-            factory = check.target.rpartition(":")[2]
-            if finding.symbol in (check.model, factory):
+            if (path, finding.symbol) in check.covers:
                 return check
         return None
 
@@ -125,6 +133,9 @@ class AuditReport:
             f"{n_findings} finding{'s' if n_findings != 1 else ''} in "
             f"{self.lint.files_checked} files",
         ]
+        refuted = n_findings - len(self.failing_findings())
+        if refuted:
+            parts.append(f"{refuted} of them refuted at runtime (not failing the audit)")
         if self.lint.errors:
             parts.append(f"{len(self.lint.errors)} files could not be linted")
         if self.checks:
@@ -148,6 +159,8 @@ class AuditReport:
                     "code": f.code,
                     "check": c.target,
                     "runtime": c.verdict,
+                    "agreement": agreement(f, c)[0],
+                    "explanation": agreement(f, c)[1],
                 }
                 for f in self.lint.findings
                 if (c := self.confirmation(f)) is not None
@@ -163,7 +176,7 @@ class AuditReport:
                 yield views.FindingView(finding)
                 check = self.confirmation(finding)
                 if check is not None:
-                    yield _confirmation_text(check)
+                    yield _confirmation_text(finding, check)
             yield from views.error_lines(self.lint)
             yield Text("")
         yield Text("Gradient flow", style="bold underline")
@@ -179,15 +192,43 @@ class AuditReport:
         yield Panel(Text(self.verdict_text()), title=f"[bold {style}]{title}", border_style=style)
 
 
-def _confirmation_text(check: CheckOutcome) -> Text:
+def agreement(finding: Finding, check: CheckOutcome | None) -> tuple[str, str]:
+    """(``confirmed`` | ``refuted`` | ``unconfirmed`` | ``unchecked``, one sentence): what the
+    runtime check of the same model says about a static finding, and why they differ."""
+    if check is None:
+        return "unchecked", ""
     if check.status == "failed":
-        return Text(f"  flagged statically, confirmed at runtime: {check.verdict}", style="red")
-    if check.status == "passed":
-        return Text(
-            f"  flagged statically; the runtime check {check.target} passed at the depths it "
-            "tried", style="yellow",
-        )  # fmt: skip
-    return Text(f"  runtime check {check.target}: {check.verdict}", style="dim")
+        return "confirmed", f"flagged statically, confirmed at runtime: {check.verdict}"
+    report = check.report
+    if check.status != "passed" or report is None:
+        return "unchecked", f"runtime check {check.target}: {check.verdict}"
+    tried = report.depths_tried or ((report.depths[0],) if report.depths else ())
+    if finding.depth is not None and finding.depth in tried:
+        return "refuted", (
+            f"flagged statically, but the runtime check {check.target} measured depth "
+            f"{finding.depth} (the code's own) and passed (worst flow ratio "
+            f"{fmt(report.ratio)}): the measurement outranks the prediction, so this finding "
+            "does not fail the audit; they differ by the init, the input's scale, or a shape "
+            "the linter does not model"
+        )
+    if finding.depth is not None and tried and finding.depth > max(tried):
+        return "unconfirmed", (
+            f"flagged statically at depth {finding.depth}; the runtime check {check.target} "
+            f"passed but only tried depths up to {max(tried)}: raise its depths to include "
+            f"{finding.depth}"
+        )
+    return "unconfirmed", (
+        f"flagged statically; the runtime check {check.target} passed at the depths it tried "
+        f"({', '.join(str(d) for d in tried) or '-'})"
+    )
+
+
+_AGREEMENT_STYLE = {"confirmed": "red", "refuted": "green", "unconfirmed": "yellow"}
+
+
+def _confirmation_text(finding: Finding, check: CheckOutcome) -> Text:
+    kind, text = agreement(finding, check)
+    return Text(f"  {text}", style=_AGREEMENT_STYLE.get(kind, "dim"))
 
 
 def _checks_table(checks: list[CheckOutcome]) -> Table:
@@ -250,8 +291,7 @@ def to_markdown(report: AuditReport) -> str:
             "| --- | --- | --- | --- | --- |",
         ]
         for f in report.lint.findings:
-            check = report.confirmation(f)
-            runtime = _md_escape(check.verdict) if check is not None else ""
+            runtime = _md_escape(agreement(f, report.confirmation(f))[1])
             depth = str(f.depth) if f.depth is not None else "?"
             lines.append(
                 f"| {_md_code(f'{f.path}:{f.line}')} | {f.code} {f.name} | {depth} "
@@ -368,6 +408,7 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
         cls = type(model)
         outcome.model = cls.__qualname__
         outcome.model_file = inspect.getsourcefile(cls)
+        outcome.covers = _covers(factory, model)
     except ImportError as exc:
         missing = _missing_dependency(exc, root) or getattr(exc, "name", None) or str(exc)
         outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
@@ -379,6 +420,46 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
     except Exception as exc:
         outcome.error = f"{type(exc).__name__}: {exc}"
     return outcome
+
+
+def _where(obj: Any) -> tuple[str, str] | None:
+    """(resolved source file, qualified name) of a user class or function; None for torch's
+    own and for what has no source file."""
+    module = getattr(obj, "__module__", "") or ""
+    if module == "torch" or module.startswith(("torch.", "builtins")):
+        return None
+    try:
+        source = inspect.getsourcefile(obj)
+    except TypeError:
+        return None
+    name = getattr(obj, "__qualname__", None)
+    if source is None or not name:
+        return None
+    return str(Path(source).resolve()), name
+
+
+def _covers(factory: Any, model: Any) -> frozenset[tuple[str, str]]:
+    """Every (file, name) a finding about this check's model may name: the factory (through
+    functools.partial and decorators), each user class of each module in the model (and its
+    user base classes). A nested name is also covered by its last part, as the linter names
+    a class defined inside a function."""
+    import functools
+
+    objects: list[Any] = []
+    target = factory
+    while isinstance(target, functools.partial):
+        target = target.func
+    objects.append(inspect.unwrap(target))
+    modules = model.modules() if hasattr(model, "modules") else [model]
+    for module in modules:
+        objects += [c for c in type(module).__mro__ if c.__module__ != "builtins"]
+    found: set[tuple[str, str]] = set()
+    for obj in objects:
+        where = _where(obj)
+        if where is not None:
+            found.add(where)
+            found.add((where[0], where[1].rpartition(".")[2]))
+    return frozenset(found)
 
 
 def build_audit(args: argparse.Namespace) -> AuditReport:

@@ -15,6 +15,7 @@ pytest.importorskip("hypothesis")
 from torch import nn  # noqa: E402
 
 import gradcheck_kit as gk  # noqa: E402
+from gradcheck_kit import theory  # noqa: E402
 from gradcheck_kit.report.gradients import FailureKind, GradientReport  # noqa: E402
 from gradcheck_kit.runtime.check import run_example  # noqa: E402
 from gradcheck_kit.runtime.strategies import Example  # noqa: E402
@@ -394,10 +395,11 @@ def test_the_per_layer_figure_is_the_ratios_own_root():
 
     outcome = run_example(tanh_mlp, example(16, (8, 16)))
     assert outcome.kind == FailureKind.VANISHING
-    hops = len(outcome.layers) - 2  # 16 body layers before the head: 15 hops
     figure = float(outcome.message.split("about x")[1].split()[0])
-    assert figure == pytest.approx(outcome.ratio ** (1 / hops), rel=1e-2)
-    assert f"over {hops} layers" in outcome.message
+    assert figure == pytest.approx(outcome.ratio ** (1 / 16), rel=1e-2)
+    assert "over 16 layers" in outcome.message
+    # and it is the per-layer gain mean-field theory predicts for tanh at PyTorch's default init
+    assert figure == pytest.approx(theory.layer_gain("tanh", fan_in=32).gain, rel=0.06)
 
 
 def test_an_inferred_input_is_reported():

@@ -260,7 +260,9 @@ def judge(
             )
 
     # 4. the bounds on the flow ratio, then through time
-    hops = max(1, len(path) - 1)
+    # a chain of n layers -> activation ends at the head's input after n activations: the
+    # n-th root is the per-layer factor (theory.predicted_flow_ratio: gain^n / s_w)
+    hops = max(1, len(path))
     score_v = math.log(lim_v / ratio) if ratio > 0 else math.inf
     score_e = math.log(out.amplification / lim_e) if out.amplification > 0 else -math.inf
     out.score = max(score_v, score_e)
