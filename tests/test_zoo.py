@@ -51,7 +51,7 @@ def check(entry: zoo.ZooEntry, **kwargs) -> gk.GradientReport:
         **kwargs,
     }
     if "inputs" not in opts:
-        opts["input_shape"] = entry.input_shape
+        opts.setdefault("input_shape", entry.input_shape)
     return gk.check_gradients(entry.factory, **opts)
 
 
@@ -138,3 +138,13 @@ def test_transformers_models_pass(name):
     entry = zoo.TRANSFORMERS_ZOO[name]
     report = check(entry)
     assert verdict(report) == entry.expected, explain(report)
+
+
+@pytest.mark.parametrize("side", [32, 64, 128, 224])
+def test_a_resnet50_like_net_passes_at_every_image_size(side):
+    """The issue's ResNet-50 case: a bottleneck net with BatchNorm, 16 blocks (ResNet-50's
+    count), at 32..224 px and the default input scales."""
+    entry = zoo.ZOO["resnet_bottleneck"]
+    report = check(entry, input_shape=(4, 3, side, side), depths=(16, 16), max_examples=2)
+    assert report.passed, explain(report)
+    assert report.example is not None and report.example["inputs"]["shape"][-1] == side
