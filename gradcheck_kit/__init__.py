@@ -12,6 +12,7 @@ Nothing heavy is imported here: names are resolved on first use.
 from __future__ import annotations
 
 import importlib
+import random
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -82,13 +83,23 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return importlib.import_module(f"gradcheck_kit.{name}")
+        return _import(f"gradcheck_kit.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'gradcheck_kit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_import(module), name)
     globals()[name] = value
     return value
+
+
+def _import(module: str) -> Any:
+    """A lazy import that leaves Python's global ``random`` as it was (importing rich draws
+    from it, and a seeded user's stream must not move because a name was looked up)."""
+    state = random.getstate()
+    try:
+        return importlib.import_module(module)
+    finally:
+        random.setstate(state)
 
 
 def __dir__() -> list[str]:

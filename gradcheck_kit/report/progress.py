@@ -9,12 +9,15 @@ swallow it or, with ``-s``, interleave it with the test output).
 from __future__ import annotations
 
 import os
+import random
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 SHOW_AFTER_S = 1.0
 
@@ -69,6 +72,18 @@ class SearchProgress:
         if self._progress is None:
             if time.monotonic() - self._started < self.show_after_s:
                 return
+            # imported only when a bar is shown: importing rich.progress draws from Python's
+            # global random, which a check must leave as it found it
+            state = random.getstate()
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            random.setstate(state)
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),

@@ -50,11 +50,12 @@ from gradcheck_kit.runtime.harness import (
     free_memory,
     is_oom,
     preserved_torch_state,
+    preserving_state,
     stochastic_modules_off,
     target_name,
     time_limit,
 )
-from gradcheck_kit.runtime.probe import Probe, floating_tensors
+from gradcheck_kit.runtime.probe import Probe, floating_tensors, tensor_norm
 from gradcheck_kit.runtime.strategies import (
     Example,
     depth_strategy,
@@ -123,7 +124,12 @@ def _build(factory: Callable[[int], Any], example: Example) -> nn.Module:
     if not any(True for _ in model.parameters()):
         raise UserError("the model has no parameters: there is no gradient to check")
     first = next(model.parameters())
-    if first.device != torch.device(example.device) or first.dtype != example.dtype:
+    if first.is_complex() or any(p.is_complex() for p in model.parameters()):
+        # complex parameters keep their dtype (casting them to a real one drops the
+        # imaginary part); norms are taken of their magnitudes
+        if first.device != torch.device(example.device):
+            model.to(device=example.device)
+    elif first.device != torch.device(example.device) or first.dtype != example.dtype:
         model.to(device=example.device, dtype=example.dtype)  # a no-op .to still walks the tree
     return model
 
@@ -159,7 +165,7 @@ def _sgd_step(model: nn.Module, grads: dict[nn.Parameter, torch.Tensor]) -> Call
             g = grads.get(p, p.grad)
             if g is None:
                 continue
-            size = torch.linalg.vector_norm(g.float()) / math.sqrt(g.numel())
+            size = tensor_norm(g) / math.sqrt(g.numel())
             if size > 0 and torch.isfinite(size):
                 move = (g / size).to(p.dtype) * REVIVE_STEP
                 p.sub_(move)
@@ -315,6 +321,7 @@ def _error(example: Example, message: str, exception: str | None) -> Outcome:
 # --------------------------------------------------------------------------- the search
 
 
+@preserving_state
 def check_gradients(
     factory: Callable[[int], Any],
     *,

@@ -8,13 +8,14 @@ everything here is the part of that run that is not measurement.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -29,6 +30,7 @@ __all__ = [
     "free_memory",
     "is_oom",
     "preserved_torch_state",
+    "preserving_state",
     "stochastic_modules_off",
     "target_name",
     "time_limit",
@@ -79,26 +81,51 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def preserved_torch_state() -> Iterator[None]:
-    """A check leaves torch as it found it: RNG streams, grad mode, default dtype."""
+    """A check leaves the process as it found it: torch's RNG streams (CPU and every
+    initialised CUDA device), Python's ``random`` (Hypothesis and lazy imports draw from it),
+    grad mode, the default dtype, the deterministic-algorithms flag (and its warn-only mode),
+    and anomaly detection (and its stack-trace flag)."""
     cpu_rng = torch.get_rng_state()
     cuda_rng = (
         torch.cuda.get_rng_state_all()
         if torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
         else None
     )
+    py_rng = random.getstate()
     grad_mode = torch.is_grad_enabled()
     default_dtype = torch.get_default_dtype()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    anomaly = torch.is_anomaly_enabled()
+    anomaly_check_nan = torch.is_anomaly_check_nan_enabled()
     try:
         yield
     finally:
         torch.set_rng_state(cpu_rng)
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)
+        random.setstate(py_rng)
         torch.set_grad_enabled(grad_mode)
         torch.set_default_dtype(default_dtype)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.set_anomaly_enabled(anomaly, anomaly_check_nan)
 
 
 _stochastic_types: dict[type, bool] = {}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def preserving_state(func: F) -> F:
+    """Decorator: the whole call runs inside :func:`preserved_torch_state`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with preserved_torch_state():
+            return func(*args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def _is_stochastic_type(cls: type) -> bool:

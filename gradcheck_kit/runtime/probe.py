@@ -70,26 +70,36 @@ def floating_tensors(value: Any) -> Iterator[Tensor]:
             yield from floating_tensors(getattr(value, field.name))
 
 
-def _norm(t: Tensor) -> Tensor:
+def tensor_norm(t: Tensor) -> Tensor:
     """The 2-norm, detached, accumulated in float64: a float32 sum of squares reads 0 for any
     RMS below ~1e-19, long before a vanishing gradient's values underflow (and a float16 one
     overflows at 65504). MPS has no float64: float32 there."""
-    t = t.detach()
+    t = _plain(t.detach())
     wide = torch.float32 if t.device.type == "mps" else torch.float64
     return torch.linalg.vector_norm(t, dtype=wide)  # type: ignore[no-any-return]
 
 
+def _plain(t: Tensor) -> Tensor:
+    """A tensor with the same 2-norm that norms accept: the stored values of a sparse one
+    (``nn.Embedding(sparse=True)`` gradients), the magnitudes of a complex one."""
+    if t.is_sparse:
+        t = t.coalesce().values()
+    return t.abs() if t.is_complex() else t
+
+
 def _norms(tensors: list[Tensor]) -> list[Tensor]:
-    """:func:`_norm` of each tensor. On the CPU one ``_foreach_norm`` call, which there runs
+    """:func:`tensor_norm` of each tensor. On the CPU one ``_foreach_norm`` call, which there runs
     ``vector_norm(t, dtype=float64)`` on each tensor: the same numbers, one dispatch. Elsewhere
     one norm each: CUDA's fused ``_foreach_norm`` sums the squares in the input's precision even
     with ``dtype=float64``, which would bring the false zeros back."""
-    if len(tensors) > 1 and all(t.device.type == "cpu" for t in tensors):
+    if len(tensors) > 1 and all(
+        t.device.type == "cpu" and not t.is_sparse and not t.is_complex() for t in tensors
+    ):
         try:
             return list(torch._foreach_norm(tensors, 2, dtype=torch.float64))
         except (TypeError, RuntimeError):  # torch 2.2: no dtype argument
             pass
-    return [_norm(t) for t in tensors]
+    return [tensor_norm(t) for t in tensors]
 
 
 #: Outside the detailed mode, the first this many leaf layers record their forward RMS.
@@ -489,7 +499,7 @@ class Probe:
             self._forward_left -= 1
         for out in outs:
             if forward_stats:
-                layer.out_norms.append(_norm(out))
+                layer.out_norms.append(tensor_norm(out))
             layer.out_numel += out.numel()
             if out.requires_grad:
                 layer.grad_numel += out.numel()
@@ -523,7 +533,7 @@ class Probe:
             # CUDA's fused cells (LSTMCell) call the hook with None for an output no gradient
             # reached (the last step's cell state); on CPU the hook is not called at all
             if grad is not None:
-                sink.append(_norm(grad))
+                sink.append(tensor_norm(grad))
 
         return record
 
@@ -531,7 +541,7 @@ class Probe:
         """Hook the gradient at the last layer's input (call between forward and backward)."""
         for t in self._last_inputs:
             self._input_numel += t.numel()
-            self._input_act_norms.append(_norm(t))
+            self._input_act_norms.append(tensor_norm(t))
             self._watch(t, self._input_norms)
         self._last_inputs = []
 
@@ -581,12 +591,14 @@ class Probe:
         self.param_grads = self._param_grads or {}
         self._param_grads = None
         flat = [g for grads in param_grads for g in grads]
-        if flat and all(g.dtype in (torch.float32, torch.float64) for g in flat):
+        if flat and all(
+            g.dtype in (torch.float32, torch.float64) and not g.is_sparse for g in flat
+        ):
             # one fused kernel for every parameter gradient (float32 norms: read as Python
             # floats, exactly as if widened to float64 first)
             norms = list(torch._foreach_norm(flat))
         else:  # half precision: accumulate in float32 (a float16 norm overflows at 65504)
-            norms = [_norm(g) for g in flat]
+            norms = [tensor_norm(g) for g in flat]
         pos = 0
         for layer, grads in zip(self.layers, param_grads, strict=True):
             layer.param_norms = norms[pos : pos + len(grads)]

@@ -36,7 +36,12 @@ from gradcheck_kit.report.sweeps import (
 )
 from gradcheck_kit.runtime.check import run_example
 from gradcheck_kit.runtime.devices import dtype_name, resolve_input_dtype, resolve_targets
-from gradcheck_kit.runtime.harness import effective_seed, preserved_torch_state, target_name
+from gradcheck_kit.runtime.harness import (
+    effective_seed,
+    preserved_torch_state,
+    preserving_state,
+    target_name,
+)
 from gradcheck_kit.runtime.strategies import Example, infer_input
 from gradcheck_kit.runtime.verdict import Outcome
 from gradcheck_kit.strategies import InputSpec
@@ -176,6 +181,7 @@ def _layers_per_depth(points: list[SweepPoint]) -> float | None:
     return round(sxy / sxx, 3) if sxx else None
 
 
+@preserving_state
 def sweep(
     factory: Callable[[int], Any],
     depths: Iterable[int] | int = DEFAULT_DEPTHS,
