@@ -41,6 +41,12 @@ def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
         help="predicted mode: flag runs whose predicted flow ratio is below X (default 1e-3)",
     )
     p.add_argument(
+        "--explode-bound",
+        type=float,
+        metavar="X",
+        help="predicted mode: flag stacks whose predicted flow ratio is above X (default 1e3)",
+    )
+    p.add_argument(
         "--format",
         choices=["full", "concise", "json", "sarif", "github"],
         default="full",

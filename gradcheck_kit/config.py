@@ -6,6 +6,7 @@ naming the key, which the CLI reports with exit code 2.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -54,6 +55,7 @@ class Config:
     #: below ``vanish_bound``); N: the structural mode (any un-reset chain longer than N).
     max_saturating_depth: int | None = None
     vanish_bound: float = 1e-3  # the runtime checker's Bounds.vanish default
+    explode_bound: float = 1e3  # predicted mode, GCK006: the runtime's Bounds.explode default
     exclude: tuple[str, ...] = ()
     extend_exclude: tuple[str, ...] = ()
     per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -94,6 +96,12 @@ def _bound(key: str, value: Any) -> float:
     return float(value)
 
 
+def _explode_bound(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 < value < math.inf:
+        raise ConfigError(f"[tool.gradcheck-kit] {key}: expected a number above 1, got {value!r}")
+    return float(value)
+
+
 def _per_file_ignores(key: str, value: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict):
         raise ConfigError(
@@ -122,6 +130,7 @@ _PARSERS = {
     "extend-select": ("select", _codes),
     "max-saturating-depth": ("max_saturating_depth", _positive_int),
     "vanish-bound": ("vanish_bound", _bound),
+    "explode-bound": ("explode_bound", _explode_bound),
     "exclude": ("exclude", _str_list),
     "extend-exclude": ("extend_exclude", _str_list),
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),

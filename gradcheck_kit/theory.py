@@ -52,6 +52,16 @@ per-layer gain is within 3% of :func:`predicted_gain` wherever it is below ~0.6 
 PyTorch's default init 0.557 measured vs 0.573 predicted, sigmoid 0.138 vs 0.141, softsign
 0.493 vs 0.512, sigmoid with Xavier 0.231 vs 0.236) and the fitted offset matches ``1 / s_w``;
 near criticality (Xavier tanh) finite depth keeps the gain a little below the fixed point's 1.
+
+**An output activation with no head after it** does not count: the ratio ends at the input of
+the latest layer that owns parameters, here the chain's own last ``Linear``, so the last
+activation's derivative lies after the end. ``n`` saturating layers with nothing after them
+are ``n - 1`` hops: ``flow ratio = gain^(n - 1) / s_w`` (``head=False``). Measured with
+``run_example`` (width 64, median of 3 seeds): sigmoid at PyTorch's default init, depth 4 and 8,
+with a ``Linear`` head 5.5e-4 and 3.0e-7 (predicted 6.9e-4, 2.8e-7), ending with the sigmoid
+4.8e-3 and 1.8e-6 (predicted with ``n - 1`` hops 4.9e-3, 2.0e-6). The same holds for GCK006's
+stacks of affine layers: the hops are the stack's depth when a layer with parameters follows its
+last member, one fewer when the stack ends the model.
 """
 
 from __future__ import annotations
@@ -502,11 +512,13 @@ class LayerGain:
     bias_var: float
     gain: float
 
-    def flow_ratio(self, depth: int) -> float:
-        return predicted_flow_ratio(self.gain, self.weight_var, depth)
+    def flow_ratio(self, depth: int, *, head: bool = True) -> float:
+        return predicted_flow_ratio(self.gain, self.weight_var, depth, head=head)
 
-    def crossing(self, bound: float = VANISH_BOUND, limit: int = 10_000) -> int | None:
-        return crossing_depth(self.gain, self.weight_var, bound, limit)
+    def crossing(
+        self, bound: float = VANISH_BOUND, limit: int = 10_000, *, head: bool = True
+    ) -> int | None:
+        return crossing_depth(self.gain, self.weight_var, bound, limit, head=head)
 
 
 def layer_gain(
@@ -553,9 +565,12 @@ def layer_gain(
     return LayerGain(name, weight_var, bias_var, predicted_gain(name, weight_var, bias_var))
 
 
-def predicted_flow_ratio(gain: float, weight_var: float, depth: int) -> float:
+def predicted_flow_ratio(gain: float, weight_var: float, depth: int, *, head: bool = True) -> float:
     """The runtime's flow ratio predicted for ``depth`` saturating layers of per-layer ``gain``
-    followed by a head: ``gain^depth / sqrt(weight_var)`` (see the module docstring)."""
+    followed by a head: ``gain^depth / sqrt(weight_var)``; with nothing after the last
+    activation (``head=False``) its derivative is past the ratio's end: ``depth - 1`` hops (see
+    the module docstring)."""
+    depth = depth if head else depth - 1
     if depth <= 0:
         return 1.0
     if gain <= 0.0:
@@ -565,10 +580,19 @@ def predicted_flow_ratio(gain: float, weight_var: float, depth: int) -> float:
 
 
 def crossing_depth(
-    gain: float, weight_var: float, bound: float = VANISH_BOUND, limit: int = 10_000
+    gain: float,
+    weight_var: float,
+    bound: float = VANISH_BOUND,
+    limit: int = 10_000,
+    *,
+    head: bool = True,
 ) -> int | None:
     """The smallest depth whose predicted flow ratio is below ``bound`` (< 1) or above it
-    (> 1); None when no depth up to ``limit`` crosses it."""
+    (> 1); None when no depth up to ``limit`` crosses it. ``head=False``: the chain ends the
+    model (one hop fewer, :func:`predicted_flow_ratio`), so it crosses one layer later."""
+    if not head:
+        hops = crossing_depth(gain, weight_var, bound, limit)
+        return None if hops is None or hops + 1 > limit else hops + 1
     if gain <= 0.0:
         return 1
     if (bound < 1 and gain >= 1.0) or (bound > 1 and gain <= 1.0):

@@ -193,6 +193,21 @@ def analyze(root: Node) -> list[Run]:
     return maximal_runs(analyzer.runs)
 
 
+#: Layer kinds that own parameters: the runtime's flow ratio ends at the input of the latest one.
+PARAMETER_KINDS = ("affine", "norm")
+
+
+def ends_before_a_layer(root: Node, last: Layer) -> bool:
+    """Whether a layer with parameters comes after ``last`` on ``root``'s forward path: then the
+    runtime's flow ratio ends after ``last`` (a head), else at the input of the chain's own last
+    affine layer, one hop earlier (:func:`gradcheck_kit.theory.predicted_flow_ratio`)."""
+    layers = iter_layers(root)
+    index = next((i for i, layer in enumerate(layers) if layer is last), None)
+    if index is None:
+        return True
+    return any(layer.kind in PARAMETER_KINDS for layer in layers[index + 1 :])
+
+
 def _layer_key(layer: Layer) -> tuple[object, ...]:
     return (layer.name, id(layer.anchor if layer.anchor is not None else layer))
 

@@ -56,6 +56,7 @@ def config_key(config: Config) -> str:
         "ignore": config.ignore,
         "max_saturating_depth": config.max_saturating_depth,
         "vanish_bound": config.vanish_bound,
+        "explode_bound": config.explode_bound,
         "per_file_ignores": sorted((k, list(v)) for k, v in config.per_file_ignores.items()),
         "extend_saturating": config.extend_saturating,
         "extend_normalization": config.extend_normalization,

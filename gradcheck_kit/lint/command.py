@@ -45,6 +45,7 @@ def resolve_config(args: argparse.Namespace, paths: list[str]) -> Config:
         ignore=(config.ignore + tuple(args.ignore)) if getattr(args, "ignore", None) else None,
         max_saturating_depth=getattr(args, "max_saturating_depth", None),
         vanish_bound=getattr(args, "vanish_bound", None),
+        explode_bound=getattr(args, "explode_bound", None),
     )
 
 
@@ -71,6 +72,8 @@ def run_lint(args: argparse.Namespace) -> int:
             raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
         if config.max_saturating_depth is not None and config.max_saturating_depth < 1:
             raise ConfigError("--max-saturating-depth must be at least 1")
+        if not config.explode_bound > 1:
+            raise ConfigError("--explode-bound must be above 1")
         if args.jobs is not None and args.jobs < 1:
             raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")
         if getattr(args, "report", None):

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
-from gradcheck_kit.lint.analyze import Run, analyze, maximal_runs
+from gradcheck_kit.lint.analyze import Run, analyze, ends_before_a_layer, maximal_runs
 from gradcheck_kit.lint.cache import LintCache, content_hash
 from gradcheck_kit.lint.notebook import (
     NotebookError,
@@ -39,7 +39,6 @@ from gradcheck_kit.lint.notebook import (
     to_cells,
 )
 from gradcheck_kit.lint.rules import (
-    DEFAULT_STACK_DEPTH,
     Event,
     FileFacts,
     FileRun,
@@ -109,18 +108,23 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
             tree,
             config.extend_saturating,
             config.extend_normalization,
-            config.max_saturating_depth or DEFAULT_STACK_DEPTH,
+            config.max_saturating_depth or 1,  # predicted mode: GCK006 judges every stack
         )
     module = _concrete_tree(text) if any(rule.syntactic for rule in rules) else None
-    runs: list[tuple[Run, str | None]] = []
+    runs: list[tuple[Run, str | None, bool]] = []
     for root in roots:
-        runs.extend((run, root.symbol) for run in analyze(root.node))
-    symbol_of = {id(run): symbol for run, symbol in runs}
-    kept = maximal_runs([run for run, _ in runs])
-    facts = FileFacts([FileRun(run, symbol_of.get(id(run))) for run in kept], events, module)
+        runs.extend(
+            (run, root.symbol, ends_before_a_layer(root.node, run.layers[-1]))
+            for run in analyze(root.node)
+        )
+    found = {id(run): (symbol, head) for run, symbol, head in runs}
+    kept = maximal_runs([run for run, _, _ in runs])
+    facts = FileFacts([FileRun(run, *found[id(run)]) for run in kept], events, module)
     facts.inits = {k: v for root in roots for k, v in root.inits.items()}
     locate = _Locator(text, module)
-    ctx = RuleContext(path, config.max_saturating_depth, locate, config.vanish_bound)
+    ctx = RuleContext(
+        path, config.max_saturating_depth, locate, config.vanish_bound, config.explode_bound
+    )
     findings = [f for rule in rules for f in rule.check(facts, ctx)]
     if findings:
         findings = [f for f in findings if not _suppressed(f, locate.lines)]

@@ -1698,7 +1698,7 @@ class Extractor:
     def exploding_init(self, root: Root) -> None:
         """Deep stacks of affine layers whose explicit init makes each layer multiply the
         gradient by more than 1 (mean-field prediction), with no normalization between."""
-        from gradcheck_kit.lint.analyze import Analyzer, maximal_runs
+        from gradcheck_kit.lint.analyze import Analyzer, ends_before_a_layer, maximal_runs
         from gradcheck_kit.theory import predicted_gain
 
         layers = iter_layers(root.node)
@@ -1732,10 +1732,9 @@ class Extractor:
         for run in maximal_runs(analyzer.runs):
             if run.unbounded:
                 continue
-            gain = max(gains[id(layer)] for layer in run.layers)
-            init = next(
-                i for layer in run.layers if (i := self.inits.get(id(layer.origin))) is not None
-            )
+            top = max(run.layers, key=lambda layer: gains[id(layer)])
+            gain = gains[id(top)]
+            init = self.inits[id(top.origin)]
             self.events.append(
                 Event(
                     "GCK006",
@@ -1751,7 +1750,15 @@ class Extractor:
                     f"nn.init.calculate_gain({activation!r})), or add normalization.",
                     root.symbol,
                     related=((init.anchor, "initialised here"),),
-                    data={"depth": run.depth, "gain": gain, "activations": (activation,)},
+                    data={
+                        "depth": run.depth,
+                        "gain": gain,
+                        "activations": (activation,),
+                        "weight_var": init.weight_var,
+                        "init": init.description,
+                        "line": getattr(init.anchor, "lineno", None),
+                        "head": ends_before_a_layer(root.node, run.layers[-1]),
+                    },
                 )
             )
 

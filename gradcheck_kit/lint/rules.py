@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gradcheck_kit import catalog
@@ -18,7 +18,7 @@ from gradcheck_kit.catalog import DEFAULT_INIT_GAIN
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.sketch import Layer, Span
 from gradcheck_kit.report.findings import Finding, RelatedLocation
-from gradcheck_kit.theory import VANISH_BOUND
+from gradcheck_kit.theory import EXPLODE_BOUND, VANISH_BOUND
 
 #: A rule's prefilter: groups of lowercase substrings; a file can trigger the rule only if its
 #: lowercased text contains at least one substring of every group. Substring tests on the
@@ -34,10 +34,6 @@ TRAINING_PREFILTER: Prefilter = (("backward",), ("rnn", "lstm", "gru"))
 TYPICAL_GAIN = DEFAULT_INIT_GAIN  # one set of numbers for the linter, the sweep and the docs
 
 
-#: The depth past which GCK006 reports a stack when no structural limit is set.
-DEFAULT_STACK_DEPTH = 3
-
-
 @dataclass(frozen=True)
 class RuleContext:
     path: str
@@ -45,13 +41,7 @@ class RuleContext:
     max_saturating_depth: int | None
     locate: Callable[[object], Span | None]  # a layer's anchor -> its source span
     vanish_bound: float = VANISH_BOUND
-
-    @property
-    def stack_depth(self) -> int:
-        """GCK006's depth limit: the structural one where set."""
-        if self.max_saturating_depth is None:
-            return DEFAULT_STACK_DEPTH
-        return self.max_saturating_depth
+    explode_bound: float = EXPLODE_BOUND  # GCK006's bound in the predicted mode
 
     def related(self, pairs: Iterable[tuple[object, str]]) -> tuple[RelatedLocation, ...]:
         """(anchor, label) pairs -> located, de-duplicated, sorted related locations."""
@@ -69,6 +59,9 @@ class FileRun:
 
     run: Run
     symbol: str | None
+    #: whether a layer with parameters follows the run (else its last activation is the
+    #: model's output, past the end of the runtime's flow ratio: one hop fewer)
+    head: bool = True
 
 
 @dataclass(frozen=True)
@@ -209,8 +202,9 @@ def _theory_name(name: str) -> str:
     return name if name in ACTIVATIONS else "tanh"  # a user-declared one: derivative <= 1
 
 
-def predict(run: Run, facts: FileFacts, ctx: RuleContext) -> Prediction:
-    """The predicted flow ratio of ``run`` from the init of the layer before each activation."""
+def predict(run: Run, facts: FileFacts, ctx: RuleContext, head: bool = True) -> Prediction:
+    """The predicted flow ratio of ``run`` from the init of the layer before each activation;
+    ``head=False``: nothing with parameters follows the run (one hop fewer)."""
     from gradcheck_kit.theory import crossing_depth, predicted_flow_ratio, predicted_gain
 
     layers = _distinct(run) or list(run.layers)
@@ -231,8 +225,8 @@ def predict(run: Run, facts: FileFacts, ctx: RuleContext) -> Prediction:
         weight_vars.append(weight_var)
     gain = math.exp(sum(logs) / len(logs))
     weight_var = weight_vars[0]
-    ratio = predicted_flow_ratio(gain, weight_var, run.depth)
-    crossing = crossing_depth(gain, weight_var, ctx.vanish_bound)
+    ratio = predicted_flow_ratio(gain, weight_var, run.depth, head=head)
+    crossing = crossing_depth(gain, weight_var, ctx.vanish_bound, head=head)
     return Prediction(gain, weight_var, ratio, crossing, _init_words(inits, ctx))
 
 
@@ -255,11 +249,46 @@ def _exploding(facts: FileFacts, ctx: RuleContext) -> set[str | None]:
     """Symbols with a reported exploding-init stack (GCK006, deeper than the limit): there the
     weights, not the saturating derivatives, set the gradient's fate, so GCK001/GCK002's
     "vanishes" would be wrong. A shallower one is not reported and silences nothing."""
-    return {
-        e.symbol
-        for e in facts.events
-        if e.code == "GCK006" and e.data.get("depth", 0) > ctx.stack_depth
-    }
+    return {e.symbol for e in facts.events if e.code == "GCK006" and _explodes(e, ctx) is not None}
+
+
+def _output(item: FileRun) -> str:
+    if item.head:
+        return ""
+    return (
+        f" (the last {item.run.layers[-1].name} is the model's output: {item.run.depth - 1} hops)"
+    )
+
+
+def _explodes(event: Event, ctx: RuleContext) -> Event | None:
+    """A GCK006 event as reported (None: not reported). Structural mode: deeper than the limit;
+    predicted mode: the stack's predicted flow ratio above the explode bound."""
+    from gradcheck_kit.theory import crossing_depth, predicted_flow_ratio
+
+    data = event.data
+    depth = data.get("depth", 0)
+    if ctx.max_saturating_depth is not None:
+        return event if depth > ctx.max_saturating_depth else None
+    gain, weight_var, head = data["gain"], data["weight_var"], data.get("head", True)
+    ratio = predicted_flow_ratio(gain, weight_var, depth, head=head)
+    if not ratio > ctx.explode_bound:
+        return None
+    crossing = crossing_depth(gain, weight_var, ctx.explode_bound, head=head)
+    activation = data["activations"][0]
+    name = ctx.path.replace("\\", "/").rsplit("/", 1)[-1]
+    where = f" at {name}:{data['line']}" if data.get("line") else ""
+    between = "with no activation" if activation == "linear" else f"with {activation}"
+    tail = "" if head else " (nothing with parameters follows the stack: one hop fewer)"
+    message = (
+        f"{depth} layers initialised with {data['init']}{where} and no normalization between "
+        f"them: {between} between them, each layer multiplies the gradient by ~{gain:.3g} "
+        f"(mean-field prediction), so the gradient reaching the first layer is predicted to be "
+        f"~{ratio:.0e}x what leaves the last one{tail}, above the runtime check's bound "
+        f"{ctx.explode_bound:g} (crossed from depth {crossing}) - it explodes with depth. Use a "
+        f"variance-preserving init ({'kaiming_*' if activation == 'relu' else 'xavier_*'} with "
+        f"nn.init.calculate_gain({activation!r})), or add normalization."
+    )
+    return replace(event, message=message)
 
 
 def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
@@ -274,7 +303,7 @@ def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Findi
         if ctx.max_saturating_depth is None:
             if run.depth < 2:
                 continue
-            p = predict(run, facts, ctx)
+            p = predict(run, facts, ctx, item.head)
             if p.ratio >= ctx.vanish_bound:
                 continue
             message = (
@@ -282,7 +311,8 @@ def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Findi
                 f"normalization or residual connection to reset the scale{source}: each layer "
                 f"keeps ~{p.gain:.2g} of the gradient at this init ({p.init}; mean-field "
                 f"prediction), so the gradient reaching the first layer is predicted to be "
-                f"~{p.ratio:.0e} of what leaves the last one, below the runtime check's bound "
+                f"~{p.ratio:.0e} of what leaves the last one{_output(item)}, below the runtime "
+                f"check's bound "
                 f"{ctx.vanish_bound:g} (crossed from depth {p.crossing}). "
                 "Add a residual connection or a normalization layer, or use ReLU/SiLU."
             )
@@ -311,7 +341,7 @@ def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Findin
         what = f"'{symbols[0]}'" if symbols else "a value the linter cannot see"
         past = "past a few layers the gradient vanishes geometrically"
         if ctx.max_saturating_depth is None:
-            p = predict(run, facts, ctx)
+            p = predict(run, facts, ctx, item.head)
             if p.crossing is None:
                 continue  # the model predicts no depth at which it vanishes
             past = (
@@ -337,9 +367,11 @@ def check_squashed_twice(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding
 
 
 def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
-    for finding in check_events(facts, ctx, RULES["GCK006"]):
-        if finding.depth is not None and finding.depth > ctx.stack_depth:
-            yield finding
+    for event in facts.events:
+        if event.code == "GCK006" and (reported := _explodes(event, ctx)) is not None:
+            finding = event_finding(RULES["GCK006"], reported, ctx)
+            if finding is not None:
+                yield finding
 
 
 def _trains_recurrent(tree: ast.Module) -> bool:

@@ -11,7 +11,12 @@ import pytest
 from gradcheck_kit.cli import main
 from gradcheck_kit.lint.diff import parse_diff
 
-STACK = "net{i} = nn.Sequential(\n" + "    nn.Linear(4, 4), nn.Sigmoid(),\n" * 4 + ")\n"
+# a head after the stack: the last sigmoid counts (runtime's flow ratio ends at the head's input)
+STACK = (
+    "net{i} = nn.Sequential(\n"
+    + "    nn.Linear(4, 4), nn.Sigmoid(),\n" * 4
+    + "    nn.Linear(4, 1))\n"
+)
 MODEL = "import torch.nn as nn\n\n" + "\n".join(STACK.format(i=i) for i in range(3))
 # findings span the activation lines: net0 4-7, net1 11-14, net2 18-21
 

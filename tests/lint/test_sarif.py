@@ -26,6 +26,7 @@ net = nn.Sequential(
     nn.Linear(4, 4), nn.Tanh(),
     nn.Linear(4, 4), nn.Sigmoid(),
     nn.Linear(4, 4), nn.Sigmoid(),
+    nn.Linear(4, 1),
 )
 """
 
