@@ -231,30 +231,53 @@ def _confirmation_text(finding: Finding, check: CheckOutcome) -> Text:
     return Text(f"  {text}", style=_AGREEMENT_STYLE.get(kind, "dim"))
 
 
-def _checks_table(checks: list[CheckOutcome]) -> Table:
-    table = Table(show_lines=False, header_style="bold")
-    table.add_column("target", no_wrap=True)  # a path people copy: never folded
-    for column in ("model", "depths", "examples", "flow ratio", "verdict"):
-        table.add_column(column, overflow="fold")
-    for check in checks:
-        report = check.report
-        depths = "-"
-        if report is not None and report.depths:
-            depths = f"{report.depths[0]}..{report.depths[1]}"
-        ratio = "-"
-        if report is not None:
-            value = report.failure.ratio if report.failure else report.ratio
-            ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
-        style = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
-        table.add_row(
-            check.target,
-            check.model or "-",
-            depths,
-            str(report.examples_run) if report is not None else "-",
-            ratio,
-            Text(check.verdict, style=style[check.status]),
-        )
-    return table
+def _checks_table(checks: list[CheckOutcome]) -> Any:
+    """Numbers and verdicts are never cut; targets and models fold; narrower, the vertical rules
+    go, then model and target share a column."""
+    from rich import box
+
+    from gradcheck_kit.report.gradient_console import Fit
+
+    def build(compact: bool, merged: bool) -> Table:
+        table = Table(show_lines=False, header_style="bold")
+        if compact:
+            table.box, table.show_edge, table.pad_edge = box.SIMPLE_HEAD, False, False
+        table.add_column("target / model" if merged else "target", overflow="fold")
+        if not merged:
+            table.add_column("model", overflow="fold")
+        table.add_column("depths", no_wrap=True)
+        table.add_column("ex." if merged else "examples", justify="right", no_wrap=True)
+        table.add_column("flow ratio", justify="right", no_wrap=True)
+        short = all(len(c.verdict) <= 40 for c in checks)  # a headline, not an error message
+        table.add_column("verdict", no_wrap=short, overflow="fold")
+        for check in checks:
+            report = check.report
+            depths = "-"
+            if report is not None and report.depths:
+                depths = f"{report.depths[0]}..{report.depths[1]}"
+            ratio = "-"
+            if report is not None:
+                value = report.failure.ratio if report.failure else report.ratio
+                ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
+            style = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
+            names = (
+                [f"{check.target}\n{check.model or '-'}"]
+                if merged
+                else [
+                    check.target,
+                    check.model or "-",
+                ]
+            )
+            table.add_row(
+                *names,
+                depths,
+                str(report.examples_run) if report is not None else "-",
+                ratio,
+                Text(check.verdict, style=style[check.status]),
+            )
+        return table
+
+    return Fit(lambda: build(False, False), lambda: build(True, False), lambda: build(True, True))
 
 
 # -- markdown (a pull-request comment) ---------------------------------------------------------

@@ -10,10 +10,10 @@ table, so equal steps in length are equal factors of attenuation.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -24,8 +24,54 @@ BAR_WIDTH = 24
 MAX_ROWS = 40  # longer profiles show their two ends
 SATURATED = 0.5  # a saturation fraction at or above this is highlighted
 
+FOLD_MIN = 12  # a folded column (a name) keeps at least this many characters per line
+
 #: (test id or None, report): one row of the summary table.
 Entry = tuple[str | None, GradientReport]
+
+
+def min_table_width(
+    table: Table, console: Console, options: ConsoleOptions, fold_min: int = FOLD_MIN
+) -> int:
+    """The narrowest ``table`` renders without cutting a cell: every ``no_wrap`` column (numbers,
+    verdicts) at its widest cell, every other column (names, which fold) at ``fold_min``."""
+    total = table._extra_width
+    for column in table.columns:
+        widest = table._measure_column(console, options, column).maximum
+        if not column.no_wrap:
+            padding = table._get_padding_width(column._index)
+            widest = min(widest, fold_min + padding)
+        total += widest
+    return total
+
+
+class Fit:
+    """The first of several renderings, most detailed first, that fits the width it is given
+    without cutting a number or a verdict (names fold); the last one when none fits. Each
+    choice is built at render time, when the width is known (a pipe, a CI log, a terminal)."""
+
+    def __init__(self, *choices: Callable[[], RenderableType]) -> None:
+        self.choices = choices
+
+    def pick(self, console: Console, options: ConsoleOptions) -> RenderableType:
+        chosen: RenderableType = ""
+        for build in self.choices:
+            chosen = build()
+            if not isinstance(chosen, Table):
+                return chosen
+            if min_table_width(chosen, console, options) <= options.max_width:
+                return chosen
+        return chosen
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        yield self.pick(console, options)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def _log(value: float | None) -> float | None:
@@ -58,11 +104,12 @@ def bar_scale(layers: Sequence[LayerStat]) -> tuple[float, float]:
     return lo, hi
 
 
-def saturation_text(layer: LayerStat) -> Text:
+def saturation_text(layer: LayerStat, activation: bool = True) -> Text:
     if layer.saturation is None:
         return Text("")
     style = "bold yellow" if layer.saturation >= SATURATED else ""
-    label = f"{layer.saturation:.0%} {layer.activation or ''}".strip()
+    name = layer.activation if activation else None
+    label = f"{layer.saturation:.0%} {name or ''}".strip()
     return Text(label, style=style)
 
 
@@ -75,64 +122,109 @@ def shown_rows(layers: Sequence[LayerStat]) -> list[LayerStat | None]:
     return rows
 
 
-def layer_table(layers: Sequence[LayerStat], title: str = "per-layer gradient") -> Table:
-    lo, hi = bar_scale(layers)
-    table = Table(
-        title=f"{title} (bars: log10 RMS, {lo:.1f} .. {hi:.1f}; input side first)",
-        title_justify="left",
+def _compact(table: Table) -> Table:
+    """No vertical rules and no outer padding: the same cells in fewer columns."""
+    table.box = box.SIMPLE_HEAD
+    table.show_edge = False
+    table.pad_edge = False
+    return table
+
+
+def layer_table(layers: Sequence[LayerStat], title: str = "per-layer gradient") -> Fit:
+    """The per-layer profile at whatever width it is printed: narrower, it shortens the bars,
+    then shows the saturation without the activation's name, then drops the bars, then the
+    saturation column, then the vertical rules; the numbers are never cut, names fold."""
+    has_saturation = any(layer.saturation is not None for layer in layers)
+    choices: list[tuple[int, str, bool]] = [
+        (BAR_WIDTH, "full", False),
+        (12, "full", False),
+        (12, "percent", False),
+        (0, "percent", False),
+        (0, "none", False),
+        (0, "none", True),
+    ]
+    return Fit(
+        *(
+            (lambda b=bar, s=sat, c=compact: _layer_table(layers, title, b, s, c))
+            for bar, sat, compact in choices
+            if has_saturation or sat != "percent"
+        )
     )
-    table.add_column("#", justify="right")
-    table.add_column("layer")
-    table.add_column("type")
-    table.add_column("width", justify="right")
-    table.add_column("grad RMS", justify="right")
-    table.add_column("", no_wrap=True)
-    table.add_column("param grad", justify="right")
-    table.add_column("saturated", justify="right")
+
+
+def _layer_table(
+    layers: Sequence[LayerStat], title: str, bar: int, saturation: str, compact: bool
+) -> Table:
+    lo, hi = bar_scale(layers)
+    scale = f"bars: log10 RMS, {lo:.1f} .. {hi:.1f}; " if bar else ""
+    table = Table(title=f"{title} ({scale}input side first)", title_justify="left")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("layer", overflow="fold")
+    short_types = max((len(layer.type) for layer in layers), default=0) <= 14
+    table.add_column("type", overflow="fold", no_wrap=short_types)
+    table.add_column("width", justify="right", no_wrap=True)
+    table.add_column("grad RMS", justify="right", no_wrap=True)
+    if bar:
+        table.add_column("", no_wrap=True)
+    table.add_column("param grad", justify="right", no_wrap=True)
+    with_saturation = saturation != "none" and any(layer.saturation is not None for layer in layers)
+    if with_saturation:
+        header = "saturated" if saturation == "full" else "sat."
+        table.add_column(header, justify="right", no_wrap=True)
     for layer in shown_rows(layers):
         if layer is None:
             left_out = len(layers) - 2 * (MAX_ROWS // 2)
-            table.add_row("…", f"{left_out} more", "", "", "", "", "", "")
+            table.add_row("…", f"{left_out} more", *[""] * (len(table.columns) - 2))
             continue
         grad = fmt(layer.grad_rms) + (" (uf)" if layer.underflow else "")
-        table.add_row(
+        row: list[RenderableType] = [
             str(layer.index),
             layer.name,
             layer.type,
             str(layer.width or ""),
             grad,
-            gradient_bar(layer.grad_rms, lo, hi),
-            fmt(layer.param_grad_rms),
-            saturation_text(layer),
-        )
-    return table
+        ]
+        if bar:
+            row.append(gradient_bar(layer.grad_rms, lo, hi, width=bar))
+        row.append(fmt(layer.param_grad_rms))
+        if with_saturation:
+            row.append(saturation_text(layer, activation=saturation == "full"))
+        table.add_row(*row)
+    return _compact(table) if compact else table
 
 
 STEP_ROWS = 16  # a longer sequence is shown in this many buckets of consecutive steps
 
 
-def sequence_table(seq: SequenceStat) -> Table:
+def sequence_table(seq: SequenceStat) -> Fit:
     """The gradient at each input step of a fused recurrent module, bucketed when long (each
-    bucket's geometric mean), with the same log bars as the per-layer table."""
+    bucket's geometric mean), with the same log bars as the per-layer table (shorter, or none,
+    when narrow)."""
+    return Fit(*((lambda b=bar: _sequence_table(seq, b)) for bar in (BAR_WIDTH, 12, 0)))
+
+
+def _sequence_table(seq: SequenceStat, bar: int) -> Table:
     buckets = seq.buckets(STEP_ROWS)
     logs = [v for v in (_log(value) for *_, value in buckets) if v is not None]
     lo, hi = (min(logs), max(logs)) if logs else (0.0, 1.0)
     if hi - lo < 1:
         lo = hi - 1
     ratio = f"; smallest/largest {fmt(seq.ratio)}" if seq.ratio is not None else ""
+    scale = f" (bars: log10 RMS, {lo:.1f} .. {hi:.1f}; first step first)" if bar else ""
     table = Table(
-        title=(
-            f"through time: {seq.type} {seq.name!r}, {len(seq.steps)} input steps{ratio} "
-            f"(bars: log10 RMS, {lo:.1f} .. {hi:.1f}; first step first)"
-        ),
+        title=f"through time: {seq.type} {seq.name!r}, {len(seq.steps)} input steps{ratio}{scale}",
         title_justify="left",
     )
     table.add_column("steps", justify="right", no_wrap=True)
     table.add_column("grad RMS", justify="right", no_wrap=True)
-    table.add_column("log10 RMS", no_wrap=True)
+    if bar:
+        table.add_column("log10 RMS", no_wrap=True)
     for first, last, value in buckets:
         steps = str(first) if first == last else f"{first}-{last}"
-        table.add_row(steps, fmt(value), gradient_bar(value, lo, hi))
+        row: list[RenderableType] = [steps, fmt(value)]
+        if bar:
+            row.append(gradient_bar(value, lo, hi, width=bar))
+        table.add_row(*row)
     return table
 
 
@@ -229,10 +321,23 @@ def render_gradient_report(report: GradientReport) -> RenderableType:
 
 def gradient_flow_table(
     entries: Sequence[Entry], title: str | None = None, *, compact: bool = False
-) -> Table:
+) -> Fit:
     """One row per check: test, model, depths tried, worst ratio, verdict (and, unless
-    ``compact``, the example count and the limits)."""
+    ``compact``, the example count and the limits). Test ids are never folded: when they do not
+    fit in a column, each one gets a line of its own above its row."""
     with_tests = any(test for test, _ in entries)
+    if not with_tests:
+        return Fit(lambda: _flow_table(entries, title, compact, tests=False))
+    return Fit(
+        lambda: _flow_table(entries, title, compact, tests=True),
+        lambda: _Stacked(entries, title, compact),
+    )
+
+
+def _flow_table(
+    entries: Sequence[Entry], title: str | None, compact: bool, *, tests: bool
+) -> Table:
+    with_tests = tests and any(test for test, _ in entries)
     table = Table(
         title=title,
         title_justify="left",
@@ -241,9 +346,9 @@ def gradient_flow_table(
         pad_edge=not compact,
     )
     if with_tests:
-        table.add_column("test", overflow="fold")
+        table.add_column("test", no_wrap=True)
     table.add_column("model", overflow="fold")
-    table.add_column("depths" if compact else "depths tried", overflow="fold")
+    table.add_column("depths" if compact else "depths tried", no_wrap=True)
     if not compact:
         table.add_column("examples", justify="right", no_wrap=True)
     table.add_column("worst ratio", justify="right", no_wrap=True)
@@ -251,21 +356,54 @@ def gradient_flow_table(
         table.add_column("limits", justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     for test, report in entries:
-        ratio = report.failure.ratio if report.failure else report.ratio
-        limits = f"{fmt(report.limits[0])} .. {fmt(report.limits[1])}" if report.limits else "-"
-        failed = report.failure is not None
-        mark = Text(verdict(report), style="bold red" if failed else "green")
-        if failed and report.failure and report.failure.depth is not None:
-            mark.append(f" at depth {report.failure.depth}", style="red")
-        row: list[RenderableType] = []
-        if with_tests:
-            row.append(test or "")
-        row += [report.target, depths_text(report)]
-        if not compact:
-            row.append(str(report.examples_run))
-        row.append(fmt(ratio))
-        if not compact:
-            row.append(limits)
-        row.append(mark)
-        table.add_row(*row)
+        row: list[RenderableType] = [test or ""] if with_tests else []
+        table.add_row(*row, *_flow_cells(report, compact))
     return table
+
+
+def _flow_cells(report: GradientReport, compact: bool) -> list[RenderableType]:
+    ratio = report.failure.ratio if report.failure else report.ratio
+    limits = f"{fmt(report.limits[0])} .. {fmt(report.limits[1])}" if report.limits else "-"
+    failed = report.failure is not None
+    mark = Text(verdict(report), style="bold red" if failed else "green")
+    if failed and report.failure and report.failure.depth is not None:
+        mark.append(f" at depth {report.failure.depth}", style="red")
+    cells: list[RenderableType] = [report.target, depths_text(report)]
+    if not compact:
+        cells.append(str(report.examples_run))
+    cells.append(fmt(ratio))
+    if not compact:
+        cells.append(limits)
+    cells.append(mark)
+    return cells
+
+
+class _Stacked:
+    """The flow table with each test id on a line of its own above its row (ids longer than
+    the width fold there, at the full width, never in a narrow column)."""
+
+    def __init__(self, entries: Sequence[Entry], title: str | None, compact: bool) -> None:
+        self.entries, self.title, self.compact = entries, title, compact
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        whole = _flow_table(self.entries, self.title, self.compact, tests=False)
+        widths = [
+            whole._measure_column(console, options, column).maximum for column in whole.columns
+        ]
+        # the widest no_wrap columns as they are, the model column gets the rest
+        room = options.max_width - whole._extra_width - sum(widths[1:])
+        widths[0] = max(min(widths[0], room), FOLD_MIN)
+        rows = [_flow_table([], self.title, self.compact, tests=False)]  # the header
+        rows += [_flow_table([(None, r)], None, self.compact, tests=False) for _, r in self.entries]
+        for row in rows:
+            _compact(row)
+            for column, width in zip(row.columns, widths, strict=True):
+                column.width = width - row._get_padding_width(column._index)
+        yield rows[0]
+        for (test, _), row in zip(self.entries, rows[1:], strict=True):
+            row.show_header = False
+            if test:
+                yield Text(test, style="bold", overflow="fold")
+            yield row
