@@ -14,6 +14,7 @@ from rich.text import Text
 
 from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.formats import statistics
+from gradcheck_kit.report.gradient_console import plural
 
 _CONTEXT = 2  # lines shown around a finding
 
@@ -80,10 +81,11 @@ class LintSummary:
         n = len(r.findings)
         if n or r.errors:
             style = "bold yellow"
-            text = f"Found {n} finding{'s' if n != 1 else ''} in {r.files_checked} files checked."
+            files = plural(r.files_checked, "file")
+            text = f"Found {plural(n, 'finding')} in {files} checked."
         else:
             style = "bold green"
-            text = f"All checks passed: {r.files_checked} files checked, no findings."
+            text = f"All checks passed: {plural(r.files_checked, 'file')} checked, no findings."
         yield Text(text, style=style)
         if r.errors:
             yield Text(

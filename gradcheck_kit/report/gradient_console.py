@@ -388,15 +388,20 @@ class _Stacked:
     def __rich_console__(
         self, console: Console, options: ConsoleOptions
     ) -> Iterator[RenderableType]:
-        whole = _flow_table(self.entries, self.title, self.compact, tests=False)
-        widths = [
-            whole._measure_column(console, options, column).maximum for column in whole.columns
-        ]
-        # the widest no_wrap columns as they are, the model column gets the rest
-        room = options.max_width - whole._extra_width - sum(widths[1:])
+        compact = self.compact
+        while True:  # the examples and limits columns go when even that does not fit
+            whole = _flow_table(self.entries, self.title, compact, tests=False)
+            widths = [
+                whole._measure_column(console, options, column).maximum for column in whole.columns
+            ]
+            # the no_wrap columns as they are, the model column gets the rest
+            room = options.max_width - len(whole.columns) + 1 - sum(widths[1:])
+            if room >= FOLD_MIN or compact:
+                break
+            compact = True
         widths[0] = max(min(widths[0], room), FOLD_MIN)
-        rows = [_flow_table([], self.title, self.compact, tests=False)]  # the header
-        rows += [_flow_table([(None, r)], None, self.compact, tests=False) for _, r in self.entries]
+        rows = [_flow_table([], self.title, compact, tests=False)]  # the header
+        rows += [_flow_table([(None, r)], None, compact, tests=False) for _, r in self.entries]
         for row in rows:
             _compact(row)
             for column, width in zip(row.columns, widths, strict=True):

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gradcheck_kit.report.gradient_console import Fit
 from gradcheck_kit.report.gradients import fmt
 from gradcheck_kit.report.sweeps import SweepCurve, SweepReport, summary_lines
 
@@ -45,7 +47,7 @@ def _y_range(curve: SweepCurve, lo_bound: float, hi_bound: float) -> tuple[float
 
 
 def sweep_chart(curve: SweepCurve, report: SweepReport, width: int = 60) -> Text:
-    """log10(flow ratio) against depth: medians (``●``), the spread over seeds (``│``), the fit
+    """log10(flow ratio) against depth: medians (``●``), the spread over seeds (``┃``), the fit
     (``·``), the bounds (``─``, red) and ratio 1 (dim); ``▼`` marks a ratio below the dtype's
     range."""
     width = max(MIN_CHART_WIDTH, min(MAX_CHART_WIDTH, width))
@@ -83,7 +85,7 @@ def sweep_chart(curve: SweepCurve, report: SweepReport, width: int = 60) -> Text
         if p.low is not None and p.high is not None and p.low > 0:
             top, bottom = row_of(math.log10(p.high)), row_of(math.log10(p.low))
             for r in range(top, bottom + 1):
-                put(r, c, "│", _SPREAD)
+                put(r, c, "┃", _SPREAD)  # not the axis's │
         median = p.log10_median
         if median is None:
             continue
@@ -122,12 +124,19 @@ def sweep_chart(curve: SweepCurve, report: SweepReport, width: int = 60) -> Text
                 ticks[start + i] = ch
     text.append("".join(ticks).rstrip() + "  depth\n", style="dim")
     gain = f" (gain {fit.gain:.3g})" if fit.gain is not None else ""
-    text.append("● median  ", style="bold")
-    text.append(f"│ min..max of {report.seeds} seeds  ", style="yellow")
-    text.append(f"· {fit.shape} fit{gain}  ", style="cyan")
-    text.append("─ bounds", style="red")
+    legend = [
+        ("● median", "bold"),
+        (f"┃ min..max of {report.seeds} seeds", "yellow"),
+        (f"· {fit.shape} fit{gain}", "cyan"),
+        ("─ bounds", "red"),
+    ]
     if any(p.log10_median == -math.inf for p in curve.points):
-        text.append("  ▼ below the dtype's range", style="magenta")
+        legend.append(("▼ below the dtype's range", "magenta"))
+    one_line = sum(len(item) + 2 for item, _ in legend) <= width + 17
+    for i, (item, style) in enumerate(legend):
+        if i:
+            text.append("  " if one_line else "\n")
+        text.append(item, style=style)
     return text
 
 
@@ -143,23 +152,33 @@ def _tick_depths(lo: int, hi: int, count: int = 6) -> list[int]:
     return ticks
 
 
-def _points_table(curve: SweepCurve, seeds: int) -> Table:
+def _points_table(curve: SweepCurve, seeds: int) -> Fit:
+    return Fit(lambda: _points(curve, seeds, False), lambda: _points(curve, seeds, True))
+
+
+def _points(curve: SweepCurve, seeds: int, compact: bool) -> Table:
     title = f"flow ratio by depth ({curve.device}/{curve.dtype}, {seeds} seeds)"
     table = Table(title=title, title_justify="left")
-    for col in ("depth", "median", "min", "max", "fit", "layers", ""):
-        table.add_column(col, justify="right" if col not in ("",) else "left")
+    if compact:
+        table.box, table.show_edge, table.pad_edge = box.SIMPLE_HEAD, False, False
+    notes = any(p.messages for p in curve.points)  # no empty column
+    for col in ("depth", "median", "min", "max", "fit", "layers"):
+        table.add_column(col, justify="right", no_wrap=True)
+    if notes:
+        table.add_column("notes", overflow="fold")
     for p in curve.points:
         fitted = curve.fit.predict(p.depth) if curve.fit.shape != "insufficient" else None
-        note = Text("; ".join(p.messages), style="red" if p.broken else "magenta")
-        table.add_row(
+        row: list[RenderableType] = [
             str(p.depth),
             fmt(p.median),
             fmt(p.low),
             fmt(p.high),
             fmt(fitted),
             str(p.layers or ""),
-            note,
-        )
+        ]
+        if notes:
+            row.append(Text("; ".join(p.messages), style="red" if p.broken else "magenta"))
+        table.add_row(*row)
     return table
 
 
@@ -186,14 +205,23 @@ def render_sweep_report(report: SweepReport, width: int | None = None) -> Render
     return Group(*parts)
 
 
-def _theory_table(report: SweepReport) -> Table:
+def _theory_table(report: SweepReport) -> Fit:
+    return Fit(
+        lambda: _theory(report, "wide"),
+        lambda: _theory(report, "compact"),
+        lambda: _theory(report, "tall"),
+    )
+
+
+def _theory(report: SweepReport, layout: str) -> Table:
     t = report.theory
     assert t is not None
     table = Table(
         title="mean-field cross-check (gradcheck_kit.theory.predicted_gain)", title_justify="left"
     )
-    for col in ("activation", "s_w^2", "s_b^2", "q*", "predicted", "measured", "apart", ""):
-        table.add_column(col, justify="left" if col in ("activation", "") else "right")
+    if layout != "wide":
+        table.box, table.show_edge, table.pad_edge = box.SIMPLE_HEAD, False, False
+    columns = ("activation", "s_w^2", "s_b^2", "q*", "predicted", "measured", "apart", "")
     rel = t.rel_diff
     verdict = (
         Text("")
@@ -202,7 +230,7 @@ def _theory_table(report: SweepReport) -> Table:
         if t.agrees
         else Text(f"off by more than {t.tolerance:.0%}", style="yellow")
     )
-    table.add_row(
+    cells: list[RenderableType] = [
         t.activation,
         f"{t.weight_var:.4g}",
         f"{t.bias_var:.3g}",
@@ -211,7 +239,18 @@ def _theory_table(report: SweepReport) -> Table:
         f"{t.measured:.4g}" if t.measured is not None else "-",
         f"{rel:.1%}" if rel is not None else "-",
         verdict,
-    )
+    ]
+    if layout == "tall":  # one quantity per line: fits any width
+        table.expand = True
+        table.add_column("quantity", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        for name, cell in zip(columns, cells, strict=True):
+            table.add_row(name or "verdict", cell)
+    else:
+        for col in columns:
+            left = col in ("activation", "")
+            table.add_column(col, justify="left" if left else "right", no_wrap=not left)
+        table.add_row(*cells)
     table.caption = t.note
     return table
 
