@@ -28,7 +28,14 @@ from rich.text import Text
 
 from gradcheck_kit import __version__
 from gradcheck_kit._io import write_atomic
-from gradcheck_kit.config import Config, ConfigError, discover_config, load_config, read_toml
+from gradcheck_kit.config import (
+    Config,
+    ConfigError,
+    discover_config,
+    load_config,
+    read_toml,
+    validate_check_table,
+)
 from gradcheck_kit.lint.command import config_starts
 from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.report import console as views
@@ -51,6 +58,7 @@ class CheckOutcome:
     report: GradientReport | None = None
     skipped: str | None = None  # an optional dependency is missing: not a failure
     error: str | None = None  # the target could not be loaded or run: a failure
+    usage_error: bool = False  # the error is a usage error (factory arity, ...): exit 2
     model: str | None = None  # class the factory builds
     model_file: str | None = None
     #: (resolved source file, qualified name) of every user class and function the check
@@ -105,6 +113,23 @@ class AuditReport:
             and all(c.status in ("passed", "skipped") for c in self.checks)
         )
 
+    @property
+    def empty(self) -> bool:
+        """Nothing was checked: no file linted (none found, or every one excluded) and no
+        runtime check run. Not a PASS."""
+        return (
+            self.lint.files_checked == 0
+            and not self.lint.errors
+            and not any(c.status != "skipped" for c in self.checks)
+        )
+
+    @property
+    def title(self) -> str:
+        """``PASS``, ``FAIL``, or ``NOTHING CHECKED`` for an empty run."""
+        if not self.passed:
+            return "FAIL"
+        return "NOTHING CHECKED" if self.empty else "PASS"
+
     def failing_findings(self) -> list[Finding]:
         """Findings that fail the audit: all but those a runtime check refuted at the code's own
         depth (the measurement outranks the prediction)."""
@@ -145,12 +170,15 @@ class AuditReport:
                 parts.append(f"{skipped} skipped")
         elif self.runtime_note:
             parts.append(self.runtime_note)
+        if self.empty:
+            parts.append("nothing was checked")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": __version__,
             "passed": self.passed,
+            "empty": self.empty,
             "verdict": self.verdict_text(),
             "lint": lint_to_dict(self.lint),
             "confirmations": [
@@ -187,8 +215,8 @@ class AuditReport:
                     yield check.report
         else:
             yield Text(self.runtime_note or "no runtime checks declared", style="dim")
-        style = "green" if self.passed else "red"
-        title = "PASS" if self.passed else "FAIL"
+        style = ("yellow" if self.empty else "green") if self.passed else "red"
+        title = self.title
         yield Panel(Text(self.verdict_text()), title=f"[bold {style}]{title}", border_style=style)
 
 
@@ -303,7 +331,7 @@ def to_markdown(report: AuditReport) -> str:
     lines = [
         "## gradcheck-kit audit",
         "",
-        f"**{'PASS' if report.passed else 'FAIL'}**: {report.verdict_text()}",
+        f"**{report.title}**: {report.verdict_text()}",
         "",
     ]
     if report.lint.findings:
@@ -374,8 +402,7 @@ def _load_tables(args: argparse.Namespace, config: Config) -> tuple[list[Mapping
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{path}: expected [[check]] or [[tool.gradcheck-kit.check]] tables")
     for i, table in enumerate(tables):
-        if "target" not in table:
-            raise ConfigError(f"{path}: check #{i + 1} has no 'target'")
+        validate_check_table(table, f"{path}: check #{i + 1}")
     return tables, path.resolve().parent
 
 
@@ -399,6 +426,7 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
         CHECK_KEYS,
         UsageError,
         _check_kwargs,
+        check_arity,
         load_factory,
     )
     from gradcheck_kit.runtime.harness import ExampleTimeout, time_limit
@@ -408,6 +436,7 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
     unknown = sorted(set(table) - set(CHECK_KEYS))
     if unknown:
         outcome.error = f"unknown key(s) {', '.join(unknown)} (known: {', '.join(CHECK_KEYS)})"
+        outcome.usage_error = True
         return outcome
     spec = {CHECK_KEYS[k]: v for k, v in table.items()}
     for attr in ("max_examples", "seed"):
@@ -422,6 +451,11 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
             outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
         else:
             outcome.error = str(exc)
+        return outcome
+    try:
+        check_arity(factory, target)
+    except UsageError as exc:
+        outcome.error, outcome.usage_error = str(exc), True
         return outcome
     depth = kwargs.get("depths", (2, 32))[0]
     try:
@@ -505,11 +539,12 @@ def build_audit(args: argparse.Namespace) -> AuditReport:
         import hypothesis  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
-        reason = (
-            f"needs the runtime extra ({exc.name} missing): pip install 'gradcheck-kit[runtime]'"
-        )
-        report.checks = [CheckOutcome(str(t.get("target")), skipped=reason) for t in tables]
-        return report
+        # fail closed: a CI set up without the runtime extra must not go green unchecked
+        raise ConfigError(
+            f"{len(tables)} runtime check(s) declared, but the runtime checker needs torch and "
+            f"hypothesis ({exc.name} is missing): pip install 'gradcheck-kit[runtime]', "
+            "or pass --no-runtime to lint only"
+        ) from exc
     report.checks = [run_one(table, root, args) for table in tables]
     return report
 
@@ -556,12 +591,20 @@ def run_audit(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"gradcheck-kit: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if report.empty:
+        print(
+            "gradcheck-kit audit: warning: nothing was checked (no Python files found or every "
+            "path excluded, and no runtime checks declared)",
+            file=sys.stderr,
+        )
     if args.format == "full":
         Console(highlight=False).print(report)
     else:
         sys.stdout.write(_render_text(report, args.format))
     if args.report:
         write_audit_report(report, args.report)
+    if any(c.usage_error for c in report.checks):
+        return EXIT_ERROR  # a usage error (the factory's arity, ...) whatever --exit-zero says
     if report.passed or args.exit_zero:
         return EXIT_OK
     return EXIT_FAILED

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import sys
 import threading
@@ -21,6 +22,45 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 def _codes(text: str) -> list[str]:
     return [c.strip().upper() for c in text.split(",") if c.strip()]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    from gradcheck_kit.config import parse_shape_value
+
+    try:
+        return parse_shape_value(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,7 +118,9 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
         "(default: every [[tool.gradcheck-kit.check]] in pyproject.toml)",
     )
     p.add_argument("--depths", metavar="LO:HI", help="inclusive depth range (default 2:32)")
-    p.add_argument("--max-examples", type=int, metavar="N", help="Hypothesis examples per check")
+    p.add_argument(
+        "--max-examples", type=_positive_int, metavar="N", help="Hypothesis examples per check"
+    )
     p.add_argument("--format", choices=["full", "json"], default="full")
     p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
     _add_runtime_options(p)
@@ -86,15 +128,25 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``check`` and ``sweep`` (how to build inputs, where to run)."""
-    p.add_argument("--input-shape", metavar="N,D,...", help="batch-first input shape, e.g. 16,64")
+    p.add_argument(
+        "--input-shape", type=_shape, metavar="N,D,...", help="batch-first input shape, e.g. 16,64"
+    )
     p.add_argument("--input-dtype", metavar="DTYPE", help="e.g. long, for token ids")
-    p.add_argument("--vocab-size", type=int, metavar="N", help="token ids drawn from range(N)")
+    p.add_argument(
+        "--vocab-size", type=_positive_int, metavar="N", help="token ids drawn from range(N)"
+    )
     p.add_argument("--device", metavar="DEVICES", help="cpu,cuda,mps or auto (default cpu)")
     p.add_argument("--dtype", metavar="DTYPES", help="float32,bfloat16,float16 (default float32)")
-    p.add_argument("--seed", type=int, metavar="N", help="fixed seed: an identical run")
-    p.add_argument("--vanish", type=float, metavar="X", help="fail when the flow ratio is below X")
-    p.add_argument("--explode", type=float, metavar="X", help="fail when the flow ratio is above X")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-example time limit")
+    p.add_argument("--seed", type=_seed, metavar="N", help="fixed seed: an identical run")
+    p.add_argument(
+        "--vanish", type=_positive_float, metavar="X", help="fail when the flow ratio is below X"
+    )
+    p.add_argument(
+        "--explode", type=_positive_float, metavar="X", help="fail when the flow ratio is above X"
+    )
+    p.add_argument(
+        "--timeout", type=_positive_float, metavar="SECONDS", help="per-example time limit"
+    )
     p.add_argument("--output-file", metavar="FILE", help="write the report here, not stdout")
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -121,8 +173,10 @@ def _add_audit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["full", "json", "markdown"], default="full")
     p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when something failed")
-    p.add_argument("--max-examples", type=int, metavar="N", help="Hypothesis examples per check")
-    p.add_argument("--seed", type=int, metavar="N", help="fixed seed: an identical run")
+    p.add_argument(
+        "--max-examples", type=_positive_int, metavar="N", help="Hypothesis examples per check"
+    )
+    p.add_argument("--seed", type=_seed, metavar="N", help="fixed seed: an identical run")
     p.add_argument("--no-runtime", action="store_true", help="lint only; run no checks")
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
     p.add_argument("-q", "--quiet", action="store_true")

@@ -6,6 +6,7 @@ naming the key, which the CLI reports with exit code 2.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import sys
@@ -107,7 +108,135 @@ def _per_file_ignores(key: str, value: Any) -> dict[str, tuple[str, ...]]:
         raise ConfigError(
             f"[tool.gradcheck-kit] {key}: expected a table of glob = [codes], got {value!r}"
         )
-    return {str(glob): _codes(f"{key}.{glob}", codes) for glob, codes in value.items()}
+    from gradcheck_kit.lint.rules import unknown_codes
+
+    parsed = {str(glob): _codes(f"{key}.{glob}", codes) for glob, codes in value.items()}
+    for glob, codes in parsed.items():
+        bad = unknown_codes(codes)
+        if bad:
+            raise ConfigError(
+                f"[tool.gradcheck-kit] {key}.{glob!r}: unknown rule code(s) {', '.join(bad)} "
+                "(see `gradcheck-kit rule`)"
+            )
+    return parsed
+
+
+def did_you_mean(key: str, known: Any) -> str:
+    """`` (did you mean 'x'?)`` for a misspelt key, else ``""``."""
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def parse_depths_value(value: Any) -> tuple[int, int]:
+    """``"2:32"``, ``"16"``, ``[2, 32]`` or an int -> (lo, hi); ValueError naming what is wrong."""
+    if isinstance(value, (bool, float)):
+        raise ValueError(f"expected LO:HI (e.g. 2:32), got {value!r}")
+    if isinstance(value, int):
+        lo = hi = value
+    elif isinstance(value, (list, tuple)):
+        if len(value) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ValueError(f"expected LO:HI (e.g. 2:32) or [LO, HI], got {value!r}")
+        lo, hi = value
+    elif isinstance(value, str):
+        lo_s, _, hi_s = value.strip().partition(":")
+        hi_s = hi_s or lo_s
+        if not (lo_s.strip().isdigit() and hi_s.strip().isdigit()):
+            raise ValueError(f"expected LO:HI (e.g. 2:32), got {value!r}")
+        lo, hi = int(lo_s), int(hi_s)
+    else:
+        raise ValueError(f"expected LO:HI (e.g. 2:32), got {value!r}")
+    if lo < 1 or hi < lo:
+        raise ValueError(f"need 1 <= LO <= HI, got {lo}:{hi}")
+    return lo, hi
+
+
+def parse_shape_value(value: Any) -> tuple[int, ...]:
+    """``[16, 64]``, ``"16,64"`` or ``"16x64"`` -> (16, 64); every size a positive integer."""
+    if isinstance(value, (list, tuple)):
+        parts: list[Any] = list(value)
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in parts)
+    elif isinstance(value, str):
+        parts = [p.strip() for p in value.replace("x", ",").split(",")]
+        ok = all(p.isdigit() for p in parts)
+        parts = [int(p) for p in parts] if ok else parts
+    else:
+        parts, ok = [], False
+    if not ok or not parts or any(p < 1 for p in parts):
+        raise ValueError(
+            f"expected an input shape of positive integer sizes like 16,64, got {value!r}"
+        )
+    return tuple(parts)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_value(key: str, value: Any) -> None:
+    """Raise ValueError (the message without the key) when a [[check]] value is wrong."""
+    if key in ("target", "input-dtype"):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"expected a non-empty string, got {value!r}")
+    elif key == "depths":
+        parse_depths_value(value)
+    elif key == "input-shape":
+        parse_shape_value(value)
+    elif key in ("vocab-size", "max-examples"):
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"expected a positive integer, got {value!r}")
+    elif key == "seed":
+        if not _is_int(value) or value < 0:
+            raise ValueError(f"expected a non-negative integer, got {value!r}")
+    elif key in ("device", "dtype"):
+        if not (isinstance(value, (str, list))) or not all(
+            isinstance(v, str) for v in ([value] if isinstance(value, str) else value)
+        ):
+            raise ValueError(f"expected a string or a list of strings, got {value!r}")
+    elif key in ("timeout", "vanish", "explode") and (not _is_number(value) or value <= 0):
+        raise ValueError(f"expected a positive number, got {value!r}")
+
+
+#: [[tool.gradcheck-kit.check]] keys (the CLI flags, plus target) -> argparse attribute.
+CHECK_KEYS: dict[str, str] = {
+    "target": "target",
+    "depths": "depths",
+    "input-shape": "input_shape",
+    "input-dtype": "input_dtype",
+    "vocab-size": "vocab_size",
+    "device": "device",
+    "dtype": "dtype",
+    "max-examples": "max_examples",
+    "seed": "seed",
+    "vanish": "vanish",
+    "explode": "explode",
+    "timeout": "timeout",
+}
+
+
+def validate_check_table(table: Any, where: str) -> Mapping[str, Any]:
+    """One [[check]] table: every key known, every value of the right type; ``where`` names the
+    table in the message (``[[tool.gradcheck-kit.check]] #2``)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table, got {table!r}")
+    for key, value in table.items():
+        if key not in CHECK_KEYS:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}{did_you_mean(key, CHECK_KEYS)} "
+                f"(known: {', '.join(CHECK_KEYS)})"
+            )
+        try:
+            _check_value(key, value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {key}: {exc}") from None
+    if "target" not in table:
+        raise ConfigError(f"{where}: missing 'target' (e.g. target = \"models.py:make_model\")")
+    return table
 
 
 def _checks(key: str, value: Any) -> tuple[Mapping[str, Any], ...]:
@@ -115,13 +244,10 @@ def _checks(key: str, value: Any) -> tuple[Mapping[str, Any], ...]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ConfigError(f"[[tool.gradcheck-kit.{key}]]: expected an array of tables")
-    for i, table in enumerate(value):
-        if "target" not in table:
-            raise ConfigError(
-                f"[[tool.gradcheck-kit.{key}]] #{i + 1}: missing 'target' "
-                '(e.g. target = "models.py:make_model")'
-            )
-    return tuple(value)
+    return tuple(
+        validate_check_table(table, f"[[tool.gradcheck-kit.{key}]] #{i + 1}")
+        for i, table in enumerate(value)
+    )
 
 
 _PARSERS = {
@@ -146,7 +272,10 @@ def config_from_mapping(table: Mapping[str, Any], source: Path | None = None) ->
     for key, raw in table.items():
         if key not in _PARSERS:
             known = ", ".join(sorted(_PARSERS))
-            raise ConfigError(f"[tool.gradcheck-kit] unknown key {key!r} (known keys: {known})")
+            raise ConfigError(
+                f"[tool.gradcheck-kit] unknown key {key!r}{did_you_mean(key, _PARSERS)} "
+                f"(known keys: {known})"
+            )
         attr, parse = _PARSERS[key]
         values[attr] = parse(key, raw)
     return Config(source=source, **values)
@@ -166,13 +295,19 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table ([tool.gradcheck-kit]), got {tool!r}")
     if path.name == "pyproject.toml":
-        table = data.get("tool", {}).get("gradcheck-kit", {})
+        table = tool.get("gradcheck-kit", {})
     else:
-        table = data.get("tool", {}).get("gradcheck-kit", data)
+        table = tool.get("gradcheck-kit", data)
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.gradcheck-kit] must be a table")
-    return config_from_mapping(table, source=path.resolve())
+    try:
+        return config_from_mapping(table, source=path.resolve())
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def find_pyproject(start: Path) -> Path | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import inspect
 import io
 import json
 import sys
@@ -16,24 +17,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gradcheck_kit.config import CHECK_KEYS as CHECK_KEYS
+from gradcheck_kit.config import parse_depths_value, parse_shape_value
+
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 INSTALL_HINT = "pip install 'gradcheck-kit[runtime]'"
-
-#: [[tool.gradcheck-kit.check]] keys (the CLI flags, plus target) -> argparse attribute.
-CHECK_KEYS: dict[str, str] = {
-    "target": "target",
-    "depths": "depths",
-    "input-shape": "input_shape",
-    "input-dtype": "input_dtype",
-    "vocab-size": "vocab_size",
-    "device": "device",
-    "dtype": "dtype",
-    "max-examples": "max_examples",
-    "seed": "seed",
-    "vanish": "vanish",
-    "explode": "explode",
-    "timeout": "timeout",
-}
 
 
 class UsageError(Exception):
@@ -47,32 +35,33 @@ def _err(message: str) -> None:
 def parse_depths(value: Any) -> tuple[int, int]:
     """``"2:32"``, ``"16"``, ``[2, 32]`` or an int -> (lo, hi)."""
     try:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value, value
-        if isinstance(value, (list, tuple)) and len(value) == 2:
-            lo, hi = int(value[0]), int(value[1])
-        else:
-            text = str(value).strip()
-            lo_s, _, hi_s = text.partition(":")
-            lo, hi = int(lo_s), int(hi_s or lo_s)
-    except (TypeError, ValueError):
-        raise UsageError(f"depths: expected LO:HI (e.g. 2:32), got {value!r}") from None
-    if lo < 1 or hi < lo:
-        raise UsageError(f"depths: need 1 <= LO <= HI, got {lo}:{hi}")
-    return lo, hi
+        return parse_depths_value(value)
+    except ValueError as exc:
+        raise UsageError(f"depths: {exc}") from None
 
 
-def parse_shape(value: Any) -> tuple[int, ...]:
+def parse_shape(value: Any, what: str = "input shape") -> tuple[int, ...]:
+    """``[16, 64]``, ``"16,64"`` or ``"16x64"``: every size a positive integer (``16,x`` is an
+    error, not ``(16,)``)."""
     try:
-        if isinstance(value, (list, tuple)):
-            shape = tuple(int(v) for v in value)
-        else:
-            shape = tuple(int(v) for v in str(value).replace("x", ",").split(",") if v.strip())
-    except (TypeError, ValueError):
-        raise UsageError(f"input shape: expected sizes like 16,64, got {value!r}") from None
-    if not shape or any(s < 1 for s in shape):
-        raise UsageError(f"input shape: expected positive sizes like 16,64, got {value!r}")
-    return shape
+        return parse_shape_value(value)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+
+
+def check_arity(factory: Callable[..., Any], target: str) -> None:
+    """A usage error, naming the target, when ``factory(depth)`` cannot be called."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to tell in advance
+        return
+    try:
+        signature.bind(2)
+    except TypeError as exc:
+        raise UsageError(
+            f"target {target!r}: the factory is called as factory(depth) with one argument, "
+            f"but its signature is {getattr(factory, '__name__', 'factory')}{signature} ({exc})"
+        ) from None
 
 
 def load_factory(target: str, root: Path) -> Callable[[int], Any]:
@@ -133,16 +122,8 @@ def _checks_from_config(args: argparse.Namespace) -> tuple[list[dict[str, Any]],
             "no TARGET given and no [[tool.gradcheck-kit.check]] tables in "
             f"{config.source or 'pyproject.toml'} (e.g. gradcheck-kit check models.py:make_model)"
         )
-    tables = []
-    for i, table in enumerate(config.checks):
-        unknown = sorted(set(table) - set(CHECK_KEYS))
-        if unknown:
-            raise UsageError(
-                f"[[tool.gradcheck-kit.check]] #{i + 1}: unknown key(s) {', '.join(unknown)} "
-                f"(known: {', '.join(CHECK_KEYS)})"
-            )
-        tables.append({CHECK_KEYS[k]: v for k, v in table.items()})
-    return tables, root
+    # every key and value was validated when the config was read (a ConfigError above)
+    return [{CHECK_KEYS[k]: v for k, v in table.items()} for table in config.checks], root
 
 
 def _merged(table: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -198,11 +179,11 @@ def run_check(args: argparse.Namespace) -> int:
             f"the runtime checker needs torch and hypothesis ({exc.name} is missing): {INSTALL_HINT}"
         )
         return EXIT_ERROR
-    from gradcheck_kit.report.gradients import GradientReport
+    from gradcheck_kit.audit import CheckOutcome
     from gradcheck_kit.runtime.check import check_gradients
     from gradcheck_kit.runtime.devices import DeviceUnavailableError
 
-    reports: list[GradientReport] = []
+    outcomes: list[CheckOutcome] = []
     try:
         if getattr(args, "report", None):
             from gradcheck_kit.report.export import report_format
@@ -215,32 +196,103 @@ def run_check(args: argparse.Namespace) -> int:
         for table in tables:
             spec = _merged(table, args)
             target = str(spec.get("target") or "")
+            if not args.target:  # from pyproject.toml: one bad target does not sink the others
+                outcomes.append(_run_declared(spec, root, target))
+                continue
             factory = load_factory(target, root)
+            check_arity(factory, target)
             kwargs = _check_kwargs(spec)
             try:
-                reports.append(
-                    check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
-                )
+                report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
             except (ValueError, TypeError, DeviceUnavailableError) as exc:
                 raise UsageError(f"{target}: {exc}") from exc
+            outcomes.append(CheckOutcome(target, report=report))
     except UsageError as exc:
         _err(str(exc))
         return EXIT_ERROR
-    _emit(reports, args)
+    for outcome in outcomes:
+        if outcome.status == "error":
+            _err(f"{outcome.target}: {outcome.verdict}")
+    _emit(outcomes, args)
     if getattr(args, "report", None):
         from gradcheck_kit.report.export import write_report
 
-        write_report(args.report, gradients=reports)
-    return EXIT_OK if all(r.passed for r in reports) else EXIT_FAILED
+        write_report(args.report, gradients=[o.report for o in outcomes if o.report is not None])
+    if any(o.usage_error for o in outcomes):
+        return EXIT_ERROR
+    return EXIT_OK if all(o.status in ("passed", "skipped") for o in outcomes) else EXIT_FAILED
 
 
-def _emit(reports: list[Any], args: argparse.Namespace) -> None:
+def _run_declared(spec: Mapping[str, Any], root: Path, target: str) -> Any:
+    """One [[check]] table -> a CheckOutcome: a target whose optional package is missing is
+    skipped (as ``audit`` does), one that cannot be loaded or run is an error with its cause,
+    a usage problem (the factory's arity, an input that cannot be inferred) an error that
+    makes the run exit 2 - none of them loses the other targets' results."""
+    from gradcheck_kit.audit import CheckOutcome, _missing_dependency
+    from gradcheck_kit.runtime.check import check_gradients
+    from gradcheck_kit.runtime.devices import DeviceUnavailableError
+
+    outcome = CheckOutcome(target)
+    try:
+        kwargs = _check_kwargs(spec)
+    except UsageError as exc:
+        outcome.error, outcome.usage_error = str(exc), True
+        return outcome
+    try:
+        factory = load_factory(target, root)
+    except UsageError as exc:
+        missing = _missing_dependency(exc, root)
+        if missing:
+            outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
+        else:
+            outcome.error = str(exc)
+        return outcome
+    try:
+        check_arity(factory, target)
+    except UsageError as exc:
+        outcome.error, outcome.usage_error = str(exc), True
+        return outcome
+    try:
+        outcome.report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
+    except Exception as exc:
+        missing = _missing_dependency(exc, root)
+        if missing:
+            outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
+        else:
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.usage_error = isinstance(exc, (ValueError, TypeError, DeviceUnavailableError))
+    return outcome
+
+
+def _outcome_dict(outcome: Any) -> dict[str, Any]:
+    """A report's own dict; for a target without a report, what happened to it."""
+    status = outcome.status
+    if outcome.report is not None:
+        return {**outcome.report.to_dict(), "status": status}
+    return {
+        "target": outcome.target,
+        "status": status,
+        "passed": None if status == "skipped" else False,
+        "error": outcome.error,
+        "skipped": outcome.skipped,
+    }
+
+
+def _summary(outcomes: list[Any]) -> str:
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("passed", "failed", "error")}
+    text = f"{len(outcomes)} checks: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    skipped = sum(o.status == "skipped" for o in outcomes)
+    return text + (f", {skipped} skipped" if skipped else "")
+
+
+def _emit(outcomes: list[Any], args: argparse.Namespace) -> None:
     from gradcheck_kit._io import write_atomic
 
     if args.format == "json":
-        text = json.dumps([r.to_dict() for r in reports], indent=2) + "\n"
+        text = json.dumps([_outcome_dict(o) for o in outcomes], indent=2) + "\n"
     else:
         from rich.console import Console
+        from rich.text import Text
 
         buffer = io.StringIO()
         console = Console(
@@ -249,10 +301,16 @@ def _emit(reports: list[Any], args: argparse.Namespace) -> None:
             width=110 if args.output_file or not sys.stdout.isatty() else None,
             no_color=bool(args.output_file),
         )
-        for report in reports:
-            if args.quiet and report.passed:
+        for outcome in outcomes:
+            if args.quiet and outcome.status == "passed":
                 continue
-            console.print(report)
+            if outcome.report is not None:
+                console.print(outcome.report)
+            else:
+                style = "dim" if outcome.status == "skipped" else "red"
+                console.print(Text(f"{outcome.target}: {outcome.verdict}", style=style))
+        if not args.target and not args.quiet:
+            console.print(Text(_summary(outcomes)))
         if not args.output_file:
             return
         text = buffer.getvalue()

@@ -31,6 +31,7 @@ from gradcheck_kit.runtime.command import (
     EXIT_OK,
     INSTALL_HINT,
     UsageError,
+    check_arity,
     load_factory,
     parse_shape,
 )
@@ -114,6 +115,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     try:
         kwargs = _sweep_kwargs(args)
         factory = load_factory(args.target, Path.cwd())
+        check_arity(factory, args.target)
         try:
             report = sweep(factory, name=args.target, **kwargs)
         except (ValueError, TypeError, DeviceUnavailableError) as exc:
