@@ -41,6 +41,7 @@ from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.report import console as views
 from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.formats import lint_to_dict
+from gradcheck_kit.report.gradient_console import plural
 from gradcheck_kit.report.gradients import FailureKind, fmt
 from gradcheck_kit.report.markdown import gradient_details
 
@@ -155,14 +156,13 @@ class AuditReport:
         ran = [c for c in self.checks if c.status != "skipped"]
         ok = sum(c.status == "passed" for c in ran)
         parts = [
-            f"{n_findings} finding{'s' if n_findings != 1 else ''} in "
-            f"{self.lint.files_checked} files",
+            f"{plural(n_findings, 'finding')} in {plural(self.lint.files_checked, 'file')}",
         ]
         refuted = n_findings - len(self.failing_findings())
         if refuted:
             parts.append(f"{refuted} of them refuted at runtime (not failing the audit)")
         if self.lint.errors:
-            parts.append(f"{len(self.lint.errors)} files could not be linted")
+            parts.append(f"{plural(len(self.lint.errors), 'file')} could not be linted")
         if self.checks:
             parts.append(f"{ok}/{len(ran)} runtime checks passed")
             skipped = len(self.checks) - len(ran)

@@ -107,8 +107,17 @@ def preserved_torch_state() -> Iterator[None]:
         random.setstate(py_rng)
         torch.set_grad_enabled(grad_mode)
         torch.set_default_dtype(default_dtype)
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-        torch.set_anomaly_enabled(anomaly, anomaly_check_nan)
+        # only where the run changed them: use_deterministic_algorithms imports torch._dynamo
+        if (
+            torch.are_deterministic_algorithms_enabled() != deterministic
+            or torch.is_deterministic_algorithms_warn_only_enabled() != warn_only
+        ):
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        if (
+            torch.is_anomaly_enabled() != anomaly
+            or torch.is_anomaly_check_nan_enabled() != anomaly_check_nan
+        ):
+            torch.set_anomaly_enabled(anomaly, anomaly_check_nan)
 
 
 _stochastic_types: dict[type, bool] = {}
