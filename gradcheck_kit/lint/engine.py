@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import Run, analyze, ends_before_a_layer, maximal_runs
-from gradcheck_kit.lint.cache import LintCache, content_hash
+from gradcheck_kit.lint.cache import FileStamp, LintCache, content_hash
 from gradcheck_kit.lint.notebook import (
     NotebookError,
     NotebookSource,
@@ -445,24 +445,31 @@ def lint_file(path: Path, config: Config) -> tuple[list[Finding], LintError | No
 
 
 def _read(path: Path) -> tuple[bytes | None, LintError | None]:
+    data, _, error = _read_stat(path)
+    return data, error
+
+
+def _read_stat(path: Path) -> tuple[bytes | None, FileStamp | None, LintError | None]:
+    """The file's bytes and its stamp (size, mtime), or the error naming the problem."""
     display = str(path)
     try:
-        return _read_regular(path), None
+        data, stamp = _read_regular(path)
+        return data, stamp, None
     except _NotRegular as exc:
-        return None, LintError(display, f"not a regular file ({exc}); skipped")
+        return None, None, LintError(display, f"not a regular file ({exc}); skipped")
     except FileNotFoundError:
-        return None, LintError(display, "file not found (deleted during the run?)")
+        return None, None, LintError(display, "file not found (deleted during the run?)")
     except IsADirectoryError:
-        return None, LintError(display, "is a directory")
+        return None, None, LintError(display, "is a directory")
     except OSError as exc:
-        return None, LintError(display, f"cannot read: {exc.strerror or exc}")
+        return None, None, LintError(display, f"cannot read: {exc.strerror or exc}")
 
 
 class _NotRegular(Exception):
     pass
 
 
-def _read_regular(path: Path) -> bytes:
+def _read_regular(path: Path) -> tuple[bytes, FileStamp]:
     """The file's bytes. Opened non-blocking and checked with fstat (no race), so a FIFO or a
     device named ``*.py`` is refused instead of blocking the run forever."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -473,7 +480,8 @@ def _read_regular(path: Path) -> bytes:
         if not stat.S_ISREG(mode):
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
             raise _NotRegular(kind)
-        return handle.read()
+        info = os.fstat(fd)
+        return handle.read(), (info.st_size, info.st_mtime_ns)
 
 
 def lint_bytes(data: bytes, display: str, config: Config) -> tuple[list[Finding], LintError | None]:
@@ -578,16 +586,18 @@ def lint_paths(
     cache = LintCache(Path(cache_dir), config) if cache_dir is not None else None
     outcomes: list[tuple[list[Finding], LintError | None] | None] = [None] * len(files)
     todo: list[tuple[int, bytes, str]] = []  # (index, bytes, content hash)
+    stamps: list[FileStamp | None] = [None] * len(files)
     for index, path in enumerate(files):
-        data, error = _read(path)
+        data, stamp, error = _read_stat(path)
         if data is None:
             outcomes[index] = ([], error)
             continue
+        stamps[index] = stamp
         if warn is not None and _MAYBE_NOQA.search(data):
             for message in _noqa_warnings(data, str(path)):
                 warn(message)
         digest = content_hash(data) if cache is not None else ""
-        cached = cache.get(keys[index], digest) if cache is not None else None
+        cached = cache.get(keys[index], digest, stamp) if cache is not None else None
         if cached is not None:
             outcomes[index] = _renamed(cached, str(path))
         else:
@@ -597,7 +607,7 @@ def lint_paths(
     for (index, _, digest), outcome in zip(todo, _run_all(work, config, jobs), strict=True):
         outcomes[index] = outcome
         if cache is not None:
-            cache.put(keys[index], digest, *outcome)
+            cache.put(keys[index], digest, stamps[index], *outcome)
     if cache is not None:
         cache.save()
 

@@ -119,3 +119,126 @@ def test_file_level_noqa_inside_a_string_is_not_a_directive(
     assert code == 1 and "GCK001" in out
     code, out, _ = _lint(tmp_path, "# gradcheck-kit: noqa\n" + LAYERS + "\n", capsys)
     assert code == 0 and "GCK001" not in out
+
+
+def _plant_and_lint(tree: Path, entry: dict[str, object]) -> list[tuple[int, str]]:
+    """Plant ``entry`` for ``bad.py`` (in the format of every release) and lint with the cache."""
+    import hashlib
+
+    from gradcheck_kit import __version__
+    from gradcheck_kit.config import Config
+    from gradcheck_kit.lint.cache import CACHE_DIR_NAME, config_key
+    from gradcheck_kit.lint.engine import lint_paths
+
+    bad = tree / "bad.py"
+    bad.write_text(BAD)
+    digest = hashlib.sha256(bad.read_bytes()).hexdigest()
+    key = config_key(Config())
+    cache = tree / CACHE_DIR_NAME
+    cache.mkdir(exist_ok=True)
+    outcomes = []
+    for fmt in (1, 2):
+        files = {str(bad.resolve()): {"sha256": digest, **entry}}
+        body = {"format": fmt, "tool": __version__, "key": key, "files": files}
+        (cache / f"lint-{key}.json").write_text(json.dumps(body))
+        result = lint_paths([tree], Config(), cache_dir=cache)
+        outcomes.append((len(result.findings), " ".join(e.message for e in result.errors)))
+    return outcomes
+
+
+def test_planted_cache_cannot_hide_findings(tmp_path: Path) -> None:
+    """Item 10: an entry with the file's content hash and no findings hid the finding."""
+    outcomes = _plant_and_lint(tmp_path, {"findings": [], "error": None})
+    assert outcomes == [(1, ""), (1, "")]
+
+
+def test_planted_cache_with_a_guessed_stamp_still_needs_the_exact_mtime(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(BAD)
+    size = bad.stat().st_size
+    outcomes = _plant_and_lint(tmp_path, {"stamp": [size, 0], "findings": [], "error": None})
+    assert outcomes == [(1, ""), (1, "")]
+
+
+FINDING = {
+    "code": "GCK001",
+    "name": "x",
+    "message": "m",
+    "line": 1,
+    "column": 1,
+    "end_line": 1,
+    "end_column": 2,
+}
+
+
+@pytest.mark.parametrize(
+    "finding",
+    [
+        {**FINDING, "line": "1"},
+        {**FINDING, "line": True},
+        {**FINDING, "line": None},
+        {**FINDING, "code": 5},
+        {**FINDING, "activations": "Sigmoid"},
+        {**FINDING, "activations": [1]},
+        {**FINDING, "related": [{"line": 1}]},
+        {**FINDING, "related": "x"},
+        {**FINDING, "cell": "1"},
+        {**FINDING, "depth": 1.5},
+        {**FINDING, "unknown": 1},
+        {"code": "GCK001"},
+        "GCK001",
+        None,
+    ],
+)
+def test_cache_entries_of_the_wrong_types_are_misses_not_crashes(
+    finding: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid stamp (as if this machine wrote it) and wrong types inside: a miss, linted again."""
+    from gradcheck_kit.config import Config
+    from gradcheck_kit.lint.cache import LintCache
+
+    bad = tmp_path / "bad.py"
+    bad.write_text(BAD)
+    cache = LintCache(tmp_path / "c", Config())
+    stamp = (bad.stat().st_size, bad.stat().st_mtime_ns)
+    cache.entries[str(bad)] = {
+        "sha256": "h",
+        "stamp": list(stamp),
+        "findings": [finding],
+        "error": None,
+    }
+    assert cache.get(str(bad), "h", stamp) is None
+    cache.entries[str(bad)] = {"sha256": "h", "stamp": list(stamp), "findings": [], "error": 5}
+    assert cache.get(str(bad), "h", stamp) is None
+
+
+def test_valid_cache_entries_are_still_hits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gradcheck_kit.config import Config
+    from gradcheck_kit.lint import engine
+    from gradcheck_kit.lint.engine import lint_paths
+
+    (tmp_path / "bad.py").write_text(BAD)
+    cold = lint_paths([tmp_path], Config(), cache_dir=tmp_path / "c")
+
+    def fail(*args: object) -> object:
+        raise AssertionError("a cached file was linted again")
+
+    monkeypatch.setattr(engine, "lint_bytes", fail)
+    warm = lint_paths([tmp_path], Config(), cache_dir=tmp_path / "c")
+    assert warm.findings == cold.findings and len(warm.findings) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_a_fifo_planted_as_the_cache_file_does_not_block(tmp_path: Path) -> None:
+    from gradcheck_kit.config import Config
+    from gradcheck_kit.lint.cache import CACHE_DIR_NAME, config_key
+    from gradcheck_kit.lint.engine import lint_paths
+
+    (tmp_path / "bad.py").write_text(BAD)
+    cache = tmp_path / CACHE_DIR_NAME
+    cache.mkdir()
+    os.mkfifo(cache / f"lint-{config_key(Config())}.json")
+    result = lint_paths([tmp_path], Config(), cache_dir=cache)
+    assert len(result.findings) == 1
