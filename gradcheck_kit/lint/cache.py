@@ -236,8 +236,10 @@ class LintCache:
             directory.mkdir(parents=True, exist_ok=True)
             ignore = directory / ".gitignore"
             if not ignore.exists():  # as ruff does: the cache never shows up in `git status`
-                write_atomic(ignore, "# Created by gradcheck-kit automatically.\n*\n")
-            write_atomic(self.file, text)
+                write_atomic(
+                    ignore, "# Created by gradcheck-kit automatically.\n*\n", follow_links=False
+                )
+            write_atomic(self.file, text, follow_links=False)
             self.dirty = False
 
 

@@ -213,7 +213,7 @@ def test_cli_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_permission_denied_on_write_is_not_an_error(
     tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def denied(path: object, text: str) -> None:
+    def denied(path: object, text: str, **options: object) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr("gradcheck_kit.lint.cache.write_atomic", denied)

@@ -242,3 +242,94 @@ def test_a_fifo_planted_as_the_cache_file_does_not_block(tmp_path: Path) -> None
     os.mkfifo(cache / f"lint-{config_key(Config())}.json")
     result = lint_paths([tmp_path], Config(), cache_dir=cache)
     assert len(result.findings) == 1
+
+
+def _lint_to(tmp_path: Path, output: str | Path) -> int:
+    (tmp_path / "bad.py").write_text(BAD)
+    return main(
+        ["lint", "--no-cache", "--format", "json", "--output-file", str(output), str(tmp_path)]
+    )
+
+
+def test_output_file_through_a_symlink_keeps_the_link(tmp_path: Path) -> None:
+    """Item 9: the symlink was replaced by a regular file and its target left stale."""
+    real = tmp_path / "reports" / "lint.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "latest.json"
+    os.symlink(real, link)
+    (tmp_path / "src").mkdir()
+    _lint_to(tmp_path / "src", link)
+    assert link.is_symlink()
+    assert json.loads(real.read_text())["version"]
+
+
+def test_output_file_keeps_the_mode_of_an_existing_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    out.write_text("old")
+    out.chmod(0o600)
+    (tmp_path / "src").mkdir()
+    _lint_to(tmp_path / "src", out)
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert json.loads(out.read_text())["files_checked"] == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_output_file_writes_into_a_fifo(tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as handle:
+            received.append(handle.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    (tmp_path / "src").mkdir()
+    assert _lint_to(tmp_path / "src", fifo) == 1
+    reader.join(10)
+    assert fifo.is_fifo()  # still a FIFO, not replaced by a regular file
+    assert json.loads(received[0])["files_checked"] == 1
+
+
+def test_output_file_dev_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "src").mkdir()
+    assert _lint_to(tmp_path / "src", "/dev/stdout") == 1
+    assert json.loads(capsys.readouterr().out)["files_checked"] == 1
+
+
+def test_output_file_dev_stdout_redirected_to_a_file(tmp_path: Path) -> None:
+    """The shell's ``> file`` with ``--output-file /dev/stdout``: the file the shell opened is
+    written (not replaced behind its back, nor reopened and truncated)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "bad.py").write_text(BAD)
+    out = tmp_path / "out.json"
+    with open(out, "wb") as handle:
+        argv = ["lint", "--no-cache", "--format", "json", "--output-file", "/dev/stdout"]
+        code = subprocess.call(
+            [sys.executable, "-m", "gradcheck_kit", *argv, str(tmp_path / "bad.py")],
+            stdout=handle,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+    assert code == 1
+    assert json.loads(out.read_text())["files_checked"] == 1
+
+
+def test_cache_never_follows_a_planted_symlink(tmp_path: Path) -> None:
+    from gradcheck_kit.config import Config
+    from gradcheck_kit.lint.cache import CACHE_DIR_NAME, config_key
+    from gradcheck_kit.lint.engine import lint_paths
+
+    (tmp_path / "bad.py").write_text(BAD)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    cache = tmp_path / CACHE_DIR_NAME
+    cache.mkdir()
+    os.symlink(victim, cache / f"lint-{config_key(Config())}.json")
+    lint_paths([tmp_path / "bad.py"], Config(), cache_dir=cache)
+    assert victim.read_text() == "keep me"
