@@ -333,3 +333,25 @@ def test_cache_never_follows_a_planted_symlink(tmp_path: Path) -> None:
     os.symlink(victim, cache / f"lint-{config_key(Config())}.json")
     lint_paths([tmp_path / "bad.py"], Config(), cache_dir=cache)
     assert victim.read_text() == "keep me"
+
+
+def test_a_long_chain_of_unions_builds_its_layer_set_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 7: the union rebuilt the seen-set of every layer so far at each layer (quadratic)."""
+    from gradcheck_kit.lint import analyze
+    from gradcheck_kit.lint.sketch import Layer
+
+    builds = []
+    real = analyze._LayerIndex.__init__
+
+    def counted(self: object, *args: object) -> None:
+        builds.append(1)
+        real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analyze._LayerIndex, "__init__", counted)
+    run = analyze.EMPTY_RUN
+    layers = [Layer("saturating", "tanh") for _ in range(5000)]
+    for layer in layers:
+        run = run + analyze.Run(1, (layer,))
+    assert run.depth == 5000 and len(run.layers) == 5000
+    assert len(builds) <= 2
+    assert (run + analyze.Run(1, (layers[0],))).layers == run.layers  # still a set union
