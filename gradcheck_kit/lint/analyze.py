@@ -13,7 +13,7 @@ The analysis records every run where it ends and returns the maximal ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import reduce
 
 from gradcheck_kit.lint.sketch import Count, Layer, Node, Repeat, Residual, Seq, iter_layers
@@ -26,19 +26,36 @@ class Run:
     unbounded: bool = False  # repeated an unknown number of times
     counts: tuple[Count, ...] = ()  # the unknown counts, for the message
     sources: tuple[str, ...] = ()  # where known counts came from (parameter defaults...)
+    # The ids of ``layers``, shared along a chain of unions: a run extended by one layer at a
+    # time (a 50,000-layer nn.Sequential) reuses its predecessor's set instead of rebuilding it,
+    # which made the analysis quadratic. Valid only while ``_index.layers is layers``.
+    _index: _LayerIndex | None = field(default=None, compare=False, repr=False)
+
+    def _ids(self) -> _LayerIndex:
+        index = self._index
+        if index is None or index.layers is not self.layers:
+            index = _LayerIndex(self.layers, {id(layer) for layer in self.layers})
+            object.__setattr__(self, "_index", index)
+        return index
 
     def __add__(self, other: Run) -> Run:
         if not other.depth and not other.unbounded:
             return self
         if not self.depth and not self.unbounded:
             return other
-        seen = {id(layer) for layer in self.layers}
+        index = self._ids()
+        added = tuple(layer for layer in other.layers if id(layer) not in index.ids)
+        layers = self.layers + added if added else self.layers
+        if added:  # hand the set on to the longer run (this one rebuilds its own if asked)
+            index.ids.update(id(layer) for layer in added)
+            index.layers = layers
         return Run(
             self.depth + other.depth,
-            self.layers + tuple(layer for layer in other.layers if id(layer) not in seen),
+            layers,
             self.unbounded or other.unbounded,
             _unique(self.counts + other.counts),
             _unique(self.sources + other.sources),
+            index,
         )
 
     def times(self, count: Count) -> Run:
@@ -52,6 +69,16 @@ class Run:
     @property
     def empty(self) -> bool:
         return not self.depth and not self.unbounded
+
+
+class _LayerIndex:
+    """The ids of the layers of one tuple (see ``Run._index``)."""
+
+    __slots__ = ("ids", "layers")
+
+    def __init__(self, layers: tuple[Layer, ...], ids: set[int]) -> None:
+        self.layers = layers
+        self.ids = ids
 
 
 EMPTY_RUN = Run()

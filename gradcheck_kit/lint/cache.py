@@ -3,15 +3,20 @@
 One JSON file per (tool, effective config) pair in the cache directory (default
 ``.gradcheck_cache`` next to the config file, else in the working directory)::
 
-    .gradcheck_cache/lint-<key>.json   {"format": 1, "key": <key>, "files": {
+    .gradcheck_cache/lint-<key>.json   {"format": 2, "tool": <version>, "key": <key>, "files": {
                                          <absolute path>: {"sha256": <content hash>,
+                                                           "stamp": [<size>, <mtime ns>],
                                                            "findings": [...], "error": ...}}}
 
 ``<key>`` hashes the tool version, a digest of the linter's own source (so an edited checkout
 never serves stale results) and the config that decides findings. An entry is used only when the
-file's bytes hash to its ``sha256``. The file is read once at the start and written once at the
-end, atomically; a cache that is missing, corrupt, foreign or unwritable is ignored (and
-rewritten where possible) - it never fails a run.
+file's bytes hash to its ``sha256`` and the file's size and modification time (in nanoseconds)
+are the ones recorded when this machine linted it: a cache file planted in the tree (committed,
+or unpacked from an archive) cannot know the time a checkout wrote each file, so it cannot hide
+findings. Every entry is validated field by field; anything malformed is a miss. The file is read
+once at the start (only if it is a regular file: a FIFO or a device planted there is ignored) and
+written once at the end, atomically; a cache that is missing, corrupt, foreign or unwritable is
+ignored (and rewritten where possible) - it never fails a run.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import asdict
+import stat
+from dataclasses import MISSING, asdict, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +37,10 @@ from gradcheck_kit.config import Config
 from gradcheck_kit.report.findings import Finding, LintError, RelatedLocation
 
 CACHE_DIR_NAME = ".gradcheck_cache"
-_FORMAT = 1
+_FORMAT = 2
+_MAX_BYTES = 256 * 1024 * 1024  # a larger "cache" was not written by this tool
+
+FileStamp = tuple[int, int]  # (size, mtime in nanoseconds) of a linted file
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -75,10 +84,60 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _finding_from(data: dict[str, Any], path: str) -> Finding:
-    related = tuple(RelatedLocation(**item) for item in data.pop("related"))
-    data["activations"] = tuple(data["activations"])
-    return Finding(**{**data, "path": path, "related": related})
+class _Invalid(Exception):
+    """A cache entry that this tool did not write."""
+
+
+def _check(value: object, hint: str) -> object:
+    """``value`` if it has the type a field of :class:`Finding` declares (JSON shapes)."""
+    if hint.endswith(" | None"):
+        if value is None:
+            return None
+        hint = hint[: -len(" | None")]
+    if hint == "str" and isinstance(value, str):
+        return value
+    if hint == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if (
+        hint == "tuple[str, ...]"
+        and isinstance(value, list)
+        and all(isinstance(item, str) for item in value)
+    ):
+        return tuple(value)
+    if hint == "tuple[RelatedLocation, ...]" and isinstance(value, list):
+        return tuple(_from_fields(RelatedLocation, item) for item in value)
+    raise _Invalid(f"{value!r} is not {hint}")
+
+
+def _from_fields(cls: Any, data: object, **extra: object) -> Any:
+    """An instance of the dataclass ``cls`` from a dict with exactly its fields (but ``extra``),
+    each of the declared type."""
+    if not isinstance(data, dict):
+        raise _Invalid("not an object")
+    hints = _hints(cls)
+    names = {f.name for f in fields(cls)} - set(extra)
+    if set(data) - names:
+        raise _Invalid(f"unknown fields {sorted(set(data) - names)}")
+    required = {f.name for f in fields(cls) if f.name in names and _no_default(f)}
+    if required - set(data):
+        raise _Invalid(f"missing fields {sorted(required - set(data))}")
+    values = {name: _check(value, hints[name]) for name, value in data.items()}
+    return cls(**values, **extra)
+
+
+def _no_default(f: Any) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+@cache
+def _hints(cls: Any) -> dict[str, str]:
+    """The declared type of each field, as written (``from __future__ import annotations``)."""
+    return {f.name: str(f.type) for f in fields(cls)}
+
+
+def _finding_from(data: object, path: str) -> Finding:
+    finding: Finding = _from_fields(Finding, data, path=path)
+    return finding
 
 
 def _finding_to(finding: Finding) -> dict[str, Any]:
@@ -100,12 +159,14 @@ class LintCache:
 
     def _load(self) -> None:
         try:
-            data = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return  # missing, unreadable or corrupt: start empty, rewrite at the end
+            data = json.loads(_read_regular(self.file))
+        except (OSError, ValueError, RecursionError):
+            self.dirty = True  # missing, unreadable, planted or corrupt: rewrite at the end
+            return
         if (
             isinstance(data, dict)
             and data.get("format") == _FORMAT
+            and data.get("tool") == __version__
             and data.get("key") == self.key
             and isinstance(data.get("files"), dict)
         ):
@@ -113,22 +174,48 @@ class LintCache:
         else:
             self.dirty = True  # foreign or older: replace it
 
-    def get(self, path: str, sha256: str) -> tuple[list[Finding], LintError | None] | None:
+    def get(
+        self, path: str, sha256: str, stamp: FileStamp | None = None
+    ) -> tuple[list[Finding], LintError | None] | None:
+        """The cached outcome of ``path``, or ``None`` (a miss) unless the entry is valid and
+        records these bytes (``sha256``) with this size and modification time (``stamp``)."""
         self.touched.add(path)
         entry = self.entries.get(path)
-        if not isinstance(entry, dict) or entry.get("sha256") != sha256:
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != {"sha256", "stamp", "findings", "error"}
+            or entry["sha256"] != sha256
+            or stamp is None
+            or entry["stamp"] != list(stamp)
+        ):
             return None
         try:
-            findings = [_finding_from(dict(item), path) for item in entry["findings"]]
-            error = entry.get("error")
-            return findings, (LintError(path, str(error)) if error is not None else None)
-        except (KeyError, TypeError, ValueError):
-            return None  # a hand-edited or damaged entry: lint the file again
+            if not isinstance(entry["findings"], list):
+                raise _Invalid("findings is not a list")
+            findings = [_finding_from(item, path) for item in entry["findings"]]
+            error = entry["error"]
+            if error is not None and not isinstance(error, str):
+                raise _Invalid("error is not a string")
+        except (_Invalid, KeyError, TypeError, ValueError):
+            self.entries.pop(path, None)  # a planted, hand-edited or damaged entry: lint again
+            self.dirty = True
+            return None
+        return findings, (LintError(path, error) if error is not None else None)
 
-    def put(self, path: str, sha256: str, findings: list[Finding], error: LintError | None) -> None:
+    def put(
+        self,
+        path: str,
+        sha256: str,
+        stamp: FileStamp | None,
+        findings: list[Finding],
+        error: LintError | None,
+    ) -> None:
         self.touched.add(path)
+        if stamp is None:
+            return
         self.entries[path] = {
             "sha256": sha256,
+            "stamp": list(stamp),
             "findings": [_finding_to(f) for f in findings],
             "error": error.message if error is not None else None,
         }
@@ -141,12 +228,27 @@ class LintCache:
         for path in [p for p in self.entries if p not in self.touched]:
             if not os.path.exists(path):  # deleted or temporary files: do not grow forever
                 del self.entries[path]
-        text = json.dumps({"format": _FORMAT, "key": self.key, "files": self.entries})
+        text = json.dumps(
+            {"format": _FORMAT, "tool": __version__, "key": self.key, "files": self.entries}
+        )
         with contextlib.suppress(OSError):
             directory = self.file.parent
             directory.mkdir(parents=True, exist_ok=True)
             ignore = directory / ".gitignore"
             if not ignore.exists():  # as ruff does: the cache never shows up in `git status`
-                write_atomic(ignore, "# Created by gradcheck-kit automatically.\n*\n")
-            write_atomic(self.file, text)
+                write_atomic(
+                    ignore, "# Created by gradcheck-kit automatically.\n*\n", follow_links=False
+                )
+            write_atomic(self.file, text, follow_links=False)
             self.dirty = False
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file; a FIFO, a device or an outsized file raises OSError (opened
+    non-blocking and checked with fstat, so a FIFO planted as the cache never blocks a run)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_BYTES:
+            raise OSError(f"{path}: not a regular file of a plausible size")
+        return handle.read(_MAX_BYTES + 1)

@@ -34,6 +34,10 @@ def _fail(message: str) -> int:
     return EXIT_ERROR
 
 
+def _warn(message: str) -> None:
+    print(f"gradcheck-kit: warning: {message}", file=sys.stderr)
+
+
 def resolve_config(args: argparse.Namespace, paths: list[str]) -> Config:
     """The config file (``--config`` or the nearest pyproject.toml) with CLI flags on top."""
     if getattr(args, "config", None):
@@ -101,6 +105,7 @@ def run_lint(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             cache_dir=cache_dir,
             only=changed.touches if changed is not None else None,
+            warn=_warn,
         )
     except Exception as exc:
         if args.verbose:

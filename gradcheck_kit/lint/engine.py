@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import Run, analyze, ends_before_a_layer, maximal_runs
-from gradcheck_kit.lint.cache import LintCache, content_hash
+from gradcheck_kit.lint.cache import FileStamp, LintCache, content_hash
 from gradcheck_kit.lint.notebook import (
     NotebookError,
     NotebookSource,
@@ -52,10 +52,76 @@ from gradcheck_kit.report.findings import Finding, LintError, LintResult
 if TYPE_CHECKING:
     from gradcheck_kit.lint.extract import Root
 
-_NOQA = re.compile(
-    r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*[,\s]\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE
+# Suppression directives are read from comment tokens only (the word in a string literal is not
+# a directive). As ruff: a bare directive is a blanket, one followed by a colon names codes, and
+# anything else (a colon with no valid code after it, ``noqa`` glued to other text) is
+# malformed: it suppresses nothing and is warned about, never silently a blanket.
+_NOQA_HEAD = re.compile(r"#\s*noqa", re.IGNORECASE)
+_NOQA_CODES = re.compile(
+    r"\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*)(?![\w-])", re.IGNORECASE
 )
 _FILE_NOQA = re.compile(r"^\s*#\s*gradcheck-kit:\s*noqa\b", re.IGNORECASE | re.MULTILINE)
+_FILE_NOQA_COMMENT = re.compile(r"#\s*gradcheck-kit:\s*noqa\b", re.IGNORECASE)
+MALFORMED_NOQA = (
+    "invalid `# noqa` directive: expected a comma-separated list of codes "
+    "(e.g. `# noqa: GCK001, GCK002`); it suppresses nothing"
+)
+
+_Directive = frozenset[str] | bool  # codes, True (a blanket) or False (malformed)
+
+
+def _comments(text: str) -> dict[int, str]:
+    """Line -> the comment token on it (lines counted as the parser counts them)."""
+    comments: dict[int, str] = {}
+    with contextlib.suppress(tokenize.TokenError, SyntaxError, ValueError):
+        readline = io.StringIO(text, newline=None).readline  # \r and \r\n end lines too
+        for token in tokenize.generate_tokens(readline):
+            if token.type == tokenize.COMMENT:
+                comments[token.start[0]] = token.string
+    return comments
+
+
+def _directive(comment: str) -> _Directive | None:
+    """The ``# noqa`` directive in a comment token, or ``None`` where it has none."""
+    head = _NOQA_HEAD.search(comment)
+    if head is None:
+        return None
+    rest = comment[head.end() :]
+    if not rest.lstrip().startswith(":"):
+        return not rest or rest[0].isspace()  # ``noqa`` glued to other text: malformed
+    codes = _NOQA_CODES.match(rest)
+    if codes is None:
+        return False
+    return frozenset(c.upper() for c in re.split(r"[,\s]+", codes.group("codes")) if c)
+
+
+def noqa_directives(text: str) -> dict[int, _Directive]:
+    """Line -> its ``# noqa`` directive (comments only)."""
+    if "noqa" not in text.lower():
+        return {}
+    out: dict[int, _Directive] = {}
+    for line, comment in _comments(text).items():
+        directive = _directive(comment)
+        if directive is not None:
+            out[line] = directive
+    return out
+
+
+def malformed_noqa_lines(text: str) -> list[int]:
+    """Lines whose ``# noqa`` directive is malformed (and so suppresses nothing)."""
+    return sorted(line for line, d in noqa_directives(text).items() if d is False)
+
+
+def _file_noqa(text: str) -> bool:
+    """``# gradcheck-kit: noqa`` as a comment on a line of its own (not inside a string)."""
+    if not _FILE_NOQA.search(text):
+        return False
+    lines = _LINE_BREAK.split(text)
+    return any(
+        _FILE_NOQA_COMMENT.match(comment) and lines[line - 1].lstrip().startswith("#")
+        for line, comment in _comments(text).items()
+        if 0 < line <= len(lines)
+    )
 
 
 class SourceError(Exception):
@@ -88,7 +154,7 @@ def decode_source(data: bytes) -> str:
 def lint_source(text: str, path: str = "<string>", config: Config | None = None) -> list[Finding]:
     """Lint one source text. Raises :class:`SyntaxError` on a syntax error."""
     config = config or Config()
-    if _FILE_NOQA.search(text):
+    if _file_noqa(text):
         return []
     rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
     lowered = text.lower()
@@ -127,7 +193,8 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     )
     findings = [f for rule in rules for f in rule.check(facts, ctx)]
     if findings:
-        findings = [f for f in findings if not _suppressed(f, locate.lines)]
+        directives = noqa_directives(text)
+        findings = [f for f in findings if not _suppressed(f, directives)]
     return sorted(_dedupe(findings), key=Finding.sort_key)
 
 
@@ -225,16 +292,11 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _suppressed(finding: Finding, lines: list[str]) -> bool:
-    if not 0 < finding.line <= len(lines):
+def _suppressed(finding: Finding, directives: dict[int, _Directive]) -> bool:
+    directive = directives.get(finding.line)
+    if directive is None or directive is False:
         return False
-    match = _NOQA.search(lines[finding.line - 1])
-    if match is None:
-        return False
-    codes = match.group("codes")
-    if not codes:
-        return True
-    return finding.code in {c.upper() for c in re.split(r"[,\s]+", codes) if c}
+    return directive is True or finding.code in directive
 
 
 def _per_file_ignored(path: str, config: Config) -> tuple[str, ...]:
@@ -383,24 +445,31 @@ def lint_file(path: Path, config: Config) -> tuple[list[Finding], LintError | No
 
 
 def _read(path: Path) -> tuple[bytes | None, LintError | None]:
+    data, _, error = _read_stat(path)
+    return data, error
+
+
+def _read_stat(path: Path) -> tuple[bytes | None, FileStamp | None, LintError | None]:
+    """The file's bytes and its stamp (size, mtime), or the error naming the problem."""
     display = str(path)
     try:
-        return _read_regular(path), None
+        data, stamp = _read_regular(path)
+        return data, stamp, None
     except _NotRegular as exc:
-        return None, LintError(display, f"not a regular file ({exc}); skipped")
+        return None, None, LintError(display, f"not a regular file ({exc}); skipped")
     except FileNotFoundError:
-        return None, LintError(display, "file not found (deleted during the run?)")
+        return None, None, LintError(display, "file not found (deleted during the run?)")
     except IsADirectoryError:
-        return None, LintError(display, "is a directory")
+        return None, None, LintError(display, "is a directory")
     except OSError as exc:
-        return None, LintError(display, f"cannot read: {exc.strerror or exc}")
+        return None, None, LintError(display, f"cannot read: {exc.strerror or exc}")
 
 
 class _NotRegular(Exception):
     pass
 
 
-def _read_regular(path: Path) -> bytes:
+def _read_regular(path: Path) -> tuple[bytes, FileStamp]:
     """The file's bytes. Opened non-blocking and checked with fstat (no race), so a FIFO or a
     device named ``*.py`` is refused instead of blocking the run forever."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -411,7 +480,8 @@ def _read_regular(path: Path) -> bytes:
         if not stat.S_ISREG(mode):
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
             raise _NotRegular(kind)
-        return handle.read()
+        info = os.fstat(fd)
+        return handle.read(), (info.st_size, info.st_mtime_ns)
 
 
 def lint_bytes(data: bytes, display: str, config: Config) -> tuple[list[Finding], LintError | None]:
@@ -499,12 +569,14 @@ def lint_paths(
     jobs: int | None = 1,
     cache_dir: str | os.PathLike[str] | None = None,
     only: Callable[[Path], bool] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> LintResult:
     """Lint every Python file and notebook under ``paths``.
 
     ``jobs``: worker processes (``None``: one per available core); the result is the same for
     any value. ``cache_dir``: where cached results live (``None``: no cache). ``only``: lint
-    just the discovered files it accepts (``--diff`` passes the changed ones).
+    just the discovered files it accepts (``--diff`` passes the changed ones). ``warn``: called
+    with each warning (a malformed ``# noqa``), cached files included.
     """
     config = config or Config()
     paths = list(paths)
@@ -514,13 +586,18 @@ def lint_paths(
     cache = LintCache(Path(cache_dir), config) if cache_dir is not None else None
     outcomes: list[tuple[list[Finding], LintError | None] | None] = [None] * len(files)
     todo: list[tuple[int, bytes, str]] = []  # (index, bytes, content hash)
+    stamps: list[FileStamp | None] = [None] * len(files)
     for index, path in enumerate(files):
-        data, error = _read(path)
+        data, stamp, error = _read_stat(path)
         if data is None:
             outcomes[index] = ([], error)
             continue
+        stamps[index] = stamp
+        if warn is not None and _MAYBE_NOQA.search(data):
+            for message in _noqa_warnings(data, str(path)):
+                warn(message)
         digest = content_hash(data) if cache is not None else ""
-        cached = cache.get(keys[index], digest) if cache is not None else None
+        cached = cache.get(keys[index], digest, stamp) if cache is not None else None
         if cached is not None:
             outcomes[index] = _renamed(cached, str(path))
         else:
@@ -530,7 +607,7 @@ def lint_paths(
     for (index, _, digest), outcome in zip(todo, _run_all(work, config, jobs), strict=True):
         outcomes[index] = outcome
         if cache is not None:
-            cache.put(keys[index], digest, *outcome)
+            cache.put(keys[index], digest, stamps[index], *outcome)
     if cache is not None:
         cache.save()
 
@@ -546,6 +623,30 @@ def lint_paths(
             result.errors.append(LintError(str(raw), "no such file or directory"))
     result.sort()
     return result
+
+
+_MAYBE_NOQA = re.compile(rb"noqa", re.IGNORECASE)
+
+
+def _noqa_warnings(data: bytes, display: str) -> list[str]:
+    """A warning per malformed ``# noqa`` in a file (files that cannot be decoded: none)."""
+    try:
+        if display.endswith(".ipynb"):
+            source: NotebookSource | None = notebook_source(data.decode("utf-8-sig"))
+            assert source is not None
+            text = source.text
+        else:
+            source, text = None, decode_source(data)
+    except (SourceError, NotebookError, UnicodeDecodeError):
+        return []
+    out = []
+    for line in malformed_noqa_lines(text):
+        where = f"{display}:{line}"
+        located = source.locate(line) if source is not None else None
+        if located is not None:
+            where = f"{display}:cell {located[0]}:{located[1]}"
+        out.append(f"{where}: {MALFORMED_NOQA}")
+    return out
 
 
 def _renamed(

@@ -95,14 +95,24 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def safe_resolve(path: str | os.PathLike[str]) -> Path:
+    """``Path.resolve()``, or the absolute path where it cannot be resolved: a symlink loop
+    raises RuntimeError before Python 3.13 (OSError after), and a report must still name it."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
 def _workspace_path(path: str) -> str:
     """The path relative to the working directory (the workspace in GitHub Actions)."""
+    resolved = safe_resolve(path)
     try:
-        rel = os.path.relpath(Path(path).resolve(), Path.cwd().resolve())
+        rel = os.path.relpath(resolved, safe_resolve(Path.cwd()))
     except ValueError:  # another drive (Windows)
         return Path(path).as_posix()
     if rel.startswith(".."):
-        return Path(path).resolve().as_posix()
+        return resolved.as_posix()
     return Path(rel).as_posix()
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from gradcheck_kit import __version__
 from gradcheck_kit.report.findings import Finding, LintError, LintResult, RelatedLocation
+from gradcheck_kit.report.formats import safe_resolve
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -46,7 +47,7 @@ class RuleInfo:
 
 def _uri(path: str, base: Path) -> tuple[str, bool]:
     """(URI, relative to ``base``?) of a file path."""
-    resolved = Path(path).resolve()
+    resolved = safe_resolve(path)
     try:
         rel = resolved.relative_to(base)
     except ValueError:
@@ -176,7 +177,7 @@ def lint_to_sarif_dict(
 ) -> dict[str, Any]:
     """The SARIF log of one lint run. Paths under ``base`` (default: the working directory)
     are relative URIs against ``%SRCROOT%``; others are absolute ``file://`` URIs."""
-    root = (base or Path.cwd()).resolve()
+    root = safe_resolve(base or Path.cwd())
     rule_index = {info.code: i for i, info in enumerate(rules)}
     occurrences: Counter[tuple[Any, ...]] = Counter()
     return {

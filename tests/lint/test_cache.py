@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gradcheck_kit import __version__
 from gradcheck_kit.cli import main
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint import engine
@@ -114,11 +115,11 @@ def test_corrupt_or_foreign_cache_is_ignored_and_rewritten(
         key = config_key(Config())
         damaged = {str((tree / name).resolve()): {"sha256": None} for name in ("bad.py", "good.py")}
         damaged[str((tree / "bad.py").resolve())] = {"sha256": "x", "findings": [{"what": 1}]}
-        content = json.dumps({"format": 1, "key": key, "files": damaged})
+        content = json.dumps({"format": 2, "tool": __version__, "key": key, "files": damaged})
     path.write_text(content)
     same(lint_paths([tree], cache_dir=cache), expected)
     data = json.loads(path.read_text())
-    assert data["format"] == 1 and len(data["files"]) == 3
+    assert data["format"] == 2 and len(data["files"]) == 3
     same(lint_paths([tree], cache_dir=cache), expected)
 
 
@@ -212,7 +213,7 @@ def test_cli_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_permission_denied_on_write_is_not_an_error(
     tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def denied(path: object, text: str) -> None:
+    def denied(path: object, text: str, **options: object) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr("gradcheck_kit.lint.cache.write_atomic", denied)
