@@ -406,17 +406,6 @@ def _load_tables(args: argparse.Namespace, config: Config) -> tuple[list[Mapping
     return tables, path.resolve().parent
 
 
-def _missing_dependency(exc: BaseException | None, root: Path) -> str | None:
-    """The name of a missing third-party package behind ``exc``, if that is what it is."""
-    while exc is not None:
-        if isinstance(exc, ModuleNotFoundError) and exc.name:
-            top = exc.name.split(".")[0]
-            if not (root / top).exists() and not (root / f"{top}.py").exists():
-                return top
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
 def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> CheckOutcome:
     """Run one declared check; every problem becomes part of the outcome, never an exception."""
     import torch
@@ -424,10 +413,9 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
     from gradcheck_kit.runtime.check import DEFAULT_TIMEOUT, check_gradients
     from gradcheck_kit.runtime.command import (
         CHECK_KEYS,
-        UsageError,
-        _check_kwargs,
-        check_arity,
-        load_factory,
+        load_declared,
+        missing_dependency,
+        skip_reason,
     )
     from gradcheck_kit.runtime.harness import ExampleTimeout, time_limit
 
@@ -442,21 +430,10 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
     for attr in ("max_examples", "seed"):
         if getattr(args, attr, None) is not None:
             spec[attr] = getattr(args, attr)
-    try:
-        factory = load_factory(target, root)
-        kwargs = _check_kwargs(spec)
-    except UsageError as exc:
-        missing = _missing_dependency(exc, root)
-        if missing:
-            outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
-        else:
-            outcome.error = str(exc)
+    loaded = load_declared(spec, root, target, outcome)
+    if loaded is None:
         return outcome
-    try:
-        check_arity(factory, target)
-    except UsageError as exc:
-        outcome.error, outcome.usage_error = str(exc), True
-        return outcome
+    factory, kwargs = loaded
     depth = kwargs.get("depths", (2, 32))[0]
     try:
         with torch.random.fork_rng(devices=[]), time_limit(kwargs.get("timeout", DEFAULT_TIMEOUT)):
@@ -467,8 +444,8 @@ def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> C
         outcome.model_file = inspect.getsourcefile(cls)
         outcome.covers = _covers(factory, model)
     except ImportError as exc:
-        missing = _missing_dependency(exc, root) or getattr(exc, "name", None) or str(exc)
-        outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
+        missing = missing_dependency(exc, root) or getattr(exc, "name", None) or str(exc)
+        outcome.skipped = skip_reason(missing)
         return outcome
     except (Exception, ExampleTimeout):
         pass  # the check below reports it

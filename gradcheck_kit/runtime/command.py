@@ -223,41 +223,70 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_OK if all(o.status in ("passed", "skipped") for o in outcomes) else EXIT_FAILED
 
 
+def missing_dependency(exc: BaseException | None, root: Path) -> str | None:
+    """The name of a missing third-party package behind ``exc``, if that is what it is."""
+    while exc is not None:
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            top = exc.name.split(".")[0]
+            if not (root / top).exists() and not (root / f"{top}.py").exists():
+                return top
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def skip_reason(package: str) -> str:
+    return f"needs {package!r}, which is not installed (pip install {package})"
+
+
+def load_declared(
+    spec: Mapping[str, Any], root: Path, target: str, outcome: Any
+) -> tuple[Callable[[int], Any], dict[str, Any]] | None:
+    """A declared check's factory and check_gradients keyword arguments; None when it cannot
+    run, with why on ``outcome`` (a ``CheckOutcome``): a missing optional package of the model
+    is a skip, a target that cannot be loaded an error, a bad value or a factory that cannot be
+    called as ``factory(depth)`` a usage error. Shared by ``check`` and ``audit``."""
+    try:
+        kwargs = _check_kwargs(spec)
+    except UsageError as exc:
+        outcome.error, outcome.usage_error = str(exc), True
+        return None
+    try:
+        factory = load_factory(target, root)
+    except UsageError as exc:
+        missing = missing_dependency(exc, root)
+        if missing:
+            outcome.skipped = skip_reason(missing)
+        else:
+            outcome.error = str(exc)
+        return None
+    try:
+        check_arity(factory, target)
+    except UsageError as exc:
+        outcome.error, outcome.usage_error = str(exc), True
+        return None
+    return factory, kwargs
+
+
 def _run_declared(spec: Mapping[str, Any], root: Path, target: str) -> Any:
     """One [[check]] table -> a CheckOutcome: a target whose optional package is missing is
     skipped (as ``audit`` does), one that cannot be loaded or run is an error with its cause,
     a usage problem (the factory's arity, an input that cannot be inferred) an error that
     makes the run exit 2 - none of them loses the other targets' results."""
-    from gradcheck_kit.audit import CheckOutcome, _missing_dependency
+    from gradcheck_kit.audit import CheckOutcome
     from gradcheck_kit.runtime.check import check_gradients
     from gradcheck_kit.runtime.devices import DeviceUnavailableError
 
     outcome = CheckOutcome(target)
-    try:
-        kwargs = _check_kwargs(spec)
-    except UsageError as exc:
-        outcome.error, outcome.usage_error = str(exc), True
+    loaded = load_declared(spec, root, target, outcome)
+    if loaded is None:
         return outcome
-    try:
-        factory = load_factory(target, root)
-    except UsageError as exc:
-        missing = _missing_dependency(exc, root)
-        if missing:
-            outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
-        else:
-            outcome.error = str(exc)
-        return outcome
-    try:
-        check_arity(factory, target)
-    except UsageError as exc:
-        outcome.error, outcome.usage_error = str(exc), True
-        return outcome
+    factory, kwargs = loaded
     try:
         outcome.report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
     except Exception as exc:
-        missing = _missing_dependency(exc, root)
+        missing = missing_dependency(exc, root)
         if missing:
-            outcome.skipped = f"needs {missing!r}, which is not installed (pip install {missing})"
+            outcome.skipped = skip_reason(missing)
         else:
             outcome.error = f"{type(exc).__name__}: {exc}"
             outcome.usage_error = isinstance(exc, (ValueError, TypeError, DeviceUnavailableError))
