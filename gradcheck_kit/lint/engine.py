@@ -22,6 +22,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 import tokenize
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -767,6 +768,15 @@ def _init_worker(stop: Any = None) -> None:
     # stops the workers itself; a forked worker must not inherit the CLI's SIGTERM handler.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A parent killed outright (kill -9, OOM killer) never stops its pool: a worker whose
+    # parent is gone exits by itself instead of waiting forever for work.
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _lint_job(job: tuple[bytes, str, Config]) -> tuple[list[Finding], LintError | None]:

@@ -168,3 +168,60 @@ def _reading(code: str, word: str) -> bool:
     if word == "open(":
         return not any(mode in code for mode in ('"w', "'w", '"a', "'a", '"x', "'x"))
     return word == "savefig(" and "buffer" in code
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_pool_workers_exit_when_the_parent_is_killed(big_tree: Path, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    argv = ["lint", str(big_tree), "--no-cache", "--jobs", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(started), *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: list[int] = []
+    try:
+        for _ in range(1200):
+            if started.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert started.exists()
+        workers = _children(process.pid)
+        assert workers, "no pool workers found"
+        process.kill()  # SIGKILL: the parent cannot stop its pool
+        process.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)], "pool workers outlived their parent"
+    finally:
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
