@@ -49,7 +49,6 @@ from gradcheck_kit.runtime.harness import (
     format_exception,
     free_memory,
     is_oom,
-    preserved_torch_state,
     preserving_state,
     stochastic_modules_off,
     target_name,
@@ -366,61 +365,60 @@ def check_gradients(
 
     notes: list[str] = []
     inferred = ""
-    with preserved_torch_state():
-        min_batch = None
-        if inputs is None:
-            if input_shape is None:
-                probe = _probe_model(factory, depth_range, run_seed, timeout=timeout)
-                input_shape, inferred_vocab = infer_input(probe)
-                vocab_size = vocab_size or inferred_vocab
-                inferred = (
-                    f"the input shape {'x'.join(str(s) for s in input_shape)}"
-                    + (" (token ids)" if vocab_size else "")
-                    + " was inferred from the model's first layer (batch-first, batches up to "
-                    f"{input_shape[0]} drawn): pass input_shape= (CLI: --input-shape) if it "
-                    "expects another"
-                )
-                notes.append(inferred)
-                if _uses_batch_statistics(probe):
-                    # BatchNorm on a batch of 2 maps every feature to +-1: a degenerate regime
-                    # no one trains in, whose gradients say nothing about real training.
-                    min_batch = min(MIN_NORM_BATCH, int(next(iter(input_shape))))
-            else:
-                min_batch = int(next(iter(input_shape)))  # the user's batch, exactly
-        input_st = input_strategy(inputs, input_shape, in_dtype, vocab_size, min_batch)
-        strategy = example_strategy(depth_st, input_st, device_list, dtype_list)
-        tried: set[int] = set()
-        with SearchProgress(
-            target,
+    min_batch = None
+    if inputs is None:
+        if input_shape is None:
+            probe = _probe_model(factory, depth_range, run_seed, timeout=timeout)
+            input_shape, inferred_vocab = infer_input(probe)
+            vocab_size = vocab_size or inferred_vocab
+            inferred = (
+                f"the input shape {'x'.join(str(s) for s in input_shape)}"
+                + (" (token ids)" if vocab_size else "")
+                + " was inferred from the model's first layer (batch-first, batches up to "
+                f"{input_shape[0]} drawn): pass input_shape= (CLI: --input-shape) if it "
+                "expects another"
+            )
+            notes.append(inferred)
+            if _uses_batch_statistics(probe):
+                # BatchNorm on a batch of 2 maps every feature to +-1: a degenerate regime
+                # no one trains in, whose gradients say nothing about real training.
+                min_batch = min(MIN_NORM_BATCH, int(next(iter(input_shape))))
+        else:
+            min_batch = int(next(iter(input_shape)))  # the user's batch, exactly
+    input_st = input_strategy(inputs, input_shape, in_dtype, vocab_size, min_batch)
+    strategy = example_strategy(depth_st, input_st, device_list, dtype_list)
+    tried: set[int] = set()
+    with SearchProgress(
+        target,
+        max_examples,
+        enabled=progress_wanted() if progress is None else progress,
+    ) as bar:
+        outcome, worst, count = _search(
+            factory,
+            strategy,
+            loss,
+            bounds,
             max_examples,
-            enabled=progress_wanted() if progress is None else progress,
-        ) as bar:
-            outcome, worst, count = _search(
-                factory,
-                strategy,
-                loss,
-                bounds,
-                max_examples,
-                run_seed,
-                timeout,
-                database,
-                tried=tried,
-                progress=bar,
-            )
-        reported = outcome or worst
-        devices_run: list[DeviceResult] = []
-        parity: list[Parity] = []
-        replays: list[Outcome] = []
-        if reported is not None and reported.kind is not FailureKind.ERROR:
-            reported, devices_run, parity, replays = _replay(
-                factory, reported, loss, bounds, device_list, dtype_list, timeout
-            )
-            count += len(devices_run)
-            if outcome is not None:
-                outcome = reported
-            else:  # a device or dtype the search did not draw for this example failed
-                outcome = next((o for o in replays if o.failed), None)
-                reported = outcome or reported
+            run_seed,
+            timeout,
+            database,
+            tried=tried,
+            progress=bar,
+        )
+    reported = outcome or worst
+    devices_run: list[DeviceResult] = []
+    parity: list[Parity] = []
+    replays: list[Outcome] = []
+    if reported is not None and reported.kind is not FailureKind.ERROR:
+        reported, devices_run, parity, replays = _replay(
+            factory, reported, loss, bounds, device_list, dtype_list, timeout
+        )
+        count += len(devices_run)
+        if outcome is not None:
+            outcome = reported
+        else:  # a device or dtype the search did not draw for this example failed
+            outcome = next((o for o in replays if o.failed), None)
+            reported = outcome or reported
 
     failure = _failure(outcome) if outcome is not None else None
     if failure is not None and failure.kind is FailureKind.ERROR and inferred:

@@ -38,7 +38,6 @@ from gradcheck_kit.runtime.check import run_example
 from gradcheck_kit.runtime.devices import dtype_name, resolve_input_dtype, resolve_targets
 from gradcheck_kit.runtime.harness import (
     effective_seed,
-    preserved_torch_state,
     preserving_state,
     target_name,
 )
@@ -227,46 +226,45 @@ def sweep(
     problems: list[str] = []
     notes: list[str] = []
     check: TheoryCheck | None = None
-    with preserved_torch_state():
-        specs = _inputs(
-            factory, depth_list[0], seeds, base_seed, inputs, input_shape, in_dtype, vocab_size
-        )
-        for device in device_list:
-            for dtype in dtype_list:
-                points = []
-                for depth in depth_list:
-                    outcomes = [
-                        run_example(
-                            factory,
-                            Example(depth, specs[s], base_seed + s, device, dtype),
-                            loss=loss,
-                            bounds=bounds,
-                            timeout=timeout,
-                        )
-                        for s in range(seeds)
-                    ]
-                    points.append(_point(depth, outcomes))
-                fit = fit_curve(points, confidence)
-                safe, extrapolated, crossed = safe_depth(fit, points, bounds)
-                curves.append(
-                    SweepCurve(
-                        device,
-                        dtype_name(dtype),
-                        tuple(points),
-                        fit,
-                        safe,
-                        extrapolated,
-                        crossed,
-                        _layers_per_depth(points),
+    specs = _inputs(
+        factory, depth_list[0], seeds, base_seed, inputs, input_shape, in_dtype, vocab_size
+    )
+    for device in device_list:
+        for dtype in dtype_list:
+            points = []
+            for depth in depth_list:
+                outcomes = [
+                    run_example(
+                        factory,
+                        Example(depth, specs[s], base_seed + s, device, dtype),
+                        loss=loss,
+                        bounds=bounds,
+                        timeout=timeout,
                     )
+                    for s in range(seeds)
+                ]
+                points.append(_point(depth, outcomes))
+            fit = fit_curve(points, confidence)
+            safe, extrapolated, crossed = safe_depth(fit, points, bounds)
+            curves.append(
+                SweepCurve(
+                    device,
+                    dtype_name(dtype),
+                    tuple(points),
+                    fit,
+                    safe,
+                    extrapolated,
+                    crossed,
+                    _layers_per_depth(points),
                 )
-        if theory_check:
-            try:
-                check = plain_mlp_theory(
-                    factory, depth_list[len(depth_list) // 2], base_seed, curves[0]
-                )
-            except Exception as exc:  # the prediction is an extra: never fail the sweep on it
-                notes.append(f"theory cross-check skipped: {type(exc).__name__}: {exc}")
+            )
+    if theory_check:
+        try:
+            check = plain_mlp_theory(
+                factory, depth_list[len(depth_list) // 2], base_seed, curves[0]
+            )
+        except Exception as exc:  # the prediction is an extra: never fail the sweep on it
+            notes.append(f"theory cross-check skipped: {type(exc).__name__}: {exc}")
     return SweepReport(
         target=target,
         curves=tuple(curves),
