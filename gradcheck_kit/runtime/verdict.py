@@ -1,20 +1,22 @@
 """The one place that decides whether a measured run failed, how, and says why.
 
 :func:`judge` turns one measured forward + backward (:class:`Measurement`) into an
-:class:`Outcome`. Two questions need a second run of the same example, which
-:func:`gradcheck_kit.runtime.check.run_example` makes and hands back here:
+:class:`Outcome`. :func:`gradcheck_kit.runtime.check.run_example` runs the follow-ups a verdict
+needs and hands them back here:
 
 * :func:`rejudge_scaled` - is a crossed bound a property of the network, or of the scale of its
   earliest activation? (a normalization layer divides the gradient before it by the scale of
   its input: a BatchNorm net fed a tiny input shows a huge "ratio" that says nothing about the
   network);
-* :func:`rejudge_revived` - is an exactly-zero gradient dead, or zero only at init because a
-  weight after it is zero by design (zero_init_residual, a zero-initialised head, LayerScale)?
+* :func:`stepped_note` / :func:`rejudge_revived` - a model with weights that are exactly zero at
+  init (zero_init_residual, a zero head, LayerScale at 0) is measured after one SGD step on
+  them; zeros left after it are dead, and :func:`rejudge_revived` says why;
+* :func:`rejudge_stepped` - a flow that vanishes only because of LayerScale-size weights.
 
 Definitions (README "What is measured"):
 
 * a *layer* is a module call that owns parameters; *containers* (a root owning a class token)
-  and leading input embeddings are never ends of the ratio;
+  are never ends of the ratio (input embeddings are, like any layer);
 * the **flow ratio** is RMS(gradient at the earliest layer's output) / RMS(gradient at the
   latest layer's input), the latest layer being the head: what reaches the body's first
   hidden activation, relative to what leaves the head;
@@ -47,16 +49,20 @@ from gradcheck_kit.runtime.probe import RawLayer, RawSequence
 from gradcheck_kit.runtime.strategies import Example, inverse_width_sum
 
 __all__ = [
+    "TINY_WEIGHT",
     "FailureKind",
     "Measurement",
     "Outcome",
     "judge",
+    "nonfinite",
     "rejudge_revived",
     "rejudge_scaled",
+    "rejudge_stepped",
     "scale_test_factor",
+    "small_weights",
+    "stepped_note",
 ]
 
-_EMBEDDINGS = frozenset({"Embedding", "EmbeddingBag"})
 #: How far the start's scale is moved to ask whether a crossed bound is a property of the
 #: network: x10 for exploding (a normalized net's amplification falls 100x), /10 for vanishing.
 SCALE_STEP = 10.0
