@@ -290,8 +290,9 @@ def test_a_vit_with_a_zero_head_and_a_root_class_token_passes():
     report = check(TinyViT, input_shape=(4, 3, 16, 16), depths=(1, 4))
     assert report.passed, report.summary()
     assert any("head.weight" in note for note in report.notes)
-    # the root (which owns the class token) is measured but never an end of the ratio
-    assert report.layers[-1].name != "TinyViT" or report.layers[-2].name == "head"
+    # the root (which owns the class token) is measured, but the ratio ends at the head's input:
+    # with the root as its end it would compare against the image, which has no gradient
+    assert any(layer.type == "TinyViT" for layer in report.layers)
     assert report.ratio is not None and 1e-2 < report.ratio < 1e2
 
 

@@ -9,8 +9,8 @@ the same example before they stand:
 * a crossed flow bound is re-measured with the earliest activation scaled x10 (or /10): if the
   ratio follows that scale, a normalization is measuring the input's scale, and the scale-free
   ratio decides;
-* an exactly-zero gradient is re-measured after one SGD step on a fresh copy: zero weights by
-  design (zero_init_residual, a zero head, LayerScale) revive, dead units do not.
+* a model with weights that are exactly zero at init (zero_init_residual, a zero head,
+  LayerScale at 0) is measured after one SGD step on them: zeros left after it are dead.
 
 Dropout and DropPath-style modules run in eval mode (:func:`harness.stochastic_modules_off`).
 """
