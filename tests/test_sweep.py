@@ -304,7 +304,7 @@ def test_summary_is_plain_text(report):
 
 def test_markdown(report):
     md = report.to_markdown(image="sweep.svg")
-    assert md.startswith("`runtime_models:tanh_mlp`: **failed**")
+    assert md.startswith("<code>runtime_models:tanh_mlp</code>: **failed**")
     assert "![flow ratio against depth](sweep.svg)" in md
     assert "| depth (cpu/float32) |" in md
     assert md.count("\n| ") >= 12

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.markdown import Markdown
@@ -15,6 +13,7 @@ from rich.text import Text
 from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.formats import statistics
 from gradcheck_kit.report.gradient_console import plural
+from gradcheck_kit.report.source import python_lines, read_source
 
 _CONTEXT = 2  # lines shown around a finding
 
@@ -38,8 +37,9 @@ class FindingView:
         yield header
         source = self.source
         if source is None:
-            source = _read(f.path) if f.cell is None else _cell_source(f.path, f.cell)
+            source = read_source(f.path, f.cell)
         if source is not None:
+            source = "\n".join(python_lines(source))
             last = min(f.end_line, f.line + 12)  # long stacks: show where they start
             yield Syntax(
                 source,
@@ -53,23 +53,6 @@ class FindingView:
         if f.symbol:
             yield Text(f"  in {f.symbol}", style="dim")
         yield Text("")
-
-
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-
-
-def _cell_source(path: str, cell: int) -> str | None:
-    """The source of one notebook cell (1-based among all cells), as the notebook shows it."""
-    try:
-        cells = json.loads(Path(path).read_text(encoding="utf-8-sig"))["cells"]
-        source = cells[cell - 1]["source"]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return None
-    return "".join(source) if isinstance(source, list) else str(source)
 
 
 class LintSummary:

@@ -12,10 +12,10 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from gradcheck_kit.report.findings import Finding, LintResult
+from gradcheck_kit.report.formats import location
 from gradcheck_kit.report.gradient_console import (
     BAR_WIDTH,
     Entry,
@@ -25,6 +25,7 @@ from gradcheck_kit.report.gradient_console import (
     verdict,
 )
 from gradcheck_kit.report.gradients import GradientReport, LayerStat, fmt
+from gradcheck_kit.report.source import python_lines, read_source
 
 _CONTEXT = 2  # source lines around a finding
 
@@ -32,7 +33,14 @@ _CONTEXT = 2  # source lines around a finding
 def cell(value: object) -> str:
     """Text safe inside a table cell or an HTML tag."""
     text = html.escape(str(value), quote=False).replace("|", "&#124;")
-    return text.replace("\r\n", "\n").replace("\n", "<br>")
+    # every character a renderer may break a line at (a lone \r, U+2028...) ends the cell's line
+    return "<br>".join(text.splitlines())
+
+
+def code(value: object) -> str:
+    """Inline code that no user text can close: a ``<code>`` tag around an escaped cell (a
+    backtick span would end at the first backtick of a name, and show entities literally)."""
+    return f"<code>{cell(value)}</code>"
 
 
 def _row(values: Sequence[object]) -> str:
@@ -151,7 +159,7 @@ def gradient_details(test: str | None, report: GradientReport) -> list[str]:
     for seq in report.sequences:
         out += [
             "",
-            f"Through time: {cell(seq.type)} `{cell(seq.name)}`, {len(seq.steps)} input steps, "
+            f"Through time: {cell(seq.type)} {code(seq.name)}, {len(seq.steps)} input steps, "
             f"smallest/largest {fmt(seq.ratio)}",
             "",
             *table(
@@ -184,7 +192,7 @@ def gradient_details(test: str | None, report: GradientReport) -> list[str]:
 def _frame(finding: Finding, source: str | None) -> list[str]:
     if source is None:
         return []
-    lines = source.splitlines()
+    lines = python_lines(source)
     last = min(finding.end_line, finding.line + 12)
     start = max(1, finding.line - _CONTEXT)
     stop = min(len(lines), last + _CONTEXT)
@@ -208,17 +216,17 @@ def lint_section(result: LintResult) -> list[str]:
     if result.findings:
         out += table(
             ["location", "code", "rule", "message"],
-            [[f"{f.path}:{f.line}:{f.column}", f.code, f.name, f.message] for f in result.findings],
+            [[location(f), f.code, f.name, f.message] for f in result.findings],
         )
         out.append("")
-        sources: dict[str, str | None] = {}
+        sources: dict[tuple[str, int | None], str | None] = {}
         for f in result.findings:
-            if f.path not in sources:
-                sources[f.path] = _read(f.path)
-            frame = _frame(f, sources[f.path])
+            if (f.path, f.cell) not in sources:
+                sources[f.path, f.cell] = read_source(f.path, f.cell)
+            frame = _frame(f, sources[f.path, f.cell])
             if frame:
                 out += [
-                    f"<details><summary>{cell(f'{f.path}:{f.line}:{f.column} {f.code}')}</summary>",
+                    f"<details><summary>{cell(f'{location(f)} {f.code}')}</summary>",
                     "",
                     *frame,
                     "",
@@ -229,13 +237,6 @@ def lint_section(result: LintResult) -> list[str]:
         out += table(["file", "error"], [[e.path, e.message] for e in result.errors])
         out.append("")
     return out
-
-
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
 
 
 # --------------------------------------------------------------------------- the document

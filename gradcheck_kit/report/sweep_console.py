@@ -15,6 +15,7 @@ from rich.text import Text
 
 from gradcheck_kit.report.gradient_console import Fit
 from gradcheck_kit.report.gradients import fmt
+from gradcheck_kit.report.markdown import cell, code
 from gradcheck_kit.report.sweeps import SweepCurve, SweepReport, summary_lines
 
 __all__ = ["render_sweep_report", "sweep_chart", "sweep_markdown"]
@@ -259,13 +260,13 @@ def sweep_markdown(report: SweepReport, image: str | None = None) -> str:
     """Markdown for code review: verdict, summary, optional plot, per-depth table. No heading of
     its own: the caller's document supplies one (``### Depth sweep`` in report exports)."""
     mark = "passed" if report.passed else "**failed**"
-    out = [f"`{report.target}`: {mark}", ""]
+    out = [f"{code(report.target)}: {mark}", ""]
     fit = report.fit
     ci = report.gain_ci
     if report.gain is not None:
         ci_text = f" ({fit.confidence:.0%} CI {ci[0]:.4g} - {ci[1]:.4g})" if ci else ""
         out.append(f"- gain per unit of depth: **{report.gain:.4g}**{ci_text}")
-    out.append(f"- fit: {fit.note}")
+    out.append(f"- fit: {cell(fit.note)}")
     safe = report.max_safe_depth
     if safe is None:
         out.append("- max safe depth: no crossing of the bounds")
@@ -287,7 +288,7 @@ def sweep_markdown(report: SweepReport, image: str | None = None) -> str:
             f"s_b^2 = {t.bias_var:.3g}): {t.predicted:.4g}"
             + (f", {rel:.1%} from the measured gain" if rel is not None else "")
         )
-    out += [f"- problem: {p}" for p in report.problems]
+    out += [f"- problem: {cell(p)}" for p in report.problems]
     if image:
         out += ["", f"![flow ratio against depth]({image})"]
     for curve in report.curves:
@@ -298,7 +299,7 @@ def sweep_markdown(report: SweepReport, image: str | None = None) -> str:
         ]
         for p in curve.points:
             fitted = curve.fit.predict(p.depth) if curve.fit.shape != "insufficient" else None
-            notes = "; ".join(p.messages).replace("|", "\\|")
+            notes = cell("; ".join(p.messages))
             out.append(
                 f"| {p.depth} | {fmt(p.median)} | {fmt(p.low)} | {fmt(p.high)} | "
                 f"{fmt(fitted)} | {notes} |"
