@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import torch
 from torch import nn
@@ -24,11 +24,14 @@ from gradcheck_kit import catalog
 
 __all__ = [
     "ExampleTimeout",
+    "TargetExit",
     "UserError",
     "effective_seed",
+    "exits_contained",
     "format_exception",
     "free_memory",
     "is_oom",
+    "on_time_limit",
     "preserved_torch_state",
     "preserving_state",
     "stochastic_modules_off",
@@ -42,14 +45,53 @@ class ExampleTimeout(BaseException):
     ``except Exception`` cannot swallow it and keep running."""
 
 
+class TargetExit(BaseException):
+    """The user's code tried to end the process (``sys.exit``, ``os._exit``) during a check: an
+    error of that target, never the end of the run (a gate must not exit 0 unchecked)."""
+
+
+@contextlib.contextmanager
+def exits_contained() -> Iterator[None]:
+    """Turn ``sys.exit`` and ``os._exit`` called by user code in this process into
+    :class:`TargetExit`. A process forked meanwhile (a DataLoader worker) still exits for real.
+    What no Python code can stop (a segfault, SIGKILL) needs ``--isolate``."""
+    real_exit = os._exit
+    owner = os.getpid()
+
+    def refuse(status: int) -> NoReturn:
+        if os.getpid() != owner:
+            real_exit(status)
+        raise TargetExit(f"the target called os._exit({status}) during the check")
+
+    os._exit = refuse
+    try:
+        yield
+    except SystemExit as exc:
+        raise TargetExit(f"the target called sys.exit({exc.code!r}) during the check") from exc
+    finally:
+        os._exit = real_exit
+
+
 class UserError(Exception):
     """The model or its factory does something the check cannot measure."""
+
+
+_limit_started: Callable[[], None] | None = None
+
+
+def on_time_limit(callback: Callable[[], None] | None) -> None:
+    """Call ``callback`` each time a time limit starts (the factory, each example): an isolated
+    run's heartbeat, by which its parent tells a slow example from a process that hangs."""
+    global _limit_started
+    _limit_started = callback
 
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
     """SIGALRM interrupts Python code between torch ops (main thread on POSIX only; elsewhere
     the limit is checked after the run)."""
+    if _limit_started is not None:
+        _limit_started()
     usable = (
         seconds is not None
         and seconds > 0
