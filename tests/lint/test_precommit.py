@@ -11,7 +11,9 @@ libcst, rich and hatchling; where none is reachable the test says so and skips, 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +25,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 BAD = "import torch.nn as nn\nnet = nn.Sequential(*[nn.Sigmoid() for _ in range(5)])\n"
 GOOD = "import torch.nn as nn\nnet = nn.Sequential(nn.Linear(2, 2), nn.ReLU())\n"
+# A notebook whose second cell stacks five sigmoids: the hook lints staged notebooks too.
+NOTEBOOK = json.dumps(
+    {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"language_info": {"name": "python"}},
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# a notebook"]},
+            {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+             "source": BAD.splitlines(keepends=True)},
+        ],
+    }
+)  # fmt: skip
 NETWORK_TROUBLE = (
     "Could not find a version",
     "No matching distribution",
@@ -59,6 +74,13 @@ def snapshot_of_checkout(target: Path) -> str:
     return git(target, "rev-parse", "HEAD").strip()
 
 
+def readme_snippets() -> list[str]:
+    """The YAML blocks of the README's pre-commit section, as a user copies them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### pre-commit\n", 1)[1].split("\n### ", 1)[0]
+    return re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+
+
 def user_repo(path: Path, config: str) -> Path:
     path.mkdir()
     git(path, "init", "-q")
@@ -66,6 +88,7 @@ def user_repo(path: Path, config: str) -> Path:
     (path / "bad.py").write_text(BAD)
     (path / "good.py").write_text(GOOD)
     (path / "notes.txt").write_text("nn.Sigmoid() " * 10)  # not Python: never passed to the hook
+    (path / "explore.ipynb").write_text(NOTEBOOK)
     return path
 
 
@@ -83,7 +106,7 @@ def pre_commit(repo: Path, home: Path, *args: str) -> subprocess.CompletedProces
 
 
 def check_bad_fails_good_passes(repo: Path, home: Path) -> str:
-    git(repo, "add", "bad.py", "good.py", "notes.txt")
+    git(repo, "add", "bad.py", "good.py", "notes.txt", "explore.ipynb")
     bad = pre_commit(repo, home, "run")  # the staged files
     output = bad.stdout + bad.stderr
     if bad.returncode == 3 and any(sign in output for sign in NETWORK_TROUBLE):
@@ -91,7 +114,8 @@ def check_bad_fails_good_passes(repo: Path, home: Path) -> str:
     assert bad.returncode == 1, output
     assert "GCK001" in output and "bad.py:2:23" in output
     assert "notes.txt" not in output
-    git(repo, "rm", "-q", "--cached", "bad.py")
+    assert "explore.ipynb:cell 2:2:23" in output  # the staged notebook, cell coordinates
+    git(repo, "rm", "-q", "--cached", "bad.py", "explore.ipynb")
     good = pre_commit(repo, home, "run")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "Passed" in good.stdout
@@ -102,7 +126,7 @@ def test_manifest_declares_the_hook() -> None:
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "gradcheck-kit"
     assert hook["entry"] == "gradcheck-kit lint"
-    assert hook["types"] == ["python"]
+    assert hook["types_or"] == ["python", "jupyter"] and "types" not in hook
     assert hook["language"] == "python"
     assert "additional_dependencies" not in hook  # base package only: no torch
 
@@ -115,12 +139,27 @@ def test_manifest_as_a_local_hook(tmp_path: Path) -> None:
     check_bad_fails_good_passes(repo, tmp_path / "home")
 
 
+def test_readme_local_hook_snippet(tmp_path: Path) -> None:
+    """The README's `repo: local` snippet, verbatim, runs the installed gradcheck-kit."""
+    (snippet,) = [s for s in readme_snippets() if "repo: local" in s]
+    (hook,) = yaml.safe_load(snippet)["repos"][0]["hooks"]
+    (manifest,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert {k: hook[k] for k in ("id", "entry", "types_or")} == {
+        k: manifest[k] for k in ("id", "entry", "types_or")
+    }
+    repo = user_repo(tmp_path / "project", snippet)
+    check_bad_fails_good_passes(repo, tmp_path / "home")
+
+
 def test_hook_from_this_repository(tmp_path: Path) -> None:
     hook_repo = tmp_path / "gradcheck-kit"
     hook_repo.mkdir()
     rev = snapshot_of_checkout(hook_repo)
-    config = f"repos:\n  - repo: {hook_repo.as_posix()}\n    rev: {rev}\n    hooks:\n"
-    config += "      - id: gradcheck-kit\n"
+    # The README's snippet, with the placeholders a user fills in: where the copy is, a commit.
+    (snippet,) = [s for s in readme_snippets() if "rev:" in s]
+    config = re.sub(r"repo: \S+", f"repo: {hook_repo.as_posix()}", snippet, count=1)
+    config = re.sub(r"rev: [0-9a-f]{40}", f"rev: {rev}", config, count=1)
+    assert config != snippet and rev in config
     repo = user_repo(tmp_path / "project", config)
     home = tmp_path / "home"
     check_bad_fails_good_passes(repo, home)
