@@ -18,6 +18,7 @@ Dropout and DropPath-style modules run in eval mode (:func:`harness.stochastic_m
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import time
@@ -81,6 +82,46 @@ __all__ = ["Outcome", "check_gradients", "run_example"]
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 SHRINK_RUNS = 40  # at least this many shrinking runs after the first failure
 DEFAULT_TIMEOUT = 600.0  # seconds per example: generous, but a hung model never hangs the tool
+#: Where failures are saved and replayed first next time (as Hypothesis' ``.hypothesis/``);
+#: ``GRADCHECK_KIT_DATABASE`` overrides it (a directory, or ``none``).
+DATABASE_DIR = os.path.join(".gradcheck_cache", "hypothesis")
+DATABASE_ENV = "GRADCHECK_KIT_DATABASE"
+
+
+def default_database() -> str | None:
+    """The example database directory a check uses by default: ``GRADCHECK_KIT_DATABASE`` when
+    set (``none`` turns it off), none in CI (a clean checkout has nothing to replay, and a CI
+    run must not depend on leftovers), else ``.gradcheck_cache/hypothesis`` in the working
+    directory (git-ignored, like the lint cache)."""
+    value = os.environ.get(DATABASE_ENV)
+    if value is not None:
+        return None if value.strip().lower() in ("", "none", "off", "0", "false") else value
+    if os.environ.get("CI"):
+        return None
+    return DATABASE_DIR
+
+
+def _open_database(database: Any) -> Any:
+    """``"auto"``, a directory or a Hypothesis database -> a database or None."""
+    if isinstance(database, str) and database == "auto":
+        database = default_database()
+    if database is None or not isinstance(database, (str, os.PathLike)):
+        return database
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    directory = os.fspath(database)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        cache = os.path.dirname(os.path.normpath(directory))
+        ignore = os.path.join(cache, ".gitignore")
+        if os.path.basename(cache) == ".gradcheck_cache" and not os.path.exists(ignore):
+            with open(ignore, "w", encoding="utf-8") as handle:
+                handle.write("# Created by gradcheck-kit automatically.\n*\n")
+    except OSError:
+        return None  # a read-only tree: check without replaying, never fail for it
+    return DirectoryBasedExampleDatabase(directory)
+
+
 #: The step that tells a zero-by-design weight from a dead unit: each parameter moves by this
 #: much RMS along its normalized gradient (a first optimizer step of ordinary size).
 REVIVE_STEP = 1e-2
@@ -338,15 +379,16 @@ def check_gradients(
     raise_on_failure: bool = True,
     timeout: float | None = DEFAULT_TIMEOUT,
     name: str | None = None,
-    database: Any = None,
+    database: Any = "auto",
     progress: bool | None = None,
 ) -> GradientReport:
     """Build ``factory(depth)`` at depths and inputs Hypothesis draws, run forward + backward and
     check the flow ratio stays within ``bounds`` (see the module docstring for the definitions).
 
     ``timeout`` limits each example (seconds, default 600; ``None``: no limit); ``name`` labels
-    the report; ``database`` is a Hypothesis example database (or a directory path) to save
-    failures to - none by default.
+    the report; ``database`` is where failures are saved and replayed first the next time (a
+    Hypothesis example database or a directory; ``"auto"``: :func:`default_database`; ``None``:
+    none), keyed by the target, its depths and its input.
     ``progress`` shows a progress bar on stderr once the check has run for a second; by default
     only when stderr is a terminal and not under pytest.
     Raises :class:`GradientFlowError` on failure unless ``raise_on_failure=False``, and
@@ -387,6 +429,9 @@ def check_gradients(
             min_batch = int(next(iter(input_shape)))  # the user's batch, exactly
     input_st = input_strategy(inputs, input_shape, in_dtype, vocab_size, min_batch)
     strategy = example_strategy(depth_st, input_st, device_list, dtype_list)
+    database = _open_database(database)
+    what = (target, depth_range, input_shape, vocab_size, in_dtype, device_list, dtype_list)
+    database_key = hashlib.sha256(repr(what).encode()).digest() if database is not None else None
     tried: set[int] = set()
     with SearchProgress(
         target,
@@ -402,6 +447,7 @@ def check_gradients(
             run_seed,
             timeout,
             database,
+            database_key=database_key,
             tried=tried,
             progress=bar,
         )
@@ -492,6 +538,7 @@ def _search(
     timeout: float | None,
     database: Any,
     *,
+    database_key: bytes | None = None,
     tried: set[int] | None = None,
     progress: SearchProgress | None = None,
 ) -> tuple[Outcome | None, Outcome | None, int]:
@@ -533,10 +580,7 @@ def _search(
             # steer the search towards the edge of the bounds
             hypothesis_target(outcome.score, label="closeness to the bounds")
 
-    if isinstance(database, (str, os.PathLike)):
-        from hypothesis.database import DirectoryBasedExampleDatabase
-
-        database = DirectoryBasedExampleDatabase(os.fspath(database))
+    database = _open_database(database)
     test = settings(
         max_examples=max_examples,
         deadline=None,
@@ -549,11 +593,10 @@ def _search(
         # no "explain" phase: it traces every Python line of the model (10-50x slower runs)
         phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
     )(hypothesis_seed(run_seed)(given(strategy)(prop)))  # type: ignore[no-untyped-call]
-    if database is None:
-        # Hypothesis keys the example database by a digest of the test's source (getsource +
-        # tokenize, ~1 ms a check); with no database the key is never used. A Hypothesis that
-        # no longer reads this attribute just computes the digest.
-        test._hypothesis_internal_database_key = None
+    # Hypothesis keys its database by a digest of the test's source (getsource + tokenize, ~1 ms
+    # a check), which is this one ``prop`` for every target: the key names the target instead.
+    # A Hypothesis that no longer reads this attribute just computes the digest.
+    test._hypothesis_internal_database_key = database_key if database is not None else None
     failure: Outcome | None = None
     try:
         test()
