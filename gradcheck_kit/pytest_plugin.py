@@ -358,10 +358,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             failing = next((r for r in records if not r["passed"]), None)
             if failing is not None and report.failed:
                 report.sections.append(("gradient profile", _profile_text(item, failing)))
+                _verdict_in_short_summary(report, failing)
         outcome = item.stash.get(_lint_key, None)
         if outcome is not None:
             report.gradcheck_lint = outcome  # type: ignore[attr-defined]
     return report  # type: ignore[return-value]
+
+
+def _verdict_in_short_summary(report: pytest.TestReport, data: Mapping[str, Any]) -> None:
+    """``-ra``'s line for a failed check reads ``vanishes from depth 6 (flow ratio 1.1e-05)``
+    (short: pytest cuts the line at the terminal's width) instead of a truncated exception
+    class name."""
+    from gradcheck_kit.report.gradients import FailureKind, GradientReport
+
+    crash = getattr(report.longrepr, "reprcrash", None)
+    failure = GradientReport.from_dict(data).failure
+    if crash is None or failure is None:
+        return
+    text = FailureKind(failure.kind).headline(failure.depth)
+    if failure.ratio is not None and failure.kind in (FailureKind.VANISHING, FailureKind.EXPLODING):
+        text += f" (flow ratio {failure.ratio:.2g})"
+    elif failure.exception or failure.message:  # the exception says most in few words
+        text += f": {(failure.exception or failure.message).splitlines()[0]}"
+    crash.message = text
 
 
 def _profile_text(item: pytest.Item, data: Mapping[str, Any]) -> str:
