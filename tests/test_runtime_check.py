@@ -295,3 +295,16 @@ def test_a_failure_is_saved_to_the_example_database_when_one_is_given(tmp_path) 
     assert not report.passed
     assert any(p.is_file() for p in tmp_path.rglob("*"))
     assert not check(rm.sigmoid_mlp, depths=(20, 24), max_examples=4).passed
+
+
+def test_more_examples_than_max_examples_says_why():
+    report = gk.check_gradients(
+        rm.sigmoid_mlp, depths=(2, 16), input_shape=(4, 16), max_examples=5, seed=0,
+        raise_on_failure=False, database=None,
+    )  # fmt: skip
+    assert report.examples_run > 5
+    (note,) = [n for n in report.notes if "examples run" in n]
+    assert note.startswith(f"{report.examples_run} examples run (max_examples=5): ")
+    counts = [int(part.split()[0]) for part in note.split(": ", 1)[1].split(", ")]
+    assert sum(counts) == report.examples_run
+    assert "while shrinking the failure" in note

@@ -433,6 +433,7 @@ def check_gradients(
     what = (target, depth_range, input_shape, vocab_size, in_dtype, device_list, dtype_list)
     database_key = hashlib.sha256(repr(what).encode()).digest() if database is not None else None
     tried: set[int] = set()
+    shrinks: list[int] = []
     with SearchProgress(
         target,
         max_examples,
@@ -450,6 +451,7 @@ def check_gradients(
             database_key=database_key,
             tried=tried,
             progress=bar,
+            shrinks=shrinks,
         )
     reported = outcome or worst
     devices_run: list[DeviceResult] = []
@@ -460,6 +462,15 @@ def check_gradients(
             factory, reported, loss, bounds, device_list, dtype_list, timeout
         )
         count += len(devices_run)
+    if count > max_examples:  # say why "max_examples=12" ran 22
+        shrunk = shrinks[0] if shrinks else 0
+        parts = [f"{count - shrunk - len(devices_run)} drawn"]
+        if shrunk:
+            parts.append(f"{shrunk} while shrinking the failure to its smallest example")
+        if devices_run:
+            n = len(devices_run)
+            parts.append(f"{n} replay{'s' if n != 1 else ''} of it on each device and dtype")
+        notes.append(f"{count} examples run (max_examples={max_examples}): " + ", ".join(parts))
         if outcome is not None:
             outcome = reported
         else:  # a device or dtype the search did not draw for this example failed
@@ -541,6 +552,7 @@ def _search(
     database_key: bytes | None = None,
     tried: set[int] | None = None,
     progress: SearchProgress | None = None,
+    shrinks: list[int] | None = None,
 ) -> tuple[Outcome | None, Outcome | None, int]:
     """Hypothesis drives; returns (smallest failure or None, worst passing example, runs)."""
     state: dict[str, Any] = {"count": 0, "worst": None, "last_failure": None, "shrinks": 0}
@@ -609,6 +621,8 @@ def _search(
         if found is None:
             raise
         failure = found
+    if shrinks is not None:
+        shrinks.append(state["shrinks"])  # runs spent shrinking the failure (out-parameter)
     return failure, state["worst"], state["count"]
 
 
