@@ -462,15 +462,6 @@ def check_gradients(
             factory, reported, loss, bounds, device_list, dtype_list, timeout
         )
         count += len(devices_run)
-    if count > max_examples:  # say why "max_examples=12" ran 22
-        shrunk = shrinks[0] if shrinks else 0
-        parts = [f"{count - shrunk - len(devices_run)} drawn"]
-        if shrunk:
-            parts.append(f"{shrunk} while shrinking the failure to its smallest example")
-        if devices_run:
-            n = len(devices_run)
-            parts.append(f"{n} replay{'s' if n != 1 else ''} of it on each device and dtype")
-        notes.append(f"{count} examples run (max_examples={max_examples}): " + ", ".join(parts))
         if outcome is not None:
             outcome = reported
         else:  # a device or dtype the search did not draw for this example failed
@@ -483,6 +474,15 @@ def check_gradients(
     example = reported.example if reported else None
     if reported is not None:
         notes += [n for n in reported.notes if n not in notes]
+    if count > max_examples:  # say why "max_examples=12" ran 22
+        shrunk = shrinks[0] if shrinks else 0
+        parts = [f"{count - shrunk - len(devices_run)} drawn"]
+        if shrunk:
+            parts.append(f"{shrunk} while shrinking the failure to its smallest example")
+        if devices_run:
+            n = len(devices_run)
+            parts.append(f"{n} replay{'s' if n != 1 else ''} of it on each device and dtype")
+        notes.append(f"{count} examples run (max_examples={max_examples}): " + ", ".join(parts))
     report = GradientReport(
         target=target,
         passed=failure is None,
