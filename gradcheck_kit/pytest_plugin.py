@@ -375,7 +375,7 @@ def _verdict_in_short_summary(report: pytest.TestReport, data: Mapping[str, Any]
     failure = GradientReport.from_dict(data).failure
     if crash is None or failure is None:
         return
-    text = FailureKind(failure.kind).headline(failure.depth)
+    text = failure.headline()
     if failure.ratio is not None and failure.kind in (FailureKind.VANISHING, FailureKind.EXPLODING):
         text += f" (flow ratio {failure.ratio:.2g})"
     elif failure.exception or failure.message:  # the exception says most in few words

@@ -74,12 +74,15 @@ def test_log_of_negatives_is_nonfinite_in_the_forward_pass():
     assert report.failure.kind == "nonfinite"
     assert "forward" in report.failure.message
     assert report.failure.depth == 2
+    # tables (audit, pytest's summary) word it as the panel does, not "non-finite gradient"
+    assert report.failure.headline() == "NaN in the forward pass at depth 2"
 
 
 def test_infinite_backward_is_nonfinite_in_the_backward_pass():
     report = check(rm.SqrtAtZero, depths=(2, 8))
     assert report.failure.kind == "nonfinite"
     assert "backward" in report.failure.message
+    assert " in the backward pass at depth " in report.failure.headline()
 
 
 def test_huge_negative_biases_are_dead():

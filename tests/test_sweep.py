@@ -329,3 +329,20 @@ def test_plot_with_matplotlib(report):
     assert svg == report.plot("svg")  # deterministic
     png = report.plot("png")
     assert png is not None and png.startswith(b"\x89PNG")
+
+
+def test_gain_per_unit_of_depth_is_related_to_the_per_layer_figure():
+    """Two Linear+tanh pairs per unit of depth: the sweep's gain is the square of the per-layer
+    figure that ``check`` prints, and the summary says so."""
+    from torch import nn
+
+    def make(depth):
+        layers = []
+        for _ in range(depth):
+            layers += [nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh()]
+        return nn.Sequential(*layers)
+
+    report = sweep(make, depths=range(2, 7, 2), seeds=1, input_shape=(8, 16))
+    assert report.primary.layers_per_depth == 2.0
+    assert report.gain_per_layer == pytest.approx(report.gain**0.5)
+    assert f"x{report.gain_per_layer:.3g} per layer over 2 measured layers" in str(report)

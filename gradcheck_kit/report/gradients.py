@@ -284,6 +284,14 @@ class Failure:
     amplification: float | None = None
     example: Mapping[str, Any] = field(default_factory=dict)
 
+    def headline(self) -> str:
+        """One line for a table of checks, worded as the report panel words it: ``vanishes from
+        depth 6``; a non-finite failure says where (``NaN in the forward pass at depth 3``)."""
+        if self.kind is FailureKind.NONFINITE and self.message:
+            at = f"depth {self.depth}" if self.depth is not None else "the first example"
+            return f"{self.message.split(',')[0]} at {at}"
+        return self.kind.headline(self.depth)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Failure:
         return cls(

@@ -265,7 +265,9 @@ def sweep_markdown(report: SweepReport, image: str | None = None) -> str:
     ci = report.gain_ci
     if report.gain is not None:
         ci_text = f" ({fit.confidence:.0%} CI {ci[0]:.4g} - {ci[1]:.4g})" if ci else ""
-        out.append(f"- gain per unit of depth: **{report.gain:.4g}**{ci_text}")
+        out.append(
+            f"- gain per unit of depth: **{report.gain:.4g}**{ci_text}{cell(report.gain_words())}"
+        )
     out.append(f"- fit: {cell(fit.note)}")
     safe = report.max_safe_depth
     if safe is None:

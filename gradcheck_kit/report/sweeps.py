@@ -415,6 +415,26 @@ class SweepReport:
         return self.fit.gain_ci
 
     @property
+    def gain_per_layer(self) -> float | None:
+        """The gain per measured layer - ``check``'s "x0.57 per layer" - when a unit of depth
+        adds a known number of layers: gain ** (1 / layers per unit of depth)."""
+        per_depth = self.primary.layers_per_depth
+        if self.gain is None or not per_depth or per_depth <= 0 or self.gain <= 0:
+            return None
+        return float(self.gain ** (1.0 / per_depth))
+
+    def gain_words(self) -> str:
+        """How the sweep's gain relates to the check's per-layer figure, for the reader."""
+        per_layer = self.gain_per_layer
+        per_depth = self.primary.layers_per_depth
+        if per_layer is None or per_depth is None or abs(per_depth - 1.0) < 1e-9:
+            return ""
+        return (
+            f" = x{per_layer:.3g} per layer over {per_depth:g} measured layers per unit of depth"
+            " (the per-layer figure `check` prints)"
+        )
+
+    @property
     def points(self) -> tuple[SweepPoint, ...]:
         return self.primary.points
 
@@ -773,7 +793,7 @@ def summary_lines(report: SweepReport) -> list[str]:
     ci = report.gain_ci
     if report.gain is not None:
         ci_text = f" ({fit.confidence:.0%} CI {ci[0]:.4g} .. {ci[1]:.4g})" if ci else ""
-        lines.append(f"  gain per unit of depth: {report.gain:.4g}{ci_text}")
+        lines.append(f"  gain per unit of depth: {report.gain:.4g}{ci_text}{report.gain_words()}")
     safe = report.max_safe_depth
     if safe is None:
         lines.append(
