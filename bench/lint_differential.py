@@ -86,15 +86,14 @@ def _fuzz(out: Path, programs: int) -> int:
     """Programs from tests/lint/test_fuzz.py's generators, drawn with a fixed seed."""
     out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "tests" / "lint"))
-    from hypothesis import HealthCheck, given, seed, settings  # noqa: PLC0415
-    from hypothesis import strategies as st  # noqa: PLC0415
-
-    import test_fuzz  # noqa: PLC0415
+    import test_fuzz
+    from hypothesis import HealthCheck, given, seed, settings
+    from hypothesis import strategies as st
 
     drawn: list[str] = []
     strategies = [test_fuzz.model_source()]
     try:
-        import hypothesmith  # noqa: PLC0415
+        import hypothesmith
 
         strategies.append(hypothesmith.from_grammar().map(test_fuzz._with_header))
     except ImportError:

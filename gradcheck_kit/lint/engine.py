@@ -33,25 +33,19 @@ from typing import TYPE_CHECKING, Any
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import Run, analyze, ends_before_a_layer, maximal_runs
 from gradcheck_kit.lint.cache import FileStamp, LintCache, content_hash
+from gradcheck_kit.lint.facts import Event, FileFacts, FileRun
 from gradcheck_kit.lint.notebook import (
     NotebookError,
     NotebookSource,
     notebook_source,
     to_cells,
 )
-from gradcheck_kit.lint.rules import (
-    Event,
-    FileFacts,
-    FileRun,
-    RuleContext,
-    may_fire,
-    selected_rules,
-)
+from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
 from gradcheck_kit.lint.sketch import Span
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
 if TYPE_CHECKING:
-    from gradcheck_kit.lint.extract import Root
+    from gradcheck_kit.lint.interp.frames import Root
 
 # Suppression directives are read from comment tokens only (the word in a string literal is not
 # a directive). As ruff: a bare directive is a blanket, one followed by a colon names codes, and
@@ -169,7 +163,7 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     roots: list[Root] = []
     events: list[Event] = []
     if not all(rule.syntactic for rule in rules):
-        from gradcheck_kit.lint.extract import extract  # not needed on a cached run
+        from gradcheck_kit.lint.interp.machine import extract  # not needed on a cached run
 
         roots, events = extract(
             tree,
