@@ -347,6 +347,9 @@ PLAIN_RECURRENT_DEFAULT = "tanh"
 
 #: The namespace of initialisers (``torch.nn.init.xavier_normal_``) and of torch itself.
 INIT_NAMESPACE = "torch.nn.init."
+#: Where torch defines its layers (``torch.nn.modules.activation.Tanh`` is ``torch.nn.Tanh``).
+NN_MODULES_PACKAGE = "torch.nn.modules"
+NN_NAMESPACE = "torch.nn."
 TORCH_NAMESPACE = "torch."
 #: Positional parameters of ``torch.nn.init`` functions after the tensor.
 INIT_PARAMS: dict[str, tuple[str, ...]] = {

@@ -1,4 +1,8 @@
-"""CLASSES_DOC"""
+"""The machine's classes and function calls: a ``class`` statement becomes a :class:`ClassInfo`;
+instantiating one runs its ``__init__`` over an abstract instance (a subclass of ``nn.Sequential``
+fills its children); calling a user function binds its parameters (defaults included, the
+source of a symbolic depth) and runs its body, bounded in depth and recursion.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""EVENTS_DOC"""
+"""What the interpreter records for the rules besides runs: the init of the affine layer before
+each saturating activation (the gain model's input), stacks whose explicit init amplifies the
+gradient (GCK006), recurrences through a saturating activation in a loop over time (GCK003) and
+losses given an already squashed input (GCK005). Each is an :class:`~gradcheck_kit.lint.facts.Event`
+with structured data; the rule modules word the messages.
+"""
 
 from __future__ import annotations
 

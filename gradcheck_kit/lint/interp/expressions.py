@@ -1,4 +1,8 @@
-"""EXPRESSIONS_DOC"""
+"""The machine's expressions: one ``eval_<ast type>`` function per expression kind (dispatched
+by :data:`~gradcheck_kit.lint.interp.machine.EVALUATORS`), attribute lookup, subscripts, operators
+(``x + f(x)`` joins two paths: a residual), comprehensions, and a call's arguments (a loss's
+argument is checked for a squashing applied twice).
+"""
 
 from __future__ import annotations
 

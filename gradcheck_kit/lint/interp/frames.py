@@ -1,4 +1,8 @@
-"""FRAMES_DOC"""
+"""The machine's own bookkeeping: :class:`Frame` (a function's locals and enclosing scopes),
+:class:`Root` (a forward path to analyse), :class:`Loop`, the values only the machine makes
+(:class:`BoundMethod`, :class:`Super`, :class:`Spread`) and helpers on values (re-rooting a path
+onto a caller's tensor, flattening repeated entries).
+"""
 
 from __future__ import annotations
 

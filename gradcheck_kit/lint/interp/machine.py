@@ -33,7 +33,7 @@ from __future__ import annotations
 import ast
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from gradcheck_kit import catalog
 from gradcheck_kit.lint.facts import Event
@@ -70,12 +70,18 @@ from gradcheck_kit.lint.interp.values import (
     copy_layer,
     looks_like_norm,
 )
+from gradcheck_kit.lint.project import Project, ProjectFile
 from gradcheck_kit.lint.sketch import Layer, Node, Repeat, Seq, seq
 
-if TYPE_CHECKING:
-    pass
-
 STEP_BUDGET = 400_000  # abstract evaluation steps per file; past it, values become Unknown
+
+
+class Extraction(NamedTuple):
+    """What interpreting one file yields."""
+
+    roots: list[Root]
+    events: list[Event]
+    consulted: tuple[ProjectFile, ...]  # the project files read, the file itself first
 
 
 class Machine:
@@ -85,8 +91,12 @@ class Machine:
         extend_saturating: tuple[str, ...] = (),
         extend_normalization: tuple[str, ...] = (),
         max_depth: int = 0,
+        project: Project | None = None,
     ) -> None:
         self.module = module
+        self.project = project if project is not None else Project.single("")
+        #: module name -> the project file the interpretation read (the file itself, always)
+        self.consulted: dict[str, ProjectFile] = {self.project.current.module: self.project.current}
         self.max_depth = max_depth  # GCK006 reports stacks deeper than this
         self.extra_saturating = set(extend_saturating)
         self.extra_norm = set(extend_normalization)
@@ -423,12 +433,15 @@ def extract(
     extend_saturating: tuple[str, ...] = (),
     extend_normalization: tuple[str, ...] = (),
     max_depth: int = 0,
-) -> tuple[list[Root], list[Event]]:
-    """The roots and events of ``source`` (text or its parsed tree). Raises SyntaxError on bad
-    syntax. ``max_depth``: GCK006 events only for stacks deeper than this."""
+    project: Project | None = None,
+) -> Extraction:
+    """The roots and events of ``source`` (text or its parsed tree), and the project files the
+    interpretation consulted. Raises SyntaxError on bad syntax. ``max_depth``: GCK006 events only
+    for stacks deeper than this. ``project``: the project the file belongs to (default: the
+    file alone)."""
     module = ast.parse(source) if isinstance(source, str) else source
     JOURNAL.frames.clear()  # each file starts with no open undo frames, whatever came before
-    machine = Machine(module, extend_saturating, extend_normalization, max_depth)
+    machine = Machine(module, extend_saturating, extend_normalization, max_depth, project)
     roots = machine.run()
     events = machine.events
     for instance in machine.pending:
@@ -441,7 +454,7 @@ def extract(
         with contextlib.suppress(BudgetExceeded, RecursionError):
             machine.exploding_init(root)
         machine.layer_inits(root)
-    return roots, events
+    return Extraction(roots, events, tuple(machine.consulted.values()))
 
 
 #: ast expression type -> its evaluator (``eval_Name`` for ``ast.Name``, ...).

@@ -1,4 +1,8 @@
-"""OBJECTS_DOC"""
+"""Calls on Python objects: builtins (``range``, ``len``, ``zip``, ``getattr``, ``isinstance``...),
+``super()``, and methods of lists, dicts, strings, module instances and containers
+(``append``, ``add_module``, ``modules()``, ``apply(init_fn)``); a method of a tensor goes to its
+model in :data:`~gradcheck_kit.lint.interp.models.TENSOR_METHODS`.
+"""
 
 from __future__ import annotations
 

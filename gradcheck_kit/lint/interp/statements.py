@@ -1,4 +1,8 @@
-"""STATEMENTS_DOC"""
+"""The machine's statements: assignments (and the recurrence check on them), ``if`` (both arms,
+merged), loops (unrolled up to a limit, else one representative pass that marks the repeated
+part with its count), ``with``, ``try``, imports (names become qualified references), and the
+undo journal that lets a branch run twice over mutable values.
+"""
 
 from __future__ import annotations
 
@@ -135,6 +139,9 @@ def exec_import_from(self: Machine, stmt: ast.ImportFrom, frame: Frame) -> None:
     for alias in stmt.names:
         bound = alias.asname or alias.name
         frame.env[bound] = Ref(f"{base}.{alias.name}" if base else alias.name)
+        found = self.project.resolve(base, alias.name)
+        if found is not None:  # a name of this project (for now: of the file itself)
+            self.consulted.setdefault(found.module, found)
 
 
 def exec_augassign(self: Machine, stmt: ast.AugAssign, frame: Frame) -> None:

@@ -1,4 +1,7 @@
-"""SYNTAX_DOC"""
+"""Helpers on the stdlib syntax tree the machine reads: names bound or used by an expression,
+subscripts indexed by a loop variable, a call's arguments in binding order, an attribute chain's
+dotted name.
+"""
 
 from __future__ import annotations
 
