@@ -264,6 +264,108 @@ def init_weight_var(
     return None
 
 
+#: Loss functions (short names) the linter recognises at a call; any ``*_loss`` is one too.
+LOSS_FUNCTIONS: frozenset[str] = frozenset(
+    {"cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss",
+     "mse_loss", "l1_loss", "kl_div", "cosine_embedding_loss"}
+)  # fmt: skip
+
+#: Losses that apply a squashing function to their input themselves (short name -> squashing).
+LOGIT_LOSSES: dict[str, str] = {
+    "binary_cross_entropy_with_logits": "sigmoid",
+    "BCEWithLogitsLoss": "sigmoid",
+    "cross_entropy": "softmax",
+    "CrossEntropyLoss": "softmax",
+}
+
+#: Tensor methods and functions (short names) that squash their input; inside a loss's
+#: argument they belong to the loss, not to the model.
+SQUASHING: frozenset[str] = frozenset({"sigmoid", "tanh", "softmax", "log_softmax", "expit"})
+
+#: ``nn.Module`` methods that return the module itself (``model.to(device)``).
+RETURNS_SELF: frozenset[str] = frozenset(
+    {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval", "type",
+     "requires_grad_", "share_memory", "to_empty", "xpu", "mps"}
+)  # fmt: skip
+
+#: Callables (qualified) that wrap a module and return the same network.
+MODULE_WRAPPERS: frozenset[str] = frozenset(
+    {"torch.compile", "torch.jit.script", "torch.jit.trace", "torch.nn.DataParallel",
+     "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.DataParallel",
+     "torch.nn.utils.weight_norm", "torch.nn.utils.spectral_norm",
+     "torch.nn.utils.parametrizations.weight_norm",
+     "torch.nn.utils.parametrizations.spectral_norm"}
+)  # fmt: skip
+
+#: Softmax modules (qualified) -> the activation's name.
+SOFTMAX_MODULES: dict[str, str] = {
+    "torch.nn.Softmax": "softmax",
+    "torch.nn.LogSoftmax": "log_softmax",
+}
+#: Softmax functions and tensor methods (short names).
+SOFTMAX_NAMES: tuple[str, ...] = ("softmax", "log_softmax")
+
+#: Non-saturating activation modules (qualified) -> the name the gain model knows them by.
+ACTIVATION_MODULES: dict[str, str] = {
+    f"torch.nn.{name}": name.lower()
+    for name in ("ReLU", "GELU", "SiLU", "ELU", "SELU", "LeakyReLU", "Mish", "Softplus", "ReLU6")
+}
+#: Non-saturating activation functions (qualified) -> name.
+ACTIVATION_FUNCTIONS: dict[str, str] = {
+    **{f"torch.nn.functional.{n}": n for n in ("relu", "gelu", "silu", "elu", "selu", "mish")},
+    **{f"torch.{n}": n for n in ("relu", "selu")},
+    "torch.nn.functional.leaky_relu": "leakyrelu",
+    "torch.nn.functional.relu6": "relu6",
+}
+#: Tensor methods that apply ReLU.
+RELU_METHODS: tuple[str, ...] = ("relu", "relu_")
+#: Activations the mean-field theory knows under another name.
+THEORY_NAMES: dict[str, str] = {
+    "leakyrelu": "relu",
+    "relu6": "relu",
+    "mish": "silu",
+    "softplus": "softplus",
+}
+
+#: Functions (qualified) that multiply or contract two tensors: a product, never a residual.
+MULTIPLY_FUNCTIONS: frozenset[str] = frozenset(
+    {"torch.mul", "torch.matmul", "torch.bmm", "torch.einsum"}
+)
+#: Functions (qualified) that join a list of tensors.
+CONCAT_FUNCTIONS: frozenset[str] = frozenset({"torch.cat", "torch.stack", "torch.concat"})
+#: Functions (qualified) that split a tensor into pieces (steps, when iterated).
+SPLIT_FUNCTIONS: frozenset[str] = frozenset({"torch.unbind", "torch.split", "torch.chunk"})
+#: Tensor methods: adding / multiplying two tensors, reading a number, splitting into steps.
+ADDITION_METHODS: tuple[str, ...] = ("add", "add_", "sub", "sub_")
+MULTIPLY_METHODS: tuple[str, ...] = ("mul", "mul_", "matmul", "bmm", "div", "div_")
+SCALAR_METHODS: tuple[str, ...] = ("size", "dim", "numel", "item", "tolist")
+SPLIT_METHODS: tuple[str, ...] = ("unbind", "split", "chunk")
+
+#: Recurrent modules (qualified) with no gates: tanh by default (``nonlinearity=``, 4th).
+PLAIN_RECURRENT_MODULES: frozenset[str] = frozenset({"torch.nn.RNN", "torch.nn.RNNCell"})
+PLAIN_RECURRENT_DEFAULT = "tanh"
+
+#: The namespace of initialisers (``torch.nn.init.xavier_normal_``) and of torch itself.
+INIT_NAMESPACE = "torch.nn.init."
+#: Where torch defines its layers (``torch.nn.modules.activation.Tanh`` is ``torch.nn.Tanh``).
+NN_MODULES_PACKAGE = "torch.nn.modules"
+NN_NAMESPACE = "torch.nn."
+TORCH_NAMESPACE = "torch."
+#: Positional parameters of ``torch.nn.init`` functions after the tensor.
+INIT_PARAMS: dict[str, tuple[str, ...]] = {
+    "normal": ("mean", "std"),
+    "trunc_normal": ("mean", "std"),
+    "uniform": ("a", "b"),
+    "constant": ("val",),
+    "ones": (),
+    "kaiming_normal": ("a", "mode", "nonlinearity"),
+    "kaiming_uniform": ("a", "mode", "nonlinearity"),
+    "xavier_normal": ("gain",),
+    "xavier_uniform": ("gain",),
+    "orthogonal": ("gain",),
+}
+
+
 def saturating_for(qualified_name: str) -> Saturating | None:
     """The saturating activation a qualified module or function name denotes, if any."""
     return SATURATING_MODULES.get(qualified_name) or SATURATING_FUNCTIONS.get(qualified_name)

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import MISSING, asdict, fields
 from functools import cache
 from pathlib import Path
@@ -82,6 +83,17 @@ def default_cache_dir(config: Config) -> Path:
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_key(own: str, consulted: Mapping[str, str] | None = None) -> str:
+    """The key of a file's cached results: its content hash ``own`` plus the content hashes of
+    the other project files its interpretation consulted (module name -> hash). With none (all
+    a file consults today is itself, see :mod:`gradcheck_kit.lint.project`) the key is the
+    content hash itself, so entries written before stay valid."""
+    if not consulted:
+        return own
+    parts = [own, *(f"{module}={consulted[module]}" for module in sorted(consulted))]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 class _Invalid(Exception):

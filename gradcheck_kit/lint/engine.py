@@ -32,26 +32,21 @@ from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.analyze import Run, analyze, ends_before_a_layer, maximal_runs
-from gradcheck_kit.lint.cache import FileStamp, LintCache, content_hash
+from gradcheck_kit.lint.cache import FileStamp, LintCache, content_hash, file_key
+from gradcheck_kit.lint.facts import Event, FileFacts, FileRun
 from gradcheck_kit.lint.notebook import (
     NotebookError,
     NotebookSource,
     notebook_source,
     to_cells,
 )
-from gradcheck_kit.lint.rules import (
-    Event,
-    FileFacts,
-    FileRun,
-    RuleContext,
-    may_fire,
-    selected_rules,
-)
+from gradcheck_kit.lint.project import Project, ProjectFile
+from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
 from gradcheck_kit.lint.sketch import Span
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
 if TYPE_CHECKING:
-    from gradcheck_kit.lint.extract import Root
+    from gradcheck_kit.lint.interp.frames import Root
 
 # Suppression directives are read from comment tokens only (the word in a string literal is not
 # a directive). As ruff: a bare directive is a blanket, one followed by a colon names codes, and
@@ -168,14 +163,16 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
         return []
     roots: list[Root] = []
     events: list[Event] = []
+    consulted: tuple[ProjectFile, ...] = ()
     if not all(rule.syntactic for rule in rules):
-        from gradcheck_kit.lint.extract import extract  # not needed on a cached run
+        from gradcheck_kit.lint.interp.machine import extract  # not needed on a cached run
 
-        roots, events = extract(
+        roots, events, consulted = extract(
             tree,
             config.extend_saturating,
             config.extend_normalization,
             config.max_saturating_depth or 1,  # predicted mode: GCK006 judges every stack
+            Project.single(path),
         )
     module = _concrete_tree(text) if any(rule.syntactic for rule in rules) else None
     runs: list[tuple[Run, str | None, bool]] = []
@@ -188,6 +185,7 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     kept = maximal_runs([run for run, _, _ in runs])
     facts = FileFacts([FileRun(run, *found[id(run)]) for run in kept], events, module)
     facts.inits = {k: v for root in roots for k, v in root.inits.items()}
+    facts.consulted = tuple(f.module for f in consulted)
     locate = _Locator(text, module)
     ctx = RuleContext(
         path, config.max_saturating_depth, locate, config.vanish_bound, config.explode_bound
@@ -597,7 +595,9 @@ def lint_paths(
         if warn is not None and _MAYBE_NOQA.search(data):
             for message in _noqa_warnings(data, str(path)):
                 warn(message)
-        digest = content_hash(data) if cache is not None else ""
+        # the file's own hash plus those of the project files it consulted: none but itself
+        # while a project serves only the file being linted (lint/project.py)
+        digest = file_key(content_hash(data)) if cache is not None else ""
         cached = cache.get(keys[index], digest, stamp) if cache is not None else None
         if cached is not None:
             outcomes[index] = _renamed(cached, str(path))

@@ -508,8 +508,9 @@ def test_training_file_without_model_code_still_gets_gck004() -> None:
 def test_screen_reads_code_not_comments_or_docstrings() -> None:
     # the text prefilter matches (backward, LSTM), but only a docstring and a comment say them
     source = '"""Calls loss.backward() on an LSTM."""\nimport torch\n# nn.LSTM, backward\nx = 1\n'
-    from gradcheck_kit.lint.rules import _trains_recurrent, may_fire
+    from gradcheck_kit.lint.rules import may_fire
+    from gradcheck_kit.lint.rules.gck004_unclipped_recurrent_training import trains_recurrent
 
     assert may_fire(RULES["GCK004"], source)
-    assert not _trains_recurrent(ast.parse(source))
-    assert _trains_recurrent(ast.parse("import torch\nm = torch.nn.GRU(2, 2)\nl.backward()\n"))
+    assert not trains_recurrent(ast.parse(source))
+    assert trains_recurrent(ast.parse("import torch\nm = torch.nn.GRU(2, 2)\nl.backward()\n"))

@@ -270,7 +270,7 @@ def test_internal_error_on_one_file_exits_2_names_it_and_hints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "model.py").write_text(BAD)
-    import gradcheck_kit.lint.extract as extract_module
+    import gradcheck_kit.lint.interp.machine as extract_module
 
     monkeypatch.setattr(extract_module, "extract", _explode)
     assert main(["lint", "--no-cache", "--format", "concise", "-j", "1", str(tmp_path)]) == 2
@@ -368,8 +368,8 @@ def test_step_budget_spent_inside_a_branch_leaves_no_undo_frame_open(
     """An open frame outlived its file: every later file of the process recorded into it, so a
     long run kept every file's values alive (RSS 160 -> 540 MB over 1,200 transformers files)
     and slowed down as it went."""
-    import gradcheck_kit.lint.extract as extract_module
-    from gradcheck_kit.lint.values import JOURNAL
+    import gradcheck_kit.lint.interp.machine as extract_module
+    from gradcheck_kit.lint.interp.values import JOURNAL
 
     monkeypatch.setattr(extract_module, "STEP_BUDGET", 60)
     body = "    layers = [nn.Tanh() for _ in range(50)]\n" * 5

@@ -29,7 +29,8 @@ from gradcheck_kit import catalog
 from gradcheck_kit.report.findings import Finding
 
 if TYPE_CHECKING:
-    from gradcheck_kit.lint.rules import FileFacts, RuleContext
+    from gradcheck_kit.lint.facts import FileFacts
+    from gradcheck_kit.lint.rules.base import RuleContext
 
 CODE = "GCK004"
 NAME = "unclipped-recurrent-training"

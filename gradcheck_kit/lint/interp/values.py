@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gradcheck_kit import catalog
 from gradcheck_kit.lint.sketch import Count, Layer, Node
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ class Unknown(Value):
     from_data: bool = False
 
 
+_NN_MODULES_PATH = catalog.NN_MODULES_PACKAGE.split(".")
+
+
 @dataclass(eq=False)
 class Ref(Value):
     """A name defined outside this file, by its qualified name (``torch.nn.Tanh``)."""
@@ -84,8 +88,8 @@ class Ref(Value):
     def __post_init__(self) -> None:
         # torch.nn.modules.activation.Tanh is torch.nn.Tanh: one name for the catalog
         parts = self.qname.split(".")
-        if len(parts) > 4 and parts[:3] == ["torch", "nn", "modules"]:
-            self.qname = "torch.nn." + ".".join(parts[4:])
+        if len(parts) > 4 and parts[:3] == _NN_MODULES_PATH:
+            self.qname = catalog.NN_NAMESPACE + ".".join(parts[4:])
 
 
 @dataclass(eq=False)

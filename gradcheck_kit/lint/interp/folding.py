@@ -8,8 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from gradcheck_kit.lint.sketch import Count
-from gradcheck_kit.lint.values import (
+from gradcheck_kit.lint.interp.values import (
     ClassRef,
     Const,
     Data,
@@ -23,11 +22,12 @@ from gradcheck_kit.lint.values import (
     Unknown,
     Value,
 )
+from gradcheck_kit.lint.sketch import Count
 
 UNROLL_LIMIT = 64  # loops with a known count up to this are unrolled exactly
 
 
-def _range(args: list[Value]) -> Value:
+def range_of(args: list[Value]) -> Value:
     if not args or not all(isinstance(a, Const) and isinstance(a.value, int) for a in args):
         unknown = next((a for a in args if isinstance(a, Unknown)), None)
         symbol = unknown.symbol if unknown else None
@@ -47,7 +47,7 @@ def _range(args: list[Value]) -> Value:
     return SeqVal((Repeated(Count(len(numbers), source), (Unknown(),)),))
 
 
-def _count_of(value: Value) -> Count:
+def count_of(value: Value) -> Count:
     if isinstance(value, Const) and isinstance(value.value, int):
         return Count(value.value, value.source)
     if isinstance(value, Unknown):
@@ -55,7 +55,7 @@ def _count_of(value: Value) -> Count:
     return Count(None)
 
 
-def _fold(op: type[ast.operator], left: Const, right: Const) -> Value:
+def fold(op: type[ast.operator], left: Const, right: Const) -> Value:
     fns: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
         ast.Add: lambda a, b: a + b,
         ast.Sub: lambda a, b: a - b,
@@ -98,7 +98,7 @@ def _cheap_to_fold(op: type[ast.operator], a: Any, b: Any) -> bool:
     return True
 
 
-def _compare(op: ast.cmpop, left: Value, right: Value) -> bool | None:
+def compare(op: ast.cmpop, left: Value, right: Value) -> bool | None:
     if isinstance(op, (ast.Is, ast.IsNot)):
         if isinstance(left, Const) and isinstance(right, Const) and right.value is None:
             same = left.value is None
@@ -148,14 +148,14 @@ def right_is_none(value: Value) -> bool:
     return isinstance(value, Const) and value.value is None
 
 
-def _same_const(a: Any, b: Any) -> bool:
+def same_const(a: Any, b: Any) -> bool:
     try:
         return type(a) is type(b) and bool(a == b)
     except Exception:
         return False
 
 
-def _hashable(value: Any) -> bool:
+def hashable(value: Any) -> bool:
     try:
         hash(value)
     except TypeError:

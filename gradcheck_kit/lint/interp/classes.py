@@ -1,0 +1,229 @@
+"""The machine's classes and function calls: a ``class`` statement becomes a :class:`ClassInfo`;
+instantiating one runs its ``__init__`` over an abstract instance (a subclass of ``nn.Sequential``
+fills its children); calling a user function binds its parameters (defaults included, the
+source of a symbolic depth) and runs its body, bounded in depth and recursion.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from gradcheck_kit import catalog
+from gradcheck_kit.lint.interp.frames import (
+    MAX_CALL_DEPTH,
+    Frame,
+    named_in,
+)
+from gradcheck_kit.lint.interp.syntax import (
+    full_name,
+)
+from gradcheck_kit.lint.interp.values import (
+    ClassInfo,
+    ClassRef,
+    Const,
+    DictVal,
+    Entry,
+    FuncRef,
+    Instance,
+    ModuleVal,
+    SeqVal,
+    Unknown,
+    Value,
+    copy_layer,
+    looks_like_norm,
+)
+from gradcheck_kit.lint.sketch import (
+    Layer,
+)
+
+if TYPE_CHECKING:
+    from gradcheck_kit.lint.interp.machine import Machine
+
+if TYPE_CHECKING:
+    pass
+
+
+def define_class(self: Machine, stmt: ast.ClassDef, frame: Frame) -> None:
+    bases = [self.eval(base, frame) for base in stmt.bases]
+    qual = f"{frame.qualname}.{stmt.name}" if frame.qualname else stmt.name
+    info = ClassInfo(stmt, stmt.name, qual, bases, frame.chain())
+    info.is_dataclass = any("dataclass" in (full_name(d) or "") for d in stmt.decorator_list)
+    class_frame = Frame({}, "", [], outer=frame.chain())
+    for item in stmt.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            info.methods[item.name] = item
+        elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+            self.frame_stack.append(class_frame)
+            try:
+                value = self.eval(item.value, class_frame) if item.value else None
+            finally:
+                self.frame_stack.pop()
+            targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and value is not None:
+                    info.attrs[target.id] = value
+    frame.env[stmt.name] = ClassRef(info)
+    self.classes.append(info)
+
+
+def sequential_base(self: Machine, info: ClassInfo) -> bool:
+    return bool(info.torch_bases() & (catalog.SEQUENTIAL_CONTAINERS | catalog.LIST_CONTAINERS))
+
+
+def class_kind(self: Machine, info: ClassInfo) -> Layer | None:
+    """A class of the file that *is* a known kind of layer (a user norm or activation)."""
+    bases = info.torch_bases()
+    if bases & catalog.NORMALIZATION_MODULES or named_in(info, self.extra_norm):
+        return Layer("norm", info.name)
+    if looks_like_norm(info.name) and not info.find_method("__iter__"):
+        return Layer("norm", info.name)
+    for base in bases:
+        act = catalog.SATURATING_MODULES.get(base)
+        if act:
+            return Layer("saturating", act.name, bound=act.derivative_bound)
+    if named_in(info, self.extra_saturating):
+        return Layer("saturating", info.name)
+    return None
+
+
+def instantiate(
+    self: Machine,
+    info: ClassInfo,
+    args: list[Value],
+    kwargs: dict[str, Value],
+    call: ast.Call | None,
+) -> Value:
+    kind = self.class_kind(info)
+    if kind is not None:
+        return ModuleVal(copy_layer(kind, self.span(call)) if call is not None else kind)
+    if self.call_stack.count(info) >= 2:
+        return Unknown(info.name)
+    instance = Instance(info)
+    if info.is_dataclass and not info.find_method("__init__"):
+        for name, value in info.attrs.items():
+            instance.set_attr(name, value)
+        for name, value in zip(list(info.attrs), args, strict=False):
+            instance.set_attr(name, value)
+        for name, value in kwargs.items():
+            instance.set_attr(name, value)
+        return instance
+    found = info.find_method("__init__")
+    if found is not None:
+        owner, init = found
+        func = FuncRef(init, owner.scope, f"{owner.name}.__init__", instance, owner)
+        self.call_function(func, args, kwargs, call)
+    elif self.sequential_base(info):
+        self.fill_container(instance, args)
+    if call is not None and info.find_method("forward"):  # a literal instantiation: a root too
+        self.pending.append(instance)
+    return instance
+
+
+def fill_container(self: Machine, instance: Instance, args: list[Value]) -> None:
+    entries: tuple[Entry, ...] = ()
+    for arg in args:
+        entries += self.container_entries(arg)
+    instance.children.entries = instance.children.entries + entries
+
+
+def container_entries(self: Machine, arg: Value) -> tuple[Entry, ...]:
+    if isinstance(arg, DictVal):
+        return tuple(arg.items.values())
+    if (
+        isinstance(arg, SeqVal)
+        and arg.kind in ("list", "tuple")
+        and arg.entries
+        and all(isinstance(e, SeqVal) and e.kind == "tuple" for e in arg.entries)
+    ):  # OrderedDict-style [("name", module), ...]
+        out: list[Entry] = []
+        for pair in arg.entries:
+            assert isinstance(pair, SeqVal)
+            plain = pair.plain()
+            if plain and len(plain) == 2:
+                out.append(plain[1])
+        return tuple(out)
+    return (arg,)
+
+
+def call_function(
+    self: Machine,
+    func: FuncRef,
+    args: list[Value],
+    kwargs: dict[str, Value],
+    call: ast.Call | None,
+) -> Value:
+    if self.call_depth >= MAX_CALL_DEPTH or self.call_stack.count(func.node) >= 2:
+        return Unknown(func.qualname)
+    env: dict[str, Value] = {}
+    self.bind_params(func, args, kwargs, env, call)
+    frame = Frame(env, func.qualname, [], owner=func.owner, outer=func.scope)
+    self.call_depth += 1
+    self.call_stack.append(func.node)
+    try:
+        if isinstance(func.node, ast.Lambda):
+            self.frame_stack.append(frame)
+            try:
+                return self.eval(func.node.body, frame)
+            finally:
+                self.frame_stack.pop()
+        self.exec_block(func.node.body, frame)
+    finally:
+        self.call_depth -= 1
+        self.call_stack.pop()
+    if not frame.returns:
+        return Const(None)
+    result = frame.returns[0]
+    for other in frame.returns[1:]:
+        result = self.merge(result, other)
+    if call is not None and isinstance(result, ModuleVal) and isinstance(result.node, Layer):
+        # ``get_activation("tanh")``: report the layer where the model asks for it
+        return ModuleVal(copy_layer(result.node, call))
+    return result
+
+
+def bind_params(
+    self: Machine,
+    func: FuncRef,
+    args: list[Value],
+    kwargs: dict[str, Value],
+    env: dict[str, Value],
+    call: ast.Call | None,
+) -> None:
+    params = func.node.args
+    positional = [*params.posonlyargs, *params.args]
+    pos_defaults: list[ast.expr | None] = [None] * (len(positional) - len(params.defaults))
+    pos_defaults += params.defaults
+    slots = list(zip(positional, pos_defaults, strict=True))
+    args = list(args)
+    if func.bound is not None and slots:
+        env[slots[0][0].arg] = func.bound
+        slots = slots[1:]
+    callee = func.qualname.split(".")[0] if func.qualname else "?"
+    n_positional = len(slots)
+    slots += zip(params.kwonlyargs, params.kw_defaults, strict=True)
+    for index, (param, default) in enumerate(slots):
+        name = param.arg
+        if args and index < n_positional:
+            value = args.pop(0)
+        elif name in kwargs:
+            value = kwargs[name]
+        elif default is not None:
+            value = self.eval(default, Frame({}, "", [], outer=func.scope))
+            if isinstance(value, Const):
+                value = Const(value.value, f"parameter '{name}' (default {value.value!r})")
+            env[name] = value
+            continue
+        else:
+            env[name] = Unknown(name)
+            continue
+        if isinstance(value, Const) and value.source is None and call is not None:
+            value = Const(value.value, f"{callee}({name}={value.value!r})")
+        env[name] = value
+    if params.vararg is not None:
+        env[params.vararg.arg] = SeqVal(tuple(args), "tuple")
+    if params.kwarg is not None:
+        env[params.kwarg.arg] = DictVal(dict(kwargs))
+
+
+# -- expressions --------------------------------------------------------------------------

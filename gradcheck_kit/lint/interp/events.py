@@ -1,0 +1,192 @@
+"""What the interpreter records for the rules besides runs: the init of the affine layer before
+each saturating activation (the gain model's input), stacks whose explicit init amplifies the
+gradient (GCK006), recurrences through a saturating activation in a loop over time (GCK003) and
+losses given an already squashed input (GCK005). Each is an :class:`~gradcheck_kit.lint.facts.Event`
+with structured data; the rule modules word the messages.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from gradcheck_kit.lint.facts import Event, LayerInit
+from gradcheck_kit.lint.interp.frames import (
+    Frame,
+    Loop,
+    Root,
+)
+from gradcheck_kit.lint.interp.models.init import (
+    dominant_activation,
+)
+from gradcheck_kit.lint.interp.syntax import (
+    full_name,
+    names_in,
+    subscripts_by,
+)
+from gradcheck_kit.lint.interp.values import (
+    Data,
+    Value,
+)
+from gradcheck_kit.lint.sketch import (
+    Layer,
+    iter_layers,
+)
+
+if TYPE_CHECKING:
+    from gradcheck_kit.lint.interp.machine import Machine
+
+if TYPE_CHECKING:
+    pass
+
+
+def layer_inits(self: Machine, root: Root) -> None:
+    """For each saturating layer of ``root``, the init of the affine layer before it."""
+    previous: Layer | None = None
+    for layer in iter_layers(root.node):
+        if layer.kind == "affine":
+            previous = layer
+            continue
+        if layer.kind != "saturating" or previous is None:
+            continue
+        origin = id(previous.origin)
+        fan_in = self.fan_in.get(origin)
+        init = self.inits.get(origin)
+        bias = origin not in self.no_bias
+        if init is not None:
+            line = getattr(init.anchor, "lineno", None)
+            root.inits[id(layer)] = LayerInit(
+                init.weight_var, fan_in, init.description, line, bias=bias
+            )
+        elif origin in self.unread_inits:
+            what, node = self.unread_inits[origin]
+            line = getattr(node, "lineno", None)
+            root.inits[id(layer)] = LayerInit(None, fan_in, None, line, what, bias=bias)
+        else:
+            root.inits[id(layer)] = LayerInit(None, fan_in, bias=bias)
+
+
+def exploding_init(self: Machine, root: Root) -> None:
+    """Deep stacks of affine layers whose explicit init makes each layer multiply the
+    gradient by more than 1 (mean-field prediction), with no normalization between."""
+    from gradcheck_kit.lint.analyze import Analyzer, ends_before_a_layer, maximal_runs
+    from gradcheck_kit.theory import predicted_gain
+
+    layers = iter_layers(root.node)
+    inits = [self.inits.get(id(layer.origin)) for layer in layers if layer.kind == "affine"]
+    if not any(inits):
+        return
+    # The prediction is a numerical integral (milliseconds): skip it where no stack of
+    # explicitly initialised layers is deep enough to be reported.
+    stacked = Analyzer(
+        member=lambda layer: layer.kind == "affine" and id(layer.origin) in self.inits
+    )
+    stacked.record(stacked.walk(root.node))
+    if not any(run.unbounded or run.depth > self.max_depth for run in stacked.runs):
+        return
+    activation = dominant_activation(layers)
+    gains: dict[int, float] = {}
+    for layer in layers:
+        init = self.inits.get(id(layer.origin))
+        if layer.kind != "affine" or init is None:
+            continue
+        try:
+            gain = predicted_gain(activation, init.weight_var, 0.0)
+        except (ValueError, ArithmeticError):
+            continue
+        if gain > 1.02:
+            gains[id(layer)] = gain
+    if not gains:
+        return
+    analyzer = Analyzer(member=lambda layer: id(layer) in gains)
+    analyzer.record(analyzer.walk(root.node))
+    for run in maximal_runs(analyzer.runs):
+        if run.unbounded:
+            continue
+        top = max(run.layers, key=lambda layer: gains[id(layer)])
+        gain = gains[id(top)]
+        init = self.inits[id(top.origin)]
+        self.events.append(
+            Event(
+                "GCK006",
+                run.layers[0].anchor,
+                root.symbol,
+                related=((init.anchor, "initialised here"),),
+                data={
+                    "depth": run.depth,
+                    "gain": gain,
+                    "activations": (activation,),
+                    "weight_var": init.weight_var,
+                    "init": init.description,
+                    "line": getattr(init.anchor, "lineno", None),
+                    "head": ends_before_a_layer(root.node, run.layers[-1]),
+                },
+            )
+        )
+
+
+# -- events for the recurrence and loss rules ------------------------------------------------
+
+
+def recurrence(self: Machine, small: ast.Assign, value: Value, frame: Frame) -> Value:
+    """``h = torch.tanh(W(x_t) + U(h))`` in a loop over time: a saturating recurrence
+    (GCK003). Its tanh is a step in time, not a layer of a stack, so it is taken off the
+    path that GCK001/GCK002 read."""
+    target = small.targets[0]
+    if not isinstance(target, ast.Name) or not isinstance(value, Data) or not value.path:
+        return value
+    last = value.path[-1]
+    if not (isinstance(last, Layer) and last.kind == "saturating" and last.anchor is small.value):
+        return value
+    names = names_in(small.value)
+    if target.id not in names:
+        return value
+    loop = self.loops[-1]
+    if loop.over_modules or not (loop.over_time or self.indexes_data(small.value, loop, frame)):
+        return value
+    loop.recurrent = True
+    self.events.append(
+        Event(
+            "GCK003",
+            small.value,
+            self.scope_symbol(),
+            data={"kind": "loop", "target": target.id, "activations": (last.name,)},
+        )
+    )
+    return Data((*value.path[:-1], Layer("neutral", f"{last.name} (recurrent)")), value.origin)
+
+
+def indexes_data(self: Machine, expr: ast.expr, loop: Loop, frame: Frame) -> bool:
+    """``x[:, t]``: a tensor indexed by the loop variable (a time step), not
+    ``self.heads[i]`` (a layer)."""
+    for sub in subscripts_by(expr, loop.targets):
+        if isinstance(self.eval(sub.value, frame), Data):
+            return True
+    return False
+
+
+def squashed_twice(
+    self: Machine,
+    loss_call: ast.Call,
+    anchor: ast.AST,
+    expects: str,
+    applied: str | None,
+    applied_at: object | None,
+) -> None:
+    """An output that already went through sigmoid/softmax, given to a loss that applies
+    it again (GCK005)."""
+    if applied != expects:
+        return
+    self.events.append(
+        Event(
+            "GCK005",
+            anchor,
+            self.scope_symbol(),
+            related=((applied_at, f"{applied} applied here"),) if applied_at else (),
+            data={
+                "loss": full_name(loss_call.func),
+                "expects": expects,
+                "activations": (applied,),
+            },
+        )
+    )

@@ -1,0 +1,63 @@
+"""Helpers on the stdlib syntax tree the machine reads: names bound or used by an expression,
+subscripts indexed by a loop variable, a call's arguments in binding order, an attribute chain's
+dotted name.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+
+def target_names(target: ast.expr) -> frozenset[str]:
+    return frozenset(n.id for n in walk_names(target))
+
+
+def walk_names(node: ast.AST) -> Iterator[ast.Name]:
+    stack: list[ast.AST] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Name):
+            yield current
+        elif isinstance(current, ast.Attribute):
+            stack.append(current.value)  # ``self.h``: only the base is a name
+        else:
+            stack.extend(ast.iter_child_nodes(current))
+
+
+def names_in(node: ast.AST) -> frozenset[str]:
+    return frozenset(n.id for n in walk_names(node))
+
+
+def subscripts_by(node: ast.AST, names: frozenset[str]) -> Iterator[ast.Subscript]:
+    """Subscripts in ``node`` whose index uses a loop variable (``x[:, t]``)."""
+    stack: list[ast.AST] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Subscript) and names_in(current.slice) & names:
+            yield current
+        stack.extend(ast.iter_child_nodes(current))
+
+
+def full_name(node: ast.AST) -> str | None:
+    """``torch.nn.functional.softmax`` for an attribute chain (a call: its function)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = full_name(node.value)
+        return f"{base}.{node.attr}" if base is not None else None
+    if isinstance(node, (ast.Call, ast.Subscript)):
+        return full_name(node.func if isinstance(node, ast.Call) else node.value)
+    return None
+
+
+def arguments_of(call: ast.Call) -> Iterator[tuple[ast.expr, str, str | None]]:
+    """(expression, star, keyword) for each argument of ``call``: star is ``"*"``, ``"**"`` or
+    ``""``; positional arguments come first, as Python binds them."""
+    for arg in call.args:
+        if isinstance(arg, ast.Starred):
+            yield arg.value, "*", None
+        else:
+            yield arg, "", None
+    for keyword in call.keywords:
+        yield keyword.value, "**" if keyword.arg is None else "", keyword.arg

@@ -1,0 +1,133 @@
+"""What every rule module shares: :class:`Rule` (code, name, summary, severity, default,
+``check``, prefilter and screen), :class:`RuleContext` (the file's path, the mode and bounds, and
+how to locate an anchor), and the findings at a run or at an event.
+
+A rule reads :class:`~gradcheck_kit.lint.facts.FileFacts` (runs, events, inits) and yields
+findings; only a rule marked ``syntactic`` reads the syntax tree (``FileFacts.module``).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from gradcheck_kit.lint.analyze import Run
+from gradcheck_kit.lint.facts import Event, FileFacts, FileRun
+from gradcheck_kit.lint.sketch import Layer, Span
+from gradcheck_kit.report.findings import Finding, RelatedLocation
+from gradcheck_kit.theory import EXPLODE_BOUND, VANISH_BOUND
+
+#: A rule's prefilter: groups of lowercase substrings; a file can trigger the rule only if its
+#: lowercased text contains at least one substring of every group. Substring tests on the
+#: lowered text cost ~1/25 of the equivalent case-insensitive regex (measured on timm).
+Prefilter = tuple[tuple[str, ...], ...]
+
+SATURATING_TOKENS: Prefilter = (("sigmoid", "tanh", "softsign", "expit"),)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    path: str
+    #: None: the predicted mode (GCK001/GCK002 read the gain model); N: the structural mode.
+    max_saturating_depth: int | None
+    locate: Callable[[object], Span | None]  # a layer's anchor -> its source span
+    vanish_bound: float = VANISH_BOUND
+    explode_bound: float = EXPLODE_BOUND  # GCK006's bound in the predicted mode
+
+    def related(self, pairs: Iterable[tuple[object, str]]) -> tuple[RelatedLocation, ...]:
+        """(anchor, label) pairs -> located, de-duplicated, sorted related locations."""
+        found = {
+            RelatedLocation(s.line, s.column, s.end_line, s.end_column, label)
+            for anchor, label in pairs
+            if (s := self.locate(anchor)) is not None
+        }
+        return tuple(sorted(found))
+
+    @property
+    def file_name(self) -> str:
+        """The file's name, as messages cite a line (``model.py:12``)."""
+        return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    severity: str
+    default: bool
+    check: Callable[[FileFacts, RuleContext], Iterator[Finding]]
+    #: A file that does not match cannot trigger the rule: it is not parsed for it.
+    prefilter: Prefilter = SATURATING_TOKENS
+    #: Reads only the syntax tree (``FileFacts.module``), not the interpreter's runs and events.
+    syntactic: bool = False
+    #: A second screen, on the stdlib tree of a file that passed the prefilter: False when the
+    #: code (not its strings or comments) cannot trigger the rule.
+    screen: Callable[[ast.Module], bool] | None = None
+
+
+def distinct(run: Run) -> list[Layer]:
+    """The run's layers, one per source position (an unrolled loop repeats one position)."""
+    seen: dict[object, Layer] = {}
+    for layer in run.layers:
+        key = id(layer.anchor) if layer.anchor is not None else id(layer)
+        seen.setdefault(key, layer)
+    return list(seen.values())
+
+
+def run_finding(
+    code: str, name: str, message: str, item: FileRun, ctx: RuleContext, depth: int | None
+) -> Finding:
+    """A finding spanning a run's layers, each one a related location."""
+    layers = distinct(item.run)
+    spans = [s for layer in layers if (s := ctx.locate(layer.anchor)) is not None]
+    start = min(spans, key=lambda s: (s.line, s.column))
+    end = max(spans, key=lambda s: (s.end_line, s.end_column))
+    related = ctx.related(
+        (layer.anchor, f"{layer.name} (saturating activation)") for layer in layers
+    )
+    return Finding(
+        code=code,
+        name=name,
+        message=message,
+        path=ctx.path,
+        line=start.line,
+        column=start.column,
+        end_line=end.end_line,
+        end_column=end.end_column,
+        severity="warning",
+        depth=depth,
+        activations=tuple(layer.name for layer in layers),
+        symbol=item.symbol,
+        depth_source="; ".join(item.run.sources) or None,
+        related=related,
+    )
+
+
+def event_finding(rule: Rule, event: Event, message: str, ctx: RuleContext) -> Finding | None:
+    """A finding at an event's anchor (None when the anchor cannot be located)."""
+    span = ctx.locate(event.anchor)
+    if span is None:
+        return None
+    related = ctx.related(event.related)
+    return Finding(
+        code=rule.code,
+        name=rule.name,
+        message=message,
+        path=ctx.path,
+        line=span.line,
+        column=span.column,
+        end_line=span.end_line,
+        end_column=span.end_column,
+        severity=rule.severity,
+        depth=event.data.get("depth"),
+        activations=tuple(event.data.get("activations", ())),
+        symbol=event.symbol,
+        related=related,
+    )
+
+
+def names(run: Run) -> str:
+    """The run's activations, each named once, in order."""
+    return ", ".join(dict.fromkeys(layer.name for layer in run.layers))
