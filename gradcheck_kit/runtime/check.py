@@ -32,6 +32,7 @@ from hypothesis import target as hypothesis_target
 from hypothesis.errors import Flaky
 from torch import nn
 
+from gradcheck_kit._io import write_atomic
 from gradcheck_kit.report.gradients import (
     Bounds,
     DeviceResult,
@@ -115,8 +116,8 @@ def _open_database(database: Any) -> Any:
         cache = os.path.dirname(os.path.normpath(directory))
         ignore = os.path.join(cache, ".gitignore")
         if os.path.basename(cache) == ".gradcheck_cache" and not os.path.exists(ignore):
-            with open(ignore, "w", encoding="utf-8") as handle:
-                handle.write("# Created by gradcheck-kit automatically.\n*\n")
+            text = "# Created by gradcheck-kit automatically.\n*\n"
+            write_atomic(ignore, text, follow_links=False)
     except OSError:
         return None  # a read-only tree: check without replaying, never fail for it
     return DirectoryBasedExampleDatabase(directory)

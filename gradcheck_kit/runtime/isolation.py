@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gradcheck_kit._io import write_atomic
+
 __all__ = ["IsolatedResult", "run_isolated"]
 
 _POLL_S = 0.05
@@ -81,11 +83,10 @@ def run_isolated(
         job = Path(scratch, "job.json")
         result = Path(scratch, "result.json")
         beat = Path(scratch, "beat")
-        log = Path(scratch, "output.txt")
-        job.write_text(json.dumps({"function": function, "kwargs": kwargs}), encoding="utf-8")
+        write_atomic(job, json.dumps({"function": function, "kwargs": kwargs}))
         beat.touch()
         os.utime(beat, (0, 0))  # mtime 0: the child has not started yet
-        with log.open("wb") as sink:
+        with tempfile.TemporaryFile() as sink:  # anonymous: the child's stdout and stderr
             child = subprocess.Popen(
                 [sys.executable, "-m", "gradcheck_kit.runtime.isolation", str(job), str(result)],
                 cwd=cwd,
@@ -95,7 +96,8 @@ def run_isolated(
                 start_new_session=True,  # its own group: a kill reaches whatever it started
             )
             stalled = _wait(child, beat, stall)
-        output = log.read_text(encoding="utf-8", errors="replace")
+            sink.seek(0)
+            output = sink.read().decode("utf-8", errors="replace")
         if stalled:
             return IsolatedResult(
                 error=f"no progress for {stall:g} s (hung at import, in a long C call, or it "
@@ -161,9 +163,7 @@ def _child(job_path: str, result_path: str) -> int:
         payload = {"error": f"the target called sys.exit({exc.code!r}) before the check finished"}
     except BaseException as exc:  # the parent reports it; nothing else will
         payload = {"error": f"{type(exc).__name__}: {exc}"}
-    text = json.dumps(payload)
-    Path(result_path + ".tmp").write_text(text, encoding="utf-8")
-    os.replace(result_path + ".tmp", result_path)
+    write_atomic(result_path, json.dumps(payload))  # all or nothing: a half result is none
     return 0
 
 
