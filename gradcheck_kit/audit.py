@@ -26,8 +26,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_kit import __version__
 from gradcheck_kit._io import write_atomic
+from gradcheck_kit._version import __version__
 from gradcheck_kit.config import (
     Config,
     ConfigError,

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from gradcheck_kit import __version__
+from gradcheck_kit._version import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 

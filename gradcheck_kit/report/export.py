@@ -39,8 +39,8 @@ from rich.rule import Rule
 from rich.terminal_theme import MONOKAI
 from rich.text import Text
 
-from gradcheck_kit import __version__
 from gradcheck_kit._io import write_atomic
+from gradcheck_kit._version import __version__
 from gradcheck_kit.report.findings import LintResult
 from gradcheck_kit.report.gradient_console import Entry, gradient_flow_table
 from gradcheck_kit.report.gradients import GradientReport
