@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_sweep_theory import mlp_factory, nominal
 
 from gradcheck_kit import sweep
-from gradcheck_kit.runtime.sweep_command import parse_depth_range
+from gradcheck_kit.commands.sweep import parse_depth_range
 from gradcheck_kit.theory import mean_field
 
 CASES = [

@@ -15,7 +15,7 @@ import importlib
 import random
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from gradcheck_kit._version import __version__
 
 _LAZY: dict[str, str] = {
     # static half

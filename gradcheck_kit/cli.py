@@ -1,4 +1,5 @@
-"""The ``gradcheck-kit`` command line: argument parsing and dispatch, nothing else.
+"""The ``gradcheck-kit`` command line: argument parsing, nothing else. Each sub-command's flags
+become its frozen options dataclass, and :mod:`gradcheck_kit.commands` runs it.
 
 Exit codes: 0 clean, 1 findings or failed checks, 2 usage or internal error.
 Heavy modules (torch, hypothesis) are imported only by the sub-commands that need them.
@@ -14,11 +15,14 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
-from gradcheck_kit import __version__
+from gradcheck_kit._version import __version__
+from gradcheck_kit.commands import EXIT_ERROR
+from gradcheck_kit.report.registry import output_formats
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+_Options = TypeVar("_Options")
 
 
 def _codes(text: str) -> list[str]:
@@ -84,7 +88,7 @@ def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--format",
-        choices=["full", "concise", "json", "sarif", "github"],
+        choices=output_formats("lint"),
         default="full",
         help="output format (default: full)",
     )
@@ -117,7 +121,7 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-examples", type=_positive_int, metavar="N", help="Hypothesis examples per check"
     )
-    p.add_argument("--format", choices=["full", "json"], default="full")
+    p.add_argument("--format", choices=output_formats("check"), default="full")
     p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
     _add_runtime_options(p)
 
@@ -153,7 +157,7 @@ def _add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="TARGET", help="package.module:factory or file.py:factory")
     p.add_argument("--depths", default="2:64:2", metavar="LO:HI[:STEP]", help="default 2:64:2")
     p.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds per depth (default 5)")
-    p.add_argument("--format", choices=["full", "json"], default="full")
+    p.add_argument("--format", choices=output_formats("sweep"), default="full")
     p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
     _add_runtime_options(p)
 
@@ -166,7 +170,7 @@ def _add_audit_arguments(p: argparse.ArgumentParser) -> None:
         help="runtime checks to run (default: the "
         "[[tool.gradcheck-kit.check]] tables of the nearest pyproject.toml)",
     )
-    p.add_argument("--format", choices=["full", "json", "markdown"], default="full")
+    p.add_argument("--format", choices=output_formats("audit"), default="full")
     p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when something failed")
     p.add_argument(
@@ -264,26 +268,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _options(cls: type[_Options], args: argparse.Namespace) -> _Options:
+    """The options dataclass ``cls`` from the parsed flags of the same names (lists become
+    tuples: the options are frozen)."""
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        value = getattr(args, f.name)
+        values[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)
+
+
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "lint":
-        from gradcheck_kit.lint.command import run_lint
+        from gradcheck_kit.commands.lint import LintOptions, run_lint
 
-        return run_lint(args)
+        return run_lint(_options(LintOptions, args))
     if args.command == "rule":
-        from gradcheck_kit.lint.command import run_rule
+        from gradcheck_kit.commands.rule import RuleOptions, run_rule
 
-        return run_rule(args)
+        return run_rule(_options(RuleOptions, args))
     if args.command == "check":
-        from gradcheck_kit.runtime.command import run_check
+        from gradcheck_kit.commands.check import CheckOptions, run_check
 
-        return run_check(args)
+        return run_check(_options(CheckOptions, args))
     if args.command == "sweep":
-        from gradcheck_kit.runtime.sweep_command import run_sweep
+        from gradcheck_kit.commands.sweep import SweepOptions, run_sweep
 
-        return run_sweep(args)
+        return run_sweep(_options(SweepOptions, args))
     if args.command == "audit":
-        from gradcheck_kit.audit import run_audit
+        from gradcheck_kit.commands.audit import AuditOptions, run_audit
 
-        return run_audit(args)
+        return run_audit(_options(AuditOptions, args))
     parser.error(f"unknown command {args.command!r}")
     return EXIT_ERROR  # pragma: no cover

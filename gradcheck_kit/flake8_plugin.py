@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit import __version__
+from gradcheck_kit._version import __version__
 from gradcheck_kit.config import Config, ConfigError, discover_config
 
 

@@ -201,14 +201,14 @@ class GradcheckState:
     def lint_result(self) -> LintResult | None:
         if not self.options.lint and not self.lint:
             return None
-        from gradcheck_kit.report.findings import LintError, LintResult
+        from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
         result = LintResult()
         for outcome in sorted(self.lint, key=lambda o: str(o["path"])):
             result.files_checked += 1
-            result.findings.extend(finding_from_dict(f) for f in outcome["findings"])
+            result.findings.extend(Finding.from_dict(f) for f in outcome["findings"])
             if outcome.get("error"):
-                result.errors.append(LintError(**outcome["error"]))
+                result.errors.append(LintError.from_dict(outcome["error"]))
         result.sort()
         return result
 
@@ -548,13 +548,3 @@ def _lint_text(failure: LintFailure) -> str:
     if failure.error is not None:
         console.print(f"{failure.error.path}: error: {failure.error.message}")
     return console.file.getvalue().rstrip()  # type: ignore[attr-defined, no-any-return]
-
-
-def finding_from_dict(data: Mapping[str, Any]) -> Finding:
-    from gradcheck_kit.report.findings import Finding, RelatedLocation
-
-    fields = dict(data)
-    fields["activations"] = tuple(fields.get("activations") or ())
-    fields["related"] = tuple(RelatedLocation(**r) for r in fields.get("related") or ())
-    known = set(Finding.__dataclass_fields__)
-    return Finding(**{k: v for k, v in fields.items() if k in known})

@@ -13,7 +13,8 @@ from rich.console import Console  # noqa: E402
 from torch import nn  # noqa: E402
 
 from gradcheck_kit import check_gradients  # noqa: E402
-from gradcheck_kit.audit import AuditReport, CheckOutcome  # noqa: E402
+from gradcheck_kit.report.audit import AuditReport  # noqa: E402
+from gradcheck_kit.report.checks import CheckOutcome  # noqa: E402
 from gradcheck_kit.report.findings import LintResult  # noqa: E402
 from gradcheck_kit.report.gradient_console import gradient_flow_table  # noqa: E402
 from gradcheck_kit.report.gradients import fmt  # noqa: E402

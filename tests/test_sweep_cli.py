@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("hypothesis")
 
 from gradcheck_kit.cli import main  # noqa: E402
+from gradcheck_kit.commands.sweep import parse_depth_range  # noqa: E402
 from gradcheck_kit.report import sweep_plot  # noqa: E402
-from gradcheck_kit.runtime.command import UsageError  # noqa: E402
-from gradcheck_kit.runtime.sweep_command import parse_depth_range  # noqa: E402
+from gradcheck_kit.runtime.targets import UsageError  # noqa: E402
 
 MODELS = Path(__file__).with_name("runtime_models.py")
 FAST = ["--seeds", "2", "--seed", "0", "--input-shape", "8,16"]

@@ -27,15 +27,15 @@ import json
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, fields
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit import __version__
 from gradcheck_kit._io import write_atomic
+from gradcheck_kit._version import __version__
 from gradcheck_kit.config import Config
-from gradcheck_kit.report.findings import Finding, LintError, RelatedLocation
+from gradcheck_kit.report.findings import Finding, LintError
 
 CACHE_DIR_NAME = ".gradcheck_cache"
 _FORMAT = 2
@@ -100,56 +100,9 @@ class _Invalid(Exception):
     """A cache entry that this tool did not write."""
 
 
-def _check(value: object, hint: str) -> object:
-    """``value`` if it has the type a field of :class:`Finding` declares (JSON shapes)."""
-    if hint.endswith(" | None"):
-        if value is None:
-            return None
-        hint = hint[: -len(" | None")]
-    if hint == "str" and isinstance(value, str):
-        return value
-    if hint == "int" and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if (
-        hint == "tuple[str, ...]"
-        and isinstance(value, list)
-        and all(isinstance(item, str) for item in value)
-    ):
-        return tuple(value)
-    if hint == "tuple[RelatedLocation, ...]" and isinstance(value, list):
-        return tuple(_from_fields(RelatedLocation, item) for item in value)
-    raise _Invalid(f"{value!r} is not {hint}")
-
-
-def _from_fields(cls: Any, data: object, **extra: object) -> Any:
-    """An instance of the dataclass ``cls`` from a dict with exactly its fields (but ``extra``),
-    each of the declared type."""
-    if not isinstance(data, dict):
-        raise _Invalid("not an object")
-    hints = _hints(cls)
-    names = {f.name for f in fields(cls)} - set(extra)
-    if set(data) - names:
-        raise _Invalid(f"unknown fields {sorted(set(data) - names)}")
-    required = {f.name for f in fields(cls) if f.name in names and _no_default(f)}
-    if required - set(data):
-        raise _Invalid(f"missing fields {sorted(required - set(data))}")
-    values = {name: _check(value, hints[name]) for name, value in data.items()}
-    return cls(**values, **extra)
-
-
-def _no_default(f: Any) -> bool:
-    return f.default is MISSING and f.default_factory is MISSING
-
-
-@cache
-def _hints(cls: Any) -> dict[str, str]:
-    """The declared type of each field, as written (``from __future__ import annotations``)."""
-    return {f.name: str(f.type) for f in fields(cls)}
-
-
 def _finding_from(data: object, path: str) -> Finding:
-    finding: Finding = _from_fields(Finding, data, path=path)
-    return finding
+    """A cached finding (stored without its path), read by :meth:`Finding.from_dict`."""
+    return Finding.from_dict(data, path=path)
 
 
 def _finding_to(finding: Finding) -> dict[str, Any]:

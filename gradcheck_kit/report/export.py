@@ -26,11 +26,12 @@ and written as Markdown by its ``to_markdown()`` when it has one (else as a JSON
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,27 +40,28 @@ from rich.rule import Rule
 from rich.terminal_theme import MONOKAI
 from rich.text import Text
 
-from gradcheck_kit import __version__
 from gradcheck_kit._io import write_atomic
+from gradcheck_kit._version import __version__
 from gradcheck_kit.report.findings import LintResult
 from gradcheck_kit.report.gradient_console import Entry, gradient_flow_table
 from gradcheck_kit.report.gradients import GradientReport
+from gradcheck_kit.report.registry import SUFFIX_FORMATS
 
 __all__ = [
     "FORMATS",
+    "PLOT_HINT",
     "render_report",
     "report_format",
     "report_passed",
     "write_report",
+    "write_sweep_report",
 ]
 
+#: The suffixes this module writes (from the one suffix mapping, :mod:`.registry`).
 FORMATS: dict[str, str] = {
-    ".html": "html",
-    ".htm": "html",
-    ".svg": "svg",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".json": "json",
+    suffix: fmt
+    for suffix, fmt in SUFFIX_FORMATS.items()
+    if fmt in ("html", "svg", "markdown", "json")
 }
 WIDTH = 140  # columns of the recorded console: wide enough for the per-layer table
 
@@ -237,3 +239,41 @@ def write_report(
     text = render_report(fmt, lint=lint, gradients=gradients, sweeps=sweeps, title=title)
     write_atomic(path, text)
     return fmt
+
+
+PLOT_HINT = "pip install 'gradcheck-kit[plot]'"
+
+
+def write_sweep_report(
+    path: str | os.PathLike[str], report: Any, warn: Callable[[str], None]
+) -> None:
+    """A depth sweep's report file: as :func:`write_report` by suffix, plus the matplotlib plot
+    when matplotlib is installed - inline in ``.html``, saved next to a ``.md`` as
+    ``FILE.md.svg`` and linked; ``.png`` is the plot alone (without matplotlib: ``warn`` and
+    write nothing)."""
+    from gradcheck_kit.report.sweep_plot import render_plot
+
+    path = Path(path)
+    if path.suffix.lower() == ".png":
+        image = render_plot(report, "png")
+        if image is None:
+            warn(f"no image written to {path}: the plot needs matplotlib ({PLOT_HINT})")
+            return
+        write_atomic(path, image)
+        return
+    fmt = write_report(path, sweeps=[report])
+    if fmt not in ("html", "markdown"):
+        return
+    image = render_plot(report, "svg")
+    if image is None:
+        return
+    text = path.read_text(encoding="utf-8")
+    if fmt == "html":
+        data = base64.b64encode(image).decode("ascii")
+        tag = f'<img alt="flow ratio against depth" src="data:image/svg+xml;base64,{data}">'
+        text = text.replace("<body>", f"<body>\n{tag}", 1)
+    else:
+        image_path = path.with_name(path.name + ".svg")
+        write_atomic(image_path, image.decode("utf-8"))
+        text = text.rstrip("\n") + f"\n\n![flow ratio against depth]({image_path.name})\n"
+    write_atomic(path, text)

@@ -1,8 +1,14 @@
-"""Lint results as plain data: what the engine produces and every renderer reads."""
+"""Lint results as plain data: what the engine produces and every renderer reads.
+
+Each type has its ``to_dict`` and, next to it, the one ``from_dict`` that reads it back (the
+lint cache and the pytest plugin's xdist transport both use it): strict, field by field, so
+data this tool did not write raises ValueError instead of becoming a wrong finding.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+from functools import cache
 from typing import Any
 
 
@@ -26,6 +32,12 @@ class RelatedLocation:
             self.end_column,
             self.message,
         )
+
+    @classmethod
+    def from_dict(cls, data: object) -> RelatedLocation:
+        """The inverse of :func:`dataclasses.asdict`; ValueError for anything else."""
+        location: RelatedLocation = _from_fields(cls, data)
+        return location
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,14 @@ class Finding:
         data["related"] = [asdict(r) for r in self.related]
         return data
 
+    @classmethod
+    def from_dict(cls, data: object, **given: Any) -> Finding:
+        """The inverse of :meth:`to_dict`: exactly its fields, each of its declared type, or a
+        ValueError. ``given`` supplies fields the dict leaves out (the lint cache stores a
+        finding without its path: the same file may be named differently next time)."""
+        finding: Finding = _from_fields(cls, data, **given)
+        return finding
+
 
 @dataclass(frozen=True)
 class LintError:
@@ -69,6 +89,12 @@ class LintError:
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "message": self.message}
 
+    @classmethod
+    def from_dict(cls, data: object) -> LintError:
+        """The inverse of :meth:`to_dict`; ValueError for anything else."""
+        error: LintError = _from_fields(cls, data)
+        return error
+
 
 @dataclass
 class LintResult:
@@ -79,3 +105,51 @@ class LintResult:
     def sort(self) -> None:
         self.findings.sort(key=Finding.sort_key)
         self.errors.sort(key=lambda e: e.path)
+
+
+def _from_fields(cls: Any, data: object, **given: Any) -> Any:
+    """An instance of the dataclass ``cls`` from a dict with exactly its fields (but those in
+    ``given``), each of the declared type (JSON shapes: a tuple arrives as a list)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: not an object")
+    declared = fields(cls)
+    names = {f.name for f in declared} - set(given)
+    if set(data) - names:
+        raise ValueError(f"{cls.__name__}: unknown fields {sorted(set(data) - names)}")
+    required = {f.name for f in declared if f.name in names and _no_default(f)}
+    if required - set(data):
+        raise ValueError(f"{cls.__name__}: missing fields {sorted(required - set(data))}")
+    hints = _hints(cls)
+    values = {name: _typed(value, hints[name]) for name, value in data.items()}
+    return cls(**values, **given)
+
+
+def _no_default(f: Field[Any]) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+@cache
+def _hints(cls: Any) -> dict[str, str]:
+    """The declared type of each field, as written (``from __future__ import annotations``)."""
+    return {f.name: str(f.type) for f in fields(cls)}
+
+
+def _typed(value: object, hint: str) -> object:
+    """``value`` if it has the type ``hint`` names (the JSON shape of a field declared here)."""
+    if hint.endswith(" | None"):
+        if value is None:
+            return None
+        hint = hint[: -len(" | None")]
+    if hint == "str" and isinstance(value, str):
+        return value
+    if hint == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if (
+        hint == "tuple[str, ...]"
+        and isinstance(value, list)
+        and all(isinstance(item, str) for item in value)
+    ):
+        return tuple(value)
+    if hint == "tuple[RelatedLocation, ...]" and isinstance(value, list):
+        return tuple(RelatedLocation.from_dict(item) for item in value)
+    raise ValueError(f"{value!r} is not {hint}")

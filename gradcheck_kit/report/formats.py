@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit import __version__
+from gradcheck_kit._version import __version__
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
 

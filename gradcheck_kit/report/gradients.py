@@ -145,7 +145,7 @@ class Bounds:
         }
 
 
-def _num(value: float | None) -> float | str | None:
+def json_number(value: float | None) -> float | str | None:
     """JSON has no NaN/inf: spell them as strings."""
     if value is None or math.isfinite(value):
         return value
@@ -153,7 +153,7 @@ def _num(value: float | None) -> float | str | None:
 
 
 def _unnum(value: Any) -> float | None:
-    """The inverse of :func:`_num`."""
+    """The inverse of :func:`json_number`."""
     if value is None:
         return None
     return float(value)  # float("nan"), float("inf"), float("-inf") read the strings back
@@ -208,10 +208,10 @@ class LayerStat:
             "name": self.name,
             "type": self.type,
             "width": self.width,
-            "grad_rms": _num(self.grad_rms),
-            "param_grad_rms": _num(self.param_grad_rms),
-            "activation_rms": _num(self.activation_rms),
-            "input_grad_rms": _num(self.input_grad_rms),
+            "grad_rms": json_number(self.grad_rms),
+            "param_grad_rms": json_number(self.param_grad_rms),
+            "activation_rms": json_number(self.activation_rms),
+            "input_grad_rms": json_number(self.input_grad_rms),
             "saturation": self.saturation,
             "activation": self.activation,
             "underflow": self.underflow,
@@ -247,10 +247,10 @@ class SequenceStat:
         return {
             "name": self.name,
             "type": self.type,
-            "steps": [_num(v) for v in self.steps],
+            "steps": [json_number(v) for v in self.steps],
             "bidirectional": self.bidirectional,
-            "ratio": _num(self.ratio),
-            "first_last": _num(self.first_last),
+            "ratio": json_number(self.ratio),
+            "first_last": json_number(self.first_last),
             "limits": list(self.limits) if self.limits else None,
         }
 
@@ -312,8 +312,8 @@ class Failure:
         return {
             "kind": self.kind.value,
             "depth": self.depth,
-            "ratio": _num(self.ratio),
-            "amplification": _num(self.amplification),
+            "ratio": json_number(self.ratio),
+            "amplification": json_number(self.amplification),
             "device": self.device,
             "dtype": self.dtype,
             "input_desc": self.input_desc,
@@ -352,8 +352,8 @@ class DeviceResult:
         return {
             "device": self.device,
             "dtype": self.dtype,
-            "ratio": _num(self.ratio),
-            "amplification": _num(self.amplification),
+            "ratio": json_number(self.ratio),
+            "amplification": json_number(self.amplification),
             "passed": self.passed,
             "kind": self.kind.value if self.kind else None,
             "message": self.message,
@@ -386,8 +386,8 @@ class Parity:
         return {
             "dtype": self.dtype,
             "devices": list(self.devices),
-            "ratios": [_num(r) for r in self.ratios],
-            "rel_diff": _num(self.rel_diff),
+            "ratios": [json_number(r) for r in self.ratios],
+            "rel_diff": json_number(self.rel_diff),
             "agree": self.agree,
         }
 
@@ -466,9 +466,9 @@ class GradientReport:
             "bounds": self.bounds.to_dict(),
             "depths": list(self.depths) if self.depths else None,
             "depths_tried": list(self.depths_tried),
-            "ratio": _num(self.ratio),
-            "amplification": _num(self.amplification),
-            "scale_free_ratio": _num(self.scale_free_ratio),
+            "ratio": json_number(self.ratio),
+            "amplification": json_number(self.amplification),
+            "scale_free_ratio": json_number(self.scale_free_ratio),
             "limits": list(self.limits) if self.limits else None,
             "example": dict(self.example) if self.example is not None else None,
             "layers": [layer.to_dict() for layer in self.layers],

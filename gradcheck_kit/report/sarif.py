@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from gradcheck_kit import __version__
+from gradcheck_kit._version import __version__
 from gradcheck_kit.report.findings import Finding, LintError, LintResult, RelatedLocation
 from gradcheck_kit.report.formats import safe_resolve
 

@@ -107,7 +107,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcheck_kit.report.gradients import Bounds, _num, fmt
+from gradcheck_kit.report.gradients import Bounds, fmt, json_number
 
 __all__ = [
     "CURVED_DECADES",
@@ -186,12 +186,12 @@ class SweepPoint:
     def to_dict(self) -> dict[str, Any]:
         return {
             "depth": self.depth,
-            "ratios": [_num(r) for r in self.ratios],
+            "ratios": [json_number(r) for r in self.ratios],
             "kinds": list(self.kinds),
-            "median": _num(self.median),
-            "low": _num(self.low),
-            "high": _num(self.high),
-            "log10_median": _num(self.log10_median),
+            "median": json_number(self.median),
+            "low": json_number(self.low),
+            "high": json_number(self.high),
+            "log10_median": json_number(self.log10_median),
             "layers": self.layers,
             "messages": list(self.messages),
         }
@@ -272,19 +272,21 @@ class SweepFit:
         change_ci = self.change_decades_ci
         return {
             "shape": self.shape,
-            "gain": _num(self.gain),
-            "gain_ci": [_num(ci[0]), _num(ci[1])] if ci else None,
-            "intercept": _num(self.intercept),
-            "slope": _num(self.slope),
-            "slope_se": _num(self.slope_se),
-            "slope_ci": [_num(slope_ci[0]), _num(slope_ci[1])] if slope_ci else None,
-            "change_decades": _num(self.change_decades),
-            "change_decades_ci": [_num(change_ci[0]), _num(change_ci[1])] if change_ci else None,
+            "gain": json_number(self.gain),
+            "gain_ci": [json_number(ci[0]), json_number(ci[1])] if ci else None,
+            "intercept": json_number(self.intercept),
+            "slope": json_number(self.slope),
+            "slope_se": json_number(self.slope_se),
+            "slope_ci": [json_number(slope_ci[0]), json_number(slope_ci[1])] if slope_ci else None,
+            "change_decades": json_number(self.change_decades),
+            "change_decades_ci": [json_number(change_ci[0]), json_number(change_ci[1])]
+            if change_ci
+            else None,
             "significant": self.significant if self.slope_ci is not None else None,
             "flat_decades": FLAT_DECADES,
-            "r2": _num(self.r2),
-            "curvature_decades": _num(self.curvature_decades),
-            "curvature_t": _num(self.curvature_t),
+            "r2": json_number(self.r2),
+            "curvature_decades": json_number(self.curvature_decades),
+            "curvature_t": json_number(self.curvature_t),
             "n": self.n,
             "depth_range": list(self.depth_range),
             "note": self.note,
@@ -326,12 +328,12 @@ class TheoryCheck:
             "activation": self.activation,
             "weight_var": self.weight_var,
             "bias_var": self.bias_var,
-            "q_star": _num(self.q_star),
+            "q_star": json_number(self.q_star),
             "predicted_gain": self.predicted_gain,
             "layers_per_depth": self.layers_per_depth,
             "predicted": self.predicted,
-            "measured": _num(self.measured),
-            "rel_diff": _num(self.rel_diff),
+            "measured": json_number(self.measured),
+            "rel_diff": json_number(self.rel_diff),
             "agrees": self.agrees,
             "tolerance": self.tolerance,
             "note": self.note,
@@ -463,8 +465,8 @@ class SweepReport:
             "depths": list(self.depths),
             "seeds": self.seeds,
             "bounds": self.bounds.to_dict(),
-            "gain": _num(self.gain),
-            "gain_ci": [_num(ci[0]), _num(ci[1])] if ci else None,
+            "gain": json_number(self.gain),
+            "gain_ci": [json_number(ci[0]), json_number(ci[1])] if ci else None,
             "confidence": self.fit.confidence,
             "max_safe_depth": self.max_safe_depth,
             "max_safe_depth_extrapolated": self.max_safe_depth_extrapolated,

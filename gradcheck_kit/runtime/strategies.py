@@ -1,21 +1,165 @@
-"""Internal: the whole example one property run needs, as one Hypothesis strategy.
+"""Hypothesis strategies for gradient checks: the public building blocks (re-exported by
+:mod:`gradcheck_kit.strategies`) and the internal strategy of a whole example.
+
+Input strategies draw a small *recipe* (:class:`InputSpec`: batch size, scale, distribution,
+seed), not the tensor itself: drawing thousands of floats element by element would be slow and
+would shrink badly. The recipe builds the tensor, seeded, on any device and dtype; it shrinks to
+batch 2 (or the smallest batch allowed), scale 1, a normal distribution and seed 0.
 
 An :class:`Example` is everything that decides a run: depth, the input recipe (or the user's
 drawn arguments), the weight-init seed, device and dtype. Replaying it gives the same numbers.
+
+Needs the ``runtime`` extra: hypothesis on import, torch when a recipe is materialised or a
+model is inspected (imported by those functions, so the public module imports without it).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from hypothesis import strategies as st
-from torch import nn
 
-from gradcheck_kit.runtime.devices import dtype_name
-from gradcheck_kit.strategies import InputSpec, depths, float_inputs, token_inputs
+from gradcheck_kit.runtime.devices import (
+    available_devices,
+    dtype_name,
+    resolve_devices,
+    resolve_dtypes,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "SCALES",
+    "Example",
+    "InputSpec",
+    "available_devices",
+    "depth_strategy",
+    "depths",
+    "devices",
+    "dtypes",
+    "example_strategy",
+    "float_inputs",
+    "infer_input",
+    "input_strategy",
+    "inverse_width_sum",
+    "materialize",
+    "token_inputs",
+]
+
+#: Input scales tried, simplest first (Hypothesis shrinks towards the first).
+SCALES: tuple[float, ...] = (1.0, 0.5, 2.0, 0.1, 10.0)
+DISTRIBUTIONS: tuple[str, ...] = ("normal", "uniform")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How to build one forward input: ``shape`` is batch-first; ``vocab_size`` set means
+    integer token ids drawn uniformly from ``range(vocab_size)``."""
+
+    shape: tuple[int, ...]
+    scale: float = 1.0
+    distribution: str = "normal"  # "normal" | "uniform" (both unit variance before scaling)
+    seed: int = 0
+    vocab_size: int | None = None
+    dtype: Any = None  # integer dtype for token ids (default torch.long)
+
+    def make(self, device: Any = "cpu", dtype: Any = None) -> torch.Tensor:
+        """The tensor, generated on the CPU with its own generator (identical on every device),
+        then moved; floating inputs take ``dtype`` (the model's)."""
+        import torch
+
+        gen = torch.Generator().manual_seed(self.seed)
+        if self.vocab_size is not None:
+            ids = torch.randint(0, self.vocab_size, self.shape, generator=gen)
+            return ids.to(device=device, dtype=self.dtype or torch.long)
+        if self.distribution == "uniform":  # U(-sqrt 3, sqrt 3) has unit variance
+            x = (torch.rand(self.shape, generator=gen) * 2 - 1) * (3**0.5)
+        else:
+            x = torch.randn(self.shape, generator=gen)
+        x = x * self.scale
+        return x.to(device=device, dtype=dtype or torch.float32)
+
+    def describe(self) -> str:
+        shape = "x".join(str(s) for s in self.shape)
+        if self.vocab_size is not None:
+            return f"token ids {shape} from range({self.vocab_size}), seed {self.seed}"
+        return f"{self.distribution} {shape} x{self.scale:g}, seed {self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"shape": list(self.shape), "seed": self.seed}
+        if self.vocab_size is not None:
+            data["vocab_size"] = self.vocab_size
+        else:
+            data.update(scale=self.scale, distribution=self.distribution)
+        return data
+
+
+def depths(lo: int = 2, hi: int = 32) -> st.SearchStrategy[int]:
+    """Depths from ``lo`` to ``hi`` inclusive; shrinks to the smallest."""
+    if lo < 1 or hi < lo:
+        raise ValueError(f"depths: need 1 <= lo <= hi, got ({lo}, {hi})")
+    return st.integers(lo, hi)
+
+
+def _batches(shape: Sequence[int], min_batch: int | None) -> st.SearchStrategy[int]:
+    if not shape or any(int(s) < 1 for s in shape):
+        raise ValueError(f"input shape must be batch-first positive sizes, got {tuple(shape)}")
+    batch = int(shape[0])
+    # Two samples at least: BatchNorm refuses one, and one sample is the noisiest estimate.
+    low = min(batch, 2) if min_batch is None else max(1, min(min_batch, batch))
+    return st.integers(low, batch)
+
+
+def float_inputs(
+    shape: Sequence[int],
+    *,
+    scales: Iterable[float] = SCALES,
+    distributions: Iterable[str] = DISTRIBUTIONS,
+    min_batch: int | None = None,
+) -> st.SearchStrategy[InputSpec]:
+    """Float inputs of ``shape`` (batch-first; the batch size is drawn up to ``shape[0]``)."""
+    rest = tuple(int(s) for s in shape[1:])
+    dists = tuple(distributions)
+    for d in dists:
+        if d not in DISTRIBUTIONS:
+            raise ValueError(f"unknown distribution {d!r} (known: {', '.join(DISTRIBUTIONS)})")
+    return st.builds(
+        lambda b, scale, dist, seed: InputSpec((b, *rest), scale, dist, seed),
+        _batches(shape, min_batch),
+        st.sampled_from(tuple(scales)),
+        st.sampled_from(dists),
+        st.integers(0, 2**31 - 1),
+    )
+
+
+def token_inputs(
+    shape: Sequence[int], vocab_size: int, *, min_batch: int | None = None, dtype: Any = None
+) -> st.SearchStrategy[InputSpec]:
+    """Integer token ids of ``shape`` (batch-first) drawn from ``range(vocab_size)``."""
+    if vocab_size < 1:
+        raise ValueError(f"vocab_size must be >= 1, got {vocab_size}")
+    rest = tuple(int(s) for s in shape[1:])
+    return st.builds(
+        lambda b, seed: InputSpec((b, *rest), seed=seed, vocab_size=vocab_size, dtype=dtype),
+        _batches(shape, min_batch),
+        st.integers(0, 2**31 - 1),
+    )
+
+
+def devices(names: str | Iterable[str] = "auto") -> st.SearchStrategy[str]:
+    """Devices to run on: ``"auto"`` is every available one; unavailable names are an error."""
+    return st.sampled_from(resolve_devices(names))
+
+
+def dtypes(names: Any = None) -> st.SearchStrategy[Any]:
+    """Floating dtypes to run in (default float32); names like ``"bfloat16"`` are accepted."""
+    return st.sampled_from(resolve_dtypes(names))
 
 
 @dataclass(frozen=True)
@@ -53,6 +197,8 @@ class Example:
 
 
 def _describe_value(value: Any) -> str:
+    import torch
+
     if isinstance(value, torch.Tensor):
         return f"tensor {tuple(value.shape)} {dtype_name(value.dtype)}"
     if isinstance(value, InputSpec):
@@ -69,6 +215,7 @@ def materialize(
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The forward's (args, kwargs): a dict means keyword arguments, a tuple or list positional
     ones, anything else one positional argument. Floating tensors take the run's dtype."""
+    import torch
 
     def convert(v: Any) -> Any:
         if isinstance(v, InputSpec):
@@ -104,12 +251,12 @@ def depth_strategy(spec: Any) -> tuple[st.SearchStrategy[int], tuple[int, int] |
     return depths(lo, hi), (lo, hi)
 
 
-_NORMS = tuple(c for c in (nn.LayerNorm, getattr(nn, "RMSNorm", None)) if c is not None)
-
-
 def infer_input(model: nn.Module, batch: int = 16) -> tuple[tuple[int, ...], int | None]:
     """A plausible input for a model nobody described: from the first layer with parameters.
     Returns (shape, vocab_size); vocab_size set means token ids."""
+    from torch import nn
+
+    norms = tuple(c for c in (nn.LayerNorm, getattr(nn, "RMSNorm", None)) if c is not None)
     for module in model.modules():
         if isinstance(module, nn.Embedding):
             return (batch, 16), module.num_embeddings
@@ -132,7 +279,7 @@ def infer_input(model: nn.Module, batch: int = 16) -> tuple[tuple[int, ...], int
                 "cannot infer the input of a sequence-first recurrent model: pass input_shape "
                 "(the first dimension is drawn as the batch) or inputs="
             )
-        if isinstance(module, _NORMS):
+        if isinstance(module, norms):
             shape = tuple(module.normalized_shape)
             return (batch, *shape), None
         if isinstance(module, (nn.BatchNorm1d,)):

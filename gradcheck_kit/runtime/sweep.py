@@ -41,9 +41,8 @@ from gradcheck_kit.runtime.harness import (
     preserving_state,
     target_name,
 )
-from gradcheck_kit.runtime.strategies import Example, infer_input
+from gradcheck_kit.runtime.strategies import Example, InputSpec, infer_input
 from gradcheck_kit.runtime.verdict import Outcome
-from gradcheck_kit.strategies import InputSpec
 
 __all__ = ["DEFAULT_DEPTHS", "plain_mlp_theory", "sweep"]
 

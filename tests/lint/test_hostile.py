@@ -288,7 +288,7 @@ def test_internal_error_on_one_file_exits_2_names_it_and_hints(
 def test_internal_error_in_the_engine_is_a_short_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import gradcheck_kit.lint.command as command
+    import gradcheck_kit.commands.lint as command
 
     (tmp_path / "model.py").write_text(BAD)
     monkeypatch.setattr(command, "lint_paths", _explode)
@@ -300,7 +300,7 @@ def test_internal_error_in_the_engine_is_a_short_message(
 def test_audit_internal_error_is_a_short_message_and_verbose_shows_the_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import gradcheck_kit.audit as audit
+    import gradcheck_kit.commands.audit as audit
 
     (tmp_path / "model.py").write_text(BAD)
     monkeypatch.setattr(audit, "lint_paths", _explode)

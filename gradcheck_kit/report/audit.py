@@ -1,103 +1,44 @@
-"""``gradcheck-kit audit``: lint the code, run the declared runtime checks, one report.
+"""The audit report as data and its renderings: the terminal view (a rich renderable), JSON,
+a Markdown pull-request comment, and ``--report`` files (``.html``/``.svg`` look like the
+terminal, ``.md`` is the PR comment, ``.json`` is data).
 
-The command a reviewer runs on a pull request. It lints PATHs (as ``lint``), then runs every
-``[[tool.gradcheck-kit.check]]`` table of the nearest pyproject.toml (or of ``--checks FILE``), and
-prints findings, a per-target gradient-flow summary and a verdict. A lint finding and a runtime
-check on the same class are shown together ("flagged statically, confirmed at runtime").
-
-Exit codes as ``lint``: 0 clean, 1 findings or failed checks, 2 usage or internal error.
+A lint finding and the runtime check of the same model are shown together ("flagged
+statically, confirmed at runtime"); :func:`agreement` says how they relate.
 """
 
 from __future__ import annotations
 
-import argparse
 import html
-import inspect
 import io
 import json
-import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_kit import __version__
 from gradcheck_kit._io import write_atomic
-from gradcheck_kit.config import (
-    Config,
-    ConfigError,
-    discover_config,
-    load_config,
-    read_toml,
-    validate_check_table,
-)
-from gradcheck_kit.lint.command import config_starts
-from gradcheck_kit.lint.engine import lint_paths
+from gradcheck_kit._version import __version__
 from gradcheck_kit.report import console as views
+from gradcheck_kit.report.checks import CheckOutcome
 from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.formats import lint_to_dict
 from gradcheck_kit.report.gradient_console import plural
-from gradcheck_kit.report.gradients import FailureKind, fmt
+from gradcheck_kit.report.gradients import fmt
 from gradcheck_kit.report.markdown import gradient_details
 
-if TYPE_CHECKING:
-    from gradcheck_kit.report.gradients import GradientReport
-
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-
-
-@dataclass
-class CheckOutcome:
-    """One declared runtime check: its report, or why there is none."""
-
-    target: str
-    report: GradientReport | None = None
-    skipped: str | None = None  # an optional dependency is missing: not a failure
-    error: str | None = None  # the target could not be loaded or run: a failure
-    usage_error: bool = False  # the error is a usage error (factory arity, ...): exit 2
-    model: str | None = None  # class the factory builds
-    model_file: str | None = None
-    #: (resolved source file, qualified name) of every user class and function the check
-    #: exercises: the factory (through functools.partial and decorators), the model's class and
-    #: its user base classes, and every user module inside it - what a finding can be about
-    covers: frozenset[tuple[str, str]] = frozenset()
-
-    @property
-    def status(self) -> str:
-        if self.skipped is not None:
-            return "skipped"
-        if self.error is not None or self.report is None:
-            return "error"
-        return "passed" if self.report.passed else "failed"
-
-    @property
-    def verdict(self) -> str:
-        """One line: what happened to this check."""
-        if self.skipped is not None:
-            return f"skipped: {self.skipped}"
-        if self.error is not None or self.report is None:
-            return f"error: {self.error}"
-        failure = self.report.failure
-        if failure is None:
-            return "passed"
-        headline = failure.kind.headline(failure.depth)
-        if failure.kind is FailureKind.ERROR:
-            return f"{headline}: {failure.message.splitlines()[0]}"
-        return headline
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "status": self.status,
-            "verdict": self.verdict,
-            "model": self.model,
-            "report": self.report.to_dict() if self.report is not None else None,
-        }
+__all__ = [
+    "AUDIT_REPORT_SUFFIXES",
+    "AuditReport",
+    "agreement",
+    "audit_full",
+    "audit_text",
+    "to_markdown",
+    "write_audit_report",
+]
 
 
 @dataclass
@@ -385,148 +326,7 @@ def to_markdown(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
-# -- running -------------------------------------------------------------------------------------
-
-
-def _load_tables(args: argparse.Namespace, config: Config) -> tuple[list[Mapping[str, Any]], Path]:
-    if not args.checks:
-        return list(config.checks), config.root
-    path = Path(args.checks)
-    try:
-        data = read_toml(path)
-    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
-        raise ConfigError(f"{path}: cannot read checks: {exc}") from exc
-    tables = data.get("check") or data.get("tool", {}).get("gradcheck-kit", {}).get("check", [])
-    if isinstance(tables, dict):
-        tables = [tables]
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise ConfigError(f"{path}: expected [[check]] or [[tool.gradcheck-kit.check]] tables")
-    for i, table in enumerate(tables):
-        validate_check_table(table, f"{path}: check #{i + 1}")
-    return tables, path.resolve().parent
-
-
-def run_one(table: Mapping[str, Any], root: Path, args: argparse.Namespace) -> CheckOutcome:
-    """Run one declared check; every problem becomes part of the outcome, never an exception."""
-    import torch
-
-    from gradcheck_kit.runtime.check import DEFAULT_TIMEOUT, check_gradients
-    from gradcheck_kit.runtime.command import (
-        CHECK_KEYS,
-        load_declared,
-        missing_dependency,
-        skip_reason,
-    )
-    from gradcheck_kit.runtime.harness import ExampleTimeout, time_limit
-
-    target = str(table.get("target", ""))
-    outcome = CheckOutcome(target)
-    unknown = sorted(set(table) - set(CHECK_KEYS))
-    if unknown:
-        outcome.error = f"unknown key(s) {', '.join(unknown)} (known: {', '.join(CHECK_KEYS)})"
-        outcome.usage_error = True
-        return outcome
-    spec = {CHECK_KEYS[k]: v for k, v in table.items()}
-    for attr in ("max_examples", "seed"):
-        if getattr(args, attr, None) is not None:
-            spec[attr] = getattr(args, attr)
-    loaded = load_declared(spec, root, target, outcome)
-    if loaded is None:
-        return outcome
-    factory, kwargs = loaded
-    depth = kwargs.get("depths", (2, 32))[0]
-    try:
-        with torch.random.fork_rng(devices=[]), time_limit(kwargs.get("timeout", DEFAULT_TIMEOUT)):
-            torch.manual_seed(0)
-            model = factory(depth)
-        cls = type(model)
-        outcome.model = cls.__qualname__
-        outcome.model_file = inspect.getsourcefile(cls)
-        outcome.covers = _covers(factory, model)
-    except ImportError as exc:
-        missing = missing_dependency(exc, root) or getattr(exc, "name", None) or str(exc)
-        outcome.skipped = skip_reason(missing)
-        return outcome
-    except (Exception, ExampleTimeout):
-        pass  # the check below reports it
-    try:
-        outcome.report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
-    except Exception as exc:
-        outcome.error = f"{type(exc).__name__}: {exc}"
-    return outcome
-
-
-def _where(obj: Any) -> tuple[str, str] | None:
-    """(resolved source file, qualified name) of a user class or function; None for torch's
-    own and for what has no source file."""
-    module = getattr(obj, "__module__", "") or ""
-    if module == "torch" or module.startswith(("torch.", "builtins")):
-        return None
-    try:
-        source = inspect.getsourcefile(obj)
-    except TypeError:
-        return None
-    name = getattr(obj, "__qualname__", None)
-    if source is None or not name:
-        return None
-    return str(Path(source).resolve()), name
-
-
-def _covers(factory: Any, model: Any) -> frozenset[tuple[str, str]]:
-    """Every (file, name) a finding about this check's model may name: the factory (through
-    functools.partial and decorators), each user class of each module in the model (and its
-    user base classes). A nested name is also covered by its last part, as the linter names
-    a class defined inside a function."""
-    import functools
-
-    objects: list[Any] = []
-    target = factory
-    while isinstance(target, functools.partial):
-        target = target.func
-    objects.append(inspect.unwrap(target))
-    modules = model.modules() if hasattr(model, "modules") else [model]
-    for module in modules:
-        objects += [c for c in type(module).__mro__ if c.__module__ != "builtins"]
-    found: set[tuple[str, str]] = set()
-    for obj in objects:
-        where = _where(obj)
-        if where is not None:
-            found.add(where)
-            found.add((where[0], where[1].rpartition(".")[2]))
-    return frozenset(found)
-
-
-def build_audit(args: argparse.Namespace) -> AuditReport:
-    paths = args.paths or ["."]
-    if args.config:
-        config = load_config(Path(args.config))
-    else:
-        config = discover_config(config_starts(paths))
-    tables, root = _load_tables(args, config)
-    report = AuditReport(lint_paths(paths, config))
-    if args.no_runtime:
-        report.runtime_note = "runtime checks not run (--no-runtime)"
-        return report
-    if not tables:
-        report.runtime_note = (
-            "no runtime checks declared ([[tool.gradcheck-kit.check]] in pyproject.toml)"
-        )
-        return report
-    try:
-        import hypothesis  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        # fail closed: a CI set up without the runtime extra must not go green unchecked
-        raise ConfigError(
-            f"{len(tables)} runtime check(s) declared, but the runtime checker needs torch and "
-            f"hypothesis ({exc.name} is missing): pip install 'gradcheck-kit[runtime]', "
-            "or pass --no-runtime to lint only"
-        ) from exc
-    report.checks = [run_one(table, root, args) for table in tables]
-    return report
-
-
-def _render_text(report: AuditReport, fmt: str, width: int | None = None) -> str:
+def audit_text(report: AuditReport, fmt: str, width: int | None = None) -> str:
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if fmt == "markdown":
@@ -550,41 +350,16 @@ def write_audit_report(report: AuditReport, path: str) -> None:
     elif suffix == ".md":
         text = to_markdown(report)
     elif suffix == ".json":
-        text = _render_text(report, "json")
+        text = audit_text(report, "json")
     else:
-        raise ConfigError(f"--report {path}: unknown suffix (use .html, .svg, .md or .json)")
+        raise ValueError(f"--report {path}: unknown suffix (use .html, .svg, .md or .json)")
     write_atomic(path, text)
 
 
-def run_audit(args: argparse.Namespace) -> int:
-    try:
-        if args.report:
-            suffix = Path(args.report).suffix.lower()
-            if suffix not in (".html", ".htm", ".svg", ".md", ".json"):
-                raise ConfigError(
-                    f"--report {args.report}: unknown suffix (use .html, .svg, .md or .json)"
-                )
-        report = build_audit(args)
-    except ConfigError as exc:
-        print(f"gradcheck-kit: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    if report.empty:
-        print(
-            "gradcheck-kit audit: warning: nothing was checked (no Python files found or every "
-            "path excluded, and no runtime checks declared)",
-            file=sys.stderr,
-        )
-    if args.format == "full":
-        Console(highlight=False).print(report)
-    else:
-        sys.stdout.write(_render_text(report, args.format))
-    if args.report:
-        write_audit_report(report, args.report)
-    if any(c.usage_error for c in report.checks):
-        return EXIT_ERROR  # a usage error (the factory's arity, ...) whatever --exit-zero says
-    if report.passed or args.exit_zero:
-        return EXIT_OK
-    return EXIT_FAILED
+AUDIT_REPORT_SUFFIXES = (".html", ".htm", ".svg", ".md", ".json")
 
 
-__all__ = ["AuditReport", "CheckOutcome", "build_audit", "run_audit", "to_markdown"]
+def audit_full(report: AuditReport) -> str:
+    """``audit --format full``: printed to the terminal; returns ""."""
+    Console(highlight=False).print(report)
+    return ""

@@ -1,35 +1,47 @@
-"""``gradcheck-kit check``: run gradient checks from the command line or from pyproject.toml.
+"""Gradient-check targets: what ``check``, ``sweep`` and ``audit`` share about them.
 
-Exit codes: 0 every check passed, 1 a check failed, 2 usage error, target not importable, or the
-runtime extra missing.
+A target is ``package.module:factory`` or ``path/to/file.py:factory``; :func:`load_factory`
+imports it (with an error that names it), :func:`check_arity` makes sure it can be called as
+``factory(depth)``, :func:`check_kwargs` turns a [[check]] table into
+:func:`~gradcheck_kit.runtime.check.check_gradients` arguments, and :func:`load_declared` /
+:func:`run_declared` run a declared check into a :class:`~gradcheck_kit.report.checks.CheckOutcome`
+without ever raising: a missing optional package of the model is a skip
+(:func:`missing_dependency`, :func:`skip_reason`), a target that cannot be loaded an error.
+:func:`model_covers` names the user classes and functions a check exercises (for ``audit``).
+
+Importing this module does not import torch; running a check does.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.util
 import inspect
-import io
-import json
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit.config import CHECK_KEYS as CHECK_KEYS
 from gradcheck_kit.config import parse_depths_value, parse_shape_value
+from gradcheck_kit.report.checks import CheckOutcome
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-INSTALL_HINT = "pip install 'gradcheck-kit[runtime]'"
+__all__ = [
+    "UsageError",
+    "check_arity",
+    "check_kwargs",
+    "load_declared",
+    "load_factory",
+    "missing_dependency",
+    "model_covers",
+    "parse_depths",
+    "parse_shape",
+    "run_declared",
+    "skip_reason",
+]
 
 
 class UsageError(Exception):
     """Bad flags, config or target: exit 2 with this message."""
-
-
-def _err(message: str) -> None:
-    print(f"gradcheck-kit check: {message}", file=sys.stderr)
 
 
 def parse_depths(value: Any) -> tuple[int, int]:
@@ -107,36 +119,9 @@ def load_factory(target: str, root: Path) -> Callable[[int], Any]:
     return obj  # type: ignore[no-any-return]
 
 
-def _checks_from_config(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path]:
-    from gradcheck_kit.config import ConfigError, discover_config, load_config
-
-    try:
-        config = load_config(Path(args.config)) if args.config else discover_config()
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from exc
-    root = config.root
-    if args.target:
-        return [{}], Path.cwd()
-    if not config.checks:
-        raise UsageError(
-            "no TARGET given and no [[tool.gradcheck-kit.check]] tables in "
-            f"{config.source or 'pyproject.toml'} (e.g. gradcheck-kit check models.py:make_model)"
-        )
-    # every key and value was validated when the config was read (a ConfigError above)
-    return [{CHECK_KEYS[k]: v for k, v in table.items()} for table in config.checks], root
-
-
-def _merged(table: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """Flags override the table."""
-    merged = dict(table)
-    for attr in CHECK_KEYS.values():
-        value = getattr(args, attr, None)
-        if value is not None:
-            merged[attr] = value
-    return merged
-
-
-def _check_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
+def check_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`check_gradients` keyword arguments from a check's spec (a [[check]] table with
+    its keys as attribute names, flags merged in): a bad value is a :class:`UsageError`."""
     from gradcheck_kit.report.gradients import Bounds
 
     kwargs: dict[str, Any] = {}
@@ -170,59 +155,6 @@ def _check_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def run_check(args: argparse.Namespace) -> int:
-    try:
-        import hypothesis  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        _err(
-            f"the runtime checker needs torch and hypothesis ({exc.name} is missing): {INSTALL_HINT}"
-        )
-        return EXIT_ERROR
-    from gradcheck_kit.audit import CheckOutcome
-    from gradcheck_kit.runtime.check import check_gradients
-    from gradcheck_kit.runtime.devices import DeviceUnavailableError
-
-    outcomes: list[CheckOutcome] = []
-    try:
-        if getattr(args, "report", None):
-            from gradcheck_kit.report.export import report_format
-
-            try:
-                report_format(args.report)
-            except ValueError as exc:
-                raise UsageError(f"--report: {exc}") from exc
-        tables, root = _checks_from_config(args)
-        for table in tables:
-            spec = _merged(table, args)
-            target = str(spec.get("target") or "")
-            if not args.target:  # from pyproject.toml: one bad target does not sink the others
-                outcomes.append(_run_declared(spec, root, target))
-                continue
-            factory = load_factory(target, root)
-            check_arity(factory, target)
-            kwargs = _check_kwargs(spec)
-            try:
-                report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
-            except (ValueError, TypeError, DeviceUnavailableError) as exc:
-                raise UsageError(f"{target}: {exc}") from exc
-            outcomes.append(CheckOutcome(target, report=report))
-    except UsageError as exc:
-        _err(str(exc))
-        return EXIT_ERROR
-    for outcome in outcomes:
-        if outcome.status == "error":
-            _err(f"{outcome.target}: {outcome.verdict}")
-    _emit(outcomes, args)
-    if getattr(args, "report", None):
-        from gradcheck_kit.report.export import write_report
-
-        write_report(args.report, gradients=[o.report for o in outcomes if o.report is not None])
-    if any(o.usage_error for o in outcomes):
-        return EXIT_ERROR
-    return EXIT_OK if all(o.status in ("passed", "skipped") for o in outcomes) else EXIT_FAILED
-
-
 def missing_dependency(exc: BaseException | None, root: Path) -> str | None:
     """The name of a missing third-party package behind ``exc``, if that is what it is."""
     while exc is not None:
@@ -235,18 +167,19 @@ def missing_dependency(exc: BaseException | None, root: Path) -> str | None:
 
 
 def skip_reason(package: str) -> str:
+    """Why a check whose model needs a missing optional ``package`` is skipped."""
     return f"needs {package!r}, which is not installed (pip install {package})"
 
 
 def load_declared(
-    spec: Mapping[str, Any], root: Path, target: str, outcome: Any
+    spec: Mapping[str, Any], root: Path, target: str, outcome: CheckOutcome
 ) -> tuple[Callable[[int], Any], dict[str, Any]] | None:
     """A declared check's factory and check_gradients keyword arguments; None when it cannot
     run, with why on ``outcome`` (a ``CheckOutcome``): a missing optional package of the model
     is a skip, a target that cannot be loaded an error, a bad value or a factory that cannot be
     called as ``factory(depth)`` a usage error. Shared by ``check`` and ``audit``."""
     try:
-        kwargs = _check_kwargs(spec)
+        kwargs = check_kwargs(spec)
     except UsageError as exc:
         outcome.error, outcome.usage_error = str(exc), True
         return None
@@ -267,12 +200,11 @@ def load_declared(
     return factory, kwargs
 
 
-def _run_declared(spec: Mapping[str, Any], root: Path, target: str) -> Any:
+def run_declared(spec: Mapping[str, Any], root: Path, target: str) -> CheckOutcome:
     """One [[check]] table -> a CheckOutcome: a target whose optional package is missing is
     skipped (as ``audit`` does), one that cannot be loaded or run is an error with its cause,
     a usage problem (the factory's arity, an input that cannot be inferred) an error that
     makes the run exit 2 - none of them loses the other targets' results."""
-    from gradcheck_kit.audit import CheckOutcome
     from gradcheck_kit.runtime.check import check_gradients
     from gradcheck_kit.runtime.devices import DeviceUnavailableError
 
@@ -293,57 +225,41 @@ def _run_declared(spec: Mapping[str, Any], root: Path, target: str) -> Any:
     return outcome
 
 
-def _outcome_dict(outcome: Any) -> dict[str, Any]:
-    """A report's own dict; for a target without a report, what happened to it."""
-    status = outcome.status
-    if outcome.report is not None:
-        return {**outcome.report.to_dict(), "status": status}
-    return {
-        "target": outcome.target,
-        "status": status,
-        "passed": None if status == "skipped" else False,
-        "error": outcome.error,
-        "skipped": outcome.skipped,
-    }
+def _where(obj: Any) -> tuple[str, str] | None:
+    """(resolved source file, qualified name) of a user class or function; None for torch's
+    own and for what has no source file."""
+    module = getattr(obj, "__module__", "") or ""
+    if module == "torch" or module.startswith(("torch.", "builtins")):
+        return None
+    try:
+        source = inspect.getsourcefile(obj)
+    except TypeError:
+        return None
+    name = getattr(obj, "__qualname__", None)
+    if source is None or not name:
+        return None
+    return str(Path(source).resolve()), name
 
 
-def _summary(outcomes: list[Any]) -> str:
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("passed", "failed", "error")}
-    text = f"{len(outcomes)} checks: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-    skipped = sum(o.status == "skipped" for o in outcomes)
-    return text + (f", {skipped} skipped" if skipped else "")
+def model_covers(factory: Any, model: Any) -> frozenset[tuple[str, str]]:
+    """Every (file, name) a finding about this check's model may name: the factory (through
+    functools.partial and decorators), each user class of each module in the model (and its
+    user base classes). A nested name is also covered by its last part, as the linter names
+    a class defined inside a function."""
+    import functools
 
-
-def _emit(outcomes: list[Any], args: argparse.Namespace) -> None:
-    from gradcheck_kit._io import write_atomic
-
-    if args.format == "json":
-        text = json.dumps([_outcome_dict(o) for o in outcomes], indent=2) + "\n"
-    else:
-        from rich.console import Console
-        from rich.text import Text
-
-        buffer = io.StringIO()
-        console = Console(
-            file=buffer if args.output_file else sys.stdout,
-            record=False,
-            width=110 if args.output_file or not sys.stdout.isatty() else None,
-            no_color=bool(args.output_file),
-        )
-        for outcome in outcomes:
-            if args.quiet and outcome.status == "passed":
-                continue
-            if outcome.report is not None:
-                console.print(outcome.report)
-            else:
-                style = "dim" if outcome.status == "skipped" else "red"
-                console.print(Text(f"{outcome.target}: {outcome.verdict}", style=style))
-        if not args.target and not args.quiet:
-            console.print(Text(_summary(outcomes)))
-        if not args.output_file:
-            return
-        text = buffer.getvalue()
-    if args.output_file:
-        write_atomic(args.output_file, text)
-    else:
-        sys.stdout.write(text)
+    objects: list[Any] = []
+    target = factory
+    while isinstance(target, functools.partial):
+        target = target.func
+    objects.append(inspect.unwrap(target))
+    modules = model.modules() if hasattr(model, "modules") else [model]
+    for module in modules:
+        objects += [c for c in type(module).__mro__ if c.__module__ != "builtins"]
+    found: set[tuple[str, str]] = set()
+    for obj in objects:
+        where = _where(obj)
+        if where is not None:
+            found.add(where)
+            found.add((where[0], where[1].rpartition(".")[2]))
+    return frozenset(found)

@@ -1,0 +1,145 @@
+"""``gradcheck-kit check``: run gradient checks from the command line or from pyproject.toml.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 usage error, target not importable, or the
+runtime extra missing. A TARGET on the command line that cannot be loaded is a usage error; the
+[[tool.gradcheck-kit.check]] tables run through :func:`~gradcheck_kit.runtime.targets.run_declared`,
+so one bad target does not sink the others.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK, INSTALL_HINT
+from gradcheck_kit.config import CHECK_KEYS
+
+__all__ = ["CheckOptions", "run_check"]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What ``gradcheck-kit check`` was asked to do. The fields named in
+    :data:`~gradcheck_kit.config.CHECK_KEYS` override a [[check]] table's values."""
+
+    target: str | None = None
+    depths: str | None = None
+    max_examples: int | None = None
+    format: str = "full"
+    report: str | None = None
+    input_shape: tuple[int, ...] | None = None
+    input_dtype: str | None = None
+    vocab_size: int | None = None
+    device: str | None = None
+    dtype: str | None = None
+    seed: int | None = None
+    vanish: float | None = None
+    explode: float | None = None
+    timeout: float | None = None
+    output_file: str | None = None
+    config: str | None = None
+    quiet: bool = False
+    verbose: bool = False
+
+
+def _err(message: str) -> None:
+    print(f"gradcheck-kit check: {message}", file=sys.stderr)
+
+
+def _checks_from_config(options: CheckOptions) -> tuple[list[dict[str, Any]], Path]:
+    from gradcheck_kit.config import ConfigError, discover_config, load_config
+    from gradcheck_kit.runtime.targets import UsageError
+
+    try:
+        config = load_config(Path(options.config)) if options.config else discover_config()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    root = config.root
+    if options.target:
+        return [{}], Path.cwd()
+    if not config.checks:
+        raise UsageError(
+            "no TARGET given and no [[tool.gradcheck-kit.check]] tables in "
+            f"{config.source or 'pyproject.toml'} (e.g. gradcheck-kit check models.py:make_model)"
+        )
+    # every key and value was validated when the config was read (a ConfigError above)
+    return [{CHECK_KEYS[k]: v for k, v in table.items()} for table in config.checks], root
+
+
+def _merged(table: Mapping[str, Any], options: CheckOptions) -> dict[str, Any]:
+    """Flags override the table."""
+    merged = dict(table)
+    for attr in CHECK_KEYS.values():
+        value = getattr(options, attr, None)
+        if value is not None:
+            merged[attr] = value
+    return merged
+
+
+def run_check(options: CheckOptions) -> int:
+    """``gradcheck-kit check``: the exit code."""
+    try:
+        import hypothesis  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        _err(
+            f"the runtime checker needs torch and hypothesis ({exc.name} is missing): {INSTALL_HINT}"
+        )
+        return EXIT_ERROR
+    from gradcheck_kit._io import write_atomic
+    from gradcheck_kit.report.checks import CheckOutcome
+    from gradcheck_kit.report.registry import RenderOptions, render, report_files
+    from gradcheck_kit.runtime.check import check_gradients
+    from gradcheck_kit.runtime.devices import DeviceUnavailableError
+    from gradcheck_kit.runtime.targets import (
+        UsageError,
+        check_arity,
+        check_kwargs,
+        load_factory,
+        run_declared,
+    )
+
+    outcomes: list[CheckOutcome] = []
+    try:
+        if options.report:
+            try:
+                report_files("check").check(options.report)
+            except ValueError as exc:
+                raise UsageError(f"--report: {exc}") from exc
+        tables, root = _checks_from_config(options)
+        for table in tables:
+            spec = _merged(table, options)
+            target = str(spec.get("target") or "")
+            if not options.target:  # from pyproject.toml: one bad target does not sink the others
+                outcomes.append(run_declared(spec, root, target))
+                continue
+            factory = load_factory(target, root)
+            check_arity(factory, target)
+            kwargs = check_kwargs(spec)
+            try:
+                report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
+            except (ValueError, TypeError, DeviceUnavailableError) as exc:
+                raise UsageError(f"{target}: {exc}") from exc
+            outcomes.append(CheckOutcome(target, report=report))
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    for outcome in outcomes:
+        if outcome.status == "error":
+            _err(f"{outcome.target}: {outcome.verdict}")
+    rendering = RenderOptions(
+        quiet=options.quiet, to_file=bool(options.output_file), summary=not options.target
+    )
+    text = render("check", options.format, outcomes, rendering)
+    if options.output_file:
+        write_atomic(options.output_file, text)
+    else:
+        sys.stdout.write(text)
+    if options.report:
+        report_files("check").write(options.report, outcomes, _err)
+    if any(o.usage_error for o in outcomes):
+        return EXIT_ERROR
+    return EXIT_OK if all(o.status in ("passed", "skipped") for o in outcomes) else EXIT_FAILED

@@ -1,0 +1,184 @@
+"""``gradcheck-kit lint``: options -> config -> engine -> output (through the format registry).
+
+Never imports torch: the engine reads source, it does not run it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gradcheck_kit._io import write_atomic
+from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK
+from gradcheck_kit.config import Config, ConfigError, discover_config, load_config
+from gradcheck_kit.lint.cache import default_cache_dir
+from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
+from gradcheck_kit.lint.engine import INTERNAL_ERROR, internal_traceback, lint_paths
+from gradcheck_kit.lint.rules import unknown_codes
+from gradcheck_kit.report.registry import RenderOptions, output_format, report_files
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gradcheck_kit.report.sarif import RuleInfo
+
+__all__ = ["LintOptions", "config_starts", "load_lint_config", "resolve_config", "run_lint"]
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    """What ``gradcheck-kit lint`` was asked to do (its flags, parsed)."""
+
+    paths: tuple[str, ...] = ()
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    max_saturating_depth: int | None = None
+    vanish_bound: float | None = None
+    explode_bound: float | None = None
+    format: str = "full"
+    output_file: str | None = None
+    report: str | None = None
+    exit_zero: bool = False
+    diff: str | None = None
+    jobs: int | None = None
+    cache_dir: str | None = None
+    config: str | None = None
+    no_cache: bool = False
+    statistics: bool = False
+    quiet: bool = False
+    verbose: bool = False
+
+
+def _fail(message: str) -> int:
+    print(f"gradcheck-kit: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _warn(message: str) -> None:
+    print(f"gradcheck-kit: warning: {message}", file=sys.stderr)
+
+
+def _rule_infos() -> list[RuleInfo]:
+    """SARIF's rule descriptions (read from the rule pages: only SARIF needs them)."""
+    from gradcheck_kit.lint.docs import rule_infos
+
+    return rule_infos()
+
+
+def load_lint_config(config_file: str | None, paths: list[str]) -> Config:
+    """``config_file`` (``--config``), or the pyproject.toml nearest to ``paths``."""
+    if config_file:
+        return load_config(Path(config_file))
+    return discover_config(config_starts(paths))
+
+
+def resolve_config(options: LintOptions, paths: list[str]) -> Config:
+    """The config file (``--config`` or the nearest pyproject.toml) with CLI flags on top."""
+    config = load_lint_config(options.config, paths)
+    return config.with_overrides(
+        select=tuple(options.select) if options.select else None,
+        ignore=(config.ignore + tuple(options.ignore)) if options.ignore else None,
+        max_saturating_depth=options.max_saturating_depth,
+        vanish_bound=options.vanish_bound,
+        explode_bound=options.explode_bound,
+    )
+
+
+def config_starts(paths: list[str]) -> list[Path]:
+    """Where to look for pyproject.toml: each path, or the folder of one that cannot be
+    resolved (a symlink loop) - that file is then reported as unreadable, not a crash."""
+    starts = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            path.resolve()
+        except (OSError, RuntimeError):
+            path = Path(os.path.abspath(path)).parent
+        starts.append(path)
+    return starts
+
+
+def run_lint(options: LintOptions) -> int:
+    """``gradcheck-kit lint``: the exit code."""
+    paths = list(options.paths) or ["."]
+    try:
+        config = resolve_config(options, paths)
+        bad = unknown_codes(config.select + config.ignore)
+        if bad:
+            raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
+        if config.max_saturating_depth is not None and config.max_saturating_depth < 1:
+            raise ConfigError("--max-saturating-depth must be at least 1")
+        if not config.explode_bound > 1:
+            raise ConfigError("--explode-bound must be above 1")
+        if options.jobs is not None and options.jobs < 1:
+            raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")
+        if options.report:
+            try:
+                report_files("lint").check(options.report)
+            except ValueError as exc:
+                raise ConfigError(f"--report: {exc}") from exc
+    except ConfigError as exc:
+        return _fail(str(exc))
+    changed = None
+    if options.diff:
+        try:
+            changed = changed_lines(options.diff, Path(paths[0]))
+        except DiffError as exc:
+            return _fail(str(exc))
+    cache_dir = None
+    if not options.no_cache:
+        cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir(config)
+    try:
+        result = lint_paths(
+            paths,
+            config,
+            jobs=options.jobs,
+            cache_dir=cache_dir,
+            only=changed.touches if changed is not None else None,
+            warn=_warn,
+        )
+    except Exception as exc:
+        if options.verbose:
+            traceback.print_exc()
+        return _fail(f"internal error: {exc} (run with --verbose for the traceback; please report)")
+    if changed is not None:
+        result.findings = only_changed(result.findings, changed)
+
+    if options.report:
+        try:
+            report_files("lint").write(options.report, result, _warn)
+        except (ValueError, OSError) as exc:
+            return _fail(f"--report {options.report}: {exc}")
+    output = output_format("statistics" if options.statistics else "lint", options.format)
+    rendering = RenderOptions(
+        quiet=options.quiet, to_file=bool(options.output_file), rules=_rule_infos
+    )
+    text, errors_in_text = output.render(result, rendering), output.shows_errors
+    if options.output_file:
+        try:
+            write_atomic(options.output_file, text)
+        except OSError as exc:
+            return _fail(f"cannot write --output-file {options.output_file}: {exc.strerror or exc}")
+    elif text:
+        sys.stdout.write(text)
+    if not errors_in_text or options.output_file:
+        for error in result.errors:  # machine output stays parseable; errors go to stderr
+            print(f"gradcheck-kit: {error.path}: {error.message}", file=sys.stderr)
+    internal = [e for e in result.errors if e.message.startswith(INTERNAL_ERROR)]
+    if internal:  # a bug in gradcheck-kit, not in the user's files: exit 2, as ruff does
+        for error in internal:
+            trace = internal_traceback(Path(error.path), config) if options.verbose else None
+            if trace:
+                print(f"gradcheck-kit: traceback for {error.path}:\n{trace}", file=sys.stderr)
+        if not options.verbose:
+            print(
+                "gradcheck-kit: internal error on "
+                f"{', '.join(e.path for e in internal)}; run with --verbose for the traceback",
+                file=sys.stderr,
+            )
+        return EXIT_ERROR
+    if (result.findings or result.errors) and not options.exit_zero:
+        return EXIT_FAILED
+    return EXIT_OK
