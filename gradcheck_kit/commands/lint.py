@@ -18,7 +18,6 @@ from gradcheck_kit.config import Config, ConfigError, discover_config, load_conf
 from gradcheck_kit.lint.cache import default_cache_dir
 from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
 from gradcheck_kit.lint.engine import INTERNAL_ERROR, internal_traceback, lint_paths
-from gradcheck_kit.lint.rules import unknown_codes
 from gradcheck_kit.report.registry import RenderOptions, output_format, report_files
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,12 +99,21 @@ def config_starts(paths: list[str]) -> list[Path]:
     return starts
 
 
+def _unknown_codes(codes: tuple[str, ...]) -> list[str]:
+    """The rules are imported only to check codes that were given (a warm run needs none)."""
+    if not any(codes):
+        return []
+    from gradcheck_kit.lint.rules import unknown_codes
+
+    return unknown_codes(codes)
+
+
 def run_lint(options: LintOptions) -> int:
     """``gradcheck-kit lint``: the exit code."""
     paths = list(options.paths) or ["."]
     try:
         config = resolve_config(options, paths)
-        bad = unknown_codes(config.select + config.ignore)
+        bad = _unknown_codes(config.select + config.ignore)
         if bad:
             raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
         if config.max_saturating_depth is not None and config.max_saturating_depth < 1:

@@ -31,22 +31,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
-from gradcheck_kit.lint.analyze import Run, analyze, ends_before_a_layer, maximal_runs
 from gradcheck_kit.lint.cache import FileStamp, LintCache, content_hash, file_key
-from gradcheck_kit.lint.facts import Event, FileFacts, FileRun
 from gradcheck_kit.lint.notebook import (
     NotebookError,
     NotebookSource,
     notebook_source,
     to_cells,
 )
-from gradcheck_kit.lint.project import Project, ProjectFile
-from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
-from gradcheck_kit.lint.sketch import Span
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
 if TYPE_CHECKING:
+    from gradcheck_kit.lint.analyze import Run
+    from gradcheck_kit.lint.facts import Event
     from gradcheck_kit.lint.interp.frames import Root
+    from gradcheck_kit.lint.project import ProjectFile
 
 # Suppression directives are read from comment tokens only (the word in a string literal is not
 # a directive). As ruff: a bare directive is a blanket, one followed by a colon names codes, and
@@ -149,6 +147,14 @@ def decode_source(data: bytes) -> str:
 
 def lint_source(text: str, path: str = "<string>", config: Config | None = None) -> list[Finding]:
     """Lint one source text. Raises :class:`SyntaxError` on a syntax error."""
+    # Imported here, not at the top: a run whose every file is a cache hit never needs them
+    # (start-up is most of a warm pre-commit run).
+    from gradcheck_kit.lint.analyze import analyze, ends_before_a_layer, maximal_runs
+    from gradcheck_kit.lint.facts import FileFacts, FileRun
+    from gradcheck_kit.lint.locate import Locator
+    from gradcheck_kit.lint.project import Project
+    from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
+
     config = config or Config()
     if _file_noqa(text):
         return []
@@ -186,7 +192,7 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     facts = FileFacts([FileRun(run, *found[id(run)]) for run in kept], events, module)
     facts.inits = {k: v for root in roots for k, v in root.inits.items()}
     facts.consulted = tuple(f.module for f in consulted)
-    locate = _Locator(text, module)
+    locate = Locator(text, module)
     ctx = RuleContext(
         path, config.max_saturating_depth, locate, config.vanish_bound, config.explode_bound
     )
@@ -223,61 +229,6 @@ def _concrete_tree(text: str) -> Any:
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-class _Locator:
-    """Source spans of anchors: stdlib ``ast`` nodes (the interpreter's) or libcst nodes (the
-    syntactic rules'), with 1-based columns counted in characters."""
-
-    def __init__(self, text: str, module: Any = None) -> None:
-        self.text = text
-        self.module = module
-        self.positions: Any = None
-        self._lines: list[str] | None = None
-
-    @property
-    def lines(self) -> list[str]:
-        """The source's lines, split where Python splits them (not at form feeds)."""
-        if self._lines is None:
-            self._lines = _LINE_BREAK.split(self.text)
-        return self._lines
-
-    def __call__(self, anchor: object) -> Span | None:
-        if isinstance(anchor, ast.AST):
-            line = getattr(anchor, "lineno", None)
-            if line is None:
-                return None
-            end_line = getattr(anchor, "end_lineno", None) or line
-            end_column = getattr(anchor, "end_col_offset", None)
-            column = self._column(line, getattr(anchor, "col_offset", 0))
-            end = self._column(end_line, end_column) if end_column is not None else column
-            return Span(line, column + 1, end_line, end + 1)
-        if self.module is None:
-            return None
-        return self._concrete(anchor)
-
-    def _column(self, line: int, offset: int) -> int:
-        """ast columns count UTF-8 bytes; findings count characters."""
-        if not 0 < line <= len(self.lines):
-            return offset
-        text = self.lines[line - 1]
-        if text.isascii():
-            return offset
-        return len(text.encode("utf-8")[:offset].decode("utf-8", errors="replace"))
-
-    def _concrete(self, anchor: object) -> Span | None:
-        from libcst import CSTNode
-        from libcst.metadata import MetadataWrapper, PositionProvider
-
-        if not isinstance(anchor, CSTNode):
-            return None
-        if self.positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self.positions = wrapper.resolve(PositionProvider)
-        pos = self.positions.get(anchor)
-        if pos is None:
-            return None
-        return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
