@@ -25,13 +25,22 @@ import threading
 import time
 import tokenize
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
 from gradcheck_kit.lint.cache import FileStamp, LintCache, content_hash, file_key
+from gradcheck_kit.lint.noqa import (
+    MALFORMED_NOQA,
+    file_noqa,
+    malformed_noqa_lines,
+    noqa_directives,
+    suppressed,
+)
 from gradcheck_kit.lint.notebook import (
     NotebookError,
     NotebookSource,
@@ -45,77 +54,6 @@ if TYPE_CHECKING:
     from gradcheck_kit.lint.facts import Event
     from gradcheck_kit.lint.interp.frames import Root
     from gradcheck_kit.lint.project import ProjectFile
-
-# Suppression directives are read from comment tokens only (the word in a string literal is not
-# a directive). As ruff: a bare directive is a blanket, one followed by a colon names codes, and
-# anything else (a colon with no valid code after it, ``noqa`` glued to other text) is
-# malformed: it suppresses nothing and is warned about, never silently a blanket.
-_NOQA_HEAD = re.compile(r"#\s*noqa", re.IGNORECASE)
-_NOQA_CODES = re.compile(
-    r"\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*)(?![\w-])", re.IGNORECASE
-)
-_FILE_NOQA = re.compile(r"^\s*#\s*gradcheck-kit:\s*noqa\b", re.IGNORECASE | re.MULTILINE)
-_FILE_NOQA_COMMENT = re.compile(r"#\s*gradcheck-kit:\s*noqa\b", re.IGNORECASE)
-MALFORMED_NOQA = (
-    "invalid `# noqa` directive: expected a comma-separated list of codes "
-    "(e.g. `# noqa: GCK001, GCK002`); it suppresses nothing"
-)
-
-_Directive = frozenset[str] | bool  # codes, True (a blanket) or False (malformed)
-
-
-def _comments(text: str) -> dict[int, str]:
-    """Line -> the comment token on it (lines counted as the parser counts them)."""
-    comments: dict[int, str] = {}
-    with contextlib.suppress(tokenize.TokenError, SyntaxError, ValueError):
-        readline = io.StringIO(text, newline=None).readline  # \r and \r\n end lines too
-        for token in tokenize.generate_tokens(readline):
-            if token.type == tokenize.COMMENT:
-                comments[token.start[0]] = token.string
-    return comments
-
-
-def _directive(comment: str) -> _Directive | None:
-    """The ``# noqa`` directive in a comment token, or ``None`` where it has none."""
-    head = _NOQA_HEAD.search(comment)
-    if head is None:
-        return None
-    rest = comment[head.end() :]
-    if not rest.lstrip().startswith(":"):
-        return not rest or rest[0].isspace()  # ``noqa`` glued to other text: malformed
-    codes = _NOQA_CODES.match(rest)
-    if codes is None:
-        return False
-    return frozenset(c.upper() for c in re.split(r"[,\s]+", codes.group("codes")) if c)
-
-
-def noqa_directives(text: str) -> dict[int, _Directive]:
-    """Line -> its ``# noqa`` directive (comments only)."""
-    if "noqa" not in text.lower():
-        return {}
-    out: dict[int, _Directive] = {}
-    for line, comment in _comments(text).items():
-        directive = _directive(comment)
-        if directive is not None:
-            out[line] = directive
-    return out
-
-
-def malformed_noqa_lines(text: str) -> list[int]:
-    """Lines whose ``# noqa`` directive is malformed (and so suppresses nothing)."""
-    return sorted(line for line, d in noqa_directives(text).items() if d is False)
-
-
-def _file_noqa(text: str) -> bool:
-    """``# gradcheck-kit: noqa`` as a comment on a line of its own (not inside a string)."""
-    if not _FILE_NOQA.search(text):
-        return False
-    lines = _LINE_BREAK.split(text)
-    return any(
-        _FILE_NOQA_COMMENT.match(comment) and lines[line - 1].lstrip().startswith("#")
-        for line, comment in _comments(text).items()
-        if 0 < line <= len(lines)
-    )
 
 
 class SourceError(Exception):
@@ -156,7 +94,7 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
 
     config = config or Config()
-    if _file_noqa(text):
+    if file_noqa(text):
         return []
     rules = selected_rules(config.select, config.ignore + _per_file_ignored(path, config))
     lowered = text.lower()
@@ -199,8 +137,20 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     findings = [f for rule in rules for f in rule.check(facts, ctx)]
     if findings:
         directives = noqa_directives(text)
-        findings = [f for f in findings if not _suppressed(f, directives)]
+        findings = [f for f in findings if not suppressed(f, directives)]
     return sorted(_dedupe(findings), key=Finding.sort_key)
+
+
+class TooDeep(Exception):
+    """A file nested past what can be analysed (CPython's parser limits): an error entry."""
+
+
+_PARSER_LIMITS = (
+    "too many nested parentheses",
+    "too many levels of indentation",
+    "too many statically nested blocks",
+    "too deeply nested",
+)
 
 
 def parse(text: str, path: str = "<string>") -> ast.Module | None:
@@ -208,9 +158,18 @@ def parse(text: str, path: str = "<string>") -> ast.Module | None:
     for a broken file. ``None`` for a file that only a newer Python can parse: libcst's grammar
     (which follows the latest Python) confirms it is valid, but this Python cannot analyse it."""
     try:
-        return ast.parse(text, path)
+        with warnings.catch_warnings():  # the user's invalid escapes are not our output
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return ast.parse(text, path)
+    except MemoryError:  # the parser's stack: thousands of nested unary operators
+        raise TooDeep("Python's parser ran out of stack") from None
     except (SyntaxError, ValueError) as exc:
         error = exc if isinstance(exc, SyntaxError) else SyntaxError(str(exc))
+    if any(limit in str(error.msg) for limit in _PARSER_LIMITS):
+        # valid Python, perhaps, but past CPython's nesting limits; libcst's parser would take
+        # gigabytes on it, or crash (a segfault from ~2000 nested calls)
+        raise TooDeep(f"Python's parser: {error.msg}")
     import libcst
 
     try:
@@ -228,9 +187,6 @@ def _concrete_tree(text: str) -> Any:
     return libcst.parse_module(text)
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     seen: set[tuple[str, int, int]] = set()
     out = []
@@ -240,13 +196,6 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
             seen.add(key)
             out.append(finding)
     return out
-
-
-def _suppressed(finding: Finding, directives: dict[int, _Directive]) -> bool:
-    directive = directives.get(finding.line)
-    if directive is None or directive is False:
-        return False
-    return directive is True or finding.code in directive
 
 
 def _per_file_ignored(path: str, config: Config) -> tuple[str, ...]:
@@ -481,6 +430,8 @@ def lint_text(text: str, display: str, config: Config) -> tuple[list[Finding], L
         )
     except RecursionError:
         return [], LintError(display, "too deeply nested to analyse (recursion limit)")
+    except TooDeep as exc:
+        return [], LintError(display, f"too deeply nested to analyse ({exc})")
     except MemoryError:
         return [], LintError(display, "out of memory while analysing")
     except Exception as exc:
@@ -640,6 +591,7 @@ def _run_all(
     batches = [order[k : k + chunk] for k in range(0, len(order), chunk)]
     context = _context()
     stop = context.Event()
+    broken = False
     with _signals_deferred() as received:
         pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(stop,)
@@ -653,8 +605,16 @@ def _run_all(
             while pending and not received:
                 done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                 for future in done:
-                    for i, outcome in zip(pending.pop(future), future.result(), strict=True):
+                    batch = pending.pop(future)
+                    try:
+                        outcomes = future.result()
+                    except BrokenProcessPool:  # a worker died (a segfault in a parser, OOM)
+                        broken = True
+                        continue
+                    for i, outcome in zip(batch, outcomes, strict=True):
                         results[i] = outcome
+                if broken:
+                    break
         finally:
             if pending:  # interrupted (or a broken pool): stop now, not after the queued work
                 # Queued batches are cancelled and running ones stop after their current file.
@@ -668,7 +628,43 @@ def _run_all(
     if received:  # now, outside the pool's locks, as the handler in place would have
         signal.raise_signal(received[0])
         raise KeyboardInterrupt  # the signal was ignored by its handler: still stop
+    if broken:  # the files the dead pool did not finish, each alone: one crash, one error
+        for i, slot in enumerate(results):
+            if slot is None:
+                results[i] = lint_alone(work[i][0], work[i][1], config)
     return [r for r in results if r is not None]
+
+
+def lint_alone(data: bytes, display: str, config: Config) -> tuple[list[Finding], LintError | None]:
+    """Lint one file in a forked (or spawned) process of its own: if it crashes the analyser
+    (a segfault in a C parser, the OOM killer), that file is an error and the run goes on."""
+    context = _context()
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(  # type: ignore[attr-defined]
+        target=_lint_to_pipe, args=(send, data, display, config), daemon=True
+    )
+    process.start()
+    send.close()
+    try:
+        received: tuple[list[Finding], LintError | None] = receive.recv()
+    except EOFError:
+        process.join()
+        code = process.exitcode or 0
+        cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        return [], LintError(
+            display, f"crashed the analyser ({cause}): too deeply nested or too large to analyse"
+        )
+    finally:
+        receive.close()
+    process.join()
+    return received
+
+
+def _lint_to_pipe(send: Any, data: bytes, display: str, config: Config) -> None:
+    _init_worker()
+    with _deep_recursion():
+        send.send(lint_bytes(data, display, config))
+    send.close()
 
 
 @contextlib.contextmanager
