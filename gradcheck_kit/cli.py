@@ -104,6 +104,11 @@ def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", metavar="DIR", help="cache location (default .gradcheck_cache)")
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply exclude to paths named on the command line too (as pre-commit passes them)",
+    )
     p.add_argument("--statistics", action="store_true", help="print a count per rule")
     p.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")

@@ -59,6 +59,8 @@ class Config:
     explode_bound: float = 1e3  # predicted mode, GCK006: the runtime's Bounds.explode default
     exclude: tuple[str, ...] = ()
     extend_exclude: tuple[str, ...] = ()
+    #: exclude also paths named on the command line (pre-commit passes every staged file)
+    force_exclude: bool = False
     per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     extend_saturating: tuple[str, ...] = ()
     extend_normalization: tuple[str, ...] = ()
@@ -79,6 +81,12 @@ def _str_list(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"[tool.gradcheck-kit] {key}: expected a list of strings, got {value!r}")
     return tuple(value)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"[tool.gradcheck-kit] {key}: expected true or false, got {value!r}")
+    return value
 
 
 def _codes(key: str, value: Any) -> tuple[str, ...]:
@@ -259,6 +267,7 @@ _PARSERS = {
     "explode-bound": ("explode_bound", _explode_bound),
     "exclude": ("exclude", _str_list),
     "extend-exclude": ("extend_exclude", _str_list),
+    "force-exclude": ("force_exclude", _flag),
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),
     "extend-saturating": ("extend_saturating", _str_list),
     "extend-normalization": ("extend_normalization", _str_list),

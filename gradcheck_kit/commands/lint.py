@@ -45,6 +45,7 @@ class LintOptions:
     cache_dir: str | None = None
     config: str | None = None
     no_cache: bool = False
+    force_exclude: bool = False
     statistics: bool = False
     quiet: bool = False
     verbose: bool = False
@@ -82,6 +83,7 @@ def resolve_config(options: LintOptions, paths: list[str]) -> Config:
         max_saturating_depth=options.max_saturating_depth,
         vanish_bound=options.vanish_bound,
         explode_bound=options.explode_bound,
+        force_exclude=True if options.force_exclude else None,
     )
 
 
@@ -153,6 +155,12 @@ def run_lint(options: LintOptions) -> int:
         return _fail(f"internal error: {exc} (run with --verbose for the traceback; please report)")
     if changed is not None:
         result.findings = only_changed(result.findings, changed)
+    if result.files_checked == 0 and not result.errors and changed is None:
+        _warn(  # as ruff: a gate that checked nothing must not look like a pass
+            "no Python files found under "
+            + ", ".join(paths)
+            + " (excluded directories are skipped: name a file or folder inside one to lint it)"
+        )
 
     if options.report:
         try:

@@ -242,6 +242,12 @@ def _discover(
     seen: set[str] = set()
     for raw in paths:
         path = Path(raw)
+        if not os.path.lexists(path):
+            continue  # not a file checked: reported once, as "no such file or directory"
+        if config.force_exclude and _exclude_matcher(excludes)(
+            _relative(str(path), config), path.name
+        ):
+            continue  # --force-exclude: named or not, an excluded path is skipped
         if path.is_dir():
             for found, key in _walk(path, excludes, config):
                 if key not in seen:
@@ -287,8 +293,22 @@ def _exclude_matcher(excludes: tuple[str, ...]) -> Callable[[str, str], bool]:
 def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[tuple[Path, str]]:
     """Files under ``root`` (top-down, sorted, following directory symlinks once), each with
     its resolved path. Each directory is resolved once and its files' paths are joined to it:
-    resolving every file cost more than a warm cached run."""
-    excluded = _exclude_matcher(excludes)
+    resolving every file cost more than a warm cached run.
+
+    A directory named on the command line is walked even if its own name is excluded (as
+    ruff: ``lint site-packages/pkg`` lints it; ``--force-exclude`` skips it): bare-name
+    patterns (``build``, ``.venv``) are matched below it only, patterns with a ``/`` against
+    the path from the project root."""
+    anchored = _exclude_matcher(tuple(p for p in excludes if "/" in p.rstrip("/")))
+    bare = _exclude_matcher(tuple(p for p in excludes if "/" not in p.rstrip("/")))
+    if config.force_exclude:
+        anchored = bare = _exclude_matcher(excludes)
+    top = _real(root)
+
+    def excluded(rel: str, name: str, real_path: str) -> bool:
+        below = real_path[len(top) + 1 :].replace(os.sep, "/") if real_path.startswith(top) else rel
+        return anchored(rel, name) or bare(rel if config.force_exclude else below, name)
+
     base = _real(config.root)
     visited: set[tuple[int, int]] = set()
     stack = [str(root)]
@@ -310,7 +330,7 @@ def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[tup
             rel = f"{rel_dir}/{entry.name}" if rel_dir else None
             if rel is None:  # outside the project root: matched as written (``_relative``)
                 rel = Path(entry.path).as_posix()
-            if excluded(rel, entry.name):
+            if excluded(rel, entry.name, os.path.join(real, entry.name)):
                 continue
             try:
                 is_dir = entry.is_dir()

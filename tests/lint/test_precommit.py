@@ -125,7 +125,7 @@ def check_bad_fails_good_passes(repo: Path, home: Path) -> str:
 def test_manifest_declares_the_hook() -> None:
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "gradcheck-kit"
-    assert hook["entry"] == "gradcheck-kit lint"
+    assert hook["entry"] == "gradcheck-kit lint --force-exclude"
     assert hook["types_or"] == ["python", "jupyter"] and "types" not in hook
     assert hook["language"] == "python"
     assert "additional_dependencies" not in hook  # base package only: no torch
