@@ -128,6 +128,13 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--format", choices=output_formats("check"), default="full")
     p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
+    p.add_argument(
+        "--isolate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the checks in a child process: a target that exits, hangs or crashes is an "
+        "error, never the end of the run (default: on in CI)",
+    )
     _add_runtime_options(p)
 
 
@@ -183,6 +190,13 @@ def _add_audit_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=_seed, metavar="N", help="fixed seed: an identical run")
     p.add_argument("--no-runtime", action="store_true", help="lint only; run no checks")
+    p.add_argument(
+        "--isolate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the checks in a child process: a target that exits, hangs or crashes is an "
+        "error, never the end of the run (default: on in CI)",
+    )
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")

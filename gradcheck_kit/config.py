@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -61,6 +62,9 @@ class Config:
     extend_exclude: tuple[str, ...] = ()
     #: exclude also paths named on the command line (pre-commit passes every staged file)
     force_exclude: bool = False
+    #: run each runtime check (check, audit) in a child process (``--isolate``); None: only
+    #: in CI (:func:`isolate_checks`)
+    isolate: bool | None = None
     per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     extend_saturating: tuple[str, ...] = ()
     extend_normalization: tuple[str, ...] = ()
@@ -81,6 +85,21 @@ def _str_list(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"[tool.gradcheck-kit] {key}: expected a list of strings, got {value!r}")
     return tuple(value)
+
+
+def isolate_checks(flag: bool | None, config: Config) -> bool:
+    """Whether runtime checks run in a child process: the flag, else the config, else
+    ``GRADCHECK_KIT_ISOLATE`` (``1``/``0``), else in CI (the ``CI`` variable set): there a gate
+    must survive any target, for ~2 s a run (one child serves every check)."""
+    for choice in (flag, config.isolate):
+        if choice is not None:
+            return choice
+    env = os.environ.get("GRADCHECK_KIT_ISOLATE", "").strip().lower()
+    if env in ("1", "true", "yes", "on"):
+        return True
+    if env in ("0", "false", "no", "off"):
+        return False
+    return bool(os.environ.get("CI"))
 
 
 def _flag(key: str, value: Any) -> bool:
@@ -268,6 +287,7 @@ _PARSERS = {
     "exclude": ("exclude", _str_list),
     "extend-exclude": ("extend_exclude", _str_list),
     "force-exclude": ("force_exclude", _flag),
+    "isolate": ("isolate", _flag),
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),
     "extend-saturating": ("extend_saturating", _str_list),
     "extend-normalization": ("extend_normalization", _str_list),

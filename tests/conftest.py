@@ -41,3 +41,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 # does); the suite must not depend on what an earlier run left, so it runs without one unless a
 # test asks for it.
 os.environ.setdefault("GRADCHECK_KIT_DATABASE", "none")
+
+# In CI, check and audit isolate their checks by default; the suite tests each mode on purpose
+# (tests/test_isolation.py), so it does not inherit that default from the machine it runs on.
+os.environ.setdefault("GRADCHECK_KIT_ISOLATE", "0")

@@ -13,6 +13,7 @@ Exit codes as ``lint``: 0 clean, 1 findings or failed checks, 2 usage or interna
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 from collections.abc import Mapping
@@ -22,7 +23,14 @@ from typing import Any
 
 from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK
 from gradcheck_kit.commands.lint import load_lint_config
-from gradcheck_kit.config import CHECK_KEYS, Config, ConfigError, read_toml, validate_check_table
+from gradcheck_kit.config import (
+    CHECK_KEYS,
+    Config,
+    ConfigError,
+    isolate_checks,
+    read_toml,
+    validate_check_table,
+)
 from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.report.audit import AuditReport
 from gradcheck_kit.report.checks import CheckOutcome
@@ -46,6 +54,7 @@ class AuditOptions:
     config: str | None = None
     quiet: bool = False
     verbose: bool = False
+    isolate: bool | None = None  # None: the config's, else only in CI
 
 
 def _warn(message: str) -> None:
@@ -144,8 +153,34 @@ def build_audit(options: AuditOptions) -> AuditReport:
             f"hypothesis ({exc.name} is missing): pip install 'gradcheck-kit[runtime]', "
             "or pass --no-runtime to lint only"
         ) from exc
-    report.checks = [run_one(table, root, options) for table in tables]
+    from gradcheck_kit.runtime.check import DEFAULT_TIMEOUT
+    from gradcheck_kit.runtime.targets import run_guarded, run_isolated_checks
+
+    if isolate_checks(options.isolate, config):
+        jobs = [
+            (
+                str(table.get("target", "")),
+                "gradcheck_kit.commands.audit:run_one_job",
+                {"table": dict(table), "root": str(root)}
+                | {"max_examples": options.max_examples, "seed": options.seed},
+                float(table.get("timeout") or DEFAULT_TIMEOUT),
+            )
+            for table in tables
+        ]
+        report.checks = run_isolated_checks(jobs, Path.cwd())
+        return report
+    report.checks = [
+        run_guarded(str(table.get("target", "")), functools.partial(run_one, table, root, options))
+        for table in tables
+    ]
     return report
+
+
+def run_one_job(
+    table: dict[str, Any], root: str, max_examples: int | None, seed: int | None
+) -> CheckOutcome:
+    """:func:`run_one` with JSON arguments, for an isolated child (``--isolate``)."""
+    return run_one(table, Path(root), AuditOptions(max_examples=max_examples, seed=seed))
 
 
 def run_audit(options: AuditOptions) -> int:

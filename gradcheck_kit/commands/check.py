@@ -8,6 +8,7 @@ so one bad target does not sink the others.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,14 +44,15 @@ class CheckOptions:
     config: str | None = None
     quiet: bool = False
     verbose: bool = False
+    isolate: bool | None = None  # None: the config's, else only in CI
 
 
 def _err(message: str) -> None:
     print(f"gradcheck-kit check: {message}", file=sys.stderr)
 
 
-def _checks_from_config(options: CheckOptions) -> tuple[list[dict[str, Any]], Path]:
-    from gradcheck_kit.config import ConfigError, discover_config, load_config
+def _checks_from_config(options: CheckOptions) -> tuple[list[dict[str, Any]], Path, bool]:
+    from gradcheck_kit.config import ConfigError, discover_config, isolate_checks, load_config
     from gradcheck_kit.runtime.targets import UsageError
 
     try:
@@ -58,15 +60,17 @@ def _checks_from_config(options: CheckOptions) -> tuple[list[dict[str, Any]], Pa
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
     root = config.root
+    isolate = isolate_checks(options.isolate, config)
     if options.target:
-        return [{}], Path.cwd()
+        return [{}], Path.cwd(), isolate
     if not config.checks:
         raise UsageError(
             "no TARGET given and no [[tool.gradcheck-kit.check]] tables in "
             f"{config.source or 'pyproject.toml'} (e.g. gradcheck-kit check models.py:make_model)"
         )
     # every key and value was validated when the config was read (a ConfigError above)
-    return [{CHECK_KEYS[k]: v for k, v in table.items()} for table in config.checks], root
+    tables = [{CHECK_KEYS[k]: v for k, v in table.items()} for table in config.checks]
+    return tables, root, isolate
 
 
 def _merged(table: Mapping[str, Any], options: CheckOptions) -> dict[str, Any]:
@@ -77,6 +81,15 @@ def _merged(table: Mapping[str, Any], options: CheckOptions) -> dict[str, Any]:
         if value is not None:
             merged[attr] = value
     return merged
+
+
+def _isolated_job(
+    spec: dict[str, Any], root: Path, strict: bool, default_timeout: float
+) -> tuple[str, str, dict[str, Any], float | None]:
+    target = str(spec.get("target") or "")
+    kwargs: dict[str, Any] = {"spec": spec, "root": str(root), "target": target, "strict": strict}
+    timeout = float(spec.get("timeout") or default_timeout)
+    return target, "gradcheck_kit.runtime.targets:run_target_job", kwargs, timeout
 
 
 def run_check(options: CheckOptions) -> int:
@@ -92,14 +105,12 @@ def run_check(options: CheckOptions) -> int:
     from gradcheck_kit._io import write_atomic
     from gradcheck_kit.report.checks import CheckOutcome
     from gradcheck_kit.report.registry import RenderOptions, render, report_files
-    from gradcheck_kit.runtime.check import check_gradients
-    from gradcheck_kit.runtime.devices import DeviceUnavailableError
+    from gradcheck_kit.runtime.check import DEFAULT_TIMEOUT
     from gradcheck_kit.runtime.targets import (
         UsageError,
-        check_arity,
-        check_kwargs,
-        load_factory,
-        run_declared,
+        run_guarded,
+        run_isolated_checks,
+        run_target,
     )
 
     outcomes: list[CheckOutcome] = []
@@ -109,21 +120,19 @@ def run_check(options: CheckOptions) -> int:
                 report_files("check").check(options.report)
             except ValueError as exc:
                 raise UsageError(f"--report: {exc}") from exc
-        tables, root = _checks_from_config(options)
-        for table in tables:
-            spec = _merged(table, options)
-            target = str(spec.get("target") or "")
-            if not options.target:  # from pyproject.toml: one bad target does not sink the others
-                outcomes.append(run_declared(spec, root, target))
-                continue
-            factory = load_factory(target, root)
-            check_arity(factory, target)
-            kwargs = check_kwargs(spec)
-            try:
-                report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
-            except (ValueError, TypeError, DeviceUnavailableError) as exc:
-                raise UsageError(f"{target}: {exc}") from exc
-            outcomes.append(CheckOutcome(target, report=report))
+        tables, root, isolate = _checks_from_config(options)
+        strict = bool(options.target)  # a TARGET named here: its load problems are usage errors
+        specs = [_merged(table, options) for table in tables]
+        if isolate:
+            jobs = [_isolated_job(spec, root, strict, DEFAULT_TIMEOUT) for spec in specs]
+            outcomes = run_isolated_checks(jobs, Path.cwd())
+        else:
+            for spec in specs:
+                target = str(spec.get("target") or "")
+                work = functools.partial(run_target, spec, root, target, strict=strict)
+                outcomes.append(run_guarded(target, work))
+        if strict and outcomes and outcomes[0].usage_error:
+            raise UsageError(str(outcomes[0].error))
     except UsageError as exc:
         _err(str(exc))
         return EXIT_ERROR

@@ -69,6 +69,35 @@ class CheckOutcome:
             "report": self.report.to_dict() if self.report is not None else None,
         }
 
+    def to_wire(self) -> dict[str, Any]:
+        """Everything, for :meth:`from_wire` (an isolated child sends its outcome this way)."""
+        return {
+            "target": self.target,
+            "report": self.report.to_dict() if self.report is not None else None,
+            "skipped": self.skipped,
+            "error": self.error,
+            "usage_error": self.usage_error,
+            "model": self.model,
+            "model_file": self.model_file,
+            "covers": sorted(self.covers),
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> CheckOutcome:
+        from gradcheck_kit.report.gradients import GradientReport
+
+        report = data.get("report")
+        return cls(
+            target=str(data["target"]),
+            report=GradientReport.from_dict(report) if report else None,
+            skipped=data.get("skipped"),
+            error=data.get("error"),
+            usage_error=bool(data.get("usage_error")),
+            model=data.get("model"),
+            model_file=data.get("model_file"),
+            covers=frozenset((str(f), str(n)) for f, n in data.get("covers", ())),
+        )
+
 
 def outcome_dict(outcome: CheckOutcome) -> dict[str, Any]:
     """A report's own dict; for a target without a report, what happened to it."""

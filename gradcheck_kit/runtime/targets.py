@@ -18,7 +18,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,18 @@ __all__ = [
     "check_kwargs",
     "load_declared",
     "load_factory",
+    "load_timed",
     "missing_dependency",
     "model_covers",
     "parse_depths",
     "parse_shape",
     "run_declared",
+    "run_guarded",
+    "run_isolated_checks",
+    "run_target",
+    "run_target_job",
     "skip_reason",
+    "target_job",
 ]
 
 
@@ -171,6 +177,22 @@ def skip_reason(package: str) -> str:
     return f"needs {package!r}, which is not installed (pip install {package})"
 
 
+def load_timed(target: str, root: Path, timeout: float | None) -> Callable[[int], Any]:
+    """:func:`load_factory` under the example time limit: a target that hangs at import is a
+    usage error naming it, not a hung run (Python-level hangs; a hang in C needs ``--isolate``)."""
+    from gradcheck_kit.runtime.check import DEFAULT_TIMEOUT
+    from gradcheck_kit.runtime.harness import ExampleTimeout, time_limit
+
+    limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    try:
+        with time_limit(limit):
+            return load_factory(target, root)
+    except ExampleTimeout:
+        raise UsageError(
+            f"target {target!r}: importing it took longer than the {limit:g} s time limit"
+        ) from None
+
+
 def load_declared(
     spec: Mapping[str, Any], root: Path, target: str, outcome: CheckOutcome
 ) -> tuple[Callable[[int], Any], dict[str, Any]] | None:
@@ -184,7 +206,7 @@ def load_declared(
         outcome.error, outcome.usage_error = str(exc), True
         return None
     try:
-        factory = load_factory(target, root)
+        factory = load_timed(target, root, kwargs.get("timeout"))
     except UsageError as exc:
         missing = missing_dependency(exc, root)
         if missing:
@@ -263,3 +285,79 @@ def model_covers(factory: Any, model: Any) -> frozenset[tuple[str, str]]:
             found.add(where)
             found.add((where[0], where[1].rpartition(".")[2]))
     return frozenset(found)
+
+
+def run_target(spec: Mapping[str, Any], root: Path, target: str, *, strict: bool) -> CheckOutcome:
+    """``check``'s unit of work: one target into an outcome. ``strict``: a TARGET named on the
+    command line, whose load problems are usage errors (exit 2); else a declared table
+    (:func:`run_declared`)."""
+    if not strict:
+        return run_declared(spec, root, target)
+    from gradcheck_kit.runtime.check import check_gradients
+    from gradcheck_kit.runtime.devices import DeviceUnavailableError
+
+    outcome = CheckOutcome(target)
+    try:
+        kwargs = check_kwargs(spec)
+        factory = load_timed(target, root, kwargs.get("timeout"))
+        check_arity(factory, target)
+    except UsageError as exc:
+        outcome.error, outcome.usage_error = str(exc), True
+        return outcome
+    try:
+        outcome.report = check_gradients(factory, raise_on_failure=False, name=target, **kwargs)
+    except (ValueError, TypeError, DeviceUnavailableError) as exc:
+        outcome.error, outcome.usage_error = f"{target}: {exc}", True
+    return outcome
+
+
+def run_guarded(target: str, work: Callable[[], CheckOutcome]) -> CheckOutcome:
+    """``work()`` in this process, failing closed: user code that calls ``sys.exit`` or
+    ``os._exit`` makes this target an error instead of ending the run with its exit code (what
+    no Python code can stop - a segfault, a hang in C - needs ``--isolate``)."""
+    from gradcheck_kit.runtime.harness import TargetExit, exits_contained
+
+    try:
+        with exits_contained():
+            return work()
+    except TargetExit as exc:
+        return CheckOutcome(target, error=str(exc))
+
+
+def target_job(function: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Run in an isolated child: ``function`` (``module:name``) returns a CheckOutcome, sent
+    back as data."""
+    module_name, _, name = function.partition(":")
+    work = getattr(importlib.import_module(module_name), name)
+    outcome: CheckOutcome = work(**kwargs)
+    return outcome.to_wire()
+
+
+def run_isolated_checks(
+    jobs: Sequence[tuple[str, str, Mapping[str, Any], float | None]], cwd: Path
+) -> list[CheckOutcome]:
+    """(target, ``module:name`` returning a CheckOutcome, its JSON keyword arguments, the
+    example time limit) each -> its outcome, all in one child process that is replaced after
+    any target that ends, hangs or crashes it (:mod:`gradcheck_kit.runtime.isolation`)."""
+    from gradcheck_kit.runtime.isolation import IsolatedWorker
+
+    outcomes = []
+    with IsolatedWorker(cwd) as worker:
+        for target, function, kwargs, timeout in jobs:
+            # a heartbeat per example: a stall is an example far past its own time limit
+            stall = None if timeout is None else timeout * 1.5 + 5.0
+            result = worker.run(
+                "gradcheck_kit.runtime.targets:target_job",
+                {"function": function, "kwargs": dict(kwargs)},
+                stall=stall,
+            )
+            if result.error is not None:
+                outcomes.append(CheckOutcome(target, error=result.error))
+            else:
+                outcomes.append(CheckOutcome.from_wire(result.value))
+    return outcomes
+
+
+def run_target_job(spec: dict[str, Any], root: str, target: str, strict: bool) -> CheckOutcome:
+    """:func:`run_target` with JSON arguments (for :func:`run_isolated_checks`)."""
+    return run_target(spec, Path(root), target, strict=strict)
