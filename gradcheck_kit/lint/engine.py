@@ -235,9 +235,12 @@ def discover(paths: Iterable[str | os.PathLike[str]], config: Config) -> Iterato
 
 
 def _discover(
-    paths: Iterable[str | os.PathLike[str]], config: Config
+    paths: Iterable[str | os.PathLike[str]],
+    config: Config,
+    problems: list[LintError] | None = None,
 ) -> Iterator[tuple[Path, str]]:
-    """:func:`discover`, with each file's resolved path (its identity, and its cache key)."""
+    """:func:`discover`, with each file's resolved path (its identity, and its cache key);
+    a directory that cannot be read is added to ``problems``."""
     excludes = (config.exclude or DEFAULT_EXCLUDE) + config.extend_exclude
     seen: set[str] = set()
     for raw in paths:
@@ -249,7 +252,7 @@ def _discover(
         ):
             continue  # --force-exclude: named or not, an excluded path is skipped
         if path.is_dir():
-            for found, key in _walk(path, excludes, config):
+            for found, key in _walk(path, excludes, config, problems):
                 if key not in seen:
                     seen.add(key)
                     yield found, key
@@ -290,7 +293,12 @@ def _exclude_matcher(excludes: tuple[str, ...]) -> Callable[[str, str], bool]:
     return excluded
 
 
-def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[tuple[Path, str]]:
+def _walk(
+    root: Path,
+    excludes: tuple[str, ...],
+    config: Config,
+    problems: list[LintError] | None = None,
+) -> Iterator[tuple[Path, str]]:
     """Files under ``root`` (top-down, sorted, following directory symlinks once), each with
     its resolved path. Each directory is resolved once and its files' paths are joined to it:
     resolving every file cost more than a warm cached run.
@@ -317,7 +325,10 @@ def _walk(root: Path, excludes: tuple[str, ...], config: Config) -> Iterator[tup
         try:
             info = os.stat(directory)
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:  # unreadable (EACCES, EIO): named, never skipped silently
+            if problems is not None and os.path.lexists(directory):
+                reason = exc.strerror or type(exc).__name__
+                problems.append(LintError(directory, f"cannot read this directory: {reason}"))
             continue
         if (info.st_dev, info.st_ino) in visited:  # a symlink loop
             continue
@@ -501,7 +512,8 @@ def lint_paths(
     """
     config = config or Config()
     paths = list(paths)
-    found = [(p, key) for p, key in _discover(paths, config) if only is None or only(p)]
+    unreadable: list[LintError] = []
+    found = [(p, key) for p, key in _discover(paths, config, unreadable) if only is None or only(p)]
     files = [p for p, _ in found]
     keys = [key for _, key in found]
     cache = LintCache(Path(cache_dir), config) if cache_dir is not None else None
@@ -535,6 +547,7 @@ def lint_paths(
         cache.save()
 
     result = LintResult(files_checked=len(files))
+    result.errors.extend(unreadable)
     for entry in outcomes:
         assert entry is not None
         result.findings.extend(entry[0])

@@ -79,3 +79,27 @@ def test_nothing_to_check_warns_and_says_so(tree: Path, capsys: pytest.CaptureFi
     code, data, err = lint(capsys, "empty")
     assert code == 0 and data["files_checked"] == 0
     assert "warning: no Python files found under empty" in err
+
+
+def test_an_unreadable_folder_is_named_not_skipped(
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chmod cannot lock root out (these tests run as root in CI), so the folder's listing
+    fails as it does for a user without read permission: PermissionError from scandir."""
+    import os
+
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    (tree / "src" / "locked").mkdir()
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, data, _ = lint(capsys, "src")
+    assert code == 1
+    assert {"path": "src/locked", "message": "cannot read this directory: Permission denied"} in [
+        {**e, "path": e["path"].replace("\\\\", "/")} for e in data["errors"]
+    ]
+    assert [f["path"] for f in data["findings"]] == ["src/model.py"]  # the rest still linted
