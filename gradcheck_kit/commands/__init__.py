@@ -12,4 +12,6 @@ Nothing is imported here: ``gradcheck-kit lint`` never loads torch.
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 #: How to get the runtime checker's dependencies.
-INSTALL_HINT = "pip install 'gradcheck-kit[runtime]'"
+INSTALL_HINT = (
+    "pip install torch hypothesis (the runtime extra: pip install -e '.[runtime]' in a clone)"
+)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK
+from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK, INSTALL_HINT
 from gradcheck_kit.commands.lint import load_lint_config
 from gradcheck_kit.config import (
     CHECK_KEYS,
@@ -150,7 +150,7 @@ def build_audit(options: AuditOptions) -> AuditReport:
         # fail closed: a CI set up without the runtime extra must not go green unchecked
         raise ConfigError(
             f"{len(tables)} runtime check(s) declared, but the runtime checker needs torch and "
-            f"hypothesis ({exc.name} is missing): pip install 'gradcheck-kit[runtime]', "
+            f"hypothesis ({exc.name} is missing): {INSTALL_HINT}, "
             "or pass --no-runtime to lint only"
         ) from exc
     from gradcheck_kit.runtime.check import DEFAULT_TIMEOUT

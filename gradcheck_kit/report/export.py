@@ -241,7 +241,7 @@ def write_report(
     return fmt
 
 
-PLOT_HINT = "pip install 'gradcheck-kit[plot]'"
+PLOT_HINT = "pip install matplotlib (the plot extra)"
 
 
 def write_sweep_report(

@@ -1,5 +1,5 @@
 """The sweep as an image (SVG or PNG) for HTML reports, drawn with matplotlib - the optional
-``plot`` extra (``pip install 'gradcheck-kit[plot]'``). Without matplotlib there is no image:
+``plot`` extra (``pip install matplotlib``). Without matplotlib there is no image:
 :func:`render_plot` returns None, never raises for that.
 
 Drawn on a bare ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot, no global state,
