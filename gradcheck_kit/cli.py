@@ -190,6 +190,15 @@ def _add_audit_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=_seed, metavar="N", help="fixed seed: an identical run")
     p.add_argument("--no-runtime", action="store_true", help="lint only; run no checks")
+    # the linting half takes lint's options
+    p.add_argument("--select", type=_codes, metavar="CODES", help="comma-separated rule codes")
+    p.add_argument("--ignore", type=_codes, metavar="CODES", help="comma-separated rule codes")
+    p.add_argument(
+        "--diff", metavar="REV", help="only findings on lines changed since git revision REV"
+    )
+    p.add_argument("--jobs", "-j", type=int, metavar="N", help="lint workers (default: CPU count)")
+    p.add_argument("--cache-dir", metavar="DIR", help="lint cache location")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the lint cache")
     p.add_argument(
         "--isolate",
         action=argparse.BooleanOptionalAction,

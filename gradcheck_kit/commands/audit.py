@@ -31,9 +31,13 @@ from gradcheck_kit.config import (
     read_toml,
     validate_check_table,
 )
+from gradcheck_kit.lint.cache import default_cache_dir
+from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
 from gradcheck_kit.lint.engine import lint_paths
+from gradcheck_kit.lint.rules import unknown_codes
 from gradcheck_kit.report.audit import AuditReport
 from gradcheck_kit.report.checks import CheckOutcome
+from gradcheck_kit.report.findings import LintResult
 from gradcheck_kit.report.registry import render, report_files
 
 __all__ = ["AuditOptions", "build_audit", "run_audit", "run_one"]
@@ -55,6 +59,13 @@ class AuditOptions:
     quiet: bool = False
     verbose: bool = False
     isolate: bool | None = None  # None: the config's, else only in CI
+    # the linting half, as ``lint`` takes them
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    diff: str | None = None
+    jobs: int | None = None
+    cache_dir: str | None = None
+    no_cache: bool = False
 
 
 def _warn(message: str) -> None:
@@ -129,12 +140,44 @@ def run_one(table: Mapping[str, Any], root: Path, options: AuditOptions) -> Chec
     return outcome
 
 
+def _lint(paths: list[str], config: Config, options: AuditOptions) -> LintResult:
+    """The linting half, with lint's options (``--select``, ``--diff``, ``--jobs``...)."""
+    config = config.with_overrides(
+        select=tuple(options.select) if options.select else None,
+        ignore=(config.ignore + tuple(options.ignore)) if options.ignore else None,
+    )
+    bad = unknown_codes(config.select + config.ignore)
+    if bad:
+        raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
+    if options.jobs is not None and options.jobs < 1:
+        raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")
+    changed = None
+    if options.diff:
+        try:
+            changed = changed_lines(options.diff, Path(paths[0]))
+        except DiffError as exc:
+            raise ConfigError(str(exc)) from exc
+    cache_dir = None
+    if not options.no_cache:
+        cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir(config)
+    result = lint_paths(
+        paths,
+        config,
+        jobs=options.jobs,
+        cache_dir=cache_dir,
+        only=changed.touches if changed is not None else None,
+    )
+    if changed is not None:
+        result.findings = only_changed(result.findings, changed)
+    return result
+
+
 def build_audit(options: AuditOptions) -> AuditReport:
     """Lint the paths, then run the declared checks (unless ``no_runtime``): the report."""
     paths = list(options.paths) or ["."]
     config = load_lint_config(options.config, paths)
     tables, root = _load_tables(options, config)
-    report = AuditReport(lint_paths(paths, config))
+    report = AuditReport(_lint(paths, config, options))
     if options.no_runtime:
         report.runtime_note = "runtime checks not run (--no-runtime)"
         return report
