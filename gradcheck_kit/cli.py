@@ -105,6 +105,16 @@ def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.add_argument(
+        "--stdin-filename",
+        metavar="NAME",
+        help="with PATH `-`: the name of the file read from stdin (config, per-file-ignores)",
+    )
+    p.add_argument(
+        "--add-noqa",
+        action="store_true",
+        help="add `# noqa: CODE` to every line with a finding (baseline a legacy codebase)",
+    )
+    p.add_argument(
         "--force-exclude",
         action="store_true",
         help="apply exclude to paths named on the command line too (as pre-commit passes them)",

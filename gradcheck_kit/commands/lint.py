@@ -18,6 +18,7 @@ from gradcheck_kit.config import Config, ConfigError, discover_config, load_conf
 from gradcheck_kit.lint.cache import default_cache_dir
 from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
 from gradcheck_kit.lint.engine import INTERNAL_ERROR, internal_traceback, lint_paths
+from gradcheck_kit.report.findings import LintResult
 from gradcheck_kit.report.registry import RenderOptions, output_format, report_files
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +47,8 @@ class LintOptions:
     config: str | None = None
     no_cache: bool = False
     force_exclude: bool = False
+    stdin_filename: str | None = None  # the name of the file read from stdin (``lint -``)
+    add_noqa: bool = False
     statistics: bool = False
     quiet: bool = False
     verbose: bool = False
@@ -110,11 +113,29 @@ def _unknown_codes(codes: tuple[str, ...]) -> list[str]:
     return unknown_codes(codes)
 
 
+def lint_stdin(data: bytes, display: str, config: Config) -> LintResult:
+    """One buffer read from stdin, linted as the file ``display`` (its per-file ignores and
+    notebook handling apply; nothing is cached)."""
+    from gradcheck_kit.lint.engine import lint_bytes
+
+    findings, error = lint_bytes(data, display, config)
+    result = LintResult(files_checked=1, findings=list(findings))
+    if error is not None:
+        result.errors.append(error)
+    result.sort()
+    return result
+
+
 def run_lint(options: LintOptions) -> int:
     """``gradcheck-kit lint``: the exit code."""
     paths = list(options.paths) or ["."]
+    stdin = paths == ["-"]
     try:
-        config = resolve_config(options, paths)
+        if "-" in paths and not stdin:
+            raise ConfigError("`-` (read stdin) cannot be combined with other paths")
+        if options.add_noqa and (stdin or options.diff):
+            raise ConfigError("--add-noqa edits files on disk: not with `-` or --diff")
+        config = resolve_config(options, [options.stdin_filename or "."] if stdin else paths)
         bad = _unknown_codes(config.select + config.ignore)
         if bad:
             raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
@@ -141,20 +162,29 @@ def run_lint(options: LintOptions) -> int:
     if not options.no_cache:
         cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir(config)
     try:
-        result = lint_paths(
-            paths,
-            config,
-            jobs=options.jobs,
-            cache_dir=cache_dir,
-            only=changed.touches if changed is not None else None,
-            warn=_warn,
-        )
+        if stdin:  # an editor integration: the buffer on stdin, named by --stdin-filename
+            result = lint_stdin(sys.stdin.buffer.read(), options.stdin_filename or "-", config)
+        else:
+            result = lint_paths(
+                paths,
+                config,
+                jobs=options.jobs,
+                cache_dir=cache_dir,
+                only=changed.touches if changed is not None else None,
+                warn=_warn,
+            )
     except Exception as exc:
         if options.verbose:
             traceback.print_exc()
         return _fail(f"internal error: {exc} (run with --verbose for the traceback; please report)")
     if changed is not None:
         result.findings = only_changed(result.findings, changed)
+    if options.add_noqa:
+        from gradcheck_kit.lint.add_noqa import add_noqa
+
+        added = add_noqa(result.findings, _warn)
+        print(f"Added {added} noqa directive{'s' if added != 1 else ''}.", file=sys.stderr)
+        return EXIT_OK if not result.errors else EXIT_FAILED
     if result.files_checked == 0 and not result.errors and changed is None:
         _warn(  # as ruff: a gate that checked nothing must not look like a pass
             "no Python files found under "
