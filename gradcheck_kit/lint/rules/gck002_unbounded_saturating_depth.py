@@ -23,7 +23,7 @@ def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Findin
         if not run.unbounded or not counts:
             continue
         symbols = [c.symbol for c in counts if c.symbol]
-        what = f"'{symbols[0]}'" if symbols else "a value the linter cannot see"
+        what = f"'{symbols[0]}' times" if symbols else "a number of times the linter cannot see"
         past = "past a few layers the gradient vanishes geometrically"
         if ctx.max_saturating_depth is None:
             p = predict(run, facts, ctx, item.head)
@@ -35,7 +35,7 @@ def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Findin
                 f"check's bound {ctx.vanish_bound:g}"
             )
         message = (
-            f"saturating activations ({names(run)}) repeated {what} times with no "
+            f"saturating activations ({names(run)}) repeated {what}, with no "
             f"normalization or residual connection: {past} (the known part of the stack is "
             f"{run.depth} deep). Bound the depth, "
             "or add a residual connection or normalization inside the repeated block."
