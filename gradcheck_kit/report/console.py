@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcheck_kit.report.findings import Finding, LintResult
-from gradcheck_kit.report.formats import statistics
+from gradcheck_kit.report.formats import error_location, statistics
 from gradcheck_kit.report.gradient_console import plural
 from gradcheck_kit.report.source import python_lines, read_source
 
@@ -79,10 +79,11 @@ class LintSummary:
 
 def error_lines(result: LintResult) -> Iterator[Text]:
     for error in result.errors:
+        where, what = error_location(error)
         line = Text()
-        line.append(error.path, style="bold")
+        line.append(where, style="bold")
         line.append(": error: ", style="bold red")
-        line.append(error.message)
+        line.append(what)
         yield line
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def lint_to_concise(result: LintResult, quiet: bool = True) -> str:
     """One line per finding, ``path:line:col: CODE message``; errors as ``path: error: ...``;
     the summary line unless ``quiet``."""
     lines = [f"{location(f)}: {f.code} {f.message}" for f in result.findings]
-    lines += [f"{e.path}: error: {e.message}" for e in result.errors]
+    lines += [f"{where}: error: {what}" for where, what in map(error_location, result.errors)]
     if not quiet:
         lines.append(summary_line(result))
     return "\n".join(lines) + ("\n" if lines else "")
@@ -131,8 +132,25 @@ def github_command(finding: Finding) -> str:
     return f"::{level} {','.join(props)}::{_escape_data(text)}"
 
 
+_SYNTAX_AT = re.compile(r"^syntax error (?:in cell (?P<cell>\d+) )?at (?P<line>\d+):(?P<col>\d+): ")
+
+
+def error_location(error: LintError) -> tuple[str, str]:
+    """(where, what) for one error line: a syntax error is placed as editors jump to it,
+    ``path:line:col`` (``path:cell N:line:col`` in a notebook), with the message after it."""
+    found = _SYNTAX_AT.match(error.message)
+    if found is None:
+        return error.path, error.message
+    cell = f"cell {found['cell']}:" if found["cell"] else ""
+    rest = error.message[found.end() :]
+    return f"{error.path}:{cell}{found['line']}:{found['col']}", f"syntax error: {rest}"
+
+
 def github_error(error: LintError) -> str:
     props = f"file={_escape_property(_workspace_path(error.path))},title=gradcheck-kit"
+    found = _SYNTAX_AT.match(error.message)
+    if found is not None and not found["cell"]:  # the annotation lands on the line
+        props += f",line={found['line']},col={found['col']}"
     return f"::error {props}::{_escape_data(f'{error.path}: {error.message}')}"
 
 

@@ -68,7 +68,7 @@ def test_concise_lists_unlintable_files_once(
 ) -> None:
     (project / "pkg" / "broken.py").write_text("def f(:\n")
     _, out, err = run(["--format", "concise", "-q", "pkg"], capsys)
-    assert "pkg/broken.py: error: syntax error" in out
+    assert "pkg/broken.py:1:7: error: syntax error" in out
     assert err == ""
 
 
@@ -120,7 +120,7 @@ def test_github_workflow_commands(project: Path, capsys: pytest.CaptureFixture[s
     assert first.split("::", 2)[2].startswith(
         "pkg/bad.py:2:23: GCK001 [saturating-stack] 5 saturating activations"
     )
-    assert lines[-1].startswith("::error file=pkg/broken.py,title=gradcheck-kit::")
+    assert lines[-1].startswith("::error file=pkg/broken.py,title=gradcheck-kit,line=1,col=7::")
 
 
 def test_github_escaping() -> None:

@@ -75,3 +75,11 @@ def test_add_noqa_never_breaks_a_line_it_cannot_comment(
     main(["lint", "--no-cache", "--add-noqa", "."])
     assert (tmp_path / "cont.py").read_text() == source  # a comment after \\ would break it
     assert "not edited" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["full", "concise"])
+def test_syntax_errors_are_placed_as_editors_jump_to_them(tmp_path: Path, fmt: str) -> None:
+    (tmp_path / "broken.py").write_text("import torch\nx = (1,\ny = 2\n")
+    done = run(tmp_path, "--format", fmt, "broken.py")
+    assert done.returncode == 1
+    assert "broken.py:2:5: error: syntax error: " in done.stdout + done.stderr
