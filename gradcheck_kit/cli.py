@@ -171,8 +171,10 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--output-file", metavar="FILE", help="write the report here, not stdout")
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="print failures only")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="the traceback of your code on errors"
+    )
 
 
 def _add_sweep_arguments(p: argparse.ArgumentParser) -> None:

@@ -132,7 +132,8 @@ def test_failing_check_fails_the_test_with_a_readable_message(project: pytest.Py
             "*smallest failing example: depth *",
             "*flow ratio * < vanish limit *",
             "*worst layers*",
-            "*reproduce: check_gradients(models:sigmoid_mlp, depths=(2, 16), seed=3)*",
+            "*reproduce: import gradcheck_kit; gradcheck_kit.check_gradients('models:sigmoid_mlp',"
+            " depths=(2, 16), *seed=3, database=None)*",
         ]
     )
     # the per-layer profile with its log-scale bars, and how to rerun

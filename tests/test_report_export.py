@@ -224,7 +224,7 @@ def test_console_report_shows_verdict_profile_and_reproduce(failing: GradientRep
     assert "smallest failing example: depth" in text
     assert f"seed {failing.seed}" in text
     assert "log10 RMS" in text and "saturated" in text
-    assert "reproduce: check_gradients(" in text
+    assert "reproduce: import gradcheck_kit; gradcheck_kit.check_gradients(" in text
 
 
 def test_bars_grow_with_the_gradient() -> None:

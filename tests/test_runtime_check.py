@@ -311,3 +311,47 @@ def test_more_examples_than_max_examples_says_why():
     counts = [int(part.split()[0]) for part in note.split(": ", 1)[1].split(", ")]
     assert sum(counts) == report.examples_run
     assert "while shrinking the failure" in note
+
+
+def test_the_reproduce_line_is_python_that_replays_the_run(tmp_path, monkeypatch):
+    """Copy the line, run it: the same failure at the same depth with the same ratio."""
+    (tmp_path / "models.py").write_text(
+        "from torch import nn\n\n"
+        "def make(depth):\n"
+        "    layers = []\n"
+        "    for _ in range(depth):\n"
+        "        layers += [nn.Linear(16, 16), nn.Sigmoid()]\n"
+        "    return nn.Sequential(*layers)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    first = gk.check_gradients(
+        "models.py:make", depths=(2, 16), input_shape=(4, 16), max_examples=4, seed=11,
+        raise_on_failure=False, database=None,
+    )  # fmt: skip
+    assert first.reproduce.startswith("import gradcheck_kit; gradcheck_kit.check_gradients(")
+    namespace: dict = {}
+    exec(first.reproduce.replace("database=None)", "database=None, raise_on_failure=False)")
+         .replace("gradcheck_kit.check_gradients(", "_r = gradcheck_kit.check_gradients("),
+         namespace)  # fmt: skip
+    again = namespace["_r"]
+    assert (again.failure.kind, again.failure.depth) == (first.failure.kind, first.failure.depth)
+    assert again.failure.ratio == first.failure.ratio
+
+
+def test_an_error_names_the_phase_and_keeps_the_users_traceback():
+    def broken_forward(depth):
+        class Bad(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = nn.Linear(rm.IN, 4)
+
+            def forward(self, x):
+                return self.lin(x).view(3, -1, 7)  # a shape bug in the user's forward
+
+        return Bad()
+
+    report = check(broken_forward, depths=(2, 4), max_examples=2)
+    assert report.failure.kind == "error"
+    assert report.failure.message.startswith("the forward pass raised at depth")
+    assert "return self.lin(x).view(3, -1, 7)" in report.failure.traceback
+    assert "gradcheck_kit" not in report.failure.traceback  # only the user's frames

@@ -147,6 +147,11 @@ def run_check(options: CheckOptions) -> int:
         write_atomic(options.output_file, text)
     else:
         sys.stdout.write(text)
+    if options.verbose:  # the user's own code, where it raised
+        for outcome in outcomes:
+            failure = outcome.report.failure if outcome.report is not None else None
+            if failure is not None and failure.traceback:
+                _err(f"{outcome.target}: traceback (your code):\n{failure.traceback}")
     if options.report:
         report_files("check").write(options.report, outcomes, _err)
     if any(o.usage_error for o in outcomes):

@@ -283,6 +283,7 @@ class Failure:
     exception: str | None = None
     amplification: float | None = None
     example: Mapping[str, Any] = field(default_factory=dict)
+    traceback: str | None = None  # the user's code, for an error (``check -v`` prints it)
 
     def headline(self) -> str:
         """One line for a table of checks, worded as the report panel words it: ``vanishes from
@@ -305,6 +306,7 @@ class Failure:
             example=dict(data.get("example") or {}),
             message=str(data.get("message", "")),
             exception=data.get("exception"),
+            traceback=data.get("traceback"),
             layers=tuple(LayerStat.from_dict(d) for d in data.get("layers", ())),
         )
 
@@ -320,6 +322,7 @@ class Failure:
             "example": dict(self.example),
             "message": self.message,
             "exception": self.exception,
+            "traceback": self.traceback,
             "layers": [layer.to_dict() for layer in self.layers],
         }
 

@@ -17,12 +17,15 @@ Dropout and DropPath-style modules run in eval mode (:func:`harness.stochastic_m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
 import os
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -154,9 +157,30 @@ def probe_loss(outputs: list[torch.Tensor], seed: int) -> torch.Tensor:
     return total
 
 
+class RaisedIn(Exception):
+    """The user's code raised in one phase of an example: the factory, the forward pass, the
+    loss or the backward pass (the error names which)."""
+
+    def __init__(self, phase: str, original: BaseException) -> None:
+        super().__init__(f"{phase}: {original}")
+        self.phase = phase
+        self.original = original
+
+
+@contextlib.contextmanager
+def _phase(name: str) -> Iterator[None]:
+    try:
+        yield
+    except (UserError, RaisedIn):
+        raise
+    except Exception as exc:
+        raise RaisedIn(name, exc) from exc
+
+
 def _build(factory: Callable[[int], Any], example: Example) -> nn.Module:
     seed_for(example.init_seed, example.device)
-    model = factory(example.depth)
+    with _phase("the factory"):
+        model = factory(example.depth)
     if not isinstance(model, nn.Module):
         raise UserError(
             f"the factory returned {type(model).__name__}, not a torch.nn.Module "
@@ -232,8 +256,12 @@ def _gradients(
     if not wanted:
         return {}
     args, kwargs = example.materialized()
-    value, _ = _loss(model(*args, **kwargs), loss, example.init_seed)
-    grads = torch.autograd.grad(value, wanted, allow_unused=True)
+    with _phase("the forward pass"):
+        output = model(*args, **kwargs)
+    with _phase("the loss"):
+        value, _ = _loss(output, loss, example.init_seed)
+    with _phase("the backward pass"):
+        grads = torch.autograd.grad(value, wanted, allow_unused=True)
     return {p: g for p, g in zip(wanted, grads, strict=True) if g is not None}
 
 
@@ -252,12 +280,15 @@ def _measure(
     with Probe(
         model, saturation=saturation, scale_output=scale_output, params=params or saturation
     ) as probe:
-        output = model(*args, **kwargs)
+        with _phase("the forward pass"):
+            output = model(*args, **kwargs)
         probe.stop_forward()
         probe.watch_last_input()
-        value, output_bad = _loss(output, loss, example.init_seed)
+        with _phase("the loss"):
+            value, output_bad = _loss(output, loss, example.init_seed)
         loss_bad = nonfinite(float(value.detach()))
-        probe.backward(value)
+        with _phase("the backward pass"):
+            probe.backward(value)
         layers = probe.collect()
         return Measurement(layers, probe.sequences, output_bad, loss_bad), probe.param_grads
 
@@ -339,18 +370,20 @@ def run_example(
     except UserError as exc:
         return _error(example, str(exc), None)
     except Exception as exc:
-        if is_oom(exc):
+        phase, original = (exc.phase, exc.original) if isinstance(exc, RaisedIn) else ("", exc)
+        if is_oom(original):
             free_memory(example.device)
             return _error(
                 example,
                 f"out of memory on {example.device} at depth {example.depth}",
-                format_exception(exc),
+                format_exception(original),
             )
-        return _error(
-            example,
-            f"the factory or the forward/backward pass raised at depth {example.depth}",
-            format_exception(exc),
+        where = phase or "the factory or the forward/backward pass"
+        outcome = _error(
+            example, f"{where} raised at depth {example.depth}", format_exception(original)
         )
+        outcome.extra["traceback"] = user_traceback(original)
+        return outcome
 
 
 def _error(example: Example, message: str, exception: str | None) -> Outcome:
@@ -359,12 +392,28 @@ def _error(example: Example, message: str, exception: str | None) -> Outcome:
     )
 
 
+_OURS = (f"{os.sep}gradcheck_kit{os.sep}", f"{os.sep}torch{os.sep}", f"{os.sep}hypothesis{os.sep}")
+
+
+def user_traceback(exc: BaseException, frames: int = 12) -> str:
+    """The traceback of the user's code: frames of gradcheck-kit, torch and Hypothesis left out
+    (they are the same for every model), the last ``frames`` kept."""
+    summary = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not any(p in f.filename for p in _OURS)
+    ]
+    lines = traceback.format_list(summary[-frames:])
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip("\n")
+
+
 # --------------------------------------------------------------------------- the search
 
 
 @preserving_state
 def check_gradients(
-    factory: Callable[[int], Any],
+    factory: Callable[[int], Any] | str,
     *,
     depths: Any = (2, 32),
     input_shape: Any = None,
@@ -396,6 +445,14 @@ def check_gradients(
     :class:`DeviceUnavailableError` for a device that is not there (a skip under pytest).
     """
     started = time.perf_counter()
+    spec = factory if isinstance(factory, str) else None
+    if isinstance(factory, str):  # "package.module:factory" or "path/to/file.py:factory"
+        from gradcheck_kit.runtime.targets import UsageError, load_factory
+
+        try:
+            factory = load_factory(factory, Path.cwd())
+        except UsageError as exc:
+            raise ValueError(str(exc)) from exc
     if max_examples < 1:
         raise ValueError(f"max_examples must be >= 1, got {max_examples}")
     if not callable(factory):
@@ -500,7 +557,21 @@ def check_gradients(
         devices=tuple(devices_run),
         parity=tuple(parity),
         elapsed_s=time.perf_counter() - started,
-        reproduce=_reproduce(target, depth_range, run_seed, example),
+        reproduce=_reproduce(
+            spec or _loadable(name) or _loadable(target_name(factory)) or target,
+            {
+                "depths": depth_range,
+                "input_shape": tuple(input_shape) if input_shape is not None else None,
+                "input_dtype": dtype_name(in_dtype) if in_dtype is not None else None,
+                "vocab_size": vocab_size,
+                "devices": list(device_list) if devices != "cpu" else None,
+                "dtypes": [dtype_name(d) for d in dtype_list] if len(dtype_list) > 1 else None,
+                "max_examples": max_examples,
+                "bounds": bounds if bounds != Bounds() else None,
+                "seed": run_seed,
+            },
+            custom=inputs is not None or loss is not None,
+        ),
         depths_tried=tuple(sorted(tried)),
         scale_free_ratio=reported.scale_free_ratio if reported else None,
         sequences=reported.sequences if reported else (),
@@ -722,18 +793,38 @@ def _failure(outcome: Outcome) -> Failure:
         message=outcome.message,
         exception=outcome.exception,
         example=ex.to_dict(),
+        traceback=outcome.extra.get("traceback"),
     )
 
 
-def _reproduce(
-    target: str, depth_range: tuple[int, int] | None, seed: int, example: Example | None
-) -> str:
-    depths = f", depths={depth_range}" if depth_range else ""
-    text = f"check_gradients({target}{depths}, seed={seed}) replays this run"
-    if example is not None:
-        text += (
-            f"; the example alone: depth {example.depth}, init seed {example.init_seed} "
-            "(torch.manual_seed before factory(depth)), "
-            f"{example.device}/{dtype_name(example.dtype)}, input {example.describe_input()}"
-        )
-    return text
+def _loadable(target: str | None) -> str | None:
+    """``target`` when ``check_gradients("...")`` can load it again: ``module:name`` of an
+    importable module, or ``file.py:name`` (not ``__main__``, not a nested function)."""
+    if not target or ":" not in target:
+        return None
+    module, _, name = target.rpartition(":")
+    if module in ("", "__main__") or "<" in name or not name.replace(".", "").isidentifier():
+        return None
+    return target
+
+
+def _reproduce(target: str, call: dict[str, Any], *, custom: bool) -> str:
+    """A line of Python that replays this run: copy, paste, run (``database=None``: no
+    replayed failures from earlier runs change the draw)."""
+    loadable = _loadable(target)
+    first = repr(loadable) if loadable else target.rpartition(":")[2] or "factory"
+    args = [first]
+    for key, value in call.items():
+        if value is None or (key == "max_examples" and value == 30):
+            continue
+        if key == "bounds":
+            args.append(
+                f"bounds=gradcheck_kit.Bounds(vanish={value.vanish!r}, explode={value.explode!r})"
+            )
+        else:
+            args.append(f"{key}={value!r}")
+    args.append("database=None")
+    line = f"import gradcheck_kit; gradcheck_kit.check_gradients({', '.join(args)})"
+    if custom:
+        line += "  # plus the inputs= / loss= this check was given"
+    return line
