@@ -96,6 +96,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="also collect every Python file as a gradcheck-kit lint item",
     )
+    group.addoption(
+        "--gradcheck-checks",
+        dest="gradcheck_checks",
+        action="store_true",
+        default=None,
+        help="also run each [[tool.gradcheck-kit.check]] table of pyproject.toml as a test item",
+    )
     parser.addini("gradcheck_devices", "default for --gradcheck-devices", default="")
     parser.addini("gradcheck_max_examples", "default for --gradcheck-max-examples", default="")
     parser.addini("gradcheck_seed", "default for --gradcheck-seed", default="")
@@ -104,6 +111,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "gradcheck_report", "default for --gradcheck-report (relative to rootdir)", default=""
     )
     parser.addini("gradcheck_lint", "default for --gradcheck-lint", type="bool", default=False)
+    parser.addini("gradcheck_checks", "default for --gradcheck-checks", type="bool", default=False)
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ class Options:
     profile: str | None = None
     report: Path | None = None
     lint: bool = False
+    checks: bool = False
 
 
 def _raw(config: pytest.Config, name: str) -> tuple[str | None, bool]:
@@ -167,6 +176,7 @@ def read_options(config: pytest.Config) -> Options:
                 "(the suffix picks the format)"
             )
     lint = config.getoption("gradcheck_lint")
+    checks = config.getoption("gradcheck_checks")
     return Options(
         devices=devices,
         explicit_devices=frozenset(_split(devices or "")) if devices_cli else frozenset(),
@@ -175,6 +185,7 @@ def read_options(config: pytest.Config) -> Options:
         profile=profile,
         report=report,
         lint=bool(lint) if lint is not None else bool(config.getini("gradcheck_lint")),
+        checks=bool(checks) if checks is not None else bool(config.getini("gradcheck_checks")),
     )
 
 
@@ -548,3 +559,81 @@ def _lint_text(failure: LintFailure) -> str:
     if failure.error is not None:
         console.print(f"{failure.error.path}: error: {failure.error.message}")
     return console.file.getvalue().rstrip()  # type: ignore[attr-defined, no-any-return]
+
+
+# --------------------------------------------------------------------------- declared checks
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k/-m deselect: the items must exist by then
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """``--gradcheck-checks``: each [[tool.gradcheck-kit.check]] table of the pyproject.toml
+    found from the rootdir becomes a test item, ``pyproject.toml::check[TARGET]``."""
+    if not _state(config).options.checks:
+        return
+    from gradcheck_kit.config import ConfigError, discover_config
+
+    try:
+        project = discover_config([config.rootpath])
+    except ConfigError as exc:
+        raise pytest.UsageError(f"gradcheck-kit configuration: {exc}") from exc
+    if project.source is None or not project.checks:
+        return
+    holder = ChecksFile.from_parent(session, path=project.source)
+    items.extend(
+        CheckItem.from_parent(
+            holder, name=f"check[{table.get('target', '?')}]", table=dict(table), root=project.root
+        )
+        for table in project.checks
+    )
+
+
+class ChecksFile(pytest.File):
+    """The pyproject.toml whose check tables became items (they are made, not collected)."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        return iter(())
+
+
+class CheckItem(pytest.Item):
+    """One declared check, run as ``gradcheck-kit check`` runs it, with the run's pytest
+    options (devices, max examples, seed, profile); skipped when the model's optional package is
+    missing, failed with the verdict when the check fails or cannot run."""
+
+    def __init__(self, *, table: dict[str, Any], root: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+        self.root = root
+        self.add_marker("gradcheck")
+
+    def runtest(self) -> None:
+        from gradcheck_kit.config import CHECK_KEYS
+        from gradcheck_kit.report.checks import CheckOutcome
+        from gradcheck_kit.runtime.targets import load_declared
+
+        spec = {CHECK_KEYS[k]: v for k, v in self.table.items()}
+        target = str(spec.get("target", ""))
+        outcome = CheckOutcome(target)
+        loaded = load_declared(spec, self.root, target, outcome)
+        if outcome.skipped is not None:
+            pytest.skip(outcome.skipped)
+        if loaded is None:
+            raise CheckTableError(f"{target}: {outcome.error}")
+        factory, kwargs = loaded
+        records = self.stash.setdefault(_records_key, [])
+        run_check(_state(self.config).options, factory, {**kwargs, "name": target}, records)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, CheckTableError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)  # a GradientFlowError reads as in a test
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
+
+
+class CheckTableError(Exception):
+    """A declared check that cannot run (a target that does not load, a bad value)."""
