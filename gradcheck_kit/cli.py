@@ -54,11 +54,11 @@ _seed = _number(int, 0, "a non-negative integer")
 _positive_float = _number(float, 0.0, "a positive number")
 
 
-def _shape(text: str) -> tuple[int, ...]:
-    from gradcheck_kit.config import parse_shape_value
+def _shape(text: str) -> Any:
+    from gradcheck_kit.config import parse_input_shapes
 
     try:
-        return parse_shape_value(text)
+        return parse_input_shapes(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -151,7 +151,11 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``check`` and ``sweep`` (how to build inputs, where to run)."""
     p.add_argument(
-        "--input-shape", type=_shape, metavar="N,D,...", help="batch-first input shape, e.g. 16,64"
+        "--input-shape",
+        type=_shape,
+        metavar="N,D,...",
+        help="batch-first input shape, e.g. 16,64; several inputs: 16,1;16,1 (positional) or "
+        "x=16,1;t=16,1 (keywords), sharing the batch size",
     )
     p.add_argument("--input-dtype", metavar="DTYPE", help="e.g. long, for token ids")
     p.add_argument(

@@ -197,6 +197,45 @@ def parse_shape_value(value: Any) -> tuple[int, ...]:
     return tuple(parts)
 
 
+#: One input's shape; several positional inputs; or keyword inputs by name.
+InputShapes = tuple[int, ...] | tuple[tuple[int, ...], ...] | dict[str, tuple[int, ...]]
+
+
+def parse_input_shapes(value: Any) -> InputShapes:
+    """The forward's input(s): one shape (``[16, 64]``, ``"16,64"``); several positional ones
+    (``[[16, 1], [16, 1]]``, ``"16,1;16,1"``); or keyword ones (``{x = [16, 1], t = [16, 1]}``,
+    ``"x=16,1;t=16,1"``). They share the batch size (the first size)."""
+    if isinstance(value, str) and (";" in value or "=" in value):
+        parts = [p.strip() for p in value.split(";") if p.strip()]
+        named = [p.partition("=") for p in parts]
+        if all(sep for _, sep, _ in named):
+            value = {name.strip(): shape for name, _, shape in named}
+        elif not any(sep for _, sep, _ in named):
+            value = parts
+        else:
+            raise ValueError(f"name every input or none, got {value!r}")
+    if isinstance(value, dict):
+        if not value or not all(isinstance(k, str) and k.isidentifier() for k in value):
+            raise ValueError(f"expected input names mapped to shapes, got {value!r}")
+        shapes = {k: parse_shape_value(v) for k, v in value.items()}
+        _same_batch(list(shapes.values()), value)
+        return shapes
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, (list, tuple, str)) for v in value)
+    ):
+        several = tuple(parse_shape_value(v) for v in value)
+        _same_batch(list(several), value)
+        return several if len(several) > 1 else several[0]
+    return parse_shape_value(value)
+
+
+def _same_batch(shapes: list[tuple[int, ...]], value: Any) -> None:
+    if len({shape[0] for shape in shapes}) > 1:
+        raise ValueError(f"the inputs must share their batch size (the first size), got {value!r}")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -213,7 +252,7 @@ def _check_value(key: str, value: Any) -> None:
     elif key == "depths":
         parse_depths_value(value)
     elif key == "input-shape":
-        parse_shape_value(value)
+        parse_input_shapes(value)
     elif key in ("vocab-size", "max-examples"):
         if not _is_int(value) or value < 1:
             raise ValueError(f"expected a positive integer, got {value!r}")

@@ -31,7 +31,7 @@ class CheckOptions:
     max_examples: int | None = None
     format: str = "full"
     report: str | None = None
-    input_shape: tuple[int, ...] | None = None
+    input_shape: Any = None  # one shape, several, or {name: shape} (config.InputShapes)
     input_dtype: str | None = None
     vocab_size: int | None = None
     device: str | None = None

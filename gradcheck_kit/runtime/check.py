@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 import math
 import os
 import time
@@ -446,6 +447,7 @@ def check_gradients(
     """
     started = time.perf_counter()
     spec = factory if isinstance(factory, str) else None
+    given_shape = input_shape is not None
     if isinstance(factory, str):  # "package.module:factory" or "path/to/file.py:factory"
         from gradcheck_kit.runtime.targets import UsageError, load_factory
 
@@ -469,22 +471,32 @@ def check_gradients(
     if inputs is None:
         if input_shape is None:
             probe = _probe_model(factory, depth_range, run_seed, timeout=timeout)
-            input_shape, inferred_vocab = infer_input(probe)
-            vocab_size = vocab_size or inferred_vocab
-            inferred = (
-                f"the input shape {'x'.join(str(s) for s in input_shape)}"
-                + (" (token ids)" if vocab_size else "")
-                + " was inferred from the model's first layer (batch-first, batches up to "
-                f"{input_shape[0]} drawn): pass input_shape= (CLI: --input-shape) if it "
-                "expects another"
-            )
+            several = _forward_inputs(probe)
+            if len(several) > 1:  # forward(x, t): a PINN, an encoder-decoder...
+                input_shape = _infer_several(probe, several)
+                inferred = (
+                    f"forward takes {len(several)} inputs ({', '.join(several)}); each was "
+                    f"inferred as {input_shape[0][0]}x1 (the first layer takes "
+                    f"{len(several)} features: one per input, concatenated): pass "
+                    "input_shape= (CLI: --input-shape 16,1;16,1) if they are otherwise"
+                )
+            else:
+                input_shape, inferred_vocab = infer_input(probe)
+                vocab_size = vocab_size or inferred_vocab
+                inferred = (
+                    f"the input shape {'x'.join(str(s) for s in input_shape)}"
+                    + (" (token ids)" if vocab_size else "")
+                    + " was inferred from the model's first layer (batch-first, batches up to "
+                    f"{input_shape[0]} drawn): pass input_shape= (CLI: --input-shape) if it "
+                    "expects another"
+                )
             notes.append(inferred)
             if _uses_batch_statistics(probe):
                 # BatchNorm on a batch of 2 maps every feature to +-1: a degenerate regime
                 # no one trains in, whose gradients say nothing about real training.
-                min_batch = min(MIN_NORM_BATCH, int(next(iter(input_shape))))
+                min_batch = min(MIN_NORM_BATCH, _batch_of(input_shape))
         else:
-            min_batch = int(next(iter(input_shape)))  # the user's batch, exactly
+            min_batch = _batch_of(input_shape)  # the user's batch, exactly
     input_st = input_strategy(inputs, input_shape, in_dtype, vocab_size, min_batch)
     strategy = example_strategy(depth_st, input_st, device_list, dtype_list)
     database = _open_database(database)
@@ -561,7 +573,7 @@ def check_gradients(
             spec or _loadable(name) or _loadable(target_name(factory)) or target,
             {
                 "depths": depth_range,
-                "input_shape": tuple(input_shape) if input_shape is not None else None,
+                "input_shape": _as_literal(input_shape) if given_shape else None,
                 "input_dtype": dtype_name(in_dtype) if in_dtype is not None else None,
                 "vocab_size": vocab_size,
                 "devices": list(device_list) if devices != "cpu" else None,
@@ -583,6 +595,44 @@ def check_gradients(
 
 
 MIN_NORM_BATCH = 16
+
+
+def _batch_of(input_shape: Any) -> int:
+    """The batch size of one shape, of several (the first), or of named ones."""
+    first = next(iter(input_shape.values())) if isinstance(input_shape, dict) else input_shape
+    if first and isinstance(next(iter(first)), (list, tuple)):
+        first = next(iter(first))
+    return int(next(iter(first)))
+
+
+def _forward_inputs(model: nn.Module) -> list[str]:
+    """The names of the inputs ``model.forward`` requires (no default, not ``*args``)."""
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in kinds and p.default is inspect.Parameter.empty
+    ]
+
+
+def _infer_several(
+    model: nn.Module, names: list[str], batch: int = 16
+) -> tuple[tuple[int, ...], ...]:
+    """Several inputs from the first layer, where that can be told: a first ``nn.Linear``
+    taking as many features as there are inputs (``cat([x, t], 1)`` of scalars, every PINN)."""
+    first = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
+    if first is not None and first.in_features == len(names):
+        return tuple((batch, 1) for _ in names)
+    raise UserError(
+        f"forward takes {len(names)} inputs ({', '.join(names)}) and their shapes cannot be "
+        "told from the first layer: pass input_shape=[(16, 2), (16, 1)] or "
+        "{'x': (16, 2), 't': (16, 1)} (CLI: --input-shape 16,2;16,1 or x=16,2;t=16,1, "
+        "[[check]]: input-shape = [[16, 2], [16, 1]]), or inputs= a strategy"
+    )
 
 
 def _probe_model(
@@ -795,6 +845,15 @@ def _failure(outcome: Outcome) -> Failure:
         example=ex.to_dict(),
         traceback=outcome.extra.get("traceback"),
     )
+
+
+def _as_literal(shapes: Any) -> Any:
+    """A shape, several or named ones as plain tuples and dicts (for the reproduce line)."""
+    if isinstance(shapes, dict):
+        return {k: tuple(v) for k, v in shapes.items()}
+    if shapes and isinstance(next(iter(shapes)), (list, tuple)):
+        return tuple(tuple(v) for v in shapes)
+    return tuple(shapes)
 
 
 def _loadable(target: str | None) -> str | None:

@@ -16,7 +16,7 @@ model is inspected (imported by those functions, so the public module imports wi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +135,45 @@ def float_inputs(
         st.sampled_from(tuple(scales)),
         st.sampled_from(dists),
         st.integers(0, 2**31 - 1),
+    )
+
+
+def several_float_inputs(
+    shapes: Sequence[Sequence[int]] | Mapping[str, Sequence[int]],
+    *,
+    scales: Iterable[float] = SCALES,
+    distributions: Iterable[str] = DISTRIBUTIONS,
+    min_batch: int | None = None,
+) -> st.SearchStrategy[Any]:
+    """Float inputs for a forward that takes several (``forward(x, t)``: a sequence of shapes;
+    ``forward(x=..., t=...)``: a mapping), sharing one drawn batch size, each with its own seed
+    and with the scale and distribution drawn once for all."""
+    named: dict[str, Sequence[int]] | None = None
+    if isinstance(shapes, Mapping):
+        named = dict(shapes)
+        listed = list(named.values())
+    else:
+        listed = list(shapes)
+    if not listed:
+        raise ValueError("several_float_inputs needs at least one shape")
+    batch_st = _batches(listed[0], min_batch)
+    rests = [tuple(int(s) for s in shape[1:]) for shape in listed]
+
+    def build(b: int, scale: float, dist: str, seeds: list[int]) -> Any:
+        specs = [
+            InputSpec((b, *rest), scale, dist, seed)
+            for rest, seed in zip(rests, seeds, strict=True)
+        ]
+        if named is not None:
+            return dict(zip(named, specs, strict=True))
+        return tuple(specs)
+
+    return st.builds(
+        build,
+        batch_st,
+        st.sampled_from(tuple(scales)),
+        st.sampled_from(tuple(distributions)),
+        st.lists(st.integers(0, 2**31 - 1), min_size=len(rests), max_size=len(rests)),
     )
 
 
@@ -301,6 +340,17 @@ def input_strategy(
         if not isinstance(inputs, st.SearchStrategy):
             raise ValueError("inputs must be a Hypothesis strategy (see gradcheck_kit.strategies)")
         return inputs
+    if isinstance(input_shape, dict) or (
+        input_shape and isinstance(next(iter(input_shape)), (list, tuple))
+    ):
+        if vocab_size is not None or (
+            input_dtype is not None and not input_dtype.is_floating_point
+        ):
+            raise ValueError(
+                "several inputs are drawn as floats; for token ids and other inputs pass "
+                "inputs= a strategy (see gradcheck_kit.strategies)"
+            )
+        return several_float_inputs(input_shape, min_batch=min_batch)
     shape = tuple(int(s) for s in input_shape)
     tokens = input_dtype is not None and not input_dtype.is_floating_point
     if tokens or vocab_size is not None:

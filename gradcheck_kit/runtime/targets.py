@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit.config import parse_depths_value, parse_shape_value
+from gradcheck_kit.config import parse_depths_value, parse_input_shapes, parse_shape_value
 from gradcheck_kit.report.checks import CheckOutcome
 
 __all__ = [
@@ -134,7 +134,10 @@ def check_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
     if spec.get("depths") is not None:
         kwargs["depths"] = parse_depths(spec["depths"])
     if spec.get("input_shape") is not None:
-        kwargs["input_shape"] = parse_shape(spec["input_shape"])
+        try:
+            kwargs["input_shape"] = parse_input_shapes(spec["input_shape"])
+        except ValueError as exc:
+            raise UsageError(f"input shape: {exc}") from None
     if spec.get("input_dtype") is not None:
         kwargs["input_dtype"] = str(spec["input_dtype"])
     if spec.get("vocab_size") is not None:
