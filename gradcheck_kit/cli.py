@@ -138,6 +138,11 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--format", choices=output_formats("check"), default="full")
     p.add_argument("--report", metavar="FILE", help="also write .html, .svg, .md or .json")
+    _add_isolate(p)
+    _add_runtime_options(p)
+
+
+def _add_isolate(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--isolate",
         action=argparse.BooleanOptionalAction,
@@ -145,7 +150,6 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
         help="run the checks in a child process: a target that exits, hangs or crashes is an "
         "error, never the end of the run (default: on in CI)",
     )
-    _add_runtime_options(p)
 
 
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
@@ -215,13 +219,7 @@ def _add_audit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", "-j", type=int, metavar="N", help="lint workers (default: CPU count)")
     p.add_argument("--cache-dir", metavar="DIR", help="lint cache location")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the lint cache")
-    p.add_argument(
-        "--isolate",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="run the checks in a child process: a target that exits, hangs or crashes is an "
-        "error, never the end of the run (default: on in CI)",
-    )
+    _add_isolate(p)
     p.add_argument("--config", metavar="FILE", help="pyproject.toml to read instead of searching")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
