@@ -4,9 +4,18 @@ One JSON file per (tool, effective config) pair in the cache directory (default
 ``.gradcheck_cache`` next to the config file, else in the working directory)::
 
     .gradcheck_cache/lint-<key>.json   {"format": 2, "tool": <version>, "key": <key>, "files": {
-                                         <absolute path>: {"sha256": <content hash>,
+                                         <absolute path>: {"sha256": <file key>,
                                                            "stamp": [<size>, <mtime ns>],
-                                                           "findings": [...], "error": ...}}}
+                                                           "findings": [...], "error": ...,
+                                                           "consulted": {<path>: [<sha256>,
+                                                                <size>, <mtime ns>]}}}}
+
+``sha256`` is :func:`file_key`: the file's content hash, combined with the content hashes of the
+other project files its interpretation consulted (``consulted``, present only when there were
+any: an entry that consulted nothing is keyed by its content hash alone). A consulted file whose
+size and modification time are the recorded ones is taken to hold the recorded bytes (as the
+file itself is); one that changed is hashed again, so editing ``train.py`` re-lints the model
+file that read its call site, and nothing else.
 
 ``<key>`` hashes the tool version, a digest of the linter's own source (so an edited checkout
 never serves stale results) and the config that decides findings. An entry is used only when the
@@ -42,6 +51,8 @@ _FORMAT = 2
 _MAX_BYTES = 256 * 1024 * 1024  # a larger "cache" was not written by this tool
 
 FileStamp = tuple[int, int]  # (size, mtime in nanoseconds) of a linted file
+#: another project file a file's interpretation read: (path, sha256, size, mtime in ns)
+ConsultedFile = tuple[str, str, int, int]
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -87,9 +98,8 @@ def content_hash(data: bytes) -> str:
 
 def file_key(own: str, consulted: Mapping[str, str] | None = None) -> str:
     """The key of a file's cached results: its content hash ``own`` plus the content hashes of
-    the other project files its interpretation consulted (module name -> hash). With none (all
-    a file consults today is itself, see :mod:`gradcheck_kit.lint.project`) the key is the
-    content hash itself, so entries written before stay valid."""
+    the other project files its interpretation consulted (path -> hash). With none the key is
+    the content hash itself, so entries written before stay valid."""
     if not consulted:
         return own
     parts = [own, *(f"{module}={consulted[module]}" for module in sorted(consulted))]
@@ -120,6 +130,7 @@ class LintCache:
         self.entries: dict[str, dict[str, Any]] = {}
         self.dirty = False
         self.touched: set[str] = set()
+        self._hashes: dict[str, str | None] = {}  # consulted path -> its hash now (this run)
         self._load()
 
     def _load(self) -> None:
@@ -148,10 +159,10 @@ class LintCache:
         entry = self.entries.get(path)
         if (
             not isinstance(entry, dict)
-            or set(entry) != {"sha256", "stamp", "findings", "error"}
-            or entry["sha256"] != sha256
+            or set(entry) - {"consulted"} != {"sha256", "stamp", "findings", "error"}
             or stamp is None
             or entry["stamp"] != list(stamp)
+            or entry["sha256"] != self._key(sha256, entry.get("consulted", {}))
         ):
             return None
         try:
@@ -167,6 +178,39 @@ class LintCache:
             return None
         return findings, (LintError(path, error) if error is not None else None)
 
+    def _key(self, own: str, consulted: object) -> str | None:
+        """The key an entry that consulted ``consulted`` must have now (None: unknowable)."""
+        if not consulted:
+            return own
+        if not isinstance(consulted, dict):
+            return None
+        now: dict[str, str] = {}
+        for other, recorded in consulted.items():
+            if not (
+                isinstance(recorded, list)
+                and len(recorded) == 3
+                and isinstance(recorded[0], str)
+                and all(isinstance(v, int) for v in recorded[1:])
+            ):
+                return None
+            current = self._current_hash(other, recorded[0], (recorded[1], recorded[2]))
+            if current is None:
+                return None
+            now[other] = current
+        return file_key(own, now)
+
+    def _current_hash(self, path: str, recorded: str, stamp: FileStamp) -> str | None:
+        if path not in self._hashes:
+            try:
+                info = os.stat(path)
+                if (info.st_size, info.st_mtime_ns) == tuple(stamp):
+                    self._hashes[path] = recorded
+                else:
+                    self._hashes[path] = content_hash(_read_regular(Path(path)))
+            except OSError:
+                self._hashes[path] = None  # deleted, or not a file: lint again
+        return self._hashes[path]
+
     def put(
         self,
         path: str,
@@ -174,16 +218,20 @@ class LintCache:
         stamp: FileStamp | None,
         findings: list[Finding],
         error: LintError | None,
+        consulted: tuple[ConsultedFile, ...] = (),
     ) -> None:
         self.touched.add(path)
         if stamp is None:
             return
-        self.entries[path] = {
-            "sha256": sha256,
+        entry: dict[str, Any] = {
+            "sha256": file_key(sha256, {p: h for p, h, _, _ in consulted}),
             "stamp": list(stamp),
             "findings": [_finding_to(f) for f in findings],
             "error": error.message if error is not None else None,
         }
+        if consulted:
+            entry["consulted"] = {p: [h, size, mtime] for p, h, size, mtime in consulted}
+        self.entries[path] = entry
         self.dirty = True
 
     def save(self) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import DEFAULT_EXCLUDE, Config
-from gradcheck_kit.lint.cache import FileStamp, LintCache, content_hash, file_key
+from gradcheck_kit.lint.cache import ConsultedFile, FileStamp, LintCache, content_hash
 from gradcheck_kit.lint.noqa import (
     MALFORMED_NOQA,
     file_noqa,
@@ -83,8 +83,14 @@ def decode_source(data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def lint_source(text: str, path: str = "<string>", config: Config | None = None) -> list[Finding]:
-    """Lint one source text. Raises :class:`SyntaxError` on a syntax error."""
+def lint_source(
+    text: str,
+    path: str = "<string>",
+    config: Config | None = None,
+    consulted: list[ConsultedFile] | None = None,
+) -> list[Finding]:
+    """Lint one source text. Raises :class:`SyntaxError` on a syntax error. The other project
+    files the interpretation read are added to ``consulted`` (for the cache key)."""
     # Imported here, not at the top: a run whose every file is a cache hit never needs them
     # (start-up is most of a warm pre-commit run).
     from gradcheck_kit.lint.analyze import analyze, ends_before_a_layer, maximal_runs
@@ -107,17 +113,19 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
         return []
     roots: list[Root] = []
     events: list[Event] = []
-    consulted: tuple[ProjectFile, ...] = ()
+    read: tuple[ProjectFile, ...] = ()
     if not all(rule.syntactic for rule in rules):
         from gradcheck_kit.lint.interp.machine import extract  # not needed on a cached run
 
-        roots, events, consulted = extract(
+        roots, events, read, modules = extract(
             tree,
             config.extend_saturating,
             config.extend_normalization,
             config.max_saturating_depth or 1,  # predicted mode: GCK006 judges every stack
-            Project.single(path),
+            Project.for_file(path),
         )
+        if consulted is not None:
+            consulted.extend((m.file.path, m.sha256, *m.stamp) for m in modules)
     module = _concrete_tree(text) if any(rule.syntactic for rule in rules) else None
     runs: list[tuple[Run, str | None, bool]] = []
     for root in roots:
@@ -129,7 +137,7 @@ def lint_source(text: str, path: str = "<string>", config: Config | None = None)
     kept = maximal_runs([run for run, _, _ in runs])
     facts = FileFacts([FileRun(run, *found[id(run)]) for run in kept], events, module)
     facts.inits = {k: v for root in roots for k, v in root.inits.items()}
-    facts.consulted = tuple(f.module for f in consulted)
+    facts.consulted = tuple(f.module for f in read)
     locate = Locator(text, module)
     ctx = RuleContext(
         path, config.max_saturating_depth, locate, config.vanish_bound, config.explode_bound
@@ -414,19 +422,21 @@ def _read_regular(path: Path) -> tuple[bytes, FileStamp]:
         return handle.read(), (info.st_size, info.st_mtime_ns)
 
 
-def lint_bytes(data: bytes, display: str, config: Config) -> tuple[list[Finding], LintError | None]:
+def lint_bytes(
+    data: bytes, display: str, config: Config, consulted: list[ConsultedFile] | None = None
+) -> tuple[list[Finding], LintError | None]:
     """Lint a file's bytes: Python source, or a notebook when ``display`` ends in ``.ipynb``."""
     if display.endswith(".ipynb"):
-        return _lint_notebook(data, display, config)
+        return _lint_notebook(data, display, config, consulted)
     try:
         text = decode_source(data)
     except SourceError as exc:
         return [], LintError(display, str(exc))
-    return lint_text(text, display, config)
+    return lint_text(text, display, config, consulted)
 
 
 def _lint_notebook(
-    data: bytes, display: str, config: Config
+    data: bytes, display: str, config: Config, consulted: list[ConsultedFile] | None = None
 ) -> tuple[list[Finding], LintError | None]:
     try:
         source = notebook_source(data.decode("utf-8-sig"))
@@ -434,7 +444,7 @@ def _lint_notebook(
         return [], LintError(display, f"cannot decode notebook as utf-8 ({exc.reason})")
     except NotebookError as exc:
         return [], LintError(display, str(exc))
-    findings, error = lint_text(source.text, display, config)
+    findings, error = lint_text(source.text, display, config, consulted)
     if error is not None and error.message.startswith("syntax error"):
         error = LintError(display, _notebook_syntax_error(source) or error.message)
     return to_cells(findings, source), error
@@ -452,9 +462,11 @@ def _notebook_syntax_error(source: NotebookSource) -> str | None:
     return None
 
 
-def lint_text(text: str, display: str, config: Config) -> tuple[list[Finding], LintError | None]:
+def lint_text(
+    text: str, display: str, config: Config, consulted: list[ConsultedFile] | None = None
+) -> tuple[list[Finding], LintError | None]:
     try:
-        return lint_source(text, display, config), None
+        return lint_source(text, display, config, consulted), None
     except SyntaxError as exc:
         return [], LintError(
             display, f"syntax error at {exc.lineno or 1}:{exc.offset or 1}: {exc.msg}"
@@ -512,6 +524,9 @@ def lint_paths(
     """
     config = config or Config()
     paths = list(paths)
+    from gradcheck_kit.lint.project import forget
+
+    forget()  # the tree may have changed since the last run in this process
     unreadable: list[LintError] = []
     found = [(p, key) for p, key in _discover(paths, config, unreadable) if only is None or only(p)]
     files = [p for p, _ in found]
@@ -529,9 +544,8 @@ def lint_paths(
         if warn is not None and _MAYBE_NOQA.search(data):
             for message in _noqa_warnings(data, str(path)):
                 warn(message)
-        # the file's own hash plus those of the project files it consulted: none but itself
-        # while a project serves only the file being linted (lint/project.py)
-        digest = file_key(content_hash(data)) if cache is not None else ""
+        # the cache checks the project files the entry consulted (cache.file_key)
+        digest = content_hash(data) if cache is not None else ""
         cached = cache.get(keys[index], digest, stamp) if cache is not None else None
         if cached is not None:
             outcomes[index] = _renamed(cached, str(path))
@@ -539,10 +553,12 @@ def lint_paths(
             todo.append((index, data, digest))
 
     work = [(data, str(files[index])) for index, data, _ in todo]
-    for (index, _, digest), outcome in zip(todo, _run_all(work, config, jobs), strict=True):
-        outcomes[index] = outcome
+    for (index, _, digest), (linted, error, read) in zip(
+        todo, _run_all(work, config, jobs), strict=True
+    ):
+        outcomes[index] = (linted, error)
         if cache is not None:
-            cache.put(keys[index], digest, stamps[index], *outcome)
+            cache.put(keys[index], digest, stamps[index], linted, error, read)
     if cache is not None:
         cache.save()
 
@@ -609,18 +625,20 @@ def effective_jobs(jobs: int | None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _run_all(
-    work: list[tuple[bytes, str]], config: Config, jobs: int | None
-) -> list[tuple[list[Finding], LintError | None]]:
-    """Lint ``work`` in order; with several jobs, in a process pool (results in input order)."""
+Outcome = tuple[list[Finding], LintError | None, tuple[ConsultedFile, ...]]
+
+
+def _run_all(work: list[tuple[bytes, str]], config: Config, jobs: int | None) -> list[Outcome]:
+    """Lint ``work`` in order; with several jobs, in a process pool (results in input order).
+    Each outcome carries the other project files its file consulted."""
     workers = min(effective_jobs(jobs), len(work) // _MIN_FILES_PER_WORKER)
     if workers <= 1 or sum(len(data) for data, _ in work) < _MIN_BYTES_FOR_POOL:
         with _deep_recursion():
-            return [lint_bytes(data, display, config) for data, display in work]
+            return [_lint_job((data, display, config)) for data, display in work]
     # Largest files first, so no worker is left with one big file at the end.
     order = sorted(range(len(work)), key=lambda i: -len(work[i][0]))
     chunk = max(1, min(16, len(work) // (workers * 8)))
-    results: list[tuple[list[Finding], LintError | None] | None] = [None] * len(work)
+    results: list[Outcome | None] = [None] * len(work)
     batches = [order[k : k + chunk] for k in range(0, len(order), chunk)]
     context = _context()
     stop = context.Event()
@@ -629,7 +647,7 @@ def _run_all(
         pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(stop,)
         )
-        pending: dict[Future[list[tuple[list[Finding], LintError | None]]], list[int]] = {}
+        pending: dict[Future[list[Outcome]], list[int]] = {}
         try:
             pending = {
                 pool.submit(_lint_batch, [(work[i][0], work[i][1], config) for i in batch]): batch
@@ -664,7 +682,7 @@ def _run_all(
     if broken:  # the files the dead pool did not finish, each alone: one crash, one error
         for i, slot in enumerate(results):
             if slot is None:
-                results[i] = lint_alone(work[i][0], work[i][1], config)
+                results[i] = (*lint_alone(work[i][0], work[i][1], config), ())
     return [r for r in results if r is not None]
 
 
@@ -717,9 +735,7 @@ def _signals_deferred() -> Iterator[list[int]]:
             signal.signal(signum, handler)
 
 
-def _lint_batch(
-    jobs: list[tuple[bytes, str, Config]],
-) -> list[tuple[list[Finding], LintError | None]]:
+def _lint_batch(jobs: list[tuple[bytes, str, Config]]) -> list[Outcome]:
     """Lint a batch in a worker; after an interrupt (the parent sets the stop event) the rest
     of the batch is skipped and the results are short, which the parent no longer reads."""
     out = []
@@ -759,9 +775,11 @@ def _exit_with_parent(parent: int, every: float = 0.5) -> None:
     os._exit(1)
 
 
-def _lint_job(job: tuple[bytes, str, Config]) -> tuple[list[Finding], LintError | None]:
+def _lint_job(job: tuple[bytes, str, Config]) -> Outcome:
     data, display, config = job
-    return lint_bytes(data, display, config)
+    consulted: list[ConsultedFile] = []
+    findings, error = lint_bytes(data, display, config, consulted)
+    return findings, error, tuple(dict.fromkeys(consulted))
 
 
 _RECURSION_LIMIT = 5_000

@@ -1,28 +1,66 @@
-"""The project a lint run covers: its files and their module names, and the seam through which
-the interpreter resolves a name imported from another module of the project.
+"""The project a lint run covers: the module resolver through which the interpreter reads a name
+imported from another module of the project.
 
-A file flows so: the engine builds a :class:`Project` and hands it to the interpreter with the
-file; the interpreter asks :meth:`Project.resolve` for each name it imports and records every
-project file it consulted (the file itself always); the cache keys the file's results by its own
-content hash plus the hashes of the files it consulted
-(:func:`gradcheck_kit.lint.cache.file_key`). For now a project serves only the file being linted:
-a name from any other module resolves to None (unknown), as before; project-wide resolution is a
-later change behind the same interface.
+A file flows so: the engine builds a :class:`Project` for the file (:meth:`Project.for_file`)
+and hands it to the interpreter; the interpreter asks :meth:`Project.find_module` for each module
+it imports from, reads the module lazily (:meth:`Project.load`: parsed once per process, only
+modules on import paths), and records every project file it consulted; the cache keys the file's
+results by its own content hash plus the hashes of the files it consulted
+(:func:`gradcheck_kit.lint.cache.file_key`).
+
+The project root is the nearest folder at or above the file holding ``pyproject.toml``,
+``setup.cfg`` or ``.git``; without one, a file inside a package belongs to the folder above its
+top-level package, and a loose file is a project of its own (it resolves only itself). Modules
+are found as Python would find them from the root: the folder above the file's top-level
+package (or a script's own folder), the root, and ``root/src`` (src layout); packages, namespace
+packages (folders without ``__init__.py``) and relative imports (by folder, as the import system
+does). The standard library and torch are never resolved, and nothing outside the root is.
+Every failure (an unreadable, undecodable or unparsable module, one too large) is "unknown".
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import os
-from dataclasses import dataclass
+import sys
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 #: The module name of source that is not a file (``lint_source`` on a string).
 NO_MODULE = "__main__"
+#: What marks a project's root folder.
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+#: A module larger than this is not read for another file's sake (generated code, data).
+MAX_MODULE_BYTES = 2_000_000
+#: Top-level names that are never the project's, whatever the project holds.
+NEVER_RESOLVED = frozenset(sys.stdlib_module_names) | {"torch", "numpy", "__future__"}
 
 
 @dataclass(frozen=True)
 class ProjectFile:
     path: str
     module: str  # dotted module name (``pkg.models.mlp``)
+
+
+@dataclass
+class LoadedModule:
+    """A project module read for another file: its tree, its content hash and stamp (for the
+    cache key of the files that consulted it), and which top-level statements bind each name."""
+
+    file: ProjectFile
+    tree: ast.Module
+    sha256: str
+    stamp: tuple[int, int]
+    is_package: bool
+    #: name -> the top-level statements that bind it (directly in the module body)
+    bindings: dict[str, list[ast.stmt]] = field(default_factory=dict)
+    #: names bound inside a compound statement (``if``/``try``) or changed after binding:
+    #: their value depends on what runs, so they stay unknown
+    unsure: set[str] = field(default_factory=set)
+    stars: list[ast.ImportFrom] = field(default_factory=list)  # ``from x import *``
+    exports: tuple[str, ...] | None = None  # a literal ``__all__``
 
 
 def module_name(path: str) -> str:
@@ -41,24 +79,288 @@ def module_name(path: str) -> str:
     return ".".join(reversed(parts)) or NO_MODULE
 
 
-class Project:
-    """The files of one lint run, by module name; :attr:`current` is the file being linted."""
+def package_root(path: str) -> str | None:
+    """The folder above the top-level package holding ``path`` (None: not in a package)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isfile(os.path.join(folder, "__init__.py")):
+        return None
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return folder
 
-    def __init__(self, current: ProjectFile, files: tuple[ProjectFile, ...] = ()) -> None:
+
+@lru_cache(maxsize=4096)
+def project_root(folder: str) -> str | None:
+    """The nearest folder at or above ``folder`` with a root marker, or None."""
+    current = folder
+    while True:
+        if any(os.path.exists(os.path.join(current, m)) for m in ROOT_MARKERS):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+class Project:
+    """The project of the file being linted (:attr:`current`), and how its imports resolve.
+
+    ``search`` are the folders absolute imports are looked up in; ``root`` bounds every
+    resolution (None: the file alone, nothing but itself resolves)."""
+
+    def __init__(
+        self,
+        current: ProjectFile,
+        files: tuple[ProjectFile, ...] = (),
+        root: str | None = None,
+        search: tuple[str, ...] = (),
+    ) -> None:
         self.current = current
         self.files = {f.module: f for f in (*files, current)}
+        self.root = root
+        self.search = search
 
     @classmethod
     def single(cls, path: str) -> Project:
-        """The project of one file, alone (``lint_source``, and every file for now)."""
+        """The project of one file, alone (``lint_source`` on a string)."""
         return cls(ProjectFile(path, module_name(path)))
 
+    @classmethod
+    def for_file(cls, path: str) -> Project:
+        """The project ``path`` belongs to (see the module docstring)."""
+        if not path or path.startswith("<") or not os.path.isfile(path):
+            return cls.single(path)
+        real = os.path.realpath(path)
+        folder = os.path.dirname(real)
+        above_package = package_root(real)
+        root = project_root(folder) or above_package
+        if root is None:
+            return cls.single(path)
+        candidates = [above_package or folder, root, os.path.join(root, "src")]
+        search = tuple(dict.fromkeys(c for c in candidates if _inside(c, root) and _isdir(c)))
+        return cls(ProjectFile(real, module_name(real)), root=root, search=search)
+
     def resolve(self, module: str, name: str) -> ProjectFile | None:
-        """The project file where ``module``'s ``name`` is defined, or None when the project
-        does not serve it. For now it serves only the file being linted."""
+        """The project file of ``module`` (where ``name`` is looked up), or None."""
         if module == self.current.module:
             return self.current
+        found = self.find_module(module)
+        return self.file_of(found) if found is not None and found.endswith(".py") else None
+
+    def find_module(self, module: str, importer: str | None = None) -> str | None:
+        """The file (``.py``; a package's ``__init__.py``) or namespace folder of ``module`` as
+        ``importer`` (default: the current file) imports it; relative names start with dots.
+        None: not a module of this project."""
+        if self.root is None:
+            return None
+        level = len(module) - len(module.lstrip("."))
+        parts = [p for p in module[level:].split(".") if p]
+        if level:
+            folder = os.path.dirname(importer or self.current.path)
+            for _ in range(level - 1):
+                folder = os.path.dirname(folder)
+            if not _inside(folder, self.root):
+                return None
+            return _module_at(folder, parts) if parts else _package_at(folder)
+        if not parts or parts[0] in NEVER_RESOLVED:
+            return None
+        for folder in self.search:
+            found = _module_at(folder, parts)
+            if found is not None:
+                return found
         return None
 
+    def submodule(self, package: str, name: str) -> str | None:
+        """The file or folder of ``name`` inside a package (its ``__init__.py``) or folder."""
+        folder = os.path.dirname(package) if package.endswith(".py") else package
+        return _module_at(folder, [name])
 
-__all__ = ["NO_MODULE", "Project", "ProjectFile", "module_name"]
+    def display(self, path: str) -> str:
+        """``path`` as messages name it: relative to the project root, with ``/``."""
+        if self.root is None or not _inside(path, self.root):
+            return os.path.basename(path)
+        return os.path.relpath(path, self.root).replace(os.sep, "/")
+
+    def file_of(self, path: str) -> ProjectFile:
+        if path == self.current.path:
+            return self.current
+        return ProjectFile(path, _dotted(path, self.search))
+
+    def load(self, path: str) -> LoadedModule | None:
+        """The parsed module at ``path`` (a ``.py`` file of this project), or None."""
+        if path == self.current.path or not path.endswith(".py"):
+            return None
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return _load(path, info.st_size, info.st_mtime_ns, self.file_of(path))
+
+
+def forget() -> None:
+    """Forget what the file system looked like (roots, folders, files): a new run starts here;
+    within one run the tree is taken not to change. Parsed modules are keyed by their stamp."""
+    project_root.cache_clear()
+    _isdir.cache_clear()
+    _isfile.cache_clear()
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+@lru_cache(maxsize=65536)
+def _isdir(path: str) -> bool:
+    return os.path.isdir(path)
+
+
+@lru_cache(maxsize=65536)
+def _isfile(path: str) -> bool:
+    return os.path.isfile(path)
+
+
+def _module_at(folder: str, parts: list[str]) -> str | None:
+    if not all(p.isidentifier() for p in parts):
+        return None
+    base = os.path.join(folder, *parts)
+    if _isfile(base + ".py"):
+        return os.path.realpath(base + ".py")
+    return _package_at(base)
+
+
+def _package_at(folder: str) -> str | None:
+    init = os.path.join(folder, "__init__.py")
+    if _isfile(init):
+        return os.path.realpath(init)
+    return os.path.realpath(folder) if _isdir(folder) else None  # a namespace package
+
+
+def _dotted(path: str, search: tuple[str, ...]) -> str:
+    for folder in search:
+        if _inside(path, folder):
+            rel = os.path.relpath(path, folder).replace(os.sep, "/")
+            parts = rel.rsplit(".", 1)[0].split("/")
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            return ".".join(parts) or NO_MODULE
+    return module_name(path)
+
+
+@lru_cache(maxsize=512)
+def _load(path: str, size: int, mtime: int, file: ProjectFile) -> LoadedModule | None:
+    """Read and index a module once per process (and again only when it changes)."""
+    if size > MAX_MODULE_BYTES:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_MODULE_BYTES + 1)
+        text = data.decode("utf-8-sig")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, path)
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    loaded = LoadedModule(
+        file, tree, digest, (size, mtime), os.path.basename(path) == "__init__.py"
+    )
+    _index(loaded)
+    return loaded
+
+
+def _index(loaded: LoadedModule) -> None:
+    mutated: set[str] = set()
+    for stmt in loaded.tree.body:
+        names = _bound_names(stmt)
+        if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+            loaded.stars.append(stmt)
+        for name in names:
+            loaded.bindings.setdefault(name, []).append(stmt)
+        if not names and not isinstance(stmt, (ast.Expr, ast.Pass)):
+            for node in _top_level_nodes(stmt):  # if/try/for/with at the top level: unsure names
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    loaded.unsure.add(node.id)
+                elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+                    loaded.unsure.add(node.name)
+                elif isinstance(node, ast.alias):
+                    loaded.unsure.add((node.asname or node.name).split(".")[0])
+        for node in _top_level_nodes(stmt):  # mutated after binding: X.append(..), X[k] = ..
+            if isinstance(node, (ast.AugAssign, ast.Assign)):
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(target, (ast.Subscript, ast.Attribute)):
+                        if isinstance(target.value, ast.Name):
+                            mutated.add(target.value.id)
+                    elif isinstance(node, ast.AugAssign) and isinstance(target, ast.Name):
+                        mutated.add(target.id)
+            elif (
+                isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and isinstance(node.value.func.value, ast.Name)
+            ):
+                mutated.add(node.value.func.value.id)
+    imported = {
+        name
+        for name, stmts in loaded.bindings.items()
+        if all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in stmts)
+    }
+    loaded.unsure |= mutated - imported
+    loaded.unsure |= {name for name, stmts in loaded.bindings.items() if len(stmts) > 1}
+    all_names = loaded.bindings.get("__all__")
+    if all_names and len(all_names) == 1 and isinstance(all_names[0], ast.Assign):
+        try:
+            value = ast.literal_eval(all_names[0].value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            value = None
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            loaded.exports = tuple(value)
+
+
+def _top_level_nodes(stmt: ast.stmt) -> list[ast.AST]:
+    """The nodes of a top-level statement, not looking inside functions and classes (their
+    bodies run later, if ever)."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = [stmt]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    """The names a top-level statement binds, when it is one that simply binds them."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [stmt.name]
+    if isinstance(stmt, ast.Assign):
+        out: list[str] = []
+        for target in stmt.targets:
+            out.extend(
+                n.id
+                for n in ast.walk(target)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            )
+        return out
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+        return [stmt.target.id]
+    if isinstance(stmt, ast.ImportFrom):
+        return [a.asname or a.name for a in stmt.names if a.name != "*"]
+    if isinstance(stmt, ast.Import):
+        return [(a.asname or a.name).split(".")[0] for a in stmt.names]
+    return []
+
+
+__all__ = [
+    "NO_MODULE",
+    "LoadedModule",
+    "Project",
+    "ProjectFile",
+    "forget",
+    "module_name",
+    "package_root",
+    "project_root",
+]

@@ -54,10 +54,10 @@ def test_a_worker_that_dies_costs_one_file(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "crash.py").write_text(BAD)
     real = engine.lint_bytes
 
-    def dies_on_crash_py(data: bytes, display: str, config: Config):  # type: ignore[no-untyped-def]
+    def dies_on_crash_py(data: bytes, display: str, config: Config, *rest):  # type: ignore[no-untyped-def]
         if display.endswith("crash.py"):
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real(data, display, config)
+        return real(data, display, config, *rest)
 
     monkeypatch.setattr(engine, "lint_bytes", dies_on_crash_py)
     result = lint_paths([tmp_path], Config(), jobs=2)  # no cache_dir: no cache

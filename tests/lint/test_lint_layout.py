@@ -117,7 +117,9 @@ def test_module_name_follows_packages(tmp_path: Path) -> None:
     assert module_name("<string>") == NO_MODULE
 
 
-def test_project_resolves_only_the_file_itself_for_now() -> None:
+def test_a_project_without_a_root_resolves_only_the_file_itself() -> None:
+    """A project with no root (a loose file, source with no file) resolves nothing but itself;
+    resolution across a project is tested on the fixture projects (tests/lint/test_project.py)."""
     current = ProjectFile("pkg/mlp.py", "pkg.mlp")
     project = Project(current, (ProjectFile("pkg/blocks.py", "pkg.blocks"),))
     assert project.resolve("pkg.mlp", "MLP") is current

@@ -15,6 +15,7 @@ from gradcheck_kit.lint.interp.frames import (
     Frame,
     named_in,
 )
+from gradcheck_kit.lint.interp.imports import is_foreign
 from gradcheck_kit.lint.interp.syntax import (
     full_name,
 )
@@ -27,6 +28,7 @@ from gradcheck_kit.lint.interp.values import (
     FuncRef,
     Instance,
     ModuleVal,
+    ProjectConst,
     SeqVal,
     Unknown,
     Value,
@@ -49,6 +51,7 @@ def define_class(self: Machine, stmt: ast.ClassDef, frame: Frame) -> None:
     qual = f"{frame.qualname}.{stmt.name}" if frame.qualname else stmt.name
     info = ClassInfo(stmt, stmt.name, qual, bases, frame.chain())
     info.is_dataclass = any("dataclass" in (full_name(d) or "") for d in stmt.decorator_list)
+    info.foreign = self.in_foreign
     class_frame = Frame({}, "", [], outer=frame.chain())
     for item in stmt.body:
         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -64,7 +67,8 @@ def define_class(self: Machine, stmt: ast.ClassDef, frame: Frame) -> None:
                 if isinstance(target, ast.Name) and value is not None:
                     info.attrs[target.id] = value
     frame.env[stmt.name] = ClassRef(info)
-    self.classes.append(info)
+    if not self.in_foreign:
+        self.classes.append(info)
 
 
 def sequential_base(self: Machine, info: ClassInfo) -> bool:
@@ -115,7 +119,7 @@ def instantiate(
         self.call_function(func, args, kwargs, call)
     elif self.sequential_base(info):
         self.fill_container(instance, args)
-    if call is not None and info.find_method("forward"):  # a literal instantiation: a root too
+    if call is not None and not info.foreign and info.find_method("forward"):  # a root too
         self.pending.append(instance)
     return instance
 
@@ -155,11 +159,16 @@ def call_function(
 ) -> Value:
     if self.call_depth >= MAX_CALL_DEPTH or self.call_stack.count(func.node) >= 2:
         return Unknown(func.qualname)
+    foreign = is_foreign(func)
+    if foreign and not self.in_foreign:  # this file calls into another module's code
+        return self.call_foreign(func, args, kwargs, call)
     env: dict[str, Value] = {}
     self.bind_params(func, args, kwargs, env, call)
     frame = Frame(env, func.qualname, [], owner=func.owner, outer=func.scope)
     self.call_depth += 1
     self.call_stack.append(func.node)
+    saved = self.in_foreign
+    self.in_foreign = foreign
     try:
         if isinstance(func.node, ast.Lambda):
             self.frame_stack.append(frame)
@@ -171,6 +180,7 @@ def call_function(
     finally:
         self.call_depth -= 1
         self.call_stack.pop()
+        self.in_foreign = saved
     if not frame.returns:
         return Const(None)
     result = frame.returns[0]
@@ -178,7 +188,7 @@ def call_function(
         result = self.merge(result, other)
     if call is not None and isinstance(result, ModuleVal) and isinstance(result.node, Layer):
         # ``get_activation("tanh")``: report the layer where the model asks for it
-        return ModuleVal(copy_layer(result.node, call))
+        return ModuleVal(copy_layer(result.node, self.span(call)))
     return result
 
 
@@ -211,7 +221,8 @@ def bind_params(
         elif default is not None:
             value = self.eval(default, Frame({}, "", [], outer=func.scope))
             if isinstance(value, Const):
-                value = Const(value.value, f"parameter '{name}' (default {value.value!r})")
+                where = f" from {value.source}" if isinstance(value, ProjectConst) else ""
+                value = Const(value.value, f"parameter '{name}' (default {value.value!r}{where})")
             env[name] = value
             continue
         else:

@@ -106,7 +106,7 @@ def exploding_init(self: Machine, root: Root) -> None:
         top = max(run.layers, key=lambda layer: gains[id(layer)])
         gain = gains[id(top)]
         init = self.inits[id(top.origin)]
-        self.events.append(
+        self.report(
             Event(
                 "GCK006",
                 run.layers[0].anchor,
@@ -145,7 +145,7 @@ def recurrence(self: Machine, small: ast.Assign, value: Value, frame: Frame) -> 
     if loop.over_modules or not (loop.over_time or self.indexes_data(small.value, loop, frame)):
         return value
     loop.recurrent = True
-    self.events.append(
+    self.report(
         Event(
             "GCK003",
             small.value,
@@ -177,7 +177,7 @@ def squashed_twice(
     it again (GCK005)."""
     if applied != expects:
         return
-    self.events.append(
+    self.report(
         Event(
             "GCK005",
             anchor,

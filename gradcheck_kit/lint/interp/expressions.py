@@ -45,6 +45,8 @@ from gradcheck_kit.lint.interp.values import (
     Entry,
     FuncRef,
     Instance,
+    LazyImport,
+    ModuleNS,
     ModuleVal,
     Ref,
     Repeated,
@@ -84,14 +86,20 @@ ADD_OPS = (ast.Add, ast.Sub)
 def eval_Name(self: Machine, node: ast.Name, frame: Frame) -> Value:
     name = node.id
     if name in frame.env:
-        return frame.env[name]
+        value = frame.env[name]
+        return self.resolve_lazy(value) if type(value) is LazyImport else value
     for scope in frame.outer:
         if name in scope:
-            return scope[name]
+            value = scope[name]
+            return self.resolve_lazy(value) if type(value) is LazyImport else value
     if name == "None":
         return Const(None)
     if name in ("True", "False"):
         return Const(name == "True")
+    if self.star_envs and not self.in_foreign:
+        found = self.star_global(name)
+        if found is not None:
+            return found
     for star in self.star_modules:
         qname = f"{star}.{name}"
         if (
@@ -115,6 +123,8 @@ def eval_Attribute(self: Machine, node: ast.Attribute, frame: Frame) -> Value:
 def getattr(self: Machine, owner: Value, attr: str) -> Value:
     if isinstance(owner, Ref):
         return Ref(f"{owner.qname}.{attr}")
+    if isinstance(owner, ModuleNS):
+        return self.module_attr(owner, attr)
     if isinstance(owner, Instance):
         if attr in owner.attrs:
             return owner.attrs[attr]

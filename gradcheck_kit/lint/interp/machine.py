@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 from gradcheck_kit import catalog
 from gradcheck_kit.lint.facts import Event
-from gradcheck_kit.lint.interp import classes, events, expressions, objects, statements
+from gradcheck_kit.lint.interp import classes, events, expressions, imports, objects, statements
 from gradcheck_kit.lint.interp.frames import (
     BoundMethod,
     BudgetExceeded,
@@ -61,6 +61,7 @@ from gradcheck_kit.lint.interp.values import (
     Entry,
     FuncRef,
     Instance,
+    ModuleEnv,
     ModuleVal,
     Ref,
     Repeated,
@@ -70,10 +71,13 @@ from gradcheck_kit.lint.interp.values import (
     copy_layer,
     looks_like_norm,
 )
-from gradcheck_kit.lint.project import Project, ProjectFile
+from gradcheck_kit.lint.project import LoadedModule, Project, ProjectFile
 from gradcheck_kit.lint.sketch import Layer, Node, Repeat, Seq, seq
 
 STEP_BUDGET = 400_000  # abstract evaluation steps per file; past it, values become Unknown
+#: of those, the steps spent in other modules' code; past it, their callables are what an
+#: unresolved import is (a name, and what the name says)
+FOREIGN_BUDGET = 2000
 
 
 class Extraction(NamedTuple):
@@ -82,6 +86,7 @@ class Extraction(NamedTuple):
     roots: list[Root]
     events: list[Event]
     consulted: tuple[ProjectFile, ...]  # the project files read, the file itself first
+    modules: tuple[LoadedModule, ...] = ()  # the other project modules read (hash, stamp)
 
 
 class Machine:
@@ -95,13 +100,21 @@ class Machine:
     ) -> None:
         self.module = module
         self.project = project if project is not None else Project.single("")
-        #: module name -> the project file the interpretation read (the file itself, always)
-        self.consulted: dict[str, ProjectFile] = {self.project.current.module: self.project.current}
+        #: path -> the project file the interpretation read (the file itself, always)
+        self.consulted: dict[str, ProjectFile] = {self.project.current.path: self.project.current}
+        self.loaded: dict[str, LoadedModule] = {}  # path -> another module it read
+        self.modules: dict[str, ModuleEnv | None] = {}  # path -> that module's globals
+        self.star_envs: list[ModuleEnv] = []  # ``from <project module> import *`` here
+        self.in_foreign = False  # running another module's code (see interp/imports.py)
+        self.entry: ast.AST | None = None  # the call here that led into that code
+        self.import_depth = 0
         self.max_depth = max_depth  # GCK006 reports stacks deeper than this
         self.extra_saturating = set(extend_saturating)
         self.extra_norm = set(extend_normalization)
         self.roots: list[Root] = []
         self.steps = 0
+        self.limit = STEP_BUDGET  # lower while running another module's code (imports.py)
+        self.foreign_left = FOREIGN_BUDGET
         self.call_depth = 0
         self.call_stack: list[object] = []
         self.classes: list[ClassInfo] = []
@@ -156,7 +169,8 @@ class Machine:
                     fn = FuncRef(method, info.scope, f"{info.name}.{name}", inst, info)
                     self.call_function(fn, [], {}, None)
         for holder, symbol in self.sequentials:
-            self.roots.append(Root(self.entries_node(holder.entries), symbol))
+            with contextlib.suppress(BudgetExceeded):  # a root past the budget is not read
+                self.roots.append(Root(self.entries_node(holder.entries), symbol))
         return self.roots
 
     def add_instance_root(self, instance: Instance) -> None:
@@ -168,13 +182,18 @@ class Machine:
 
     def tick(self) -> None:
         self.steps += 1
-        if self.steps > STEP_BUDGET:
+        if self.steps > self.limit:
             raise BudgetExceeded
 
     def span(self, node: ast.AST | None) -> ast.AST | None:
         """The anchor of a layer written at ``node``: positions are resolved only for layers
         that end up in a finding (resolving them for a whole file costs more than parsing)."""
-        return node
+        return self.entry if self.in_foreign else node
+
+    def report(self, event: Event) -> None:
+        """Record an event; another module's code reports its own events, not this file."""
+        if not self.in_foreign:
+            self.events.append(event)
 
     @property
     def frame(self) -> Frame:
@@ -192,7 +211,7 @@ class Machine:
         if node is None:
             return Const(None)
         self.steps += 1  # tick(), inlined: the hottest line of the linter
-        if self.steps > STEP_BUDGET:
+        if self.steps > self.limit:
             raise BudgetExceeded
         method = EVALUATORS.get(type(node))
         if method is None:
@@ -256,7 +275,14 @@ class Machine:
         kind = self.class_kind(instance.cls)
         if kind is not None:
             return self.extend(data, copy_layer(kind, self.span(call)))
-        result = self.forward_value(instance)
+        if instance.cls.foreign and not self.in_foreign and call is not None:
+            saved, self.entry = self.entry, call  # its layers are reported at this call
+            try:
+                result = self.forward_value(instance)
+            finally:
+                self.entry = saved
+        else:
+            result = self.forward_value(instance)
         return rebase(result, instance.origin_token, data)
 
     def forward_value(self, instance: Instance) -> Value:
@@ -353,7 +379,6 @@ class Machine:
     exec_block = statements.exec_block
     exec_statements = statements.exec_statements
     exec_stmt = statements.exec_stmt
-    exec_import_from = statements.exec_import_from
     exec_augassign = statements.exec_augassign
     exec_while = statements.exec_while
     exec_if = statements.exec_if
@@ -371,6 +396,19 @@ class Machine:
     iterate_entries = statements.iterate_entries
     assign = statements.assign
     unpack = statements.unpack
+
+    # imports
+    import_from = imports.import_from
+    import_names = imports.import_names
+    module_env = imports.module_env
+    resolve_lazy = imports.resolve_lazy
+    module_attr = imports.module_attr
+    resolve_global = imports.resolve_global
+    bind_star_or_submodule = imports.bind_star_or_submodule
+    star_global = imports.star_global
+    foreign_anchor = imports.foreign_anchor
+    call_foreign = imports.call_foreign
+    foreign_fallback = imports.foreign_fallback
 
     # classes
     define_class = classes.define_class
@@ -454,7 +492,9 @@ def extract(
         with contextlib.suppress(BudgetExceeded, RecursionError):
             machine.exploding_init(root)
         machine.layer_inits(root)
-    return Extraction(roots, events, tuple(machine.consulted.values()))
+    return Extraction(
+        roots, events, tuple(machine.consulted.values()), tuple(machine.loaded.values())
+    )
 
 
 #: ast expression type -> its evaluator (``eval_Name`` for ``ast.Name``, ...).

@@ -101,7 +101,7 @@ def exec_stmt(self: Machine, stmt: ast.stmt, frame: Frame) -> None:
         qual = f"{frame.qualname}.{stmt.name}" if frame.qualname else stmt.name
         func = FuncRef(stmt, frame.chain(), qual)
         frame.env[stmt.name] = func
-        if not frame.qualname:
+        if not frame.qualname and not self.in_foreign:
             self.functions.append(func)
     elif isinstance(stmt, ast.ClassDef):
         self.define_class(stmt, frame)
@@ -121,27 +121,9 @@ def exec_stmt(self: Machine, stmt: ast.stmt, frame: Frame) -> None:
         for part in ("body", "orelse", "finalbody"):
             self.exec_statements(getattr(stmt, part), frame)
     elif isinstance(stmt, ast.Import):
-        for alias in stmt.names:
-            if alias.asname is not None:
-                frame.env[alias.asname] = Ref(alias.name)
-            else:
-                head = alias.name.split(".")[0]
-                frame.env[head] = Ref(head)
+        self.import_names(stmt, frame)
     elif isinstance(stmt, ast.ImportFrom):
-        self.exec_import_from(stmt, frame)
-
-
-def exec_import_from(self: Machine, stmt: ast.ImportFrom, frame: Frame) -> None:
-    base = "." * stmt.level + (stmt.module or "")
-    if any(alias.name == "*" for alias in stmt.names):
-        self.star_modules = (*self.star_modules, base)
-        return
-    for alias in stmt.names:
-        bound = alias.asname or alias.name
-        frame.env[bound] = Ref(f"{base}.{alias.name}" if base else alias.name)
-        found = self.project.resolve(base, alias.name)
-        if found is not None:  # a name of this project (for now: of the file itself)
-            self.consulted.setdefault(found.module, found)
+        self.import_from(stmt, frame)
 
 
 def exec_augassign(self: Machine, stmt: ast.AugAssign, frame: Frame) -> None:

@@ -68,6 +68,12 @@ class Const(Value):
 
 
 @dataclass(eq=False)
+class ProjectConst(Const):
+    """A constant read from another module of the project: ``source`` names its file and line
+    (``mlpkg/config.py:3 (N_LAYERS = 8)``), which a parameter default that reads it keeps."""
+
+
+@dataclass(eq=False)
 class Unknown(Value):
     """Something the linter cannot tell. ``symbol`` names it when that helps a message
     (``config.num_layers``); ``from_data`` marks values read off a tensor (``x.size(1)``)."""
@@ -102,6 +108,7 @@ class ClassInfo:
     methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
     attrs: dict[str, Value] = field(default_factory=dict)  # class-level assignments
     is_dataclass: bool = False
+    foreign: bool = False  # defined in another module of the project (its roots are its own)
 
     def base_classes(self) -> list[ClassInfo]:
         return [b.cls for b in self.bases if isinstance(b, ClassRef)]
@@ -137,6 +144,43 @@ class ClassInfo:
             for base in self.base_classes():
                 out |= base.torch_bases(_depth + 1)
         return out
+
+
+class ModuleEnv(dict[str, "Value"]):
+    """The globals of another module of the project, evaluated name by name on first use
+    (:mod:`~gradcheck_kit.lint.interp.imports`): ``name in env`` binds ``name`` if the module
+    does. ``module`` is its :class:`~gradcheck_kit.lint.project.LoadedModule`."""
+
+    def __init__(self, module: Any, resolve: Callable[[ModuleEnv, str], bool]) -> None:
+        super().__init__()
+        self.module = module
+        self.resolve = resolve
+        self.busy: set[str] = set()  # names being evaluated (an import cycle reads None)
+
+    def __contains__(self, name: object) -> bool:
+        if dict.__contains__(self, name):
+            return True
+        return isinstance(name, str) and self.resolve(self, name)
+
+
+@dataclass(eq=False)
+class ModuleNS(Value):
+    """A module of the project bound to a name (``from . import blocks``, ``import pkg``):
+    ``path`` is its file, or its folder for a namespace package."""
+
+    path: str
+
+
+@dataclass(eq=False)
+class LazyImport(Value):
+    """``from <project module> import name`` in the file being linted, read on first use (a
+    name never used costs nothing): ``path`` is the module's file, ``reference`` the
+    qualified reference the name is when the project cannot tell (``.blocks.Block``)."""
+
+    path: str
+    name: str
+    reference: str
+    value: Value | None = None
 
 
 @dataclass(eq=False)

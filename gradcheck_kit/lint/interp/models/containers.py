@@ -1,6 +1,6 @@
 """Models of torch's containers (``nn.Sequential``, ``nn.ModuleList``, ``nn.ModuleDict``) and of
 callables that return the module they are given (``torch.compile``, ``DataParallel``,
-``functools.partial``)."""
+``functools.partial``, ``copy.deepcopy``)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def sequential(
         else:
             entries += m.container_entries(arg)
     holder = SeqVal(entries, "sequential", node)
-    m.sequentials.append((holder, m.scope_symbol()))
+    if not m.in_foreign:  # another module's Sequential is a root of that module
+        m.sequentials.append((holder, m.scope_symbol()))
     return holder
 
 
@@ -72,7 +73,7 @@ def module_dict(
     return DictVal(dict(kwargs), True)
 
 
-@model(catalog.MODULE_WRAPPERS, "functools.partial")
+@model(catalog.MODULE_WRAPPERS, "functools.partial", "copy.deepcopy", "copy.copy")
 def same_module(
     m: Machine,
     qname: str,
@@ -82,5 +83,6 @@ def same_module(
     frame: Frame,
 ) -> Value | None:
     """``torch.compile(model)``, ``DataParallel(model)``, ``partial(Block, ...)``: the same
-    network (or class)."""
+    network (or class); ``copy.deepcopy(layer)`` too (a clone, ``get_clones(layer, n)``, is one
+    more layer of the same kind: repeated ``n`` times, it counts ``n`` times)."""
     return args[0] if args else None

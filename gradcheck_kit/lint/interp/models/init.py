@@ -83,9 +83,9 @@ def record_init(
     fan_in = m.fan_in.get(id(layer.origin))
     init = weight_variance(fn, args, kwargs, fan_in)
     if init is not None:
-        m.inits[id(layer.origin)] = ExplicitInit(init[0], init[1], node)
+        m.inits[id(layer.origin)] = ExplicitInit(init[0], init[1], m.span(node))
     else:
-        m.unread_inits[id(layer.origin)] = (f"nn.init.{fn}", node)
+        m.unread_inits[id(layer.origin)] = (f"nn.init.{fn}", m.span(node))
 
 
 def init_function(

@@ -168,7 +168,7 @@ def plain_recurrent(
     if nonlinearity is None or (
         isinstance(nonlinearity, Const) and nonlinearity.value == catalog.PLAIN_RECURRENT_DEFAULT
     ):  # relu, or something the linter cannot see: precision first
-        m.events.append(
+        m.report(
             Event(
                 "GCK003",
                 node,

@@ -1,0 +1,189 @@
+"""Project-wide lint (issue 18): fixture projects on disk under ``tests/projects/<name>/``, one per
+kind of evidence that lives in another file, each with a negative twin of the same shape (depth 3,
+or a real reset) that must not be flagged. Each is linted as a whole project and as the single
+model file (as pre-commit and flake8 pass it): both must see the same facts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from gradcheck_kit.cli import main
+from gradcheck_kit.config import Config
+from gradcheck_kit.lint import engine
+from gradcheck_kit.lint.engine import lint_paths
+from gradcheck_kit.lint.project import Project
+
+PROJECTS = Path(__file__).resolve().parent.parent / "projects"
+
+#: project -> (the file that builds the stack, the line of the finding, what the message must
+#: name as the depth's source); None: the negative twin, no finding anywhere.
+CASES: dict[str, tuple[str, int, str] | None] = {
+    # __init__ re-exports, __all__, a star import, relative imports, a module constant
+    "reexport_deep": ("mlpkg/models/mlp.py", 10, "default 8 from mlpkg/config.py:1"),
+    "reexport_shallow": None,
+    # src layout, a namespace package, a get_clones() helper (copy.deepcopy) in another module
+    "src_clones_deep": ("src/acme/nets/encoder.py", 12, "get_clones(n=8)"),
+    "src_clones_shallow": None,
+    # an activation chosen by a string, through a table and a helper in another module
+    "act_table_deep": ("model.py", 10, "parameter 'depth' (default 8)"),
+    "act_table_shallow": None,
+    # a user block class from another module, stacked here; the twin's block is residual
+    "user_block_deep": ("net.py", 12, "parameter 'depth' (default 8)"),
+    "user_block_residual": None,
+    # an import cycle between the model and its constants
+    "cycle_deep": ("pkg/model.py", 14, "default 8 from pkg/common.py:3"),
+    "cycle_shallow": None,
+}
+
+
+def _twin(name: str) -> str:
+    """The positive project whose model file the negative twin shares."""
+    return next(k for k in CASES if k.split("_")[0] == name.split("_")[0] and CASES[k])
+
+
+def _model_file(name: str) -> Path:
+    expected = CASES[name] or CASES[_twin(name)]
+    assert expected is not None
+    return PROJECTS / name / expected[0]
+
+
+def _summary(result: object, root: Path) -> list[tuple[str, str, int]]:
+    findings = result.findings  # type: ignore[attr-defined]
+    return [(Path(f.path).resolve().relative_to(root).as_posix(), f.code, f.line) for f in findings]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_whole_project(name: str) -> None:
+    root = PROJECTS / name
+    result = lint_paths([root], Config())
+    assert result.errors == []
+    expected = CASES[name]
+    if expected is None:
+        assert result.findings == []
+        return
+    path, line, source = expected
+    assert _summary(result, root) == [(path, "GCK001", line)]
+    (finding,) = result.findings
+    assert finding.depth == 8
+    assert source in (finding.depth_source or "")
+    assert source in finding.message
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_single_file_run_sees_what_the_project_run_sees(name: str) -> None:
+    root = PROJECTS / name
+    whole = [f for f in lint_paths([root], Config()).findings if Path(f.path) == _model_file(name)]
+    alone = lint_paths([_model_file(name)], Config())
+    assert alone.findings == whole
+
+
+def test_the_cli_reports_in_the_file_that_builds_the_stack(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(PROJECTS / "reexport_deep")
+    code = main(["lint", ".", "--no-cache", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [(f["path"], f["line"], f["depth"]) for f in out["findings"]] == [
+        ("mlpkg/models/mlp.py", 10, 8)
+    ]
+    assert "mlpkg/config.py:1 (N_LAYERS = 8)" in out["findings"][0]["depth_source"]
+
+
+def _copy(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(PROJECTS / name, target)
+    return target
+
+
+def test_a_loose_file_resolves_only_itself(tmp_path: Path) -> None:
+    """With no pyproject.toml, setup.cfg or .git above it and no package around it, a file is a
+    project of its own: its sibling is not read (depth unknown); with a root, it is."""
+    project = _copy("act_table_deep", tmp_path)
+    (project / "pyproject.toml").unlink()
+    model = project / "model.py"
+    if Project.for_file(str(model)).root is not None:
+        pytest.skip("the temporary folder is inside a project")
+    assert [f.code for f in lint_paths([model], Config()).findings] == []
+    (project / "setup.cfg").write_text("[metadata]\nname = x\n")
+    assert [f.code for f in lint_paths([model], Config()).findings] == ["GCK001"]
+
+
+def test_resolver_finds_packages_src_layouts_and_relative_imports() -> None:
+    mlp = PROJECTS / "reexport_deep" / "mlpkg" / "models" / "mlp.py"
+    project = Project.for_file(str(mlp))
+    assert project.root == str(PROJECTS / "reexport_deep")
+    assert project.find_module("..blocks") == str(mlp.parents[1] / "blocks.py")
+    assert project.find_module(".") == str(mlp.parent / "__init__.py")
+    assert project.find_module("mlpkg.config") == str(mlp.parents[1] / "config.py")
+    assert project.find_module("torch.nn") is None  # never the project's
+    assert project.find_module("os") is None
+    assert project.find_module("no_such_module") is None
+    encoder = PROJECTS / "src_clones_deep" / "src" / "acme" / "nets" / "encoder.py"
+    src = Project.for_file(str(encoder))
+    assert src.find_module("acme.nets.layers") == str(encoder.parent / "layers.py")
+    assert src.find_module("acme") == str(encoder.parents[1])  # a namespace package (folder)
+
+
+def _linted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real = engine.lint_bytes
+
+    def spy(data: bytes, display: str, config: Config, *rest):  # type: ignore[no-untyped-def]
+        seen.append(Path(display).name)
+        return real(data, display, config, *rest)
+
+    monkeypatch.setattr(engine, "lint_bytes", spy)
+    return seen
+
+
+def test_editing_a_consulted_file_relints_the_file_that_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _copy("reexport_deep", tmp_path)
+    cache = tmp_path / "cache"
+    cold = lint_paths([project], Config(), cache_dir=cache)
+    assert [Path(f.path).name for f in cold.findings] == ["mlp.py"]
+    seen = _linted(monkeypatch)
+    warm = lint_paths([project], Config(), cache_dir=cache)
+    assert seen == [] and warm.findings == cold.findings
+    config = project / "mlpkg" / "config.py"
+    config.write_text("N_LAYERS = 3  # shallow now\n")
+    later = time.time() + 5
+    os.utime(config, (later, later))
+    edited = lint_paths([project], Config(), cache_dir=cache)
+    # mlp.py read config.py: linted again (now clean); config.py itself changed; nothing else
+    assert sorted(seen) == ["config.py", "mlp.py"]
+    assert edited.findings == []
+
+
+def test_a_file_that_consulted_nothing_keeps_its_plain_key(tmp_path: Path) -> None:
+    project = _copy("reexport_deep", tmp_path)
+    cache = tmp_path / "cache"
+    lint_paths([project], Config(), cache_dir=cache)
+    (stored,) = cache.glob("lint-*.json")
+    entries = json.loads(stored.read_text())["files"]
+    by_name = {Path(path).name: entry for path, entry in entries.items()}
+    assert "consulted" not in by_name["config.py"]
+    assert set(by_name["mlp.py"]["consulted"]) == {
+        str((project / "mlpkg" / name).resolve()) for name in ("blocks.py", "config.py")
+    }
+
+
+def test_a_deleted_consulted_file_is_a_miss_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _copy("reexport_deep", tmp_path)
+    cache = tmp_path / "cache"
+    lint_paths([project], Config(), cache_dir=cache)
+    (project / "mlpkg" / "config.py").unlink()
+    seen = _linted(monkeypatch)
+    result = lint_paths([project], Config(), cache_dir=cache)
+    assert seen == ["mlp.py"]
+    assert result.errors == []

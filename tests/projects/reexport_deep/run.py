@@ -1,0 +1,3 @@
+from mlpkg import DeepMLP
+
+model = DeepMLP()

@@ -1,0 +1,3 @@
+from .mlp import DeepMLP
+
+__all__ = ["DeepMLP"]
