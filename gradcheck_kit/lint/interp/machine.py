@@ -77,7 +77,7 @@ from gradcheck_kit.lint.sketch import Layer, Node, Repeat, Seq, seq
 STEP_BUDGET = 400_000  # abstract evaluation steps per file; past it, values become Unknown
 #: of those, the steps spent in other modules' code; past it, their callables are what an
 #: unresolved import is (a name, and what the name says)
-FOREIGN_BUDGET = 2000
+FOREIGN_BUDGET = 1000
 
 
 class Extraction(NamedTuple):
