@@ -259,8 +259,8 @@ def message(verdict: Verdict, at: Span | None) -> str:
     step = source(verdict.step) if isinstance(verdict.step, cst.Call) else "the optimizer step"
     if verdict.shape == "lightning":
         return (
-            f"{what} runs inside training_step, before Lightning calls backward{where}: under "
-            "automatic optimization it clips the previous batch's gradients (already zeroed) "
+            f"{what} runs inside training_step, before Lightning calls backward on the loss it "
+            "returns: under automatic optimization it clips gradients that are already zeroed "
             "and the step applies this batch's unclipped ones. Let Lightning clip - "
             "Trainer(gradient_clip_val=1.0) - or clip in configure_gradient_clipping / "
             "on_before_optimizer_step."
@@ -268,8 +268,8 @@ def message(verdict: Verdict, at: Span | None) -> str:
     if verdict.shape == "after-step":
         return (
             f"{what} clips gradients after {cause}{where} has already applied them; the next "
-            "zero_grad() or backward discards the clipped values, so no update is ever clipped. "
-            "Move it between the backward pass and the step."
+            "zero_grad() discards the clipped values (or the next backward adds unclipped ones), "
+            "so no update is clipped. Move it between the backward pass and the step."
         )
     if verdict.shape == "before-backward":
         return (
