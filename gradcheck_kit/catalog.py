@@ -373,3 +373,57 @@ def saturating_for(qualified_name: str) -> Saturating | None:
 
 def is_normalization(qualified_name: str) -> bool:
     return qualified_name in NORMALIZATION_MODULES or qualified_name in NORMALIZATION_FUNCTIONS
+
+
+# --- training steps (GCK004, GCK007) -------------------------------------------------------
+# What a training step is made of, by the method or function names the linter reads: the
+# backward pass, the optimizer step, clipping, and the GradScaler's scale / unscale.
+
+#: Methods that run the backward pass: ``loss.backward()``, ``accelerator.backward(loss)``,
+#: ``fabric.backward(loss)``, Lightning's ``self.manual_backward(loss)``.
+BACKWARD_METHODS: frozenset[str] = frozenset({"backward", "manual_backward"})
+#: The optimizer's (and ``GradScaler``'s) method that applies the gradients.
+STEP_METHOD = "step"
+#: Methods that clear gradients.
+ZERO_GRAD_METHODS: frozenset[str] = frozenset({"zero_grad"})
+#: ``GradScaler.scale(loss)``: the backward of its result leaves scaled gradients.
+SCALE_METHOD = "scale"
+#: A call whose name contains this undoes the loss scale (``scaler.unscale_(optimizer)``,
+#: ``accelerator.unscale_gradients()``).
+UNSCALE_TOKEN = "unscale"
+#: Gradient scalers (qualified).
+GRAD_SCALERS: frozenset[str] = frozenset(
+    {"torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.cpu.amp.GradScaler",
+     "torch.amp.grad_scaler.GradScaler", "torch.cuda.amp.grad_scaler.GradScaler"}
+)  # fmt: skip
+#: A callable whose name contains both tokens clips gradients (``clip_grad_norm_``,
+#: ``clip_grad_value_``, ``accelerator.clip_grad_norm_``, Lightning's ``clip_gradients``,
+#: timm's ``dispatch_clip_grad``).
+CLIP_TOKENS: tuple[str, str] = ("clip", "grad")
+#: Clip-by-norm callables: their threshold is the second argument or ``max_norm=``.
+CLIP_NORM_THRESHOLD: tuple[int, str] = (1, "max_norm")
+#: Tensor methods that clamp a gradient in place (``p.grad.clamp_(-1, 1)``).
+CLAMP_METHODS: frozenset[str] = frozenset({"clamp", "clamp_", "clip", "clip_"})
+#: Names of infinity (``math.inf``, ``torch.inf``, ``np.inf``) and ``float("inf")``'s strings:
+#: a clip at an infinite threshold only measures the norm.
+INFINITY_NAMES: frozenset[str] = frozenset({"inf"})
+INFINITY_STRINGS: frozenset[str] = frozenset({"inf", "+inf", "infinity", "+infinity"})
+#: Optimizers and their learning-rate schedulers (qualified prefixes).
+OPTIMIZER_NAMESPACE = "torch.optim."
+SCHEDULER_NAMESPACE = "torch.optim.lr_scheduler."
+#: Keywords that hand clipping to a framework (Lightning's ``Trainer``, Hugging Face's
+#: ``TrainingArguments``).
+FRAMEWORK_CLIP_KEYWORDS: frozenset[str] = frozenset({"gradient_clip_val", "max_grad_norm"})
+#: Packages whose ``*Trainer`` / ``*TrainingArguments`` clip by default (at 1.0).
+CLIPPING_TRAINER_PACKAGES: frozenset[str] = frozenset({"transformers", "trl"})
+#: Lightning's module base class (qualified, under each name Lightning ships it).
+LIGHTNING_MODULES: frozenset[str] = frozenset(
+    {"lightning.LightningModule", "lightning.pytorch.LightningModule",
+     "lightning.pytorch.core.LightningModule", "lightning.pytorch.core.module.LightningModule",
+     "pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
+     "pytorch_lightning.core.module.LightningModule", "pytorch_lightning.core.lightning.LightningModule"}
+)  # fmt: skip
+#: The LightningModule hook whose loss Lightning backpropagates after it returns (under
+#: automatic optimization), and the attribute that turns automatic optimization off.
+LIGHTNING_TRAINING_STEP = "training_step"
+LIGHTNING_AUTOMATIC_OPTIMIZATION = "automatic_optimization"

@@ -18,6 +18,7 @@ from gradcheck_kit.lint.rules import (
     gck004_unclipped_recurrent_training,
     gck005_squashed_twice,
     gck006_exploding_init,
+    gck007_clip_has_no_effect,
 )
 from gradcheck_kit.lint.rules.base import SATURATING_TOKENS, Prefilter, Rule, RuleContext
 from gradcheck_kit.lint.rules.gain import TYPICAL_GAIN, Prediction, attenuation, predict
@@ -32,6 +33,7 @@ RULES: dict[str, Rule] = {
             gck004_unclipped_recurrent_training.RULE,
             gck005_squashed_twice.RULE,
             gck006_exploding_init.RULE,
+            gck007_clip_has_no_effect.RULE,
         ),
         key=lambda r: r.code,
     )
