@@ -283,6 +283,22 @@ LOGIT_LOSSES: dict[str, str] = {
 SQUASHING: frozenset[str] = frozenset({"sigmoid", "tanh", "softmax", "log_softmax", "expit"})
 
 #: ``nn.Module`` methods that return the module itself (``model.to(device)``).
+# nn.Module's own API, as the interpreter reads it: method and attribute names.
+MODULE_FORWARD = "forward"
+MODULE_APPLY = "apply"  # fn applied to every submodule (an init loop)
+MODULE_ALL = "modules"  # every submodule, recursively
+MODULE_CHILDREN = "children"  # the direct submodules
+MODULE_TREE_METHODS = (MODULE_CHILDREN, MODULE_ALL, MODULE_APPLY)
+MODULE_REGISTRATION = ("add_module", "register_module")
+PARAMETER_ATTRIBUTES = ("weight", "data")  # what an init call is made on
+TENSOR_METADATA = ("shape", "ndim", "dtype", "device", "is_cuda")  # not data: no gradient path
+TENSOR_VIEWS = ("T", "mT", "H", "real", "data")  # the same data, for the gradient path
+#: every name above: the layout test keeps them out of the interpreter as literals
+MODULE_API_NAMES = frozenset(
+    {MODULE_FORWARD, *MODULE_TREE_METHODS, *MODULE_REGISTRATION, *PARAMETER_ATTRIBUTES}
+    | set(TENSOR_METADATA)
+)
+
 RETURNS_SELF: frozenset[str] = frozenset(
     {"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval", "type",
      "requires_grad_", "share_memory", "to_empty", "xpu", "mps"}

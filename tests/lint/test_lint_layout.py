@@ -64,9 +64,16 @@ def test_no_torch_name_in_the_interpreter_outside_models_and_catalog(path: Path)
     offending = [
         (line, text)
         for line, text in _string_constants(path)
-        if text.startswith("torch") or text in known
+        if text.startswith("torch") or text in known or text in catalog.MODULE_API_NAMES
     ]
     assert offending == [], f"{path.name}: torch knowledge belongs in catalog.py or interp/models/"
+
+
+def test_nn_module_api_names_count_as_torch_knowledge() -> None:
+    """``"forward"``, ``"add_module"``, ``"weight"``... name nn.Module's API: catalog names."""
+    assert {"forward", "apply", "modules", "add_module", "weight", "shape"} <= (
+        catalog.MODULE_API_NAMES
+    )
 
 
 def test_the_check_sees_a_torch_literal(tmp_path: Path) -> None:

@@ -119,7 +119,9 @@ def instantiate(
         self.call_function(func, args, kwargs, call)
     elif self.sequential_base(info):
         self.fill_container(instance, args)
-    if call is not None and not info.foreign and info.find_method("forward"):  # a root too
+    if (
+        call is not None and not info.foreign and info.find_method(catalog.MODULE_FORWARD)
+    ):  # a root too
         self.pending.append(instance)
     return instance
 

@@ -135,9 +135,9 @@ def getattr(self: Machine, owner: Value, attr: str) -> Value:
         value = owner.cls.find_attr(attr)
         if value is not None:
             return value
-        if attr in ("children", "modules", "values", "apply") or attr in catalog.RETURNS_SELF:
+        if attr in (*catalog.MODULE_TREE_METHODS, "values") or attr in catalog.RETURNS_SELF:
             return BoundMethod(owner, attr)
-        if attr in ("add_module", "register_module", "append", "extend"):
+        if attr in (*catalog.MODULE_REGISTRATION, "append", "extend"):
             return BoundMethod(owner, attr)
         return Unknown(f"self.{attr}")
     if isinstance(owner, ClassRef):
@@ -148,9 +148,9 @@ def getattr(self: Machine, owner: Value, attr: str) -> Value:
         value = owner.cls.find_attr(attr)
         return value if value is not None else Unknown(f"{owner.cls.name}.{attr}")
     if isinstance(owner, Data):
-        if attr in ("shape", "ndim", "dtype", "device", "is_cuda"):
+        if attr in catalog.TENSOR_METADATA:
             return Unknown(attr, from_data=True)
-        if attr in ("T", "mT", "H", "real", "data"):
+        if attr in catalog.TENSOR_VIEWS:
             return owner
         return BoundMethod(owner, attr)
     if isinstance(owner, (SeqVal, DictVal, Const)):
@@ -159,16 +159,16 @@ def getattr(self: Machine, owner: Value, attr: str) -> Value:
         symbol = f"{owner.symbol}.{attr}" if owner.symbol else None
         return Unknown(symbol, owner.from_data)
     if isinstance(owner, ModuleVal):
-        if attr in ("weight", "data") and isinstance(owner.node, Layer):
+        if attr in catalog.PARAMETER_ATTRIBUTES and isinstance(owner.node, Layer):
             return Weight(owner.node)
-        if attr in ("modules", "children", "apply") or attr in catalog.RETURNS_SELF:
+        if attr in catalog.MODULE_TREE_METHODS or attr in catalog.RETURNS_SELF:
             return BoundMethod(owner, attr)
         return Unknown(attr)
     if isinstance(owner, Weight):
-        return owner if attr in ("data", "weight") else BoundMethod(owner, attr)
+        return owner if attr in catalog.PARAMETER_ATTRIBUTES else BoundMethod(owner, attr)
     if isinstance(owner, Super):
         return BoundMethod(owner, attr)
-    if isinstance(owner, SeqVal) and owner.kind == "sequential" and attr == "apply":
+    if isinstance(owner, SeqVal) and owner.kind == "sequential" and attr == catalog.MODULE_APPLY:
         return BoundMethod(owner, attr)
     return Unknown()
 

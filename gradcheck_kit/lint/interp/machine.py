@@ -142,7 +142,7 @@ class Machine:
         # every class with a forward, instantiated with its defaults
         defaults: dict[int, Value] = {}
         for info in list(self.classes):
-            if info.find_method("forward") or self.sequential_base(info):
+            if info.find_method(catalog.MODULE_FORWARD) or self.sequential_base(info):
                 with contextlib.suppress(BudgetExceeded):
                     instance = self.instantiate(info, [], {}, None)
                     defaults[id(info)] = instance
@@ -155,7 +155,11 @@ class Machine:
         # every other method, with a default instance (``_make_layer``-style builders)
         # (``training_step`` too: ``self`` is the default instance, so ``self(x)`` runs forward)
         for info in list(self.classes):
-            others = [(n, m) for n, m in info.methods.items() if n not in ("__init__", "forward")]
+            others = [
+                (n, m)
+                for n, m in info.methods.items()
+                if n not in ("__init__", catalog.MODULE_FORWARD)
+            ]
             if not others:
                 continue
             inst = defaults.get(id(info))
@@ -291,7 +295,7 @@ class Machine:
             return instance.forward_cache[0]
         fresh = Data((), instance.origin_token)
         instance.forward_cache[0] = fresh  # recursion guard
-        found = instance.cls.find_method("forward")
+        found = instance.cls.find_method(catalog.MODULE_FORWARD)
         if found is None:
             if self.sequential_base(instance.cls):
                 result: Value = self.extend(fresh, self.entries_node(instance.children.entries))

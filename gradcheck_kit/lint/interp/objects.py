@@ -211,9 +211,13 @@ def call_method(
         if owner.instance is not None:
             return self.call(self.getattr(owner.instance, name), args, kwargs, node, frame)
         return Unknown()
-    if isinstance(owner, SeqVal) and owner.kind == "sequential" and name in ("apply", "modules"):
+    if (
+        isinstance(owner, SeqVal)
+        and owner.kind == "sequential"
+        and name in (catalog.MODULE_APPLY, catalog.MODULE_ALL)
+    ):
         layers = self.all_layers(owner)
-        if name == "apply" and args:
+        if name == catalog.MODULE_APPLY and args:
             for layer in layers.entries:
                 self.call(args[0], [layer], {}, node, frame)  # type: ignore[list-item]
             return owner
@@ -230,9 +234,9 @@ def call_method(
                 owner.entries = tuple(plain)
             else:
                 owner.entries = (*owner.entries, args[1])
-        elif name in ("add_module", "register_module") and len(args) >= 2:
+        elif name in catalog.MODULE_REGISTRATION and len(args) >= 2:
             owner.entries = (*owner.entries, args[1])
-        elif name in ("children", "modules", "values", "copy"):
+        elif name in (catalog.MODULE_CHILDREN, catalog.MODULE_ALL, "values", "copy"):
             return owner
         elif name == "pop":
             plain = owner.plain()
@@ -243,25 +247,25 @@ def call_method(
             return Unknown()
         return Const(None)
     if isinstance(owner, Instance):
-        if name in ("add_module", "register_module") and len(args) >= 2:
+        if name in catalog.MODULE_REGISTRATION and len(args) >= 2:
             if isinstance(args[0], Const) and isinstance(args[0].value, str):
                 owner.set_attr(args[0].value, args[1])
             owner.children.entries = (*owner.children.entries, args[1])
             return Const(None)
         if name in ("append", "extend"):
             return self.call_method(BoundMethod(owner.children, name), args, kwargs, node, frame)
-        if name == "modules":
+        if name == catalog.MODULE_ALL:
             return self.all_layers(owner)
-        if name in ("children", "values"):
+        if name in (catalog.MODULE_CHILDREN, "values"):
             return owner.children
-        if name == "apply" and args:
+        if name == catalog.MODULE_APPLY and args:
             for layer in self.all_layers(owner).entries:
                 self.call(args[0], [layer], {}, node, frame)  # type: ignore[list-item]
             return owner
         return Unknown()
-    if isinstance(owner, (ModuleVal, SeqVal)) and name in ("modules", "children", "apply"):
+    if isinstance(owner, (ModuleVal, SeqVal)) and name in catalog.MODULE_TREE_METHODS:
         layers = self.all_layers(owner)
-        if name == "apply" and args:
+        if name == catalog.MODULE_APPLY and args:
             for layer in layers.entries:
                 self.call(args[0], [layer], {}, node, frame)  # type: ignore[list-item]
             return owner
