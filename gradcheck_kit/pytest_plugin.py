@@ -482,7 +482,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix != ".py" or not _state(parent.config).options.lint:
         return None
     config = _lint_config(file_path.parent)
-    from gradcheck_kit.lint.engine import discover
+    from gradcheck_kit.lint.discovery import discover
 
     if not any(True for _ in discover([file_path], config)):
         return None  # excluded by [tool.gradcheck-kit] exclude

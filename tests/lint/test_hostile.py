@@ -13,7 +13,8 @@ import pytest
 from gradcheck_kit.cli import main
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint import engine
-from gradcheck_kit.lint.engine import discover, lint_paths
+from gradcheck_kit.lint.discovery import discover
+from gradcheck_kit.lint.engine import lint_paths
 
 BAD = "import torch.nn as nn\nm = nn.Sequential(*[nn.Sigmoid() for _ in range(5)])\n"
 
