@@ -105,6 +105,18 @@ def run_finding(
     )
 
 
+def event_findings(
+    facts: FileFacts, ctx: RuleContext, rule: Rule, message: Callable[[Event], str]
+) -> Iterator[Finding]:
+    """The findings of a rule that reports the interpreter's events with its code, each worded
+    by ``message``."""
+    for event in facts.events:
+        if event.code == rule.code:
+            finding = event_finding(rule, event, message(event), ctx)
+            if finding is not None:
+                yield finding
+
+
 def event_finding(rule: Rule, event: Event, message: str, ctx: RuleContext) -> Finding | None:
     """A finding at an event's anchor (None when the anchor cannot be located)."""
     span = ctx.locate(event.anchor)

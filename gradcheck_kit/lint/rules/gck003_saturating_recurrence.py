@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradcheck_kit.lint.facts import Event, FileFacts
-from gradcheck_kit.lint.rules.base import Rule, RuleContext, event_finding
+from gradcheck_kit.lint.rules.base import Rule, RuleContext, event_findings
 from gradcheck_kit.report.findings import Finding
 
 
@@ -31,11 +31,7 @@ def message(event: Event) -> str:
 
 
 def check_saturating_recurrence(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
-    for event in facts.events:
-        if event.code == RULE.code:
-            finding = event_finding(RULE, event, message(event), ctx)
-            if finding is not None:
-                yield finding
+    return event_findings(facts, ctx, RULE, message)
 
 
 RULE = Rule(
