@@ -97,3 +97,12 @@ def _replace(target: Path, data: bytes, mode: int | None) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def ignore_in_git(directory: str | os.PathLike[str]) -> None:
+    """Create ``directory`` with a ``.gitignore`` of ``*`` (as ruff does for its cache): what
+    the tool keeps there never shows up in ``git status``. Raises OSError."""
+    os.makedirs(directory, exist_ok=True)
+    ignore = Path(directory, ".gitignore")
+    if not ignore.exists():
+        write_atomic(ignore, "# Created by gradcheck-kit automatically.\n*\n", follow_links=False)

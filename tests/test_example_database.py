@@ -56,6 +56,7 @@ def test_another_target_does_not_replay_it(tmp_path: Path) -> None:
     run(deep_fails(fresh), "u", seed=2, database=None)
     with_db: list[int] = []
     run(deep_fails(with_db), "u", seed=2, database=tmp_path / "db")
+    assert fresh[0] != 20  # so a replay of "t"'s saved failure would show first
     assert with_db[:3] == fresh[:3]  # "u" starts as if there were no database
 
 

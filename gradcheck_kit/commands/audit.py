@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK, INSTALL_HINT
-from gradcheck_kit.commands.lint import load_lint_config
+from gradcheck_kit.commands.lint import lint_changed, load_lint_config, validate
 from gradcheck_kit.config import (
     CHECK_KEYS,
     Config,
@@ -31,10 +31,6 @@ from gradcheck_kit.config import (
     read_toml,
     validate_check_table,
 )
-from gradcheck_kit.lint.cache import default_cache_dir
-from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
-from gradcheck_kit.lint.engine import lint_paths
-from gradcheck_kit.lint.rules import unknown_codes
 from gradcheck_kit.report.audit import AuditReport
 from gradcheck_kit.report.checks import CheckOutcome
 from gradcheck_kit.report.findings import LintResult
@@ -146,30 +142,15 @@ def _lint(paths: list[str], config: Config, options: AuditOptions) -> LintResult
         select=tuple(options.select) if options.select else None,
         ignore=(config.ignore + tuple(options.ignore)) if options.ignore else None,
     )
-    bad = unknown_codes(config.select + config.ignore)
-    if bad:
-        raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
-    if options.jobs is not None and options.jobs < 1:
-        raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")
-    changed = None
-    if options.diff:
-        try:
-            changed = changed_lines(options.diff, Path(paths[0]))
-        except DiffError as exc:
-            raise ConfigError(str(exc)) from exc
-    cache_dir = None
-    if not options.no_cache:
-        cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir(config)
-    result = lint_paths(
+    validate(config, options.jobs)
+    return lint_changed(
         paths,
         config,
+        diff=options.diff,
         jobs=options.jobs,
-        cache_dir=cache_dir,
-        only=changed.touches if changed is not None else None,
+        cache_dir=options.cache_dir,
+        no_cache=options.no_cache,
     )
-    if changed is not None:
-        result.findings = only_changed(result.findings, changed)
-    return result
 
 
 def build_audit(options: AuditOptions) -> AuditReport:

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK, INSTALL_HINT
+from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK, INSTALL_HINT, RuntimeOptions
 from gradcheck_kit.config import CHECK_KEYS
 
 __all__ = ["CheckOptions", "run_check"]
 
 
-@dataclass(frozen=True)
-class CheckOptions:
+@dataclass(frozen=True, kw_only=True)
+class CheckOptions(RuntimeOptions):
     """What ``gradcheck-kit check`` was asked to do. The fields named in
     :data:`~gradcheck_kit.config.CHECK_KEYS` override a [[check]] table's values."""
 
@@ -31,19 +31,6 @@ class CheckOptions:
     max_examples: int | None = None
     format: str = "full"
     report: str | None = None
-    input_shape: Any = None  # one shape, several, or {name: shape} (config.InputShapes)
-    input_dtype: str | None = None
-    vocab_size: int | None = None
-    device: str | None = None
-    dtype: str | None = None
-    seed: int | None = None
-    vanish: float | None = None
-    explode: float | None = None
-    timeout: float | None = None
-    output_file: str | None = None
-    config: str | None = None
-    quiet: bool = False
-    verbose: bool = False
     isolate: bool | None = None  # None: the config's, else only in CI
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -113,6 +114,54 @@ def _unknown_codes(codes: tuple[str, ...]) -> list[str]:
     return unknown_codes(codes)
 
 
+def validate(config: Config, jobs: int | None) -> None:
+    """Raise ConfigError for settings lint cannot run with (``lint`` and ``audit`` share it)."""
+    bad = _unknown_codes(config.select + config.ignore)
+    if bad:
+        raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
+    if config.max_saturating_depth is not None and config.max_saturating_depth < 1:
+        raise ConfigError("--max-saturating-depth must be at least 1")
+    if not config.explode_bound > 1:
+        raise ConfigError("--explode-bound must be above 1")
+    if jobs is not None and jobs < 1:
+        raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")
+
+
+def lint_changed(
+    paths: list[str],
+    config: Config,
+    *,
+    diff: str | None = None,
+    jobs: int | None = None,
+    cache_dir: str | None = None,
+    no_cache: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> LintResult:
+    """:func:`~gradcheck_kit.lint.engine.lint_paths` with lint's ``--diff``, ``--jobs``,
+    ``--cache-dir`` and ``--no-cache`` (``lint`` and ``audit`` share it). ConfigError when git
+    cannot answer ``--diff``."""
+    changed = None
+    if diff:
+        try:
+            changed = changed_lines(diff, Path(paths[0]))
+        except DiffError as exc:
+            raise ConfigError(str(exc)) from exc
+    cache = None
+    if not no_cache:
+        cache = Path(cache_dir) if cache_dir else default_cache_dir(config)
+    result = lint_paths(
+        paths,
+        config,
+        jobs=jobs,
+        cache_dir=cache,
+        only=changed.touches if changed is not None else None,
+        warn=warn,
+    )
+    if changed is not None:
+        result.findings = only_changed(result.findings, changed)
+    return result
+
+
 def lint_stdin(data: bytes, display: str, config: Config) -> LintResult:
     """One buffer read from stdin, linted as the file ``display`` (its per-file ignores and
     notebook handling apply; nothing is cached)."""
@@ -136,15 +185,7 @@ def run_lint(options: LintOptions) -> int:
         if options.add_noqa and (stdin or options.diff):
             raise ConfigError("--add-noqa edits files on disk: not with `-` or --diff")
         config = resolve_config(options, [options.stdin_filename or "."] if stdin else paths)
-        bad = _unknown_codes(config.select + config.ignore)
-        if bad:
-            raise ConfigError(f"unknown rule code(s): {', '.join(bad)} (see `gradcheck-kit rule`)")
-        if config.max_saturating_depth is not None and config.max_saturating_depth < 1:
-            raise ConfigError("--max-saturating-depth must be at least 1")
-        if not config.explode_bound > 1:
-            raise ConfigError("--explode-bound must be above 1")
-        if options.jobs is not None and options.jobs < 1:
-            raise ConfigError("--jobs must be at least 1 (leave it out to use every core)")
+        validate(config, options.jobs)
         if options.report:
             try:
                 report_files("lint").check(options.report)
@@ -152,40 +193,32 @@ def run_lint(options: LintOptions) -> int:
                 raise ConfigError(f"--report: {exc}") from exc
     except ConfigError as exc:
         return _fail(str(exc))
-    changed = None
-    if options.diff:
-        try:
-            changed = changed_lines(options.diff, Path(paths[0]))
-        except DiffError as exc:
-            return _fail(str(exc))
-    cache_dir = None
-    if not options.no_cache:
-        cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir(config)
     try:
         if stdin:  # an editor integration: the buffer on stdin, named by --stdin-filename
             result = lint_stdin(sys.stdin.buffer.read(), options.stdin_filename or "-", config)
         else:
-            result = lint_paths(
+            result = lint_changed(
                 paths,
                 config,
+                diff=options.diff,
                 jobs=options.jobs,
-                cache_dir=cache_dir,
-                only=changed.touches if changed is not None else None,
+                cache_dir=options.cache_dir,
+                no_cache=options.no_cache,
                 warn=_warn,
             )
+    except ConfigError as exc:  # a --diff git cannot answer
+        return _fail(str(exc))
     except Exception as exc:
         if options.verbose:
             traceback.print_exc()
         return _fail(f"internal error: {exc} (run with --verbose for the traceback; please report)")
-    if changed is not None:
-        result.findings = only_changed(result.findings, changed)
     if options.add_noqa:
         from gradcheck_kit.lint.add_noqa import add_noqa
 
         added = add_noqa(result.findings, _warn)
         print(f"Added {added} noqa directive{'s' if added != 1 else ''}.", file=sys.stderr)
         return EXIT_OK if not result.errors else EXIT_FAILED
-    if result.files_checked == 0 and not result.errors and changed is None:
+    if result.files_checked == 0 and not result.errors and not options.diff:
         _warn(  # as ruff: a gate that checked nothing must not look like a pass
             "no Python files found under "
             + ", ".join(paths)

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK, INSTALL_HINT
+from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK, INSTALL_HINT, RuntimeOptions
 from gradcheck_kit.runtime.targets import UsageError, check_arity, load_factory, parse_shape
 
 __all__ = ["SweepOptions", "parse_depth_range", "run_sweep"]
 
 
-@dataclass(frozen=True)
-class SweepOptions:
+@dataclass(frozen=True, kw_only=True)
+class SweepOptions(RuntimeOptions):
     """What ``gradcheck-kit sweep`` was asked to do."""
 
     target: str
@@ -37,19 +37,6 @@ class SweepOptions:
     seeds: int | None = 5
     format: str = "full"
     report: str | None = None
-    input_shape: tuple[int, ...] | None = None
-    input_dtype: str | None = None
-    vocab_size: int | None = None
-    device: str | None = None
-    dtype: str | None = None
-    seed: int | None = None
-    vanish: float | None = None
-    explode: float | None = None
-    timeout: float | None = None
-    output_file: str | None = None
-    config: str | None = None
-    quiet: bool = False
-    verbose: bool = False
 
 
 def _err(message: str) -> None:

@@ -51,9 +51,8 @@ def _edit(path: Path, wanted: dict[int, set[str]], warn: Callable[[str], None]) 
         warn(f"{path}: not edited ({exc})")
         return 0
     lines = [m.group(0) for m in _LINE.finditer(text) if m.group(0)]
-    comments = _comment_lines(text)
     safe = _lines_that_can_take_a_comment(text)
-    existing = noqa_directives(text)
+    existing = noqa_directives(text)  # line -> codes, True (a blanket) or False (malformed)
     changed = 0
     for number, codes in sorted(wanted.items()):
         if not 0 < number <= len(lines):
@@ -63,7 +62,7 @@ def _edit(path: Path, wanted: dict[int, set[str]], warn: Callable[[str], None]) 
             continue  # a blanket directive already covers the line
         body = lines[number - 1].rstrip("\r\n")
         ending = lines[number - 1][len(body) :]
-        if number in comments and isinstance(directive, frozenset):
+        if isinstance(directive, frozenset):
             merged = ", ".join(sorted(set(directive) | codes))
             new_body = _NOQA_COMMENT.sub(f"# noqa: {merged}", body, count=1)
         elif number in safe:
@@ -84,10 +83,6 @@ def _edit(path: Path, wanted: dict[int, set[str]], warn: Callable[[str], None]) 
         return 0
     write_atomic(path, new_text.encode(encoding))
     return changed
-
-
-def _comment_lines(text: str) -> set[int]:
-    return {line for line, directive in noqa_directives(text).items() if directive is not None}
 
 
 def _lines_that_can_take_a_comment(text: str) -> set[int]:

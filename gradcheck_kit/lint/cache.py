@@ -41,7 +41,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gradcheck_kit._io import write_atomic
+from gradcheck_kit._io import ignore_in_git, write_atomic
 from gradcheck_kit._version import __version__
 from gradcheck_kit.config import Config
 from gradcheck_kit.report.findings import Finding, LintError
@@ -245,13 +245,7 @@ class LintCache:
             {"format": _FORMAT, "tool": __version__, "key": self.key, "files": self.entries}
         )
         with contextlib.suppress(OSError):
-            directory = self.file.parent
-            directory.mkdir(parents=True, exist_ok=True)
-            ignore = directory / ".gitignore"
-            if not ignore.exists():  # as ruff does: the cache never shows up in `git status`
-                write_atomic(
-                    ignore, "# Created by gradcheck-kit automatically.\n*\n", follow_links=False
-                )
+            ignore_in_git(self.file.parent)
             write_atomic(self.file, text, follow_links=False)
             self.dirty = False
 

@@ -4,12 +4,10 @@ interpreter's) or libcst nodes (the syntactic rules'), with 1-based columns in c
 from __future__ import annotations
 
 import ast
-import re
 from typing import Any
 
 from gradcheck_kit.lint.sketch import Span
-
-LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where Python ends a line (not at form feeds)
+from gradcheck_kit.report.source import LINE_BREAK
 
 
 class Locator:

@@ -8,8 +8,7 @@ import re
 import tokenize
 
 from gradcheck_kit.report.findings import Finding
-
-LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where Python ends a line
+from gradcheck_kit.report.source import LINE_BREAK
 
 # Suppression directives are read from comment tokens only (the word in a string literal is not
 # a directive). As ruff: a bare directive is a blanket, one followed by a colon names codes, and

@@ -55,7 +55,7 @@ class CheckOutcome:
         failure = self.report.failure
         if failure is None:
             return "passed"
-        headline = failure.kind.headline(failure.depth)
+        headline = failure.headline()  # as the report panel words it (NaN: where)
         if failure.kind is FailureKind.ERROR:
             return f"{headline}: {failure.message.splitlines()[0]}"
         return headline

@@ -12,14 +12,14 @@ import json
 import re
 from pathlib import Path
 
-_LINE_END = re.compile(r"\r\n|\r|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where Python ends a line (not at form feeds)
 # Characters that str.splitlines or a renderer treats as a line break, but Python does not.
 _INLINE_BREAKS = str.maketrans(dict.fromkeys("\v\f\x1c\x1d\x1e\x85\u2028\u2029", " "))
 
 
 def python_lines(text: str) -> list[str]:
     """``text`` split into the lines Python numbers (1-based index = line number - 1)."""
-    lines = _LINE_END.split(text.translate(_INLINE_BREAKS))
+    lines = LINE_BREAK.split(text.translate(_INLINE_BREAKS))
     if lines and lines[-1] == "":
         lines.pop()  # the text ends with a line break: no empty last line
     return lines

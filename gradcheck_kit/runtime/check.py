@@ -36,7 +36,7 @@ from hypothesis import target as hypothesis_target
 from hypothesis.errors import Flaky
 from torch import nn
 
-from gradcheck_kit._io import write_atomic
+from gradcheck_kit._io import ignore_in_git
 from gradcheck_kit.report.gradients import (
     Bounds,
     DeviceResult,
@@ -116,12 +116,9 @@ def _open_database(database: Any) -> Any:
 
     directory = os.fspath(database)
     try:
+        if os.path.basename(os.path.dirname(os.path.normpath(directory))) == ".gradcheck_cache":
+            ignore_in_git(os.path.dirname(os.path.normpath(directory)))
         os.makedirs(directory, exist_ok=True)
-        cache = os.path.dirname(os.path.normpath(directory))
-        ignore = os.path.join(cache, ".gitignore")
-        if os.path.basename(cache) == ".gradcheck_cache" and not os.path.exists(ignore):
-            text = "# Created by gradcheck-kit automatically.\n*\n"
-            write_atomic(ignore, text, follow_links=False)
     except OSError:
         return None  # a read-only tree: check without replaying, never fail for it
     return DirectoryBasedExampleDatabase(directory)

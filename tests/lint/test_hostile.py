@@ -304,10 +304,10 @@ def test_internal_error_in_the_engine_is_a_short_message(
 def test_audit_internal_error_is_a_short_message_and_verbose_shows_the_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import gradcheck_kit.commands.audit as audit
+    import gradcheck_kit.commands.lint as lint_command  # audit lints through lint_changed
 
     (tmp_path / "model.py").write_text(BAD)
-    monkeypatch.setattr(audit, "lint_paths", _explode)
+    monkeypatch.setattr(lint_command, "lint_paths", _explode)
     assert main(["audit", "--no-runtime", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "gradcheck-kit audit: internal error: ZeroDivisionError" in err
