@@ -75,8 +75,12 @@ def test_a_pinns_two_scalar_inputs_are_inferred(models: Path) -> None:
 
 
 def test_shapes_that_cannot_be_told_are_a_clear_error(models: Path) -> None:
-    with pytest.raises(Exception, match=r"forward takes 2 inputs \(x, t\).*input_shape="):
+    with pytest.raises(ValueError, match=r"forward takes 2 inputs \(x, t\).*input_shape="):
         gk.check_gradients("pinn.py:make_wide", depths=(2, 3), max_examples=2, seed=0)
+    cli = run(models, "pinn.py:make_wide", "--max-examples", "2")
+    assert cli.returncode == 2, cli.stderr  # a usage error naming the target, not a bug
+    assert "pinn.py:make_wide: forward takes 2 inputs" in cli.stderr
+    assert "internal error" not in cli.stderr
 
 
 @pytest.mark.parametrize(

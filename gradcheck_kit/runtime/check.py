@@ -624,11 +624,12 @@ def _infer_several(
     first = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
     if first is not None and first.in_features == len(names):
         return tuple((batch, 1) for _ in names)
-    raise UserError(
+    named = "; ".join(f"{n}=16,..." for n in names)
+    raise ValueError(  # a usage problem, as any input that cannot be inferred
         f"forward takes {len(names)} inputs ({', '.join(names)}) and their shapes cannot be "
-        "told from the first layer: pass input_shape=[(16, 2), (16, 1)] or "
-        "{'x': (16, 2), 't': (16, 1)} (CLI: --input-shape 16,2;16,1 or x=16,2;t=16,1, "
-        "[[check]]: input-shape = [[16, 2], [16, 1]]), or inputs= a strategy"
+        "told from the first layer: pass input_shape= one shape per input, sharing the batch "
+        f"size (a list, or a dict by name; CLI: --input-shape {named}; [[check]]: "
+        "input-shape = [[16, ...], [16, ...]]), or inputs= a strategy"
     )
 
 
