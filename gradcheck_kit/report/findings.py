@@ -40,6 +40,54 @@ class RelatedLocation:
         return location
 
 
+@dataclass(frozen=True, order=True)
+class Edit:
+    """Replace the source from (line, column) to (end_line, end_column) with ``content``: an
+    empty span inserts, an empty ``content`` deletes. Positions follow :class:`Finding`'s
+    convention (1-based, exclusive end column, in characters); ``cell`` as a finding's."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    content: str
+    cell: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: object) -> Edit:
+        """The inverse of :func:`dataclasses.asdict`; ValueError for anything else."""
+        edit: Edit = _from_fields(cls, data)
+        return edit
+
+
+#: How sure a fix is, in ruff's words: "safe" keeps what the code means (``--fix`` applies
+#: it), "unsafe" may change it (``--unsafe-fixes``), "display-only" is a suggestion never
+#: applied (shown as a diff with ``--show-fixes`` and in review).
+APPLICABILITIES = ("safe", "unsafe", "display-only")
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A repair of one finding, as data: what it does (``message``), how sure it is
+    (``applicability``) and its non-overlapping edits, all in the finding's file."""
+
+    message: str
+    applicability: str
+    edits: tuple[Edit, ...]
+
+    def __post_init__(self) -> None:
+        if self.applicability not in APPLICABILITIES:
+            raise ValueError(f"applicability {self.applicability!r} not in {APPLICABILITIES}")
+        if not self.edits:
+            raise ValueError("a fix has at least one edit")
+
+    @classmethod
+    def from_dict(cls, data: object) -> Fix:
+        """The inverse of :func:`dataclasses.asdict`; ValueError for anything else."""
+        fix: Fix = _from_fields(cls, data)
+        return fix
+
+
 @dataclass(frozen=True)
 class Finding:
     """One rule violation. Lines and columns are 1-based; end positions are inclusive lines and
@@ -60,6 +108,7 @@ class Finding:
     depth_source: str | None = None  # e.g. "parameter 'n_layers' (default 8)"
     related: tuple[RelatedLocation, ...] = ()
     cell: int | None = None  # notebook cell (1-based), when linting a notebook
+    fix: Fix | None = None  # how to repair it (``--fix``, review suggestions)
 
     def sort_key(self) -> tuple[str, int, int, int, str]:
         return (self.path, self.cell or 0, self.line, self.column, self.code)
@@ -68,6 +117,12 @@ class Finding:
         data = asdict(self)
         data["activations"] = list(self.activations)
         data["related"] = [asdict(r) for r in self.related]
+        if self.fix is not None:
+            data["fix"] = {
+                "message": self.fix.message,
+                "applicability": self.fix.applicability,
+                "edits": [asdict(e) for e in self.fix.edits],
+            }
         return data
 
     @classmethod
@@ -152,4 +207,8 @@ def _typed(value: object, hint: str) -> object:
         return tuple(value)
     if hint == "tuple[RelatedLocation, ...]" and isinstance(value, list):
         return tuple(RelatedLocation.from_dict(item) for item in value)
+    if hint == "tuple[Edit, ...]" and isinstance(value, list):
+        return tuple(Edit.from_dict(item) for item in value)
+    if hint == "Fix":
+        return Fix.from_dict(value)
     raise ValueError(f"{value!r} is not {hint}")

@@ -44,6 +44,24 @@ class RuleContext:
         }
         return tuple(sorted(found))
 
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based source line ('' past the end), as fixes read indentation."""
+        lines: list[str] = getattr(self.locate, "lines", [])
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+    def source(self, anchor: object) -> str | None:
+        """The source text an anchor spans (None when it cannot be located), as fixes quote
+        the code they keep."""
+        span = self.locate(anchor)
+        if span is None:
+            return None
+        if span.line == span.end_line:
+            return self.line_text(span.line)[span.column - 1 : span.end_column - 1]
+        first = self.line_text(span.line)[span.column - 1 :]
+        middle = [self.line_text(n) for n in range(span.line + 1, span.end_line)]
+        last = self.line_text(span.end_line)[: span.end_column - 1]
+        return "\n".join([first, *middle, last])
+
     @property
     def file_name(self) -> str:
         """The file's name, as messages cite a line (``model.py:12``)."""
