@@ -3,7 +3,9 @@ a Markdown pull-request comment, and ``--report`` files (``.html``/``.svg`` look
 terminal, ``.md`` is the PR comment, ``.json`` is data).
 
 A lint finding and the runtime check of the same model are shown together ("flagged
-statically, confirmed at runtime"); :func:`agreement` says how they relate.
+statically, confirmed at runtime"); :func:`agreement` says how they relate. In the Markdown, a
+finding's fix follows the findings table as a GitHub suggestion
+(:func:`gradcheck_kit.report.markdown.fix_lines`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.formats import lint_to_dict
 from gradcheck_kit.report.gradient_console import plural
 from gradcheck_kit.report.gradients import fmt
-from gradcheck_kit.report.markdown import gradient_details
+from gradcheck_kit.report.markdown import fix_lines, gradient_details, source_reader
 
 __all__ = [
     "AUDIT_REPORT_SUFFIXES",
@@ -291,6 +293,12 @@ def to_markdown(report: AuditReport) -> str:
                 f"| {runtime} |"
             )
         lines.append("")
+        fixed = [f for f in report.lint.findings if f.fix is not None]
+        if fixed:  # GitHub suggestions: a reviewer commits them with one click
+            read = source_reader()
+            lines += ["#### Fixes", ""]
+            for f in fixed:
+                lines += fix_lines(f, read)
     if report.lint.errors:
         lines += ["### Files that could not be linted", ""]
         lines += [

@@ -117,8 +117,27 @@ def _workspace_path(path: str) -> str:
     return Path(rel).as_posix()
 
 
+#: How a GitHub annotation says which flag applies a finding's fix.
+FIX_HINT = {
+    "safe": "safe: --fix",
+    "unsafe": "unsafe: --unsafe-fixes",
+    "display-only": "display-only: --show-fixes",
+}
+
+
+def fix_note(finding: Finding) -> str:
+    """`` - fix available: MESSAGE (unsafe: --unsafe-fixes)``, or '' without a fix."""
+    fix = finding.fix
+    if fix is None:
+        return ""
+    kind = "suggestion" if fix.applicability == "display-only" else "fix"
+    hint = FIX_HINT.get(fix.applicability, fix.applicability)
+    return f" - {kind} available: {fix.message} ({hint})"
+
+
 def github_command(finding: Finding) -> str:
-    """``::warning file=...,line=...,endLine=...,col=...,endColumn=...,title=GCK001::...``."""
+    """``::warning file=...,line=...,endLine=...,col=...,endColumn=...,title=GCK001::...``;
+    a finding with a fix says so after the message (:func:`fix_note`)."""
     level = _LEVEL.get(finding.severity, "notice")
     props = [
         f"file={_escape_property(_workspace_path(finding.path))}",
@@ -129,6 +148,7 @@ def github_command(finding: Finding) -> str:
         f"title={_escape_property(finding.code)}",
     ]
     text = f"{location(finding)}: {finding.code} [{finding.name}] {finding.message}"
+    text += fix_note(finding)
     return f"::{level} {','.join(props)}::{_escape_data(text)}"
 
 

@@ -3,6 +3,12 @@
 Everything that comes from the user (paths, model and layer names, messages) is escaped: in table
 cells and HTML tags ``& < > |`` become entities, so a name cannot open a tag or split a cell; code
 frames go in fences longer than any run of backticks they contain.
+
+A finding with a fix shows it as GitHub's ```` ```suggestion ```` block: the whole lines its edits
+touch, as they read once the fix is applied (a reviewer can paste it into a review comment on
+those lines, and commit it with one click). The file is read again to build it; when it cannot
+be read, or no longer matches the fix, only the fix's message is shown. A notebook's fix is
+shown as a ``python`` block of the cell's lines (a suggestion would replace the notebook's JSON).
 """
 
 from __future__ import annotations
@@ -11,10 +17,10 @@ import html
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from gradcheck_kit.report.findings import Finding, LintResult
+from gradcheck_kit.report.findings import Edit, Finding, Fix, LintResult
 from gradcheck_kit.report.formats import location
 from gradcheck_kit.report.gradient_console import (
     BAR_WIDTH,
@@ -25,7 +31,7 @@ from gradcheck_kit.report.gradient_console import (
     verdict,
 )
 from gradcheck_kit.report.gradients import GradientReport, LayerStat, fmt
-from gradcheck_kit.report.source import python_lines, read_source
+from gradcheck_kit.report.source import LINE_BREAK, python_lines, read_source
 
 _CONTEXT = 2  # source lines around a finding
 
@@ -204,6 +210,146 @@ def _frame(finding: Finding, source: str | None) -> list[str]:
     return fence("\n".join(body), "text") if body else []
 
 
+#: How each applicability reads next to a fix (ruff's words; the flags that apply it).
+APPLICABILITY_TEXT = {
+    "safe": "safe: applied by --fix",
+    "unsafe": "unsafe: applied by --fix --unsafe-fixes, review it",
+    "display-only": "display-only: a suggestion, never applied automatically",
+}
+
+Hunk = tuple[int, int, str]  # first line, last line (1-based, inclusive), their new text
+
+
+def _touched_lines(edit: Edit) -> tuple[int, int]:
+    """The lines an edit changes: an edit that ends at column 1 of a later line (a deleted line
+    break) leaves that line as it was."""
+    last = edit.end_line
+    if edit.end_column == 1 and edit.end_line > edit.line:
+        last -= 1
+    return edit.line, last
+
+
+def suggestion_hunks(source: str, edits: Sequence[Edit]) -> list[Hunk]:
+    """Each run of adjacent lines that ``edits`` touch, as whole lines with the edits applied
+    (what a GitHub suggestion on those lines replaces them with), line breaks as ``\\n``.
+    ValueError when an edit falls outside ``source`` or two overlap: the fix was computed for
+    other text."""
+    text = LINE_BREAK.sub("\n", source)
+    starts = [0] + [m.end() for m in LINE_BREAK.finditer(text)]
+    n_lines = len(starts) - 1 if text.endswith("\n") or not text else len(starts)
+
+    def offset(line: int, column: int) -> int:
+        if not 0 < line <= len(starts) or column < 1:
+            raise ValueError(f"{line}:{column} is outside the source")
+        at = starts[line - 1] + column - 1
+        if at > (starts[line] if line < len(starts) else len(text)):
+            raise ValueError(f"column {column} is outside line {line}")
+        return at
+
+    spans = []
+    for edit in edits:
+        start, end = offset(edit.line, edit.column), offset(edit.end_line, edit.end_column)
+        if start > end:
+            raise ValueError("an edit ends before it starts")
+        first, last = _touched_lines(edit)
+        first = min(first, max(n_lines, 1))  # an insertion after the last line break
+        spans.append((start, end, first, max(first, min(last, max(n_lines, 1))), edit.content))
+    spans.sort(key=lambda span: (span[0], span[1], span[4]))  # as lint/fixes.py applies them
+    groups: list[list[tuple[int, int, int, int, str]]] = []
+    reach = 0  # where the edits so far end
+    for span in spans:
+        if span[0] < reach:
+            raise ValueError("two edits overlap")
+        reach = max(reach, span[1])
+        if groups and span[2] <= max(s[3] for s in groups[-1]) + 1:
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    hunks: list[Hunk] = []
+    for group in groups:
+        first, last = group[0][2], max(s[3] for s in group)
+        begin = starts[first - 1]
+        stop = starts[last] if last < len(starts) else len(text)
+        stop = max([stop, *(s[1] for s in group)])
+        new = text[begin:stop]
+        for start, end, _, _, content in reversed(group):
+            new = new[: start - begin] + LINE_BREAK.sub("\n", content) + new[end - begin :]
+        hunks.append((first, last, new))
+    return hunks
+
+
+def suggestion_fence(text: str, lang: str = "suggestion") -> list[str]:
+    """A fence around ``text`` (the lines of a hunk) that none of its lines can close; an empty
+    text is an empty block (a suggestion that deletes the lines)."""
+    body = text.split("\n") if text else []
+    if text.endswith("\n"):
+        body.pop()
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return [f"{ticks}{lang}", *body, ticks]
+
+
+def fix_lines(finding: Finding, read: Callable[[str, int | None], str | None]) -> list[str]:
+    """A finding's fix for a pull-request comment: its message and applicability, then one
+    ```` ```suggestion ```` block per run of lines it changes (``read(path, cell)`` gives the
+    source, None when it cannot be read: then the message alone)."""
+    fix = finding.fix
+    if fix is None:
+        return []
+    kind = "Suggestion" if fix.applicability == "display-only" else "Fix"
+    how = APPLICABILITY_TEXT.get(fix.applicability, fix.applicability)
+    out = [
+        f"**{kind}** for {code(location(finding))} {cell(finding.code)} ({cell(how)}): "
+        f"{cell(fix.message)}",
+        "",
+    ]
+    by_cell: dict[int | None, list[Edit]] = {}
+    for edit in fix.edits:
+        by_cell.setdefault(edit.cell if edit.cell is not None else finding.cell, []).append(edit)
+    for where, edits in sorted(by_cell.items(), key=lambda item: item[0] or 0):
+        source = read(finding.path, where)
+        if source is None:
+            out += ["(The file could not be read, so the fix is not shown.)", ""]
+            continue
+        try:
+            hunks = suggestion_hunks(source, edits)
+        except ValueError:
+            out += ["(The file has changed since it was linted, so the fix is not shown.)", ""]
+            continue
+        for first, last, text in hunks:
+            lines = f"line {first}" if first == last else f"lines {first}-{last}"
+            label = f"Cell {where}, {lines}" if where is not None else lines.capitalize()
+            lang = "python" if where is not None else "suggestion"
+            out += [
+                f"{label}, with the {kind.lower()} applied:",
+                "",
+                *suggestion_fence(text, lang),
+                "",
+            ]
+    return out
+
+
+def _fix_summary(fix: Fix | None) -> str:
+    """`` · fix (safe)`` after a finding's location, or ''."""
+    if fix is None:
+        return ""
+    return (
+        " · suggestion" if fix.applicability == "display-only" else f" · fix ({fix.applicability})"
+    )
+
+
+def source_reader() -> Callable[[str, int | None], str | None]:
+    """:func:`read_source`, each (path, cell) read once."""
+    sources: dict[tuple[str, int | None], str | None] = {}
+
+    def read(path: str, where: int | None) -> str | None:
+        if (path, where) not in sources:
+            sources[path, where] = read_source(path, where)
+        return sources[path, where]
+
+    return read
+
+
 def lint_section(result: LintResult) -> list[str]:
     n = len(result.findings)
     out = [
@@ -219,20 +365,20 @@ def lint_section(result: LintResult) -> list[str]:
             [[location(f), f.code, f.name, f.message] for f in result.findings],
         )
         out.append("")
-        sources: dict[tuple[str, int | None], str | None] = {}
+        read = source_reader()
         for f in result.findings:
-            if (f.path, f.cell) not in sources:
-                sources[f.path, f.cell] = read_source(f.path, f.cell)
-            frame = _frame(f, sources[f.path, f.cell])
+            frame = _frame(f, read(f.path, f.cell))
             if frame:
                 out += [
-                    f"<details><summary>{cell(f'{location(f)} {f.code}')}</summary>",
+                    f"<details><summary>{cell(f'{location(f)} {f.code}{_fix_summary(f.fix)}')}"
+                    "</summary>",
                     "",
                     *frame,
                     "",
                     "</details>",
                     "",
                 ]
+            out += fix_lines(f, read)
     if result.errors:
         out += table(["file", "error"], [[e.path, e.message] for e in result.errors])
         out.append("")

@@ -7,6 +7,16 @@ of the stack, and a ``partialFingerprints`` entry that ignores line numbers, so 
 in the file does not turn an old finding into a "new" one. Files that could not be linted are
 ``toolExecutionNotifications``. Notebook findings carry their ``cell`` (region and result
 properties) and the line within the cell.
+
+A finding with a fix has ``fixes``: one fix (its message as the description, its applicability
+- ``safe``, ``unsafe``, ``display-only`` - in ``properties``) with one ``artifactChange`` whose
+``replacements`` delete a region (the same 1-based, end-exclusive code-point columns as the
+results: the run's ``columnKind`` is ``unicodeCodePoints``, which is what the linter counts, so
+nothing is converted) and insert the new text. The replacements come last-in-file first, so a
+consumer that applies them one by one never shifts a region it has yet to apply, whether it
+reads the later regions against the original file or the edited one. A notebook finding's fix
+has no ``fixes``: its positions are within a cell, and applied to the ``.ipynb`` file's JSON they
+would corrupt it (``gradcheck-kit lint --fix`` edits the cell).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gradcheck_kit._version import __version__
-from gradcheck_kit.report.findings import Finding, LintError, LintResult, RelatedLocation
+from gradcheck_kit.report.findings import Finding, Fix, LintError, LintResult, RelatedLocation
 from gradcheck_kit.report.formats import safe_resolve
 
 SCHEMA_URI = (
@@ -98,6 +108,30 @@ def _related(item: RelatedLocation, index: int, artifact: dict[str, Any]) -> dic
     }
 
 
+_FIX_NOTE = {"unsafe": " (unsafe fix: review it)", "display-only": " (suggestion)"}
+
+
+def _fix(fix: Fix, artifact: dict[str, Any]) -> dict[str, Any]:
+    replacements = []
+    for edit in sorted(fix.edits, reverse=True):  # last in the file first
+        replacement: dict[str, Any] = {
+            "deletedRegion": {
+                "startLine": max(1, edit.line),
+                "startColumn": max(1, edit.column),
+                "endLine": max(1, edit.end_line),
+                "endColumn": max(1, edit.end_column),
+            }
+        }
+        if edit.content:  # no insertedContent: a deletion
+            replacement["insertedContent"] = {"text": edit.content}
+        replacements.append(replacement)
+    return {
+        "description": {"text": fix.message + _FIX_NOTE.get(fix.applicability, "")},
+        "artifactChanges": [{"artifactLocation": artifact, "replacements": replacements}],
+        "properties": {"applicability": fix.applicability},
+    }
+
+
 def _rule(info: RuleInfo) -> dict[str, Any]:
     level = _LEVEL.get(info.severity, "warning")
     rule: dict[str, Any] = {
@@ -153,6 +187,8 @@ def _result(
         result["relatedLocations"] = [
             _related(item, i, artifact) for i, item in enumerate(finding.related, start=1)
         ]
+    if finding.fix is not None and finding.cell is None:  # a notebook's would edit its JSON
+        result["fixes"] = [_fix(finding.fix, artifact)]
     properties: dict[str, Any] = {"name": finding.name}
     for key in ("depth", "symbol", "depth_source", "cell"):
         value = getattr(finding, key)
