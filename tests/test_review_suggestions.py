@@ -420,3 +420,18 @@ def test_github_annotation_says_a_fix_is_available(tmp_path: Path) -> None:
         tmp_path / "x.py", "GCK005", 1, Fix("50%\nmore", "safe", (Edit(1, 1, 1, 1, "x"),))
     )
     assert github_command(odd).endswith("fix available: 50%25%0Amore (safe: --fix)")
+
+
+def test_readme_documents_the_fix_object_as_json_writes_it(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### JSON output\n", 1)[1].split("\n### ", 1)[0]
+    example = re.search(r"```json\n(\"fix\": \{.*?\n\})\n```", section, flags=re.DOTALL)
+    assert example is not None
+    documented = json.loads("{" + example[1] + "}")["fix"]
+    _, result = project(tmp_path)
+    written = lint_to_dict(result)["findings"][1]["fix"]
+    assert set(documented) == set(written)
+    assert [set(e) for e in documented["edits"]] == [set(e) for e in written["edits"]]
+    assert documented["applicability"] in ("safe", "unsafe", "display-only")
+    for word in ("`safe`", "`unsafe`", "`display-only`", "1-based", "end column exclusive"):
+        assert word in section
