@@ -31,7 +31,14 @@ from typing import Any
 from urllib.parse import quote
 
 from gradcheck_kit._version import __version__
-from gradcheck_kit.report.findings import Finding, Fix, LintError, LintResult, RelatedLocation
+from gradcheck_kit.report.findings import (
+    Edit,
+    Finding,
+    Fix,
+    LintError,
+    LintResult,
+    RelatedLocation,
+)
 from gradcheck_kit.report.formats import safe_resolve
 
 SCHEMA_URI = (
@@ -113,7 +120,11 @@ _FIX_NOTE = {"unsafe": " (unsafe fix: review it)", "display-only": " (suggestion
 
 def _fix(fix: Fix, artifact: dict[str, Any]) -> dict[str, Any]:
     replacements = []
-    for edit in sorted(fix.edits, reverse=True):  # last in the file first
+
+    def position(edit: Edit) -> tuple[int, int, int, int, str]:
+        return (edit.line, edit.column, edit.end_line, edit.end_column, edit.content)
+
+    for edit in sorted(fix.edits, key=position, reverse=True):  # last in the file first
         replacement: dict[str, Any] = {
             "deletedRegion": {
                 "startLine": max(1, edit.line),
