@@ -460,7 +460,8 @@ def eval_Call(self: Machine, node: ast.Call, frame: Frame) -> Value:
         if loss:  # a sigmoid applied inside a loss is part of the loss, not of the model
             expr = unwrap_squash(expr)
             if expects and index == 0 and expr is not written:
-                self.squashed_twice(node, written, expects, squash_name(written), None)
+                operand = self.written_operand(written, frame)
+                self.squashed_twice(node, written, expects, squash_name(written), None, operand)
         value = self.eval(expr, frame)
         if expects and index == 0 and expr is written and isinstance(value, Data):
             tail = tail_layer(value.path)
