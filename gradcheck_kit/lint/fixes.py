@@ -229,16 +229,24 @@ def fix_text(
     return fix_bytes(text.encode("utf-8"), path, config or Config(), applies)
 
 
-def fix_file(path: Path, config: Config, applies: Sequence[str], *, write: bool) -> FixedFile:
-    """The fix loop on one file on disk, written back atomically (its mode, encoding and line
-    endings kept) when ``write`` and something changed."""
+def fix_file(
+    path: Path,
+    config: Config,
+    applies: Sequence[str],
+    *,
+    write: bool,
+    findings: list[Finding] | None = None,
+) -> FixedFile:
+    """The fix loop on one file on disk (``findings``: its lint, when already made), written
+    back atomically (its mode, encoding and line endings kept) when ``write`` and something
+    changed."""
     from gradcheck_kit._io import write_atomic
     from gradcheck_kit.lint.discovery import read_file
 
     data, error = read_file(path)
     if data is None:
         return FixedFile(str(path), b"", b"", error=error)
-    outcome = fix_bytes(data, str(path), config, applies)
+    outcome = fix_bytes(data, str(path), config, applies, findings)
     if write and outcome.changed:
         try:
             write_atomic(path, outcome.after)
@@ -247,6 +255,25 @@ def fix_file(path: Path, config: Config, applies: Sequence[str], *, write: bool)
             outcome.fixed = []
             outcome.error = LintError(str(path), f"cannot write the fixes: {exc.strerror or exc}")
     return outcome
+
+
+def one_fix_diff(data: bytes, finding: Finding) -> str:
+    """The diff of ``finding``'s fix alone on its file's bytes (a notebook: on its cell's
+    source), as ``--show-fixes`` shows each fix; '' when it cannot be applied."""
+    if finding.fix is None:
+        return ""
+    try:
+        if finding.cell is None:
+            text = data.decode(_encoding(data))
+            after, _ = apply_fixes(text, [finding.fix])
+            return unified_diff(finding.path, text, after)
+        source = json.loads(data.decode("utf-8-sig"))["cells"][finding.cell - 1]["source"]
+        text = "".join(source) if isinstance(source, list) else str(source)
+        edits = tuple(dataclasses.replace(e, cell=None) for e in finding.fix.edits)
+        after, _ = apply_fixes(text, [dataclasses.replace(finding.fix, edits=edits)])
+        return unified_diff(f"{finding.path}:cell {finding.cell}", text, after)
+    except (ValueError, LookupError, SyntaxError, TypeError):
+        return ""
 
 
 def _rules(findings: Iterable[Finding]) -> str:
@@ -405,6 +432,7 @@ __all__ = [
     "fix_file",
     "fix_text",
     "fixable",
+    "one_fix_diff",
     "parses",
     "unified_diff",
 ]
