@@ -277,7 +277,9 @@ def _report(
             return _fail(f"--report {options.report}: {exc}")
     output = output_format("statistics" if options.statistics else "lint", options.format)
     rendering = RenderOptions(
-        quiet=options.quiet, to_file=bool(options.output_file), rules=_rule_infos
+        quiet=options.quiet,
+        to_file=bool(options.output_file) or (out is not None and out is not sys.stdout),
+        rules=_rule_infos,
     )
     text, errors_in_text = output.render(result, rendering), output.shows_errors
     if options.output_file:

@@ -34,7 +34,8 @@ def fixes_text(items: Sequence[tuple[Finding, str]]) -> str:
     then the diff of that fix alone (``items``: (finding, diff))."""
     if not items:
         return ""
-    lines = [f"{plural(len(items), 'fix')} available:"]
+    n = len(items)
+    lines = [f"{n} fix{'es' if n != 1 else ''} available:"]
     for finding, diff in items:
         assert finding.fix is not None
         fix = finding.fix
