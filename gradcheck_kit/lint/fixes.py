@@ -199,7 +199,7 @@ def fix_bytes(
             again, error = lint_bytes(after, display, config)
             if error is not None:
                 raise _Bug(f"{_rules(done)} left a file that cannot be linted ({error.message})")
-            _check_removed(done, applied, again, moved)
+            _check_removed(done, again, moved)
         except (_Bug, ValueError) as exc:
             outcome.error = LintError(
                 display,
@@ -250,7 +250,8 @@ def fix_file(
     if write and outcome.changed:
         try:
             write_atomic(path, outcome.after)
-        except OSError as exc:
+        except OSError as exc:  # nothing was written: the file's own findings stand
+            outcome.findings = fix_bytes(data, str(path), config, (), findings).findings
             outcome.after = outcome.before
             outcome.fixed = []
             outcome.error = LintError(str(path), f"cannot write the fixes: {exc.strerror or exc}")
@@ -405,9 +406,7 @@ def _check_parses(after: bytes, notebook: bool, done: list[Finding]) -> None:
         raise _Bug(f"{_rules(done)} made code that does not parse ({problem})")
 
 
-def _check_removed(
-    done: list[Finding], applied: list[Fix], again: list[Finding], moved: _Moved
-) -> None:
+def _check_removed(done: list[Finding], again: list[Finding], moved: _Moved) -> None:
     """A fix that does not remove its finding: the same rule still reports at the place the
     finding moved to."""
     now = {(f.code, f.cell, f.line, f.column) for f in again}

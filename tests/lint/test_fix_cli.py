@@ -270,3 +270,30 @@ def test_libcst_is_imported_only_to_apply_a_fix(
     assert "gradcheck_kit.lint.interp.machine" in imported
     assert ("libcst" in imported) is imports_libcst
     assert not {m for m in imported if m.split(".")[0] == "torch"}
+
+
+def test_a_notebook_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    cell = {
+        "cell_type": "code",
+        "execution_count": 1,
+        "metadata": {"collapsed": False},
+        "outputs": [{"output_type": "execute_result", "data": {"text/plain": ["1"]}}],
+        "source": SAFE.splitlines(keepends=True),
+    }
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(notebook, indent=1) + "\n")
+    assert main(["lint", "--no-cache", "--show-fixes", "--format", "concise", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:cell 1:6:47: GCK005 [*] Pass `out` to the loss" in out
+    assert (
+        f"--- a/{path}:cell 1" in out
+        and "+" + SAFE_LINE.replace("torch.sigmoid(out)", "out") in out
+    )
+    assert main(["lint", "--no-cache", "--fix", str(path)]) == 0
+    after = json.loads(path.read_text())
+    assert after["cells"][0]["source"] == SAFE_FIXED.splitlines(keepends=True)
+    assert after["cells"][0]["outputs"] == cell["outputs"]
+    assert after["cells"][0]["metadata"] == cell["metadata"]
