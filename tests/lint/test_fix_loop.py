@@ -334,3 +334,30 @@ def test_nothing_to_fix_leaves_the_bytes_alone(tmp_path: Path) -> None:
     before = os.stat(path)
     outcome = fix_file(path, Config(), APPLICABILITIES, write=True)
     assert not outcome.changed and os.stat(path).st_mtime_ns == before.st_mtime_ns
+
+
+def test_a_module_called_in_the_loss_gives_its_input_and_an_unclear_call_no_fix() -> None:
+    source = HEADER + textwrap.dedent(
+        """\
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(8, 1)
+                self.sigmoid = nn.Sigmoid()
+                self.criterion = nn.BCEWithLogitsLoss()
+
+            def forward(self, x):
+                return self.body(x)
+
+            def training_step(self, batch):
+                x, y = batch
+                return self.criterion(self.sigmoid(self(x)), y)
+
+
+        def unclear(model, logits, labels):
+            return F.cross_entropy(model.softmax(logits), labels)
+        """
+    )
+    module_call, unclear = gck005(source)
+    assert module_call.fix is not None and unclear.fix is None  # model.softmax(logits): which?
+    assert fixed(source) == source.replace("self.sigmoid(self(x))", "self(x)")

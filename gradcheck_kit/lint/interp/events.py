@@ -22,10 +22,13 @@ from gradcheck_kit.lint.interp.models.init import (
 from gradcheck_kit.lint.interp.syntax import (
     full_name,
     names_in,
+    single_operand,
     subscripts_by,
 )
 from gradcheck_kit.lint.interp.values import (
     Data,
+    Instance,
+    ModuleVal,
     Ref,
     Value,
 )
@@ -221,15 +224,31 @@ def applied_to(self: Machine, call: ast.AST | None, operand: ast.expr | None) ->
 
 def written_operand(self: Machine, call: ast.expr, frame: Frame) -> ast.expr | None:
     """The tensor a squashing call written in a loss's argument applies to: ``x`` in
-    ``torch.sigmoid(x)`` and ``F.softmax(x, -1)`` (the receiver is a module) or in
-    ``x.softmax(-1)`` (a tensor method)."""
+    ``torch.sigmoid(x)`` and ``F.softmax(x, -1)`` (a torch function), ``self.act(x)`` (a
+    module), ``x.softmax(-1)`` and ``(a + b).sigmoid()`` (a tensor method); None when the
+    code does not tell which."""
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
         return None
     receiver = call.func.value
-    if isinstance(receiver, (ast.Name, ast.Attribute)) and isinstance(
-        self.eval(receiver, frame), Ref
-    ):
+    if not isinstance(receiver, (ast.Name, ast.Attribute)):
+        return receiver  # ``(a + b).sigmoid()``: only a tensor has the method
+    func = self.eval(call.func, frame)
+    if isinstance(func, Ref):  # torch.sigmoid, F.softmax: the input is the first argument
         if call.args:
             return None if isinstance(call.args[0], ast.Starred) else call.args[0]
         return next((k.value for k in call.keywords if k.arg == "input"), None)
-    return receiver
+    if isinstance(func, (ModuleVal, Instance)):  # self.sigmoid = nn.Sigmoid(): a module call
+        return single_operand(call)
+    if isinstance(self.eval(receiver, frame), Data) or all(
+        isinstance(arg, ast.Constant) or _negative_constant(arg) for arg in call.args
+    ):
+        return receiver  # x.sigmoid(), logits.softmax(-1), logits.softmax(dim=1)
+    return None
+
+
+def _negative_constant(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    )
