@@ -299,7 +299,7 @@ _Moved = dict[tuple[int | None, int, int], tuple[int | None, int, int]]
 
 
 def _native(fix: Fix, newline: str) -> Fix:
-    """A fix whose inserted line breaks are the file's own (``\r\n`` in a CRLF file)."""
+    """A fix whose inserted line breaks are the file's own (CRLF in a CRLF file)."""
     if newline == "\n" or not any("\n" in e.content for e in fix.edits):
         return fix
     edits = tuple(

@@ -361,3 +361,20 @@ def test_a_module_called_in_the_loss_gives_its_input_and_an_unclear_call_no_fix(
     module_call, unclear = gck005(source)
     assert module_call.fix is not None and unclear.fix is None  # model.softmax(logits): which?
     assert fixed(source) == source.replace("self.sigmoid(self(x))", "self(x)")
+
+
+def test_an_inserted_line_takes_the_file_s_line_ending(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fix that inserts lines (as GCK004's will) writes CRLF into a CRLF file (a fake lint
+    whose finding goes away once its comment is in, for this path only)."""
+    from gradcheck_kit.lint import engine
+
+    def lint_once(data: bytes, display: str, config: Config, consulted: object = None) -> object:
+        if b"# fixed" in data:
+            return [], None
+        fix = Fix("insert", "safe", (Edit(2, 1, 2, 1, "# fixed\nz = 0\n"),))
+        return [Finding("GCK004", "n", "m", display, 2, 1, 2, 2, fix=fix)], None
+
+    monkeypatch.setattr(engine, "lint_bytes", lint_once)
+    outcome = fix_bytes(b"x = 1\r\ny = 2\r\n", "m.py", Config(), ("safe",))
+    assert outcome.error is None
+    assert outcome.after == b"x = 1\r\n# fixed\r\nz = 0\r\ny = 2\r\n"
