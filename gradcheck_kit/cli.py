@@ -120,8 +120,45 @@ def _add_lint_arguments(p: argparse.ArgumentParser) -> None:
         help="apply exclude to paths named on the command line too (as pre-commit passes them)",
     )
     p.add_argument("--statistics", action="store_true", help="print a count per rule")
+    _add_fix_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on errors")
+
+
+def _add_fix_arguments(p: argparse.ArgumentParser) -> None:
+    """ruff's fix flags (``--fix-diff`` is ruff's ``--diff``: ours already means REV)."""
+    fixes = p.add_argument_group("fixes")
+    fixes.add_argument(
+        "--fix",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply the safe fixes to the files, then report what remains (config: fix = true)",
+    )
+    fixes.add_argument(
+        "--unsafe-fixes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also apply (and count) unsafe fixes, which may change what the code does "
+        "(config: unsafe-fixes = true)",
+    )
+    fixes.add_argument(
+        "--show-fixes",
+        action="store_true",
+        help="list the fixes: those applied with --fix, else each fixable finding's fix as a "
+        "diff (display-only suggestions included)",
+    )
+    fixes.add_argument(
+        "--fix-only",
+        action="store_true",
+        help="apply the fixes and report only them, not the findings that remain (exit 0 "
+        "unless a file could not be fixed)",
+    )
+    fixes.add_argument(
+        "--fix-diff",
+        action="store_true",
+        help="write nothing: print the fixes --fix would apply as a unified diff (exit 1 when "
+        "there is one). Not --diff REV, which only keeps findings on lines changed since REV",
+    )
 
 
 def _add_check_arguments(p: argparse.ArgumentParser) -> None:

@@ -69,6 +69,10 @@ class Config:
     extend_saturating: tuple[str, ...] = ()
     extend_normalization: tuple[str, ...] = ()
     checks: tuple[Mapping[str, Any], ...] = ()  # [[tool.gradcheck-kit.check]] tables, raw
+    #: ``lint`` applies safe fixes (``--fix``) / also unsafe ones (``--unsafe-fixes``); neither
+    #: changes a finding, so neither is part of the lint cache's key
+    fix: bool = False
+    unsafe_fixes: bool = False
     source: Path | None = None  # the pyproject.toml this came from
 
     @property
@@ -331,6 +335,8 @@ _PARSERS = {
     "extend-saturating": ("extend_saturating", _str_list),
     "extend-normalization": ("extend_normalization", _str_list),
     "check": ("checks", _checks),
+    "fix": ("fix", _flag),
+    "unsafe-fixes": ("unsafe_fixes", _flag),
 }
 
 

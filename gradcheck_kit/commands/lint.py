@@ -9,9 +9,9 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from gradcheck_kit._io import write_atomic
 from gradcheck_kit.commands import EXIT_ERROR, EXIT_FAILED, EXIT_OK
@@ -19,7 +19,7 @@ from gradcheck_kit.config import Config, ConfigError, discover_config, load_conf
 from gradcheck_kit.lint.cache import default_cache_dir
 from gradcheck_kit.lint.diff import DiffError, changed_lines, only_changed
 from gradcheck_kit.lint.engine import INTERNAL_ERROR, internal_traceback, lint_paths
-from gradcheck_kit.report.findings import LintResult
+from gradcheck_kit.report.findings import Finding, LintResult
 from gradcheck_kit.report.registry import RenderOptions, output_format, report_files
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,8 +51,20 @@ class LintOptions:
     stdin_filename: str | None = None  # the name of the file read from stdin (``lint -``)
     add_noqa: bool = False
     statistics: bool = False
+    fix: bool | None = None  # None: the config's ``fix``
+    unsafe_fixes: bool | None = None  # None: the config's ``unsafe-fixes``
+    show_fixes: bool = False
+    fix_only: bool = False
+    fix_diff: bool = False  # ruff's --diff: print the fixes, write nothing
     quiet: bool = False
     verbose: bool = False
+
+    def fixing(self, config: Config) -> bool:
+        """Whether this run applies fixes (``--fix``, ``--fix-only``, ``--fix-diff``, or
+        ``fix = true`` in the config)."""
+        if self.fix_only or self.fix_diff:
+            return True
+        return self.fix if self.fix is not None else config.fix
 
 
 def _fail(message: str) -> int:
@@ -175,6 +187,13 @@ def lint_stdin(data: bytes, display: str, config: Config) -> LintResult:
     return result
 
 
+def _fix_flags(options: LintOptions) -> list[str]:
+    """The fix flags given on the command line (a config's ``fix = true`` is not one)."""
+    named = [("--fix", options.fix), ("--fix-only", options.fix_only)]
+    named.append(("--fix-diff", options.fix_diff))
+    return [flag for flag, value in named if value]
+
+
 def run_lint(options: LintOptions) -> int:
     """``gradcheck-kit lint``: the exit code."""
     paths = list(options.paths) or ["."]
@@ -184,8 +203,17 @@ def run_lint(options: LintOptions) -> int:
             raise ConfigError("`-` (read stdin) cannot be combined with other paths")
         if options.add_noqa and (stdin or options.diff):
             raise ConfigError("--add-noqa edits files on disk: not with `-` or --diff")
+        flags = _fix_flags(options)
+        if flags and (options.diff or options.add_noqa):
+            raise ConfigError(
+                f"{flags[0]} fixes whole files: not with "
+                + ("--diff REV" if options.diff else "--add-noqa")
+                + " (--fix-diff prints the fixes as a diff)"
+            )
         config = resolve_config(options, [options.stdin_filename or "."] if stdin else paths)
         validate(config, options.jobs)
+        if options.diff or options.add_noqa:  # a config's fix = true: those runs do not fix
+            options = replace(options, fix=False)
         if options.report:
             try:
                 report_files("lint").check(options.report)
@@ -193,9 +221,11 @@ def run_lint(options: LintOptions) -> int:
                 raise ConfigError(f"--report: {exc}") from exc
     except ConfigError as exc:
         return _fail(str(exc))
+    data = b""
     try:
         if stdin:  # an editor integration: the buffer on stdin, named by --stdin-filename
-            result = lint_stdin(sys.stdin.buffer.read(), options.stdin_filename or "-", config)
+            data = sys.stdin.buffer.read()
+            result = lint_stdin(data, options.stdin_filename or "-", config)
         else:
             result = lint_changed(
                 paths,
@@ -212,6 +242,11 @@ def run_lint(options: LintOptions) -> int:
         if options.verbose:
             traceback.print_exc()
         return _fail(f"internal error: {exc} (run with --verbose for the traceback; please report)")
+    result.unsafe_fixes = (
+        options.unsafe_fixes if options.unsafe_fixes is not None else config.unsafe_fixes
+    )
+    if options.fixing(config):
+        return _run_fixes(options, config, result, data if stdin else None)
     if options.add_noqa:
         from gradcheck_kit.lint.add_noqa import add_noqa
 
@@ -225,6 +260,16 @@ def run_lint(options: LintOptions) -> int:
             + " (excluded directories are skipped: name a file or folder inside one to lint it)"
         )
 
+    code = _report(options, config, result)
+    if options.show_fixes:
+        _show_available(options, result, data if stdin else None)
+    return code
+
+
+def _report(
+    options: LintOptions, config: Config, result: LintResult, out: TextIO | None = None
+) -> int:
+    """Render ``result`` as asked (stdout, or ``out``), its errors to stderr: the exit code."""
     if options.report:
         try:
             report_files("lint").write(options.report, result, _warn)
@@ -232,7 +277,9 @@ def run_lint(options: LintOptions) -> int:
             return _fail(f"--report {options.report}: {exc}")
     output = output_format("statistics" if options.statistics else "lint", options.format)
     rendering = RenderOptions(
-        quiet=options.quiet, to_file=bool(options.output_file), rules=_rule_infos
+        quiet=options.quiet,
+        to_file=bool(options.output_file) or (out is not None and out is not sys.stdout),
+        rules=_rule_infos,
     )
     text, errors_in_text = output.render(result, rendering), output.shows_errors
     if options.output_file:
@@ -241,7 +288,7 @@ def run_lint(options: LintOptions) -> int:
         except OSError as exc:
             return _fail(f"cannot write --output-file {options.output_file}: {exc.strerror or exc}")
     elif text:
-        sys.stdout.write(text)
+        (out or sys.stdout).write(text)
     if not errors_in_text or options.output_file:
         for error in result.errors:  # machine output stays parseable; errors go to stderr
             print(f"gradcheck-kit: {error.path}: {error.message}", file=sys.stderr)
@@ -261,3 +308,86 @@ def run_lint(options: LintOptions) -> int:
     if (result.findings or result.errors) and not options.exit_zero:
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _run_fixes(options: LintOptions, config: Config, result: LintResult, data: bytes | None) -> int:
+    """``--fix``, ``--fix-only``, ``--fix-diff``: the fix loop on every file with an applicable
+    fix (``data``: the buffer read from stdin), then the report of what remains."""
+    from gradcheck_kit.lint.fixes import applicabilities, fix_bytes, fix_file
+    from gradcheck_kit.report.fix_summary import fixed_text, plural
+
+    applies = applicabilities(result.unsafe_fixes)
+    write = not options.fix_diff
+    by_path: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        by_path.setdefault(finding.path, []).append(finding)
+    stdin = data is not None
+    outcomes = []
+    for path, findings in by_path.items():
+        if not any(f.fix and f.fix.applicability in applies for f in findings):
+            continue
+        if stdin:
+            outcome = fix_bytes(data or b"", path, config, applies, findings)
+        else:
+            outcome = fix_file(Path(path), config, applies, write=write, findings=findings)
+        outcomes.append(outcome)
+        by_path[path] = outcome.findings
+        result.fixed.extend(outcome.fixed)
+        if outcome.error is not None:
+            result.errors.append(outcome.error)
+    result.findings = [f for findings in by_path.values() for f in findings]
+    result.sort()
+    # stdin: the (fixed) source or its diff is the output; everything else goes to stderr
+    info = sys.stderr if stdin or options.fix_diff else sys.stdout
+    if options.fix_diff:
+        for outcome in outcomes:
+            sys.stdout.write(outcome.diff())
+    elif stdin:
+        fixed = outcomes[0].after if outcomes else (data or b"")
+        sys.stdout.buffer.write(fixed)
+        sys.stdout.flush()
+    if options.fix_only or options.fix_diff:
+        for error in result.errors:
+            print(f"gradcheck-kit: {error.path}: {error.message}", file=sys.stderr)
+        if not options.quiet:
+            n = len(result.fixed)
+            if options.fix_diff:
+                print(
+                    f"Would fix {plural(n, 'finding')}." if n else "No fixes available.", file=info
+                )
+            elif not options.show_fixes:
+                print(f"Fixed {plural(n, 'finding')}." if n else "No fixes applied.", file=info)
+        code = EXIT_OK
+    else:
+        code = _report(options, config, result, out=info)
+    if options.show_fixes and not options.fix_diff:
+        info.write(fixed_text(result.fixed))
+    if any(e.message.startswith(INTERNAL_ERROR) for e in result.errors):
+        return EXIT_ERROR
+    if options.fix_diff:
+        changed = any(o.changed for o in outcomes)
+        return EXIT_FAILED if (changed or result.errors) and not options.exit_zero else EXIT_OK
+    if options.fix_only:
+        return EXIT_FAILED if result.errors and not options.exit_zero else EXIT_OK
+    return code
+
+
+def _show_available(options: LintOptions, result: LintResult, data: bytes | None) -> None:
+    """``--show-fixes`` without ``--fix``: each finding's fix (every applicability, display-only
+    suggestions included) with its diff, after the report."""
+    from gradcheck_kit.lint.discovery import read_file
+    from gradcheck_kit.lint.fixes import one_fix_diff
+    from gradcheck_kit.report.fix_summary import fixes_text
+
+    items = []
+    files: dict[str, bytes | None] = {}
+    for finding in result.findings:
+        if finding.fix is None:
+            continue
+        if finding.path not in files:
+            files[finding.path] = data if data is not None else read_file(Path(finding.path))[0]
+        content = files[finding.path]
+        items.append((finding, one_fix_diff(content, finding) if content is not None else ""))
+    text = fixes_text(items)
+    machine = options.format not in ("full", "concise") or data is not None
+    (sys.stderr if machine else sys.stdout).write(text)

@@ -6,16 +6,39 @@ interpreter located keep every byte the fix does not touch (formatting, comments
 fixes do; the result is then parsed with libcst before anything is written, so a fix can never
 leave a file that does not parse. This module imports neither libcst nor torch at import time:
 plain ``lint`` stays as light as it was.
+
+:func:`fix_bytes` is the fix loop ``--fix`` runs on each file: lint, apply the applicable fixes,
+check that the result parses, lint again, until no applicable fix is left (at most
+:data:`MAX_PASSES` passes). A file that does not lint cleanly (a syntax error, a
+:class:`~gradcheck_kit.report.findings.LintError`) is never touched; a fix whose result does not
+parse, cannot be linted, or still has the finding it was meant to remove, is a bug in this tool:
+the loop stops with an error naming the file and the rule, and the text from before that pass.
+Notebooks are fixed cell by cell, in the ``.ipynb`` JSON (outputs and metadata untouched).
+:func:`fix_text` applies the fixes of every applicability (display-only suggestions included)
+to a source text: what the rule pages' "Fix" sections are tested with.
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import difflib
+import io
 import itertools
+import json
+import re
+import tokenize
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from gradcheck_kit.report.findings import Edit, Finding, Fix
+from gradcheck_kit.config import Config
+from gradcheck_kit.report.findings import APPLICABILITIES, Edit, Finding, Fix, LintError
 from gradcheck_kit.report.source import LINE_BREAK
+
+#: Passes of the fix loop before it gives up (a fix that keeps making new fixable findings).
+MAX_PASSES = 10
 
 
 def applicable(fix: Fix | None, *, unsafe: bool = False) -> bool:
@@ -109,4 +132,306 @@ def parses(text: str) -> str | None:
     return None
 
 
-__all__ = ["Edit", "applicable", "apply_fixes", "fixable", "parses", "unified_diff"]
+def applicabilities(unsafe: bool) -> tuple[str, ...]:
+    """What ``--fix`` applies: safe fixes, and unsafe ones with ``--unsafe-fixes``."""
+    return ("safe", "unsafe") if unsafe else ("safe",)
+
+
+@dataclass
+class FixedFile:
+    """The fix loop's outcome for one file (or stdin buffer)."""
+
+    path: str
+    before: bytes
+    after: bytes
+    fixed: list[Finding] = field(default_factory=list)  # as found in the pass that fixed them
+    findings: list[Finding] = field(default_factory=list)  # what is left (a lint of ``after``)
+    error: LintError | None = None  # not fixed (or not fully): a syntax error, a fix's bug
+
+    @property
+    def changed(self) -> bool:
+        return self.after != self.before
+
+    def diff(self) -> str:
+        """The unified diff of the fixes ('' when nothing changed)."""
+        return unified_diff(self.path, _as_text(self.before), _as_text(self.after))
+
+
+class _Bug(Exception):
+    """A fix broke its file or did not remove its finding: a bug in gradcheck-kit."""
+
+
+def fix_bytes(
+    data: bytes,
+    display: str,
+    config: Config,
+    applies: Sequence[str] = ("safe",),
+    findings: list[Finding] | None = None,
+) -> FixedFile:
+    """Apply the fixes of the ``applies`` applicabilities to a file's bytes until none is left
+    (``findings``: a lint of ``data`` already made, else it is linted here). Nothing is
+    written: the caller writes :attr:`FixedFile.after` where it changed."""
+    from gradcheck_kit.lint.engine import INTERNAL_ERROR, lint_bytes
+
+    outcome = FixedFile(display, data, data)
+    error: LintError | None = None
+    if findings is None:
+        findings, error = lint_bytes(data, display, config)
+    outcome.findings = findings
+    if error is not None:  # a syntax error, an undecodable file: never touched
+        outcome.error = error
+        return outcome
+    notebook = display.endswith(".ipynb")
+    for _ in range(MAX_PASSES):
+        todo = [f for f in outcome.findings if f.fix and f.fix.applicability in applies]
+        if not todo:
+            return outcome
+        try:
+            after, applied, moved = (_apply_notebook if notebook else _apply_source)(
+                outcome.after,
+                [f.fix for f in todo if f.fix is not None],
+                [(f.cell, f.line, f.column) for f in todo],
+            )
+            if not applied:
+                raise _Bug("no fix could be applied")
+            done = [f for f in todo if any(f.fix == fix for fix in applied)]
+            _check_parses(after, notebook, done)
+            again, error = lint_bytes(after, display, config)
+            if error is not None:
+                raise _Bug(f"{_rules(done)} left a file that cannot be linted ({error.message})")
+            _check_removed(done, again, moved)
+        except (_Bug, ValueError) as exc:
+            outcome.error = LintError(
+                display,
+                f"{INTERNAL_ERROR} (fixing {_rules(todo)}: {exc}); the file is left as it was "
+                "before that fix; please report it with this file attached",
+            )
+            return outcome
+        outcome.after, outcome.findings = after, again
+        outcome.fixed.extend(done)
+    if any(f.fix and f.fix.applicability in applies for f in outcome.findings):
+        outcome.error = LintError(
+            display,
+            f"{INTERNAL_ERROR} (fixes did not converge after {MAX_PASSES} passes: "
+            f"{_rules(outcome.findings)} still fixable); please report it with this file attached",
+        )
+    return outcome
+
+
+def fix_text(
+    text: str,
+    path: str = "<string>",
+    config: Config | None = None,
+    applies: Sequence[str] = APPLICABILITIES,
+) -> FixedFile:
+    """``text`` with the fixes of every applicability applied (display-only suggestions too,
+    which ``--fix`` never applies): how a rule page's "Fix" example is checked."""
+    return fix_bytes(text.encode("utf-8"), path, config or Config(), applies)
+
+
+def fix_file(
+    path: Path,
+    config: Config,
+    applies: Sequence[str],
+    *,
+    write: bool,
+    findings: list[Finding] | None = None,
+) -> FixedFile:
+    """The fix loop on one file on disk (``findings``: its lint, when already made), written
+    back atomically (its mode, encoding and line endings kept) when ``write`` and something
+    changed."""
+    from gradcheck_kit._io import write_atomic
+    from gradcheck_kit.lint.discovery import read_file
+
+    data, error = read_file(path)
+    if data is None:
+        return FixedFile(str(path), b"", b"", error=error)
+    outcome = fix_bytes(data, str(path), config, applies, findings)
+    if write and outcome.changed:
+        try:
+            write_atomic(path, outcome.after)
+        except OSError as exc:  # nothing was written: the file's own findings stand
+            outcome.findings = fix_bytes(data, str(path), config, (), findings).findings
+            outcome.after = outcome.before
+            outcome.fixed = []
+            outcome.error = LintError(str(path), f"cannot write the fixes: {exc.strerror or exc}")
+    return outcome
+
+
+def one_fix_diff(data: bytes, finding: Finding) -> str:
+    """The diff of ``finding``'s fix alone on its file's bytes (a notebook: on its cell's
+    source), as ``--show-fixes`` shows each fix; '' when it cannot be applied."""
+    if finding.fix is None:
+        return ""
+    try:
+        if finding.cell is None:
+            text = data.decode(_encoding(data))
+            after, _ = apply_fixes(text, [finding.fix])
+            return unified_diff(finding.path, text, after)
+        source = json.loads(data.decode("utf-8-sig"))["cells"][finding.cell - 1]["source"]
+        text = "".join(source) if isinstance(source, list) else str(source)
+        edits = tuple(dataclasses.replace(e, cell=None) for e in finding.fix.edits)
+        after, _ = apply_fixes(text, [dataclasses.replace(finding.fix, edits=edits)])
+        return unified_diff(f"{finding.path}:cell {finding.cell}", text, after)
+    except (ValueError, LookupError, SyntaxError, TypeError):
+        return ""
+
+
+def _rules(findings: Iterable[Finding]) -> str:
+    return ", ".join(sorted({f.code for f in findings})) or "no rule"
+
+
+def _as_text(data: bytes) -> str:
+    try:
+        return data.decode(_encoding(data))
+    except (UnicodeDecodeError, LookupError, SyntaxError):
+        return data.decode("utf-8", errors="replace")
+
+
+def _encoding(data: bytes) -> str:
+    """The file's encoding as Python reads it (``utf-8-sig`` keeps a BOM)."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return encoding
+
+
+#: (old cell or None, old line, old column) -> the same place after the edits
+_Moved = dict[tuple[int | None, int, int], tuple[int | None, int, int]]
+
+
+def _native(fix: Fix, newline: str) -> Fix:
+    """A fix whose inserted line breaks are the file's own (CRLF in a CRLF file)."""
+    if newline == "\n" or not any("\n" in e.content for e in fix.edits):
+        return fix
+    edits = tuple(
+        dataclasses.replace(e, content=re.sub(r"\r?\n", newline, e.content)) for e in fix.edits
+    )
+    return dataclasses.replace(fix, edits=edits)
+
+
+def _apply_text(
+    text: str, fixes: list[Fix], cell: int | None, places: Iterable[tuple[int, int]]
+) -> tuple[str, list[Fix], _Moved]:
+    """``apply_fixes`` on one text, and where each of ``places`` (line, column) ends up."""
+    found = LINE_BREAK.search(text)
+    newline = found.group() if found else "\n"
+    native = [_native(fix, newline) for fix in fixes]
+    after, applied = apply_fixes(text, native)
+    where = _Offsets(text)
+    edits = sorted(
+        (where(e.line, e.column), where(e.end_line, e.end_column), len(e.content))
+        for fix in applied
+        for e in fix.edits
+    )
+    starts = _Offsets(after).starts
+    moved: _Moved = {}
+    for line, column in places:
+        new = _move(where(line, column), edits)
+        new_line = bisect.bisect_right(starts, new)
+        moved[(cell, line, column)] = (cell, new_line, new - starts[new_line - 1] + 1)
+    return after, [fixes[native.index(fix)] for fix in applied], moved
+
+
+def _move(offset: int, edits: list[tuple[int, int, int]]) -> int:
+    """Where ``offset`` is after the (sorted, disjoint) edits: shifted by those before it; one
+    inside a replaced span moves to the start of its replacement."""
+    shift = 0
+    for start, end, size in edits:
+        if end <= offset:
+            shift += size - (end - start)
+        elif start <= offset:
+            return start + shift
+    return offset + shift
+
+
+def _apply_source(
+    data: bytes, fixes: list[Fix], places: list[tuple[int | None, int, int]]
+) -> tuple[bytes, list[Fix], _Moved]:
+    encoding = _encoding(data)
+    after, applied, moved = _apply_text(
+        data.decode(encoding), fixes, None, [(line, column) for _, line, column in places]
+    )
+    return after.encode(encoding), applied, moved
+
+
+def _apply_notebook(
+    data: bytes, fixes: list[Fix], places: list[tuple[int | None, int, int]]
+) -> tuple[bytes, list[Fix], _Moved]:
+    """The fixes applied to the cells' sources in the notebook's JSON; every other byte of
+    meaning (outputs, metadata, key order, indentation) is kept."""
+    raw = data.decode("utf-8-sig")
+    notebook: Any = json.loads(raw)
+    cells = notebook["cells"]
+    by_cell: dict[int, list[Fix]] = {}
+    for fix in fixes:
+        cell = fix.edits[0].cell
+        if cell is not None and 0 < cell <= len(cells):
+            by_cell.setdefault(cell, []).append(fix)
+    moved: _Moved = {}
+    applied: list[Fix] = []
+    for cell, cell_fixes in sorted(by_cell.items()):
+        source = cells[cell - 1].get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        local = [
+            dataclasses.replace(f, edits=tuple(dataclasses.replace(e, cell=None) for e in f.edits))
+            for f in cell_fixes
+        ]
+        here = [(line, column) for at, line, column in places if at == cell]
+        after, done, where = _apply_text(text, local, cell, here)
+        moved.update(where)
+        applied.extend(cell_fixes[local.index(f)] for f in done)
+        cells[cell - 1]["source"] = (
+            after.splitlines(keepends=True) if isinstance(source, list) else after
+        )
+    return _dump_like(notebook, raw).encode("utf-8"), applied, moved
+
+
+def _dump_like(notebook: object, raw: str) -> str:
+    """JSON as the notebook was written: its indentation, its escaping, its last line break."""
+    second = raw.split("\n", 2)[1] if raw.count("\n") >= 2 else ""
+    indent = len(second) - len(second.lstrip(" ")) if raw.lstrip().startswith("{\n") else None
+    ascii_only = raw.isascii() and "\\u" in raw
+    text = json.dumps(notebook, indent=indent, ensure_ascii=ascii_only)
+    return text + ("\n" if raw.endswith("\n") else "")
+
+
+def _check_parses(after: bytes, notebook: bool, done: list[Finding]) -> None:
+    if notebook:
+        from gradcheck_kit.lint.notebook import notebook_source
+
+        text = notebook_source(after.decode("utf-8-sig")).text
+    else:
+        text = after.decode(_encoding(after))
+    problem = parses(text)
+    if problem is not None:
+        raise _Bug(f"{_rules(done)} made code that does not parse ({problem})")
+
+
+def _check_removed(done: list[Finding], again: list[Finding], moved: _Moved) -> None:
+    """A fix that does not remove its finding: the same rule still reports at the place the
+    finding moved to."""
+    now = {(f.code, f.cell, f.line, f.column) for f in again}
+    for finding in done:
+        key = (finding.cell, finding.line, finding.column)
+        place = moved.get(key, key)
+        if (finding.code, *place) in now:
+            where = f"{finding.line}:{finding.column}"
+            if finding.cell is not None:
+                where = f"cell {finding.cell}:{where}"
+            raise _Bug(f"the fix of {finding.code} at {where} did not remove its finding")
+
+
+__all__ = [
+    "MAX_PASSES",
+    "Edit",
+    "FixedFile",
+    "applicabilities",
+    "applicable",
+    "apply_fixes",
+    "fix_bytes",
+    "fix_file",
+    "fix_text",
+    "fixable",
+    "one_fix_diff",
+    "parses",
+    "unified_diff",
+]

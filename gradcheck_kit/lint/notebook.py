@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gradcheck_kit.report.findings import Finding, RelatedLocation
+from gradcheck_kit.report.findings import Finding, Fix, RelatedLocation
 
 _MAGIC = re.compile(r"^\s*(?:[%!]|\?)|^\s*[\w.]+\s*\?\??\s*$|^\s*[\w.,\s]+=\s*[%!]")
 
@@ -36,6 +36,8 @@ class CellSpan:
 class NotebookSource:
     text: str  # the code cells, joined
     cells: tuple[CellSpan, ...]
+    #: lines of ``text`` that are not the cell's own (a magic made ``pass``): never edited
+    rewritten: frozenset[int] = frozenset()
 
     def locate(self, line: int) -> tuple[int, int] | None:
         """(cell, line within the cell) of a line of the joined source."""
@@ -95,6 +97,7 @@ def notebook_source(data: str) -> NotebookSource:
     """The notebook's code cells as one Python module, with the cell of every line."""
     parts: list[str] = []
     spans: list[CellSpan] = []
+    rewritten: set[int] = set()
     line = 1
     for number, source in code_cells(data):
         lines = source.splitlines()
@@ -102,10 +105,13 @@ def notebook_source(data: str) -> NotebookSource:
             continue  # a cell magic: the cell is not Python
         python = _python_lines(lines)
         spans.append(CellSpan(number, line, len(python)))
+        rewritten.update(
+            line + i for i, (a, b) in enumerate(zip(lines, python, strict=True)) if a != b
+        )
         parts.extend(python)
         line += len(python)
     text = "\n".join(parts) + ("\n" if parts else "")
-    return NotebookSource(text, tuple(spans))
+    return NotebookSource(text, tuple(spans), frozenset(rewritten))
 
 
 def to_cells(findings: Sequence[Finding], source: NotebookSource) -> list[Finding]:
@@ -146,4 +152,24 @@ def _to_cell(finding: Finding, source: NotebookSource) -> Finding:
         end_column=end_column,
         cell=cell,
         related=tuple(sorted(related, key=RelatedLocation.sort_key)),
+        fix=_fix_to_cell(finding.fix, source),
     )
+
+
+def _fix_to_cell(fix: Fix | None, source: NotebookSource) -> Fix | None:
+    """A fix's edits in (cell, line within the cell); None (no fix in a notebook) when an edit
+    leaves its cell or touches a line that is not the cell's own (a magic)."""
+    if fix is None:
+        return None
+    edits = []
+    for edit in fix.edits:
+        start, end = source.locate(edit.line), source.locate(edit.end_line)
+        lines = range(edit.line, edit.end_line + 1)
+        if start is None or end is None or start[0] != end[0]:
+            return None
+        if any(n in source.rewritten for n in lines):
+            return None
+        edits.append(dataclasses.replace(edit, line=start[1], end_line=end[1], cell=start[0]))
+    if len({e.cell for e in edits}) != 1:
+        return None  # one fix, one cell: a notebook's cells are edited one at a time
+    return dataclasses.replace(fix, edits=tuple(edits))

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcheck_kit.report.findings import Finding, LintResult
-from gradcheck_kit.report.formats import error_location, statistics
+from gradcheck_kit.report.formats import error_location, fix_hints, statistics
 from gradcheck_kit.report.gradient_console import plural
 from gradcheck_kit.report.source import python_lines, read_source
 
@@ -62,7 +62,12 @@ class LintSummary:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.result
         n = len(r.findings)
-        if n or r.errors:
+        if r.fixed:
+            style = "bold yellow" if n or r.errors else "bold green"
+            files = plural(r.files_checked, "file")
+            total = plural(n + len(r.fixed), "finding")
+            text = f"Found {total} in {files} checked ({len(r.fixed)} fixed, {n} remaining)."
+        elif n or r.errors:
             style = "bold yellow"
             files = plural(r.files_checked, "file")
             text = f"Found {plural(n, 'finding')} in {files} checked."
@@ -75,6 +80,8 @@ class LintSummary:
                 f"{len(r.errors)} file{'s' if len(r.errors) != 1 else ''} could not be linted.",
                 style="bold red",
             )
+        for hint in fix_hints(r):
+            yield Text(hint, style="bold" if hint.startswith("[*]") else "dim")
 
 
 def error_lines(result: LintResult) -> Iterator[Text]:

@@ -156,9 +156,25 @@ class LintResult:
     files_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
     errors: list[LintError] = field(default_factory=list)
+    #: the findings ``--fix`` repaired (``findings`` holds what remains)
+    fixed: list[Finding] = field(default_factory=list)
+    #: whether unsafe fixes were enabled (``--unsafe-fixes``): the summary's hints count them
+    unsafe_fixes: bool = False
+
+    def fixable(self) -> int:
+        """Findings whose fix ``--fix`` would apply (with the unsafe ones when enabled)."""
+        allowed = ("safe", "unsafe") if self.unsafe_fixes else ("safe",)
+        return sum(1 for f in self.findings if f.fix and f.fix.applicability in allowed)
+
+    def hidden_fixes(self) -> int:
+        """Unsafe fixes that ``--unsafe-fixes`` would enable (0 when it is on)."""
+        if self.unsafe_fixes:
+            return 0
+        return sum(1 for f in self.findings if f.fix and f.fix.applicability == "unsafe")
 
     def sort(self) -> None:
         self.findings.sort(key=Finding.sort_key)
+        self.fixed.sort(key=Finding.sort_key)
         self.errors.sort(key=lambda e: e.path)
 
 

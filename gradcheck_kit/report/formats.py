@@ -38,15 +38,38 @@ def location(finding: Finding) -> str:
 
 
 def summary_line(result: LintResult) -> str:
-    """ruff's closing line: ``Found N findings.`` or ``All checks passed!``."""
+    """ruff's closing line: ``Found N findings.`` or ``All checks passed!`` (with ``--fix``:
+    ``Found N findings (k fixed, m remaining).``), then the fix hints (:func:`fix_hints`)."""
     n = len(result.findings)
-    if n == 0 and not result.errors:
+    if result.fixed:
+        total = n + len(result.fixed)
+        text = (
+            f"Found {total} finding{'s' if total != 1 else ''} "
+            f"({len(result.fixed)} fixed, {n} remaining)."
+        )
+    elif n == 0 and not result.errors:
         return "All checks passed!"
-    text = f"Found {n} finding{'s' if n != 1 else ''}."
+    else:
+        text = f"Found {n} finding{'s' if n != 1 else ''}."
     if result.errors:
         k = len(result.errors)
         text += f" {k} file{'s' if k != 1 else ''} could not be linted."
-    return text
+    return "\n".join([text, *fix_hints(result)])
+
+
+def fix_hints(result: LintResult) -> list[str]:
+    """``[*] N fixable with --fix.`` and ``N hidden fixes can be enabled with
+    --unsafe-fixes.``, as ruff closes its summary (nothing when there is nothing to fix)."""
+    hints = []
+    fixable = result.fixable()
+    if fixable:
+        hints.append(f"[*] {fixable} fixable with --fix.")
+    hidden = result.hidden_fixes()
+    if hidden:
+        hints.append(
+            f"{hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with --unsafe-fixes."
+        )
+    return hints
 
 
 def lint_to_concise(result: LintResult, quiet: bool = True) -> str:

@@ -22,10 +22,14 @@ from gradcheck_kit.lint.interp.models.init import (
 from gradcheck_kit.lint.interp.syntax import (
     full_name,
     names_in,
+    single_operand,
     subscripts_by,
 )
 from gradcheck_kit.lint.interp.values import (
     Data,
+    Instance,
+    ModuleVal,
+    Ref,
     Value,
 )
 from gradcheck_kit.lint.sketch import (
@@ -35,9 +39,6 @@ from gradcheck_kit.lint.sketch import (
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.interp.machine import Machine
-
-if TYPE_CHECKING:
-    pass
 
 
 def layer_inits(self: Machine, root: Root) -> None:
@@ -172,11 +173,28 @@ def squashed_twice(
     expects: str,
     applied: str | None,
     applied_at: object | None,
+    operand: ast.expr | None = None,
 ) -> None:
     """An output that already went through sigmoid/softmax, given to a loss that applies
-    it again (GCK005)."""
+    it again (GCK005). For the fix: where the squashing is (``squash``: the call written in the
+    loss's argument, or the layer at the end of the model), the tensor it applies to
+    (``operand``, when this file's code shows it) and the ``nn.Sequential(...)`` call it ends
+    as the last argument of (``sequential``)."""
     if applied != expects:
         return
+    squash = applied_at if applied_at is not None else anchor
+    if applied_at is not None:
+        operand = self.operands.get(id(applied_at))
+    sequential = next(
+        (
+            holder.span_node
+            for holder, _ in self.sequentials
+            if isinstance(holder.span_node, ast.Call)
+            and holder.span_node.args
+            and holder.span_node.args[-1] is squash
+        ),
+        None,
+    )
     self.report(
         Event(
             "GCK005",
@@ -187,6 +205,50 @@ def squashed_twice(
                 "loss": full_name(loss_call.func),
                 "expects": expects,
                 "activations": (applied,),
+                "site": "model" if applied_at is not None else "loss",
+                "squash": squash,
+                "operand": operand,
+                "sequential": sequential,
             },
         )
+    )
+
+
+def applied_to(self: Machine, call: ast.AST | None, operand: ast.expr | None) -> None:
+    """Record that the activation written at ``call`` applies to ``operand`` (``x`` in
+    ``torch.sigmoid(x)``, ``x.sigmoid()``, ``self.act(x)``): GCK005's fix puts the operand in
+    the call's place. Only this file's own code: another module's is not edited."""
+    if isinstance(call, ast.Call) and operand is not None and not self.in_foreign:
+        self.operands[id(call)] = operand
+
+
+def written_operand(self: Machine, call: ast.expr, frame: Frame) -> ast.expr | None:
+    """The tensor a squashing call written in a loss's argument applies to: ``x`` in
+    ``torch.sigmoid(x)`` and ``F.softmax(x, -1)`` (a torch function), ``self.act(x)`` (a
+    module), ``x.softmax(-1)`` and ``(a + b).sigmoid()`` (a tensor method); None when the
+    code does not tell which."""
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
+        return None
+    receiver = call.func.value
+    if not isinstance(receiver, (ast.Name, ast.Attribute)):
+        return receiver  # ``(a + b).sigmoid()``: only a tensor has the method
+    func = self.eval(call.func, frame)
+    if isinstance(func, Ref):  # torch.sigmoid, F.softmax: the input is the first argument
+        if call.args:
+            return None if isinstance(call.args[0], ast.Starred) else call.args[0]
+        return next((k.value for k in call.keywords if k.arg == "input"), None)
+    if isinstance(func, (ModuleVal, Instance)):  # self.sigmoid = nn.Sigmoid(): a module call
+        return single_operand(call)
+    if isinstance(self.eval(receiver, frame), Data) or all(
+        isinstance(arg, ast.Constant) or _negative_constant(arg) for arg in call.args
+    ):
+        return receiver  # x.sigmoid(), logits.softmax(-1), logits.softmax(dim=1)
+    return None
+
+
+def _negative_constant(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
     )

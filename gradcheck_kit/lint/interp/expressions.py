@@ -460,7 +460,9 @@ def eval_Call(self: Machine, node: ast.Call, frame: Frame) -> Value:
         if loss:  # a sigmoid applied inside a loss is part of the loss, not of the model
             expr = unwrap_squash(expr)
             if expects and index == 0 and expr is not written:
-                self.squashed_twice(node, written, expects, squash_name(written), None)
+                applied = squash_name(written)  # the tensor it squashes: for the fix
+                operand = self.written_operand(written, frame) if applied == expects else None
+                self.squashed_twice(node, written, expects, applied, None, operand)
         value = self.eval(expr, frame)
         if expects and index == 0 and expr is written and isinstance(value, Data):
             tail = tail_layer(value.path)

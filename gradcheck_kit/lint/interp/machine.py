@@ -52,6 +52,7 @@ from gradcheck_kit.lint.interp.models import MODELS
 from gradcheck_kit.lint.interp.models.generic import unmodelled_call
 from gradcheck_kit.lint.interp.models.init import ExplicitInit, init_function
 from gradcheck_kit.lint.interp.models.layers import with_configured
+from gradcheck_kit.lint.interp.syntax import single_operand
 from gradcheck_kit.lint.interp.values import (
     JOURNAL,
     ClassInfo,
@@ -120,6 +121,7 @@ class Machine:
         self.classes: list[ClassInfo] = []
         self.functions: list[FuncRef] = []
         self.sequentials: list[tuple[SeqVal, str | None]] = []
+        self.operands: dict[int, ast.expr] = {}  # id(activation call) -> its tensor (events)
         self.frame_stack: list[Frame] = []
         self.pending: list[Instance] = []
         self.events: list[Event] = []
@@ -273,6 +275,7 @@ class Machine:
             return data
         if isinstance(node, Layer):
             node = copy_layer(node, self.span(call) or node.anchor)
+            self.applied_to(call, single_operand(call))
         return self.extend(data, node)
 
     def call_instance(self, instance: Instance, data: Data, call: ast.Call | None) -> Value:
@@ -468,6 +471,8 @@ class Machine:
     recurrence = events.recurrence
     indexes_data = events.indexes_data
     squashed_twice = events.squashed_twice
+    applied_to = events.applied_to
+    written_operand = events.written_operand
 
 
 def extract(

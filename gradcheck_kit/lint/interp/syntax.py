@@ -6,7 +6,7 @@ dotted name.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 
 def target_names(target: ast.expr) -> frozenset[str]:
@@ -61,3 +61,21 @@ def arguments_of(call: ast.Call) -> Iterator[tuple[ast.expr, str, str | None]]:
             yield arg, "", None
     for keyword in call.keywords:
         yield keyword.value, "**" if keyword.arg is None else "", keyword.arg
+
+
+def call_operand(call: ast.Call, tensor: object, args: Sequence[object]) -> ast.expr | None:
+    """The argument written for ``tensor`` in a functional call (``torch.sigmoid(x)``,
+    ``F.softmax(input=x, dim=1)``), or None when it cannot be told."""
+    if call.args and args and args[0] is tensor:
+        first = call.args[0]
+        return None if isinstance(first, ast.Starred) else first
+    if not call.args:
+        return next((k.value for k in call.keywords if k.arg == "input"), None)
+    return None
+
+
+def single_operand(call: ast.Call | None) -> ast.expr | None:
+    """``x`` in ``self.act(x)``: a module called with one plain positional argument."""
+    if call is None or call.keywords or len(call.args) != 1:
+        return None
+    return None if isinstance(call.args[0], ast.Starred) else call.args[0]

@@ -8,6 +8,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from gradcheck_kit import catalog
+from gradcheck_kit.lint.interp.syntax import call_operand
 from gradcheck_kit.lint.interp.values import Data, ModuleVal, Unknown, Value, looks_like_norm
 from gradcheck_kit.lint.sketch import Layer
 
@@ -27,6 +28,7 @@ def unmodelled_call(m: Machine, qname: str, args: list[Value], node: ast.Call) -
             if short.endswith("_loss") or "loss" in short or short in catalog.LOSS_FUNCTIONS:
                 return Unknown()
             if short in catalog.SOFTMAX_NAMES:
+                m.applied_to(node, call_operand(node, data_args[0], args))
                 return m.extend(data_args[0], Layer("activation", short, span))
             return data_args[0]
         return Unknown(qname, any(isinstance(a, Unknown) and a.from_data for a in args))

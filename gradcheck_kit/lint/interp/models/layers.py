@@ -12,6 +12,7 @@ from gradcheck_kit import catalog
 from gradcheck_kit.lint.facts import Event
 from gradcheck_kit.lint.interp.models import Model, model
 from gradcheck_kit.lint.interp.models.init import fan_in_of
+from gradcheck_kit.lint.interp.syntax import call_operand
 from gradcheck_kit.lint.interp.values import Const, Data, ModuleVal, Ref, SeqVal, Unknown, Value
 from gradcheck_kit.lint.sketch import Layer
 
@@ -38,6 +39,7 @@ def saturating(
     if qname in catalog.SATURATING_MODULES or (short[:1].isupper() and not data_args):
         return ModuleVal(layer)
     if data_args:
+        m.applied_to(node, call_operand(node, data_args[0], args))
         return m.extend(data_args[0], layer)
     return Unknown()
 

@@ -79,6 +79,7 @@ def split(
 
 @tensor_method(catalog.SOFTMAX_NAMES)
 def softmax_method(m: Machine, owner: Data, name: str, args: list[Value], node: ast.Call) -> Value:
+    m.applied_to(node, node.func.value if isinstance(node.func, ast.Attribute) else None)
     return m.extend(owner, Layer("activation", name, m.span(node)))
 
 
@@ -92,6 +93,7 @@ def saturating_method(
     m: Machine, owner: Data, name: str, args: list[Value], node: ast.Call
 ) -> Value:
     act = catalog.SATURATING_METHODS[name]
+    m.applied_to(node, node.func.value if isinstance(node.func, ast.Attribute) else None)
     return m.extend(owner, Layer("saturating", act.name, m.span(node), act.derivative_bound))
 
 
