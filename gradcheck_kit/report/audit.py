@@ -337,16 +337,17 @@ def audit_text(report: AuditReport, fmt: str, width: int | None = None) -> str:
 
 
 def write_audit_report(report: AuditReport, path: str) -> None:
-    """``.html``/``.svg`` look like the terminal; ``.md`` is a PR comment; ``.json`` is data."""
+    """``.html`` is a page for a reviewer (:mod:`.html`); ``.svg`` looks like the terminal;
+    ``.md`` is a PR comment; ``.json`` is data."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".html", ".htm", ".svg"):
+    if suffix in (".html", ".htm"):
+        from gradcheck_kit.report.html import audit_html
+
+        text = audit_html(report)
+    elif suffix == ".svg":
         console = Console(record=True, file=io.StringIO(), width=120, force_terminal=True)
         console.print(report)
-        text = (
-            console.export_svg(title="gradcheck-kit audit")
-            if suffix == ".svg"
-            else console.export_html(inline_styles=True)
-        )
+        text = console.export_svg(title="gradcheck-kit audit")
     elif suffix == ".md":
         text = to_markdown(report)
     elif suffix == ".json":
