@@ -396,7 +396,8 @@ def _bar_chart(
     n = max(len(bars), 1)
     slot = plot_w / n
     width = max(1.0, min(slot * 0.72, 40.0))
-    every = max(1, math.ceil(n / 30))
+    widest = max((len(xlabel) for xlabel, _, _ in bars), default=1) * 7 + 10  # px per label
+    every = max(1, math.ceil(n * widest / plot_w))
     base = _H - _BOTTOM
     for i, (xlabel, value, tip) in enumerate(bars):
         cx = _LEFT + slot * (i + 0.5)
@@ -426,7 +427,7 @@ def _bar_chart(
                 f'<polygon class="mark" points="{_num(cx - 6)},{_num(y0)} {_num(cx + 6)},'
                 f'{_num(y0)} {_num(cx)},{_num(tip_y)}"><title>{esc(tip)}</title></polygon>'
             )
-        if i % every == 0 or i == n - 1:
+        if i % every == 0 or (i == n - 1 and 2 * (i % every) >= every + 1):
             body.append(
                 f'<text x="{_num(cx)}" y="{base + 16}" text-anchor="middle">{esc(xlabel)}</text>'
             )
@@ -704,7 +705,9 @@ def _layer_table(layers: Sequence[LayerStat]) -> str:
     )
 
 
-def _check_article(test: str | None, report: GradientReport, anchor: str) -> str:
+def _check_article(
+    test: str | None, report: GradientReport, anchor: str, check: str | None = None
+) -> str:
     failure = report.failure
     tone = "ok" if failure is None else "bad"
     out = [f'<article class="check {tone}" id="{anchor}">']
@@ -712,6 +715,8 @@ def _check_article(test: str | None, report: GradientReport, anchor: str) -> str
     items: list[tuple[str, str]] = []
     if test:
         items.append(("test", f"<code>{esc(test)}</code>"))
+    if check and check != report.target:
+        items.append(("declared check", f"<code>{esc(check)}</code>"))
     if failure is not None:
         depth = f"depth {failure.depth}" if failure.depth is not None else "the first example"
         items += [
@@ -1109,7 +1114,7 @@ def audit_html(report: AuditReport) -> str:
         for i in order:
             check = checks[i]
             if check.report is not None:
-                body.append(_check_article(None, check.report, f"check-{i}"))
+                body.append(_check_article(None, check.report, f"check-{i}", check.target))
     else:
         body.append(
             f'<p class="muted">{esc(report.runtime_note or "no runtime checks declared")}</p>'
