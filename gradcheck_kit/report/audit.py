@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -202,7 +202,8 @@ def _confirmation_text(finding: Finding, check: CheckOutcome) -> Text:
 
 def _checks_table(checks: list[CheckOutcome]) -> Any:
     """Numbers and verdicts are never cut; targets and models fold; narrower, the vertical rules
-    go, then model and target share a column."""
+    go, then model and target share a column; narrower still, one record per check: its target
+    and model on lines of their own, then its numbers and verdict."""
     from rich import box
 
     from gradcheck_kit.report.gradient_console import Fit
@@ -246,7 +247,33 @@ def _checks_table(checks: list[CheckOutcome]) -> Any:
             )
         return table
 
-    return Fit(lambda: build(False, False), lambda: build(True, False), lambda: build(True, True))
+    def records() -> Group:
+        style = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
+        lines: list[Text] = []
+        for check in checks:
+            report = check.report
+            lines.append(Text(check.target, style="bold", overflow="fold"))
+            if check.model:
+                lines.append(Text(f"  model {check.model}", overflow="fold"))
+            if report is not None:
+                value = report.failure.ratio if report.failure else report.ratio
+                ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
+                depths = f"{report.depths[0]}..{report.depths[1]}" if report.depths else "-"
+                lines.append(
+                    Text(
+                        f"  depths {depths}, {report.examples_run} examples, flow ratio {ratio}",
+                        overflow="fold",
+                    )
+                )
+            lines.append(Text("  " + check.verdict, style=style[check.status], overflow="fold"))
+        return Group(*lines)
+
+    return Fit(
+        lambda: build(False, False),
+        lambda: build(True, False),
+        lambda: build(True, True),
+        records,
+    )
 
 
 # -- markdown (a pull-request comment) ---------------------------------------------------------
