@@ -7,6 +7,7 @@ and checks its screenshot; it is skipped, saying why, where none is installed.""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -26,7 +27,9 @@ import gradcheck_kit as gk  # noqa: E402
 from gradcheck_kit.report.audit import AuditReport, write_audit_report  # noqa: E402
 from gradcheck_kit.report.checks import CheckOutcome  # noqa: E402
 from gradcheck_kit.report.export import write_report, write_sweep_report  # noqa: E402
-from gradcheck_kit.report.gradients import GradientReport, fmt  # noqa: E402
+from gradcheck_kit.report.findings import LintError  # noqa: E402
+from gradcheck_kit.report.gradients import GradientReport, LayerStat, fmt  # noqa: E402
+from gradcheck_kit.report.html import layer_chart  # noqa: E402
 from gradcheck_kit.runtime.check import check_gradients  # noqa: E402
 from gradcheck_kit.runtime.sweep import sweep  # noqa: E402
 
@@ -215,6 +218,7 @@ def test_audit_page(tmp_path: Path, reports, lint_result: gk.LintResult) -> None
         CheckOutcome(target="models.py:make_residual", report=passing, model="Residual"),
         CheckOutcome(target="models.py:make_gpt", skipped="transformers is not installed"),
     ]
+    lint_result.errors.append(LintError(path=HOSTILE_FILE, message=f"cannot parse: {HOSTILE}"))
     audit = AuditReport(lint=lint_result, checks=checks)
     path = tmp_path / "audit.html"
     write_audit_report(audit, str(path))
@@ -226,6 +230,9 @@ def test_audit_page(tmp_path: Path, reports, lint_result: gk.LintResult) -> None
     assert "FAIL" in verdict and "1/2 runtime checks passed" in verdict
     assert len(re.findall(r'<svg class="chart"', text)) == 2
     assert "skipped: transformers is not installed" in text
+    assert "Files that could not be linted" in text and f"cannot parse: {HOSTILE}" in "".join(
+        page.text
+    )
     assert HOSTILE in "".join(page.text) and HOSTILE not in text
     # the same stylesheet as the other reports (one theme, light and dark)
     other = tmp_path / "r.html"
@@ -235,9 +242,32 @@ def test_audit_page(tmp_path: Path, reports, lint_result: gk.LintResult) -> None
     assert "prefers-color-scheme: dark" in text
 
 
+def test_chart_marks_zero_non_finite_and_unreached_layers() -> None:
+    """The chart's marks, for the values a real run can report (the verdicts themselves are
+    tested on real models in test_verdicts.py)."""
+    layers = (
+        LayerStat(0, "embed<&>", "Embedding", 8, grad_rms=None),
+        LayerStat(1, "fc1", "Linear", 8, grad_rms=0.0),
+        LayerStat(2, "fc2", "Linear", 8, grad_rms=math.inf),
+        LayerStat(3, "fc3", "Linear", 8, grad_rms=2e-7),
+        LayerStat(4, "fc4", "Linear", 8, grad_rms=5e4),
+        LayerStat(5, "head", "Linear", 8, grad_rms=1e-1, input_grad_rms=1e-1),
+    )
+    report = GradientReport(
+        target="t", passed=False, failure=None, examples_run=1, layers=layers, limits=(1e-3, 1e3)
+    )
+    chart = layer_chart(report)
+    parse(chart)
+    assert chart.count('class="mark none"') == 1  # no gradient reached the embedding
+    assert chart.count('<polygon class="mark"') == 2  # zero, non-finite
+    assert chart.count('class="bar bad"') == 1 and chart.count('class="bar high"') == 1
+    assert "#0 embed&lt;&amp;&gt; (Embedding): no gradient reached it" in chart
+    assert ">1e-8<" in chart or ">1e-7<" in chart  # the axis reaches the smallest value
+
+
 def test_sweep_page(tmp_path: Path) -> None:
     torch.set_num_threads(1)
-    report = sweep(sigmoid_mlp, depths=[2, 4, 6], seeds=2, input_shape=(4, 16))
+    report = sweep(sigmoid_mlp, depths=[2, 4, 6], seeds=2, input_shape=(4, 16), name=HOSTILE)
     path = tmp_path / "sweep.html"
     write_sweep_report(path, report, warn=lambda message: None)
     text = path.read_text(encoding="utf-8")
@@ -250,6 +280,7 @@ def test_sweep_page(tmp_path: Path) -> None:
         assert fmt(p.median) in text and fmt(p.low) in text and fmt(p.high) in text
     assert '<th scope="col">notes</th>' not in text  # no empty column
     assert [p.name for p in tmp_path.iterdir()] == ["sweep.html"]
+    assert HOSTILE not in text and "&lt;script&gt;alert(&quot;x&quot;)" in text
 
 
 # -- the browser ------------------------------------------------------------------------------
