@@ -1,6 +1,7 @@
 """The audit report as data and its renderings: the terminal view (a rich renderable), JSON,
-a Markdown pull-request comment, and ``--report`` files (``.html``/``.svg`` look like the
-terminal, ``.md`` is the PR comment, ``.json`` is data).
+a Markdown pull-request comment, and ``--report`` files (``.html`` is a page for a reviewer,
+:mod:`gradcheck_kit.report.html`; ``.svg`` looks like the terminal, ``.md`` is the PR comment,
+``.json`` is data).
 
 A lint finding and the runtime check of the same model are shown together ("flagged
 statically, confirmed at runtime"); :func:`agreement` says how they relate.
