@@ -195,3 +195,21 @@ def test_plural() -> None:
 
     text = render(LintSummary(LintResult(findings=[], errors=[], files_checked=1)), 80)
     assert "1 file checked" in text
+
+
+LONG = (
+    "models/a_very_long_module_path/deep_networks_zoo.py:make_a_deep_sigmoid_mlp_with_a_long_name"
+)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_long_targets_are_never_cut(reports, width: int) -> None:
+    """A verdict panel names its model in the title where it fits, else on its first line."""
+    from dataclasses import replace
+
+    for report in reports:
+        text = render(replace(report, target=LONG), width)
+        assert folded_in(LONG, text), text[:400]
+        assert "…" not in text
+    swept = sweep(sigmoid_mlp, depths=[2, 4, 6], seeds=1, input_shape=(4, 16), name=LONG)
+    assert folded_in(LONG, render(swept, width))

@@ -1,6 +1,7 @@
 """The audit report as data and its renderings: the terminal view (a rich renderable), JSON,
-a Markdown pull-request comment, and ``--report`` files (``.html``/``.svg`` look like the
-terminal, ``.md`` is the PR comment, ``.json`` is data).
+a Markdown pull-request comment, and ``--report`` files (``.html`` is a page for a reviewer,
+:mod:`gradcheck_kit.report.html`; ``.svg`` looks like the terminal, ``.md`` is the PR comment,
+``.json`` is data).
 
 A lint finding and the runtime check of the same model are shown together ("flagged
 statically, confirmed at runtime"); :func:`agreement` says how they relate. In the Markdown, a
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -204,7 +205,8 @@ def _confirmation_text(finding: Finding, check: CheckOutcome) -> Text:
 
 def _checks_table(checks: list[CheckOutcome]) -> Any:
     """Numbers and verdicts are never cut; targets and models fold; narrower, the vertical rules
-    go, then model and target share a column."""
+    go, then model and target share a column; narrower still, one record per check: its target
+    and model on lines of their own, then its numbers and verdict."""
     from rich import box
 
     from gradcheck_kit.report.gradient_console import Fit
@@ -248,7 +250,33 @@ def _checks_table(checks: list[CheckOutcome]) -> Any:
             )
         return table
 
-    return Fit(lambda: build(False, False), lambda: build(True, False), lambda: build(True, True))
+    def records() -> Group:
+        style = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
+        lines: list[Text] = []
+        for check in checks:
+            report = check.report
+            lines.append(Text(check.target, style="bold", overflow="fold"))
+            if check.model:
+                lines.append(Text(f"  model {check.model}", overflow="fold"))
+            if report is not None:
+                value = report.failure.ratio if report.failure else report.ratio
+                ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
+                depths = f"{report.depths[0]}..{report.depths[1]}" if report.depths else "-"
+                lines.append(
+                    Text(
+                        f"  depths {depths}, {report.examples_run} examples, flow ratio {ratio}",
+                        overflow="fold",
+                    )
+                )
+            lines.append(Text("  " + check.verdict, style=style[check.status], overflow="fold"))
+        return Group(*lines)
+
+    return Fit(
+        lambda: build(False, False),
+        lambda: build(True, False),
+        lambda: build(True, True),
+        records,
+    )
 
 
 # -- markdown (a pull-request comment) ---------------------------------------------------------
@@ -345,16 +373,17 @@ def audit_text(report: AuditReport, fmt: str, width: int | None = None) -> str:
 
 
 def write_audit_report(report: AuditReport, path: str) -> None:
-    """``.html``/``.svg`` look like the terminal; ``.md`` is a PR comment; ``.json`` is data."""
+    """``.html`` is a page for a reviewer (:mod:`.html`); ``.svg`` looks like the terminal;
+    ``.md`` is a PR comment; ``.json`` is data."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".html", ".htm", ".svg"):
+    if suffix in (".html", ".htm"):
+        from gradcheck_kit.report.html import audit_html
+
+        text = audit_html(report)
+    elif suffix == ".svg":
         console = Console(record=True, file=io.StringIO(), width=120, force_terminal=True)
         console.print(report)
-        text = (
-            console.export_svg(title="gradcheck-kit audit")
-            if suffix == ".svg"
-            else console.export_html(inline_styles=True)
-        )
+        text = console.export_svg(title="gradcheck-kit audit")
     elif suffix == ".md":
         text = to_markdown(report)
     elif suffix == ".json":

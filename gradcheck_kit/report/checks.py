@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,7 +116,11 @@ def outcome_dict(outcome: CheckOutcome) -> dict[str, Any]:
 
 def checks_summary(outcomes: Sequence[CheckOutcome]) -> str:
     counts = {s: sum(o.status == s for o in outcomes) for s in ("passed", "failed", "error")}
-    text = f"{len(outcomes)} checks: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    words = {"passed": "passed", "failed": "failed", "error": "errors"}
+    n_checks = len(outcomes)
+    text = f"{n_checks} check{'s' if n_checks != 1 else ''}: " + ", ".join(
+        f"{n} {words[s] if n != 1 else s}" for s, n in counts.items()
+    )
     skipped = sum(o.status == "skipped" for o in outcomes)
     return text + (f", {skipped} skipped" if skipped else "")
 
@@ -130,7 +135,8 @@ def checks_full(
 ) -> str:
     """``check --format full``: each report as the terminal shows it, then (``summary``) a
     count line. Printed to stdout unless ``to_file`` (then returned, without colour, 110
-    columns); returns "" when it printed."""
+    columns); returns "" when it printed. Piped, it is 110 columns wide unless ``COLUMNS`` says
+    otherwise."""
     from rich.console import Console
     from rich.text import Text
 
@@ -138,7 +144,7 @@ def checks_full(
     console = Console(
         file=buffer if to_file else sys.stdout,
         record=False,
-        width=110 if to_file or not sys.stdout.isatty() else None,
+        width=110 if to_file or not (sys.stdout.isatty() or os.environ.get("COLUMNS")) else None,
         no_color=to_file,
     )
     for outcome in outcomes:

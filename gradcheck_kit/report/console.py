@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
-from rich.markdown import Markdown
+from rich.markdown import Markdown, TableElement
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -47,7 +47,7 @@ class FindingView:
                 line_numbers=True,
                 line_range=(max(1, f.line - _CONTEXT), last + _CONTEXT),
                 highlight_lines=set(range(f.line, last + 1)),
-                word_wrap=False,
+                word_wrap=True,  # a narrow terminal wraps a long line, never cuts it
                 theme="ansi_dark",
             )
         if f.symbol:
@@ -112,5 +112,21 @@ def statistics_table(result: LintResult) -> Table:
     return table
 
 
+class _FoldingTable(TableElement):
+    """A Markdown table whose cells fold at a narrow width instead of ending in an ellipsis."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for part in super().__rich_console__(console, options):
+            if isinstance(part, Table):
+                for column in part.columns:
+                    column.overflow = "fold"
+            yield part
+
+
+class _RulePage(Markdown):
+    elements = {**Markdown.elements, "table_open": _FoldingTable}
+
+
 def rule_page(markdown: str) -> Markdown:
-    return Markdown(markdown)
+    """A rule's page for the terminal: nothing cut at any width (tables fold)."""
+    return _RulePage(markdown)

@@ -1,8 +1,11 @@
 """Report files: one call writes lint results, gradient reports and depth sweeps as HTML, SVG,
 Markdown or JSON, the format chosen by the file's suffix, atomically.
 
-* ``.html`` / ``.svg``: the terminal rendering (rich console recording), so the file looks like
-  what ``gradcheck-kit`` prints; every user-controlled string is HTML-escaped by rich.
+* ``.html``: a page for a reviewer (:mod:`gradcheck_kit.report.html`): the verdict first, a
+  legend, per-layer charts (inline SVG), tables, source excerpts; self-contained, user text
+  escaped.
+* ``.svg``: the terminal rendering (rich console recording), so the file looks like what
+  ``gradcheck-kit`` prints; every user-controlled string is escaped by rich.
 * ``.md``: for a pull-request comment (:mod:`gradcheck_kit.report.markdown`): tables, collapsible
   details, no ANSI.
 * ``.json``: stable, documented here::
@@ -20,14 +23,12 @@ Markdown or JSON, the format chosen by the file's suffix, atomically.
   (``lint`` is the ``gradcheck-kit lint --format json`` object; each gradient entry is
   :meth:`GradientReport.to_dict` plus the pytest test id that ran it, when there is one.)
 
-A sweep is any object with ``to_dict()``; it is drawn in HTML/SVG when it is a rich renderable
+A sweep is any object with ``to_dict()``; it is drawn in SVG when it is a rich renderable
 and written as Markdown by its ``to_markdown()`` when it has one (else as a JSON block).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 import os
@@ -64,30 +65,6 @@ FORMATS: dict[str, str] = {
     if fmt in ("html", "svg", "markdown", "json")
 }
 WIDTH = 140  # columns of the recorded console: wide enough for the per-layer table
-
-_HTML = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta name="generator" content="gradcheck-kit {version}">
-<title>{title}</title>
-<style>
-{{stylesheet}}
-body {{{{
-    color: {{foreground}};
-    background-color: {{background}};
-    margin: 0;
-    padding: 1em 2em;
-}}}}
-pre {{{{ font-family: Menlo, "DejaVu Sans Mono", Consolas, "Courier New", monospace;
-        font-size: 13px; line-height: 1.25; }}}}
-</style>
-</head>
-<body>
-<pre><code style="font-family:inherit">{{code}}</code></pre>
-</body>
-</html>
-"""
 
 
 def report_format(path: str | os.PathLike[str]) -> str:
@@ -209,17 +186,16 @@ def render_report(
         from gradcheck_kit.report.markdown import render_markdown
 
         return render_markdown(title=title, lint=lint, entries=entries, sweeps=sweeps)
-    if fmt not in ("html", "svg"):
+    if fmt == "html":
+        from gradcheck_kit.report.html import report_html
+
+        return report_html(title=title, lint=lint, entries=entries, sweeps=sweeps)
+    if fmt != "svg":
         raise ValueError(f"unknown report format {fmt!r}: use html, svg, markdown or json")
     console = _recording_console()
     for part in renderables(title=title, lint=lint, entries=entries, sweeps=sweeps):
         console.print(part)
-    if fmt == "svg":
-        return console.export_svg(title=title, theme=MONOKAI)
-    # rich fills the template with str.format: braces in the title must not reach it raw
-    safe_title = html.escape(title).replace("{", "{{").replace("}", "}}")
-    template = _HTML.format(version=html.escape(__version__), title=safe_title)
-    return console.export_html(theme=MONOKAI, inline_styles=False, code_format=template)
+    return console.export_svg(title=title, theme=MONOKAI)
 
 
 def write_report(
@@ -248,8 +224,8 @@ def write_sweep_report(
     path: str | os.PathLike[str], report: Any, warn: Callable[[str], None]
 ) -> None:
     """A depth sweep's report file: as :func:`write_report` by suffix, plus the matplotlib plot
-    when matplotlib is installed - inline in ``.html``, saved next to a ``.md`` as
-    ``FILE.md.svg`` and linked; ``.png`` is the plot alone (without matplotlib: ``warn`` and
+    when matplotlib is installed, saved next to a ``.md`` as ``FILE.md.svg`` and linked (the
+    ``.html`` page draws its own chart); ``.png`` is the plot alone (without matplotlib: ``warn`` and
     write nothing)."""
     from gradcheck_kit.report.sweep_plot import render_plot
 
@@ -262,18 +238,13 @@ def write_sweep_report(
         write_atomic(path, image)
         return
     fmt = write_report(path, sweeps=[report])
-    if fmt not in ("html", "markdown"):
+    if fmt != "markdown":  # the HTML page draws its own chart (report.html.sweep_chart)
         return
     image = render_plot(report, "svg")
     if image is None:
         return
     text = path.read_text(encoding="utf-8")
-    if fmt == "html":
-        data = base64.b64encode(image).decode("ascii")
-        tag = f'<img alt="flow ratio against depth" src="data:image/svg+xml;base64,{data}">'
-        text = text.replace("<body>", f"<body>\n{tag}", 1)
-    else:
-        image_path = path.with_name(path.name + ".svg")
-        write_atomic(image_path, image.decode("utf-8"))
-        text = text.rstrip("\n") + f"\n\n![flow ratio against depth]({image_path.name})\n"
+    image_path = path.with_name(path.name + ".svg")
+    write_atomic(image_path, image.decode("utf-8"))
+    text = text.rstrip("\n") + f"\n\n![flow ratio against depth]({image_path.name})\n"
     write_atomic(path, text)

@@ -168,7 +168,7 @@ def _layer_table(
     table.add_column("width", justify="right", no_wrap=True)
     table.add_column("grad RMS", justify="right", no_wrap=True)
     if bar:
-        table.add_column("", no_wrap=True)
+        table.add_column("log10 RMS", no_wrap=True)
     table.add_column("param grad", justify="right", no_wrap=True)
     with_saturation = saturation != "none" and any(layer.saturation is not None for layer in layers)
     if with_saturation:
@@ -256,11 +256,37 @@ def verdict(report: GradientReport) -> str:
     return "pass" if report.failure is None else report.failure.kind
 
 
-def _panel(report: GradientReport) -> Panel:
+class TitledPanel:
+    """A verdict panel whose title names a model: where the title would be cut (a narrow
+    terminal), the panel takes the ``short`` title and the name becomes its first line, folded
+    if it must be, never cut."""
+
+    def __init__(
+        self, title: Text, short: Text, name: str, body: str, style: str, expand: bool = False
+    ) -> None:
+        self.title, self.short, self.name, self.body = title, short, name, body
+        self.style, self.expand = style, expand
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        if self.title.cell_len + 6 <= options.max_width:
+            title, body = self.title, Text(self.body)
+        else:
+            title = self.short
+            body = Text(self.name, style="bold", overflow="fold")
+            body.append("\n" + self.body)
+        yield Panel(
+            body, title=title, border_style=self.style, title_align="left", expand=self.expand
+        )
+
+
+def _panel(report: GradientReport) -> TitledPanel:
     failure = report.failure
     lines: list[str]
     if failure is None:
         title = Text(f"PASSED  {report.target}", style="bold green")
+        short = Text("PASSED", style="bold green")
         limits = (
             f" (limits {fmt(report.limits[0])} .. {fmt(report.limits[1])})" if report.limits else ""
         )
@@ -268,6 +294,7 @@ def _panel(report: GradientReport) -> Panel:
         style = "green"
     else:
         title = Text(f"FAILED  {report.target}: {failure.kind}", style="bold red")
+        short = Text(f"FAILED: {failure.kind}", style="bold red")
         depth = f"depth {failure.depth}" if failure.depth is not None else "the first example"
         lines = [
             f"smallest failing example: {depth} on {failure.device}/{failure.dtype}",
@@ -282,9 +309,7 @@ def _panel(report: GradientReport) -> Panel:
         f"{report.examples_run} examples at depths {depths_text(report)}{seed}, "
         f"{report.elapsed_s:.1f} s"
     )
-    return Panel(
-        Text("\n".join(lines)), title=title, border_style=style, title_align="left", expand=False
-    )
+    return TitledPanel(title, short, report.target, "\n".join(lines), style)
 
 
 def render_gradient_report(report: GradientReport) -> RenderableType:

@@ -192,7 +192,7 @@ def _sweep_full(report: Any, options: RenderOptions) -> str:
         buffer = io.StringIO()
         Console(file=buffer, width=110, no_color=True).print(report)
         return buffer.getvalue()
-    width = None if sys.stdout.isatty() else 110
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 110  # piped: 110
     Console(file=sys.stdout, width=width, no_color=False).print(report)
     return ""
 

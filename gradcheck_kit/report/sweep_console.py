@@ -9,11 +9,10 @@ import math
 
 from rich import box
 from rich.console import Group, RenderableType
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_kit.report.gradient_console import Fit
+from gradcheck_kit.report.gradient_console import Fit, TitledPanel
 from gradcheck_kit.report.gradients import fmt
 from gradcheck_kit.report.markdown import cell, code
 from gradcheck_kit.report.sweeps import SweepCurve, SweepReport, summary_lines
@@ -192,8 +191,9 @@ def render_sweep_report(report: SweepReport, width: int | None = None) -> Render
     )
     body = "\n".join(line.strip() for line in lines[1:]) or lines[0]
     body = f"{report.fit.note}\n{body}" if lines[1:] else body
+    short = Text(f"{'PASSED' if ok else 'FAILED'}  depth sweep", style=title.style)
     parts: list[RenderableType] = [
-        Panel(body, title=title, border_style="green" if ok else "red", title_align="left")
+        TitledPanel(title, short, report.target, body, "green" if ok else "red", expand=True)
     ]
     chart_width = (width or 80) - 22
     for curve in report.curves:
@@ -222,7 +222,7 @@ def _theory(report: SweepReport, layout: str) -> Table:
     )
     if layout != "wide":
         table.box, table.show_edge, table.pad_edge = box.SIMPLE_HEAD, False, False
-    columns = ("activation", "s_w^2", "s_b^2", "q*", "predicted", "measured", "apart", "")
+    columns = ("activation", "s_w^2", "s_b^2", "q*", "predicted", "measured", "apart", "verdict")
     rel = t.rel_diff
     verdict = (
         Text("")
@@ -246,10 +246,10 @@ def _theory(report: SweepReport, layout: str) -> Table:
         table.add_column("quantity", no_wrap=True)
         table.add_column("value", overflow="fold")
         for name, cell in zip(columns, cells, strict=True):
-            table.add_row(name or "verdict", cell)
+            table.add_row(name, cell)
     else:
         for col in columns:
-            left = col in ("activation", "")
+            left = col in ("activation", "verdict")
             table.add_column(col, justify="left" if left else "right", no_wrap=not left)
         table.add_row(*cells)
     table.caption = t.note
