@@ -241,6 +241,45 @@ class Encoder(nn.Module):
 """,
         "x = nn.functional.layer_norm(torch.tanh(layer(x)), (layer.out_features,))",
     ),
+    "parenthesized": (
+        """import torch.nn as nn
+
+model = nn.Sequential(*[m for _ in range(16) for m in [nn.Linear(8, 8), (nn.Tanh())]], nn.Linear(8, 1))
+""",
+        "[nn.Linear(8, 8), (nn.Sequential(nn.Tanh(), nn.LayerNorm(8)))]",
+    ),
+    "trailing_comment": (
+        """import torch.nn as nn
+
+model = nn.Sequential(
+    *[nn.Sequential(nn.Linear(8, 8), nn.Tanh()  # act
+    ) for _ in range(16)],
+    nn.Linear(8, 1),
+)
+""",
+        "nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.LayerNorm(8)  # act\n",
+    ),
+    "module_constant": (
+        """import torch
+import torch.nn as nn
+
+WIDTH = 32
+
+
+class Net(nn.Module):
+    def __init__(self, depth=16):
+        super().__init__()
+        self.fcs = nn.ModuleList(nn.Linear(WIDTH, WIDTH) for _ in range(depth))
+        self.head = nn.Linear(WIDTH, 1)
+
+    def forward(self, x):
+        for fc in self.fcs:
+            h = fc(x)
+            x = torch.tanh(h)
+        return self.head(x)
+""",
+        "x = nn.functional.layer_norm(torch.tanh(h), (WIDTH,))",
+    ),
 }
 NO_FIX = {
     "conv": """import torch.nn as nn

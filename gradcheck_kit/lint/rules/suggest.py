@@ -38,6 +38,7 @@ from gradcheck_kit.lint.facts import FileFacts, FileRun, LayerInit
 from gradcheck_kit.lint.rules.base import RuleContext, distinct
 from gradcheck_kit.lint.sketch import Layer
 from gradcheck_kit.report.findings import Edit, Fix
+from gradcheck_kit.report.source import LINE_BREAK
 
 TORCH = "torch"
 NN = "torch.nn"
@@ -59,12 +60,18 @@ def layer_norm_fix(item: FileRun, facts: FileFacts, ctx: RuleContext) -> Fix | N
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
-    source = _Source(tree, ctx)
+    source = _Source(tree, text, ctx)
     edits: set[Edit] = set()
     widths: list[str] = []
+    written: dict[int, list[Layer]] = {}  # every layer of the run at one source position
+    for other in item.run.layers:
+        key = id(other.anchor) if other.anchor is not None else id(other)
+        written.setdefault(key, []).append(other)
     for layer in layers:
         node = source.node(layer.anchor)
-        width = None if node is None else _width(layer, node, item, facts, source)
+        key = id(layer.anchor) if layer.anchor is not None else id(layer)
+        same = written.get(key, [layer])
+        width = None if node is None else _width(same, node, facts, source)
         if width is None or node is None:
             return None
         found = source.edits(node, width)
@@ -90,18 +97,17 @@ def _to_edit(item: FileRun) -> list[Layer]:
     return layers
 
 
-def _width(
-    layer: Layer, node: ast.Call, item: FileRun, facts: FileFacts, source: _Source
-) -> str | None:
-    """The width after ``layer`` as source text valid at ``node``: the same for every layer
-    written at its position (one written once but built at two widths has none)."""
+def _width(layers: list[Layer], node: ast.Call, facts: FileFacts, source: _Source) -> str | None:
+    """The width after the ``layers`` written at ``node``, as source text valid there: the same
+    for all of them (one written once but built at two widths may have none)."""
     texts = set()
-    for other in item.run.layers:
-        if other is layer or (other.anchor is not None and other.anchor is layer.anchor):
-            init = facts.inits.get(id(other))
-            affine = init.affine if init is not None else None
-            texts.add(None if affine is None else source.width(affine, node))
-    return texts.pop() if len(texts) == 1 else None
+    for layer in layers:
+        init = facts.inits.get(id(layer))
+        affine = init.affine if init is not None else None
+        texts.add(None if affine is None else source.width(affine, node))
+        if len(texts) > 1:
+            return None
+    return texts.pop() if texts else None
 
 
 def _message(item: FileRun, facts: FileFacts, widths: list[str]) -> str:
@@ -153,18 +159,32 @@ def _collide(edits: tuple[Edit, ...]) -> bool:
 class _Source:
     """The file's stdlib tree with parents, and the names its top-level imports bind."""
 
-    def __init__(self, tree: ast.Module, ctx: RuleContext) -> None:
+    def __init__(self, tree: ast.Module, text: str, ctx: RuleContext) -> None:
         self.ctx = ctx
         self.parents: dict[int, ast.AST] = {}
         self.calls: dict[tuple[int, int, int | None, int | None], ast.Call] = {}
+        self.fields: dict[int, str] = {}  # id(node) -> the field of its parent that holds it
         for parent in ast.walk(tree):
-            for child in ast.iter_child_nodes(parent):
-                self.parents[id(child)] = parent
-                if isinstance(child, ast.Call):
-                    key = (child.lineno, child.col_offset, child.end_lineno, child.end_col_offset)
-                    self.calls[key] = child
+            for field, value in ast.iter_fields(parent):
+                for child in value if isinstance(value, list) else [value]:
+                    if not isinstance(child, ast.AST):
+                        continue
+                    self.parents[id(child)] = parent
+                    self.fields[id(child)] = field
+                    if isinstance(child, ast.Call):
+                        key = (
+                            child.lineno,
+                            child.col_offset,
+                            child.end_lineno,
+                            child.end_col_offset,
+                        )
+                        self.calls[key] = child
         self.aliases = dict(_aliases(tree))
         self.tree = tree
+        self.text = text
+        self.starts = [0] + [m.end() for m in LINE_BREAK.finditer(text)]
+        self._stores: dict[int, list[tuple[str, tuple[int, int]]]] = {}
+        self._parameters: set[str] | None = None
 
     def node(self, anchor: object | None) -> ast.Call | None:
         """The call in this file's tree that is ``anchor`` (None: not a call of this file)."""
@@ -172,8 +192,8 @@ class _Source:
             return None
         key = (anchor.lineno, anchor.col_offset, anchor.end_lineno, anchor.end_col_offset)
         node = self.calls.get(key)
-        if node is None or ast.dump(node) != ast.dump(anchor):
-            return None
+        if node is None or ast.dump(node.func) != ast.dump(anchor.func):
+            return None  # a node of another file (a class the interpreter imported)
         return node
 
     def width(self, affine: Layer, site: ast.Call) -> str | None:
@@ -195,15 +215,54 @@ class _Source:
         if out is None or built is None or not _pure(out):
             return None
         text = self.ctx.source(out)
-        if text is None or "\n" in text or self.scope(built) is not self.scope(site):
+        if text is None or "\n" in text:
             return None
         names = {n.id for n in ast.walk(out) if isinstance(n, ast.Name)}
+        if isinstance(out, ast.Name) and self._constant(out.id):
+            return text  # a module constant bound once, rebound nowhere: the same everywhere
+        if self.scope(built) is not self.scope(site):
+            return None
         start, end = _position(built), _position(site)
-        for other in ast.walk(self.scope(site)):
-            if isinstance(other, ast.Name) and isinstance(other.ctx, ast.Store):
-                if other.id in names and start <= _position(other) <= end:
-                    return None  # rebound between the layer and the activation
+        for name, where in self.stores(self.scope(site)):
+            if name in names and start <= where <= end:
+                return None  # rebound between the layer and the activation
         return text
+
+    def stores(self, scope: ast.AST) -> list[tuple[str, tuple[int, int]]]:
+        """The names bound in ``scope`` (nested scopes included: a conservative superset), with
+        where."""
+        key = id(scope)
+        if key not in self._stores:
+            self._stores[key] = [
+                (n.id, _position(n))
+                for n in ast.walk(scope)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            ]
+        return self._stores[key]
+
+    def _constant(self, name: str) -> bool:
+        """``name`` is bound exactly once in the file, by a top-level ``NAME = ...``."""
+        bound = [where for other, where in self.stores(self.tree) if other == name]
+        top = [
+            s
+            for s in self.tree.body
+            if isinstance(s, ast.Assign)
+            and len(s.targets) == 1
+            and isinstance(s.targets[0], ast.Name)
+            and s.targets[0].id == name
+        ]
+        return len(bound) == 1 and len(top) == 1 and not self._parameter(name)
+
+    def _parameter(self, name: str) -> bool:
+        if self._parameters is None:
+            self._parameters = {
+                a.arg
+                for n in ast.walk(self.tree)
+                if isinstance(n, ast.arguments)
+                for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg)
+                if a is not None
+            }
+        return name in self._parameters
 
     def scope(self, node: ast.AST) -> ast.AST:
         """The function, class, lambda, comprehension or module whose names ``node`` reads."""
@@ -242,7 +301,7 @@ class _Source:
             return None
         norm = f"{nn}LayerNorm({width})"
         parent = self.parents.get(id(node))
-        if _element(node, parent):
+        if _element(parent, self.fields.get(id(node))) and self._bare(node, parent):
             return [self._insert(node.end_lineno, node.end_col_offset, f", {norm}")]
         statement = self.parents.get(id(parent)) if parent is not None else None
         appended = self._append_line(node, parent, statement, norm)
@@ -252,6 +311,34 @@ class _Source:
             self._insert(node.lineno, node.col_offset, f"{nn}Sequential("),
             self._insert(node.end_lineno, node.end_col_offset, f", {norm})"),
         ]
+
+    def _bare(self, node: ast.expr, parent: ast.AST | None) -> bool:
+        """``node`` is not in parentheses of its own (``[(nn.Tanh())]``: one more element
+        inside them would make a tuple): what follows it is a comma or its parent's end."""
+        offset = self._offset(node.end_lineno, node.end_col_offset)
+        text = self.text
+        while offset < len(text):
+            char = text[offset]
+            if char == "#":
+                offset = text.find("\n", offset)
+                offset = len(text) if offset < 0 else offset
+            elif char.isspace() or char == "\\":
+                offset += 1
+            else:
+                break
+        parent_end = self._offset(
+            getattr(parent, "end_lineno", None), getattr(parent, "end_col_offset", None)
+        )
+        if offset >= len(text) or text[offset] == ",":
+            return True
+        if text[offset] in ")]":
+            return offset == parent_end - 1
+        return parent_end == self._offset(node.end_lineno, node.end_col_offset)
+
+    def _offset(self, line: int | None, byte_offset: int | None) -> int:
+        if line is None or byte_offset is None or not 0 < line <= len(self.starts):
+            return -1
+        return self.starts[line - 1] + self._column(line, byte_offset)
 
     def _append_line(
         self, node: ast.Call, call: ast.AST | None, statement: ast.AST | None, norm: str
@@ -264,7 +351,8 @@ class _Source:
             and statement.value is call
             and isinstance(call.func, ast.Attribute)
             and call.func.attr == "append"
-            and call.args == [node]
+            and len(call.args) == 1
+            and call.args[0] is node
             and not call.keywords
             and statement.end_lineno is not None
             and statement.end_col_offset is not None
@@ -350,19 +438,19 @@ def _constructs(node: ast.Call) -> bool:
     return name[:1].isupper()
 
 
-def _element(node: ast.Call, parent: ast.AST | None) -> bool:
-    """``node`` is an element of a list or tuple display, or an argument of ``Sequential(...)``,
-    where one more element after it is one more layer."""
+def _element(parent: ast.AST | None, field: str | None) -> bool:
+    """A node held in ``field`` of ``parent`` is an element of a list or tuple display, or an
+    argument of ``Sequential(...)``, where one more element after it is one more layer."""
     if isinstance(parent, ast.Call):
         func = parent.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        return name == "Sequential" and node in parent.args
+        return name == "Sequential" and field == "args"
     if isinstance(parent, ast.List):
-        return node in parent.elts
+        return field == "elts"
     if isinstance(parent, ast.Tuple):
         first = parent.elts[0] if parent.elts else None
         named = isinstance(first, ast.Constant) and isinstance(first.value, str)
-        return node in parent.elts and not named  # ("act", nn.Tanh()) is a name and a module
+        return field == "elts" and not named  # ("act", nn.Tanh()) is a name and a module
     return False
 
 
