@@ -2,7 +2,9 @@
 built from its source before and after the suggested edits (linted, then ``apply_fixes``) and
 checked by the runtime checker, whose verdict goes from vanishing to passing. Among them the
 issue's own example, a 16-layer tanh MLP, and sigmoid stacks (where a norm before the activation
-or a swap to SiLU/GELU would not do: see :mod:`gradcheck_kit.lint.rules.suggest`)."""
+or a swap to SiLU/GELU would not do: see :mod:`gradcheck_kit.lint.rules.suggest`), and a
+He-initialised convolution stack, where no width can be named and the swap to ReLU is the fix
+(:mod:`gradcheck_kit.lint.rules.suggest_swap`)."""
 
 from __future__ import annotations
 
@@ -109,6 +111,26 @@ class Encoder(nn.Module):
 """
 
 
+SIGMOID_CONV_KAIMING = """import torch.nn as nn
+
+
+class ConvNet(nn.Module):
+    def __init__(self, depth=12, channels=16):
+        super().__init__()
+        layers = []
+        for _ in range(depth):
+            conv = nn.Conv2d(channels, channels, 3, padding=1)
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            layers.append(conv)
+            layers.append(nn.Sigmoid())
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(channels, 1, 1)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+"""
+
+
 def _config(depth: int) -> Any:
     return types.SimpleNamespace(hidden_size=64, num_layers=depth)
 
@@ -126,7 +148,15 @@ CASES: dict[str, tuple[str, str, Callable[[dict[str, Any], int], Any], Any]] = {
         lambda ns, d: ns["Encoder"](_config(d)),
         (8, 32),
     ),
+    # no Linear width to normalize: the swap to ReLU, which He's init keeps at gain 1
+    "sigmoid_conv_kaiming_12_swap": (
+        SIGMOID_CONV_KAIMING,
+        "GCK001",
+        lambda ns, d: ns["ConvNet"](depth=d),
+        12,
+    ),
 }
+INPUTS = {"sigmoid_conv_kaiming_12_swap": (2, 16, 8, 8)}
 
 
 @pytest.fixture(autouse=True)
@@ -156,10 +186,16 @@ def factory(source: str, build: Callable[[dict[str, Any], int], Any]) -> Callabl
     return make
 
 
-def verdict(source: str, build: Callable[[dict[str, Any], int], Any], depths: Any) -> Any:
+def verdict(
+    source: str,
+    build: Callable[[dict[str, Any], int], Any],
+    depths: Any,
+    input_shape: Any = None,
+) -> Any:
     return check_gradients(
         factory(source, build),
         depths=depths,
+        input_shape=input_shape,
         raise_on_failure=False,
         max_examples=5,
         seed=0,
@@ -171,13 +207,19 @@ def verdict(source: str, build: Callable[[dict[str, Any], int], Any], depths: An
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_suggestion_turns_a_vanishing_model_into_a_passing_one(case: str) -> None:
     source, rule, build, depths = CASES[case]
-    before = verdict(source, build, depths)
+    before = verdict(source, build, depths, INPUTS.get(case))
     assert not before.passed
     assert before.failure is not None and before.failure.kind is FailureKind.VANISHING
-    after = verdict(suggested(source, rule), build, depths)
+    after = verdict(suggested(source, rule), build, depths, INPUTS.get(case))
     assert after.passed, after.failure
     assert after.ratio is not None and before.ratio is not None
     assert after.ratio > 1e3 * before.ratio
+
+
+def test_the_conv_stack_gets_the_swap_and_not_a_norm() -> None:
+    (fix,) = [f.fix for f in lint_source(SIGMOID_CONV_KAIMING, "m.py") if f.fix is not None]
+    assert fix.message.startswith("Swap sigmoid for ReLU")
+    assert "layers.append(nn.ReLU())" in suggested(SIGMOID_CONV_KAIMING, "GCK001")
 
 
 def test_the_rule_pages_before_and_after_pairs_build_and_pass() -> None:

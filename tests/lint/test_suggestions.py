@@ -426,3 +426,55 @@ def test_the_rule_page_fix_section_is_what_the_suggestion_does(code: str) -> Non
         out, _ = apply_fixes(before, [f.fix for f in findings if f.fix is not None])
         assert out == after
         assert code not in {f.code for f in lint_source(after, f"rules/{code}.md")}
+
+
+SWAP_BASE = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self, depth=12):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv1d(8, 8, 3, padding=1) for _ in range(depth))
+        for conv in self.convs:
+            nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")
+        self.act = nn.Sigmoid()
+        self.head = nn.Conv1d(8, 1, 1)
+
+    def forward(self, x):
+        for conv in self.convs:
+            x = APPLY
+        return self.head(x)
+"""
+SWAPPED = {
+    "F.sigmoid(conv(x))": "x = F.relu(conv(x))",
+    "torch.sigmoid(conv(x))": "x = F.relu(conv(x))",
+    "torch.special.expit(conv(x))": "x = F.relu(conv(x))",
+    "conv(x).sigmoid()": "x = conv(x).relu()",
+    "self.act(conv(x))": "self.act = nn.ReLU()",
+}
+
+
+@pytest.mark.parametrize("apply", sorted(SWAPPED))
+def test_without_a_width_the_swap_the_gain_model_backs(apply: str) -> None:
+    """A He-initialised convolution stack: no LayerNorm width, and ReLU keeps gain 1 there."""
+    source = SWAP_BASE.replace("APPLY", apply)
+    (finding,) = stack_findings(source)
+    assert finding.fix is not None and finding.fix.applicability == "display-only"
+    assert finding.fix.message.startswith("Swap sigmoid for ReLU")
+    after = suggested(source)
+    assert parses(after) is None
+    assert SWAPPED[apply] in after
+    assert stack_findings(after) == []
+
+
+def test_no_swap_where_the_gain_model_says_it_would_vanish_too() -> None:
+    default = SWAP_BASE.replace("APPLY", "F.sigmoid(conv(x))").replace(
+        '            nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")\n',
+        "            pass\n",
+    )
+    findings = stack_findings(default)
+    assert findings and all(f.fix is None for f in findings)  # ReLU keeps 0.41 there
+    inplace = SWAP_BASE.replace("x = APPLY", "x = conv(x)\n            torch.sigmoid_(x)")
+    assert all(f.fix is None for f in stack_findings(inplace))

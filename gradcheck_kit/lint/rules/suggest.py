@@ -1,5 +1,6 @@
-"""The suggestion GCK001 and GCK002 attach to a run: a ``LayerNorm`` after each saturating
-activation of the run, as text edits at the positions the interpreter anchored them.
+"""The suggestion GCK001 and GCK002 attach to a run (display-only: ``--fix`` never applies it):
+a ``LayerNorm`` after each saturating activation of the run, as text edits at the positions the
+interpreter anchored them.
 
 Why this edit and no other (numbers from :mod:`gradcheck_kit.theory` and the runtime checker,
 ``tests/test_suggestion_proof.py``):
@@ -21,10 +22,15 @@ an element of an ``nn.Sequential(...)`` call, a list or a tuple gets ``, nn.Laye
 it; one appended in a statement ``layers.append(nn.Tanh())`` gets a second ``append`` on the
 next line; any other module construction is wrapped (``nn.Sequential(nn.Tanh(),
 nn.LayerNorm(W))``); an applied activation (``torch.tanh(fc(x))``, ``F.sigmoid(h)``,
-``self.act(h)``) is wrapped in ``layer_norm(..., (W,))``. ``W`` is the ``out_features`` of the
-``nn.Linear`` before the activation, as the interpreter knows it. No fix when a width is
-unknown, the affine layer is not an ``nn.Linear``, the anchor is not in this file, an in-place
-activation's result is dropped, or the file does not import the names the edit needs.
+``self.act(h)``) is wrapped in ``layer_norm(..., (W,))``. ``W`` is the width of the
+``nn.Linear`` before the activation as text valid at the edit: its literal ``out_features``,
+``f.out_features`` when the activation is applied to ``f(x)`` of that layer, or the expression
+it was built with where that expression means the same thing (same scope, nothing rebound in
+between; a module constant). Where any width has no such name (a convolution, a width built in
+``__init__`` and applied in ``forward`` through a temporary), the swap of
+:mod:`~gradcheck_kit.lint.rules.suggest_swap` is tried; no fix at all when the anchor is not in
+this file, an in-place activation's result is dropped, or the file does not import the names
+the edit needs.
 """
 
 from __future__ import annotations
@@ -47,20 +53,34 @@ FUNCTIONAL = "torch.nn.functional"
 SWAP_CANDIDATES = ("silu", "gelu", "relu")
 
 
-def layer_norm_fix(item: FileRun, facts: FileFacts, ctx: RuleContext) -> Fix | None:
-    """A display-only fix: ``LayerNorm`` after each activation of the run (None when any edit
-    would be a guess)."""
+def suggestion(item: FileRun, facts: FileFacts, ctx: RuleContext) -> Fix | None:
+    """GCK001/GCK002's display-only fix: a ``LayerNorm`` after each activation of the run where
+    every width has a name at the activation, else a swap to the activation the gain model
+    says keeps the gradient at this init (:mod:`~gradcheck_kit.lint.rules.suggest_swap`), else
+    None: never a guess."""
     text = getattr(ctx.locate, "text", None)
     if not isinstance(text, str):
         return None
-    layers = _to_edit(item)
+    layers = to_edit(item)
     if not layers:
         return None
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
-    source = _Source(tree, text, ctx)
+    source = SourceTree(tree, text, ctx)
+    fix = _layer_norm(item, facts, source, layers)
+    if fix is None:
+        from gradcheck_kit.lint.rules.suggest_swap import swap_fix
+
+        fix = swap_fix(item, facts, source, layers)
+    return fix
+
+
+def _layer_norm(
+    item: FileRun, facts: FileFacts, source: SourceTree, layers: list[Layer]
+) -> Fix | None:
+    """``LayerNorm`` after each of ``layers`` (None when a width has no name there)."""
     edits: set[Edit] = set()
     widths: list[str] = []
     written: dict[int, list[Layer]] = {}  # every layer of the run at one source position
@@ -80,12 +100,12 @@ def layer_norm_fix(item: FileRun, facts: FileFacts, ctx: RuleContext) -> Fix | N
         edits.update(found)
         widths.append(width)
     ordered = tuple(sorted(edits))
-    if not ordered or _collide(ordered):
+    if not ordered or collide(ordered):
         return None
     return Fix(_message(item, facts, widths), "display-only", ordered)
 
 
-def _to_edit(item: FileRun) -> list[Layer]:
+def to_edit(item: FileRun) -> list[Layer]:
     """The run's layers, one per source position; the model's output activation (no layer with
     parameters after it, written once) keeps its range: its derivative is past the end of the
     flow ratio, and a norm after it would change what the model returns."""
@@ -97,7 +117,7 @@ def _to_edit(item: FileRun) -> list[Layer]:
     return layers
 
 
-def _width(layers: list[Layer], node: ast.Call, facts: FileFacts, source: _Source) -> str | None:
+def _width(layers: list[Layer], node: ast.Call, facts: FileFacts, source: SourceTree) -> str | None:
     """The width after the ``layers`` written at ``node``, as source text valid there: the same
     for all of them (one written once but built at two widths may have none)."""
     texts = set()
@@ -146,7 +166,7 @@ def _weight_var(init: LayerInit | None) -> float:
     return init.weight_var
 
 
-def _collide(edits: tuple[Edit, ...]) -> bool:
+def collide(edits: tuple[Edit, ...]) -> bool:
     """Two edits overlap or insert at one point (their order would be a guess)."""
     for a, b in itertools.pairwise(edits):
         if (b.line, b.column) < (a.end_line, a.end_column):
@@ -156,7 +176,7 @@ def _collide(edits: tuple[Edit, ...]) -> bool:
     return False
 
 
-class _Source:
+class SourceTree:
     """The file's stdlib tree with parents, and the names its top-level imports bind."""
 
     def __init__(self, tree: ast.Module, text: str, ctx: RuleContext) -> None:
@@ -282,7 +302,7 @@ class _Source:
         return None
 
     def edits(self, node: ast.Call, width: str) -> list[Edit] | None:
-        if _constructs(node):
+        if constructs(node):
             return self._after_module(node, width)
         parent = self.parents.get(id(node))
         if isinstance(parent, ast.Expr):
@@ -338,7 +358,7 @@ class _Source:
     def _offset(self, line: int | None, byte_offset: int | None) -> int:
         if line is None or byte_offset is None or not 0 < line <= len(self.starts):
             return -1
-        return self.starts[line - 1] + self._column(line, byte_offset)
+        return self.starts[line - 1] + self.column(line, byte_offset)
 
     def _append_line(
         self, node: ast.Call, call: ast.AST | None, statement: ast.AST | None, norm: str
@@ -361,11 +381,11 @@ class _Source:
         receiver = self.ctx.source(call.func.value)
         first = self.ctx.line_text(statement.lineno)
         last = self.ctx.line_text(statement.end_lineno)
-        end = self._column(statement.end_lineno, statement.end_col_offset)
+        end = self.column(statement.end_lineno, statement.end_col_offset)
         rest = last[end:].strip()
         if receiver is None or "\n" in receiver or (rest and not rest.startswith("#")):
             return None
-        indent = first[: self._column(statement.lineno, statement.col_offset)]
+        indent = first[: self.column(statement.lineno, statement.col_offset)]
         if indent.strip():
             return None  # the statement does not start its line (after ``;`` or ``:``)
         return Edit(
@@ -376,14 +396,21 @@ class _Source:
             f"\n{indent}{receiver}.append({norm})",
         )
 
-    def _column(self, line: int, offset: int) -> int:
+    def column(self, line: int, offset: int) -> int:
         """A 0-based character column from ast's UTF-8 byte offset."""
         text = self.ctx.line_text(line)
         return len(text.encode("utf-8")[:offset].decode("utf-8", errors="replace"))
 
+    def replace(self, node: ast.expr, content: str) -> Edit:
+        """Replace what ``node`` spans with ``content``."""
+        assert node.end_lineno is not None and node.end_col_offset is not None
+        start = self.column(node.lineno, node.col_offset) + 1
+        end = self.column(node.end_lineno, node.end_col_offset) + 1
+        return Edit(node.lineno, start, node.end_lineno, end, content)
+
     def _insert(self, line: int | None, offset: int | None, content: str) -> Edit:
         assert line is not None and offset is not None  # every ast.Call has an end
-        column = self._column(line, offset) + 1
+        column = self.column(line, offset) + 1
         return Edit(line, column, line, column, content)
 
 
@@ -431,7 +458,7 @@ def _position(node: ast.AST) -> tuple[int, int]:
     return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
-def _constructs(node: ast.Call) -> bool:
+def constructs(node: ast.Call) -> bool:
     """``nn.Tanh()``, ``Sigmoid()``: a module built, not an activation applied to a tensor."""
     func = node.func
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
