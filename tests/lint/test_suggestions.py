@@ -478,3 +478,26 @@ def test_no_swap_where_the_gain_model_says_it_would_vanish_too() -> None:
     assert findings and all(f.fix is None for f in findings)  # ReLU keeps 0.41 there
     inplace = SWAP_BASE.replace("x = APPLY", "x = conv(x)\n            torch.sigmoid_(x)")
     assert all(f.fix is None for f in stack_findings(inplace))
+
+
+PROJECTS = Path(__file__).resolve().parent.parent / "projects"
+
+
+def test_a_layer_built_in_another_module_gets_no_edit_here() -> None:
+    """The interpreter anchors what another module built at the call in this file that led into
+    it (``GatedUnit(width)``): that call is not an activation to edit."""
+    path = PROJECTS / "user_block_deep" / "net.py"
+    findings = stack_findings(path.read_text("utf-8"), str(path))
+    assert findings and all(f.fix is None for f in findings)
+
+
+def test_an_imported_width_is_quoted_where_it_means_the_same() -> None:
+    path = PROJECTS / "cycle_deep" / "pkg" / "model.py"
+    source = path.read_text("utf-8")
+    (finding,) = stack_findings(source, str(path))
+    assert finding.fix is not None
+    after, _ = apply_fixes(source, [finding.fix])
+    assert (
+        "    layers.append(nn.Sigmoid())\n            layers.append(nn.LayerNorm(HIDDEN))\n"
+        in after
+    )

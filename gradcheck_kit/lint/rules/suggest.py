@@ -94,7 +94,7 @@ def _layer_norm(
         width = None if node is None else _width(same, node, facts, source)
         if width is None or node is None:
             return None
-        found = source.edits(node, width)
+        found = source.edits(node, width, layer)
         if found is None:
             return None
         edits.update(found)
@@ -224,7 +224,9 @@ class SourceTree:
         if affine.name != "Linear":
             return None  # a convolution's features are not the last dimension
         built = self.node(affine.origin)
-        out = _out_features(built) if built is not None else None
+        if built is None or _name(built) != "Linear":
+            return None  # anchored at a call into other code: its width is not written here
+        out = _out_features(built)
         if isinstance(out, ast.Constant) and type(out.value) is int and out.value > 0:
             return str(out.value)
         applied = self.node(affine.anchor)
@@ -232,7 +234,7 @@ class SourceTree:
             func = self.ctx.source(applied.func)
             if _pure(applied.func) and func is not None and "\n" not in func:
                 return f"{func}.out_features"
-        if out is None or built is None or not _pure(out):
+        if out is None or not _pure(out):
             return None
         text = self.ctx.source(out)
         if text is None or "\n" in text:
@@ -301,7 +303,10 @@ class SourceTree:
             return None if above is None else f"{above}{last}."
         return None
 
-    def edits(self, node: ast.Call, width: str) -> list[Edit] | None:
+    def edits(self, node: ast.Call, width: str, layer: Layer) -> list[Edit] | None:
+        """The edits that put a norm of ``width`` after ``layer``, written at ``node``."""
+        if not self.written_as(layer, node):
+            return None  # a layer of another module, anchored at the call that built it
         if constructs(node):
             return self._after_module(node, width)
         parent = self.parents.get(id(node))
@@ -314,6 +319,17 @@ class SourceTree:
             self._insert(node.lineno, node.col_offset, f"{functional}layer_norm("),
             self._insert(node.end_lineno, node.end_col_offset, f", ({width},))"),
         ]
+
+    def written_as(self, layer: Layer, node: ast.Call) -> bool:
+        """``node`` builds or applies the activation ``layer`` itself (``nn.Tanh()``,
+        ``torch.tanh(h)``, ``h.tanh()``), or applies a module built so (``self.act(h)``): not a
+        call into another module's code, where the interpreter anchors what that code built."""
+        if named(node, layer):
+            return True
+        built = self.node(layer.ref)
+        return (
+            not constructs(node) and built is not None and constructs(built) and named(built, layer)
+        )
 
     def _after_module(self, node: ast.Call, width: str) -> list[Edit] | None:
         nn = self.prefix(NN)
@@ -458,11 +474,23 @@ def _position(node: ast.AST) -> tuple[int, int]:
     return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
+def _name(node: ast.Call) -> str:
+    """The last name of what ``node`` calls (``Tanh`` for ``nn.Tanh()``, ``tanh`` for
+    ``x.tanh()``)."""
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def named(node: ast.Call, layer: Layer) -> bool:
+    """``node`` calls the activation ``layer`` by its own name (``Tanh``, ``tanh``, ``tanh_``;
+    ``expit`` for sigmoid), as a module built, a function or a tensor method."""
+    called = _name(node).rstrip("_").lower()
+    return called == layer.name.lower() or (called == "expit" and layer.name == "sigmoid")
+
+
 def constructs(node: ast.Call) -> bool:
     """``nn.Tanh()``, ``Sigmoid()``: a module built, not an activation applied to a tensor."""
-    func = node.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    return name[:1].isupper()
+    return _name(node)[:1].isupper()
 
 
 def _element(parent: ast.AST | None, field: str | None) -> bool:

@@ -22,7 +22,15 @@ from __future__ import annotations
 import ast
 
 from gradcheck_kit.lint.facts import FileFacts, FileRun, LayerInit
-from gradcheck_kit.lint.rules.suggest import FUNCTIONAL, NN, TORCH, SourceTree, collide, constructs
+from gradcheck_kit.lint.rules.suggest import (
+    FUNCTIONAL,
+    NN,
+    TORCH,
+    SourceTree,
+    collide,
+    constructs,
+    named,
+)
 from gradcheck_kit.lint.sketch import Layer
 from gradcheck_kit.report.findings import Edit, Fix
 
@@ -95,7 +103,7 @@ def _candidate(item: FileRun, facts: FileFacts) -> tuple[str, float] | None:
 def _edits(layer: Layer, source: SourceTree, name: str) -> list[Edit] | None:
     module, function, method = CANDIDATES[name]
     node = source.node(layer.anchor)
-    if node is None:
+    if node is None or not source.written_as(layer, node):
         return None
     if constructs(node):
         return _rebuild(node, source, module)
@@ -118,7 +126,7 @@ def _edits(layer: Layer, source: SourceTree, name: str) -> list[Edit] | None:
             return None
         return [source.replace(func, f"{prefix}{function}")]
     built = source.node(layer.ref)  # a module applied in forward: swap it where it is built
-    if built is None or not constructs(built):
+    if built is None or not constructs(built) or not named(built, layer):
         return None
     return _rebuild(built, source, module)
 
