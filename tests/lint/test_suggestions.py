@@ -280,6 +280,23 @@ class Net(nn.Module):
 """,
         "x = nn.functional.layer_norm(torch.tanh(h), (WIDTH,))",
     ),
+    "augmented_list": (
+        """from torch import nn
+
+
+class DeepSigmoidMLP(nn.Module):
+    def __init__(self, width: int = 32, depth: int = 8):
+        super().__init__()
+        layers = [nn.Linear(width, width), nn.Sigmoid()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(width, width), nn.Sigmoid()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+""",
+        "layers += [nn.Linear(width, width), nn.Sigmoid(), nn.LayerNorm(width)]",
+    ),
 }
 NO_FIX = {
     "conv": """import torch.nn as nn

@@ -111,10 +111,12 @@ def to_edit(item: FileRun) -> list[Layer]:
     flow ratio, and a norm after it would change what the model returns."""
     run = item.run
     layers = distinct(run)
-    once = run.depth == len(run.layers) and not run.unbounded
-    if not item.head and once and layers and len(layers) > 1:
+    if item.head or len(layers) < 2 or run.unbounded or run.depth != len(run.layers):
+        return layers  # a repeat multiplies some layer: its position may be the output's too
+    last = layers[-1].anchor
+    if sum(1 for layer in run.layers if layer.anchor is last) == 1:
         return layers[:-1]
-    return layers
+    return layers  # the output is written in an unrolled loop with the layers before it
 
 
 def _width(layers: list[Layer], node: ast.Call, facts: FileFacts, source: SourceTree) -> str | None:
