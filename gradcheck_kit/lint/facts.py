@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcheck_kit.lint.analyze import Run
+from gradcheck_kit.lint.sketch import Layer
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class LayerInit:
 
     ``weight_var`` is s_w^2 (None: PyTorch's default, no init in this file); ``description``
     names an explicit init (``xavier_normal_(gain=1.67)``), ``line`` where it is; ``unread``
-    names an init the linter saw but could not compute (then treated as default)."""
+    names an init the linter saw but could not compute (then treated as default); ``affine`` is
+    the layer itself."""
 
     weight_var: float | None = None
     fan_in: int | None = None
@@ -55,6 +57,8 @@ class LayerInit:
     line: int | None = None
     unread: str | None = None
     bias: bool = True
+    #: that affine layer itself (its anchor and construction site: what a suggested fix quotes)
+    affine: Layer | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

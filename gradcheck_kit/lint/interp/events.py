@@ -57,14 +57,16 @@ def layer_inits(self: Machine, root: Root) -> None:
         if init is not None:
             line = getattr(init.anchor, "lineno", None)
             root.inits[id(layer)] = LayerInit(
-                init.weight_var, fan_in, init.description, line, bias=bias
+                init.weight_var, fan_in, init.description, line, bias=bias, affine=previous
             )
         elif origin in self.unread_inits:
             what, node = self.unread_inits[origin]
             line = getattr(node, "lineno", None)
-            root.inits[id(layer)] = LayerInit(None, fan_in, None, line, what, bias=bias)
+            root.inits[id(layer)] = LayerInit(
+                None, fan_in, None, line, what, bias=bias, affine=previous
+            )
         else:
-            root.inits[id(layer)] = LayerInit(None, fan_in, bias=bias)
+            root.inits[id(layer)] = LayerInit(None, fan_in, bias=bias, affine=previous)
 
 
 def exploding_init(self: Machine, root: Root) -> None:

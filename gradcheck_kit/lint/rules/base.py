@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.facts import Event, FileFacts, FileRun
 from gradcheck_kit.lint.sketch import Layer, Span
-from gradcheck_kit.report.findings import Finding, RelatedLocation
+from gradcheck_kit.report.findings import Finding, Fix, RelatedLocation
 from gradcheck_kit.theory import EXPLODE_BOUND, VANISH_BOUND
 
 #: A rule's prefilter: groups of lowercase substrings; a file can trigger the rule only if its
@@ -95,9 +95,15 @@ def distinct(run: Run) -> list[Layer]:
 
 
 def run_finding(
-    code: str, name: str, message: str, item: FileRun, ctx: RuleContext, depth: int | None
+    code: str,
+    name: str,
+    message: str,
+    item: FileRun,
+    ctx: RuleContext,
+    depth: int | None,
+    fix: Fix | None = None,
 ) -> Finding:
-    """A finding spanning a run's layers, each one a related location."""
+    """A finding spanning a run's layers, each one a related location (``fix``: its repair)."""
     layers = distinct(item.run)
     spans = [s for layer in layers if (s := ctx.locate(layer.anchor)) is not None]
     start = min(spans, key=lambda s: (s.line, s.column))
@@ -120,6 +126,7 @@ def run_finding(
         symbol=item.symbol,
         depth_source="; ".join(item.run.sources) or None,
         related=related,
+        fix=fix,
     )
 
 

@@ -10,6 +10,7 @@ from gradcheck_kit.lint.facts import FileFacts
 from gradcheck_kit.lint.rules.base import Rule, RuleContext, names, run_finding
 from gradcheck_kit.lint.rules.gain import attenuation, output_words, predict
 from gradcheck_kit.lint.rules.gck006_exploding_init import exploding_symbols
+from gradcheck_kit.lint.rules.suggest import suggestion
 from gradcheck_kit.report.findings import Finding
 
 
@@ -38,7 +39,8 @@ def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Findi
                 f"{ctx.vanish_bound:g} (crossed from depth {p.crossing}). "
                 "Add a residual connection or a normalization layer, or use ReLU/SiLU."
             )
-            yield run_finding("GCK001", "saturating-stack", message, item, ctx, run.depth)
+            fix = suggestion(item, facts, ctx)
+            yield run_finding("GCK001", "saturating-stack", message, item, ctx, run.depth, fix)
             continue
         if run.depth <= ctx.max_saturating_depth:
             continue
@@ -47,7 +49,8 @@ def check_saturating_stack(facts: FileFacts, ctx: RuleContext) -> Iterator[Findi
             f"or residual connection to reset the scale{source}: {attenuation(run)}. "
             "Add a residual connection or a normalization layer, or use ReLU/SiLU."
         )
-        yield run_finding("GCK001", "saturating-stack", message, item, ctx, run.depth)
+        fix = suggestion(item, facts, ctx)
+        yield run_finding("GCK001", "saturating-stack", message, item, ctx, run.depth, fix)
 
 
 RULE = Rule(

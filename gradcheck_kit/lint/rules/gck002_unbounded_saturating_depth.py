@@ -10,6 +10,7 @@ from gradcheck_kit.lint.facts import FileFacts
 from gradcheck_kit.lint.rules.base import Rule, RuleContext, names, run_finding
 from gradcheck_kit.lint.rules.gain import predict
 from gradcheck_kit.lint.rules.gck006_exploding_init import exploding_symbols
+from gradcheck_kit.lint.rules.suggest import suggestion
 from gradcheck_kit.report.findings import Finding
 
 
@@ -40,7 +41,8 @@ def check_unbounded_depth(facts: FileFacts, ctx: RuleContext) -> Iterator[Findin
             f"{run.depth} deep). Bound the depth, "
             "or add a residual connection or normalization inside the repeated block."
         )
-        yield run_finding("GCK002", "unbounded-saturating-depth", message, item, ctx, None)
+        fix = suggestion(item, facts, ctx)
+        yield run_finding("GCK002", "unbounded-saturating-depth", message, item, ctx, None, fix)
 
 
 RULE = Rule(
