@@ -367,6 +367,8 @@ INIT_NAMESPACE = "torch.nn.init."
 NN_MODULES_PACKAGE = "torch.nn.modules"
 NN_NAMESPACE = "torch.nn."
 TORCH_NAMESPACE = "torch."
+#: ``torch.nn.init.calculate_gain``: read as a number (:data:`KAIMING_GAIN2`).
+INIT_GAIN_FUNCTION = "calculate_gain"
 #: Positional parameters of ``torch.nn.init`` functions after the tensor.
 INIT_PARAMS: dict[str, tuple[str, ...]] = {
     "normal": ("mean", "std"),

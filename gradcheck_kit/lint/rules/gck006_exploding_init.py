@@ -68,9 +68,12 @@ def exploding_symbols(facts: FileFacts, ctx: RuleContext) -> set[str | None]:
 
 
 def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    from gradcheck_kit.lint.rules.repairs import init_fix
+
     for event in facts.events:
         if event.code == "GCK006" and (message := reported_message(event, ctx)) is not None:
-            finding = event_finding(RULE, event, message, ctx)
+            fix = init_fix(event, ctx, reported_message)
+            finding = event_finding(RULE, event, message, ctx, fix)
             if finding is not None:
                 yield finding
 
