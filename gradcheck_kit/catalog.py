@@ -418,6 +418,9 @@ GRAD_SCALERS: frozenset[str] = frozenset(
 #: ``clip_grad_value_``, ``accelerator.clip_grad_norm_``, Lightning's ``clip_gradients``,
 #: timm's ``dispatch_clip_grad``).
 CLIP_TOKENS: tuple[str, str] = ("clip", "grad")
+#: The clip a fix writes (GCK004), and the module method it clips the parameters of.
+CLIP_GRAD_NORM = "torch.nn.utils.clip_grad_norm_"
+PARAMETERS_METHOD = "parameters"
 #: Clip-by-norm callables: their threshold is the second argument or ``max_norm=``.
 CLIP_NORM_THRESHOLD: tuple[int, str] = (1, "max_norm")
 #: Tensor methods that clamp a gradient in place (``p.grad.clamp_(-1, 1)``).

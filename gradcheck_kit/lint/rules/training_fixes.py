@@ -1,0 +1,522 @@
+"""Fixes of the training-step rules (GCK004, GCK007), on the libcst tree they already read: insert
+a gradient clip between backward and step (with ``scaler.unscale_(opt)`` first under AMP), move a
+misplaced clip there, or unscale before a clip that meets scaled gradients.
+
+Every edit is a whole line at a statement the rule located: a fix is offered only where the
+call is the whole statement of its line, in an indented block (never ``if x: opt.step()`` or
+``backward(); step()`` on one line), and only when the rule's own analysis of the fixed text no
+longer reports it (nor reports a new GCK007) - so ``--fix`` cannot leave the finding behind.
+All are "unsafe": clipping changes every update it bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from gradcheck_kit import catalog
+from gradcheck_kit.lint.rules.training import (
+    Imports,
+    bind,
+    children,
+    dotted,
+    final_name,
+    scaler_like,
+    walk,
+)
+from gradcheck_kit.report.findings import Edit, Fix
+
+if TYPE_CHECKING:
+    from gradcheck_kit.lint.rules.base import RuleContext
+
+UNSAFE = "unsafe"
+MAX_NORM = "1.0"
+#: Names a model goes by when no optimizer construction of the file says which it is.
+MODEL_NAMES = ("model", "net", "network")
+_CLIP_NORM = catalog.CLIP_GRAD_NORM.rsplit(".", 1)[-1]
+
+
+def code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+# --- where statements are ----------------------------------------------------------------------
+
+
+@dataclass
+class Statement:
+    """A line whose only statement is an expression statement of one call (``opt.step()``)."""
+
+    line: cst.SimpleStatementLine
+    function: cst.FunctionDef | None  # the innermost def around it (None: module level)
+    owner: cst.ClassDef | None  # the class of that def's method (or of an enclosing one)
+    block: Sequence[cst.CSTNode]  # the statement list that holds it
+
+
+@dataclass
+class FileIndex:
+    """One walk of the module: the call statements, the optimizer constructions (with where
+    they are) and the names each function and the module bind."""
+
+    statements: dict[int, Statement] = field(default_factory=dict)  # id(call) -> its statement
+    #: optimizer name -> (its model expression, the def and class around the construction)
+    optimizers: list[tuple[str, cst.BaseExpression, Statement]] = field(default_factory=list)
+    bound: dict[int, set[str]] = field(default_factory=dict)  # id(def) (0: module) -> names
+
+    @classmethod
+    def of(cls, module: cst.Module, imports: Imports) -> FileIndex:
+        index = cls()
+        index.bound[0] = _module_names(module)
+        index.block(module.body, None, None, imports)
+        return index
+
+    def block(
+        self,
+        body: Sequence[cst.CSTNode],
+        function: cst.FunctionDef | None,
+        owner: cst.ClassDef | None,
+        imports: Imports,
+    ) -> None:
+        for node in body:
+            if isinstance(node, cst.SimpleStatementLine):
+                self.simple(node, body, function, owner, imports)
+            elif isinstance(node, cst.FunctionDef):
+                self.bound[id(node)] = _function_names(node)
+                self.suite(node.body, node, owner, imports)
+            elif isinstance(node, cst.ClassDef):
+                self.suite(node.body, None, node, imports)
+            else:
+                for child in _blocks(node):
+                    self.block(child, function, owner, imports)
+
+    def suite(
+        self,
+        suite: cst.BaseSuite,
+        function: cst.FunctionDef | None,
+        owner: cst.ClassDef | None,
+        imports: Imports,
+    ) -> None:
+        if isinstance(suite, cst.IndentedBlock):
+            self.block(suite.body, function, owner, imports)
+
+    def simple(
+        self,
+        line: cst.SimpleStatementLine,
+        body: Sequence[cst.CSTNode],
+        function: cst.FunctionDef | None,
+        owner: cst.ClassDef | None,
+        imports: Imports,
+    ) -> None:
+        here = Statement(line, function, owner, body)
+        if len(line.body) == 1 and isinstance(line.body[0], cst.Expr):
+            value = line.body[0].value
+            if isinstance(value, cst.Call):
+                self.statements[id(value)] = here
+        for small in line.body:
+            targets: list[cst.BaseExpression] = []
+            if isinstance(small, cst.Assign):
+                targets, value = [t.target for t in small.targets], small.value
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                targets, value = [small.target], small.value
+            else:
+                continue
+            model = _optimized_model(value, imports)
+            if model is not None:
+                names: set[str] = set()
+                for target in targets:
+                    bind(target, names)
+                self.optimizers.extend((name, model, here) for name in names)
+
+
+def _blocks(node: cst.CSTNode) -> list[Sequence[cst.CSTNode]]:
+    """The statement lists of a compound statement (branches, loop bodies, handlers...)."""
+    out: list[Sequence[cst.CSTNode]] = []
+    for child in children(node):
+        if isinstance(child, cst.IndentedBlock):
+            out.append(child.body)
+        elif isinstance(child, (cst.Else, cst.If, cst.ExceptHandler, cst.ExceptStarHandler,
+                                cst.Finally, cst.MatchCase)):  # fmt: skip
+            out.extend(_blocks(child))
+    return out
+
+
+def _optimized_model(value: cst.BaseExpression, imports: Imports) -> cst.BaseExpression | None:
+    """``torch.optim.Adam(model.parameters(), ...)`` -> ``model``."""
+    if not isinstance(value, cst.Call):
+        return None
+    if not (imports.qualify(value.func) or "").startswith(catalog.OPTIMIZER_NAMESPACE):
+        return None
+    params = [a for a in value.args if a.keyword is None and not a.star][:1]
+    params += [a for a in value.args if a.keyword is not None and a.keyword.value == "params"]
+    if len(params) != 1:
+        return None
+    call = params[0].value
+    if (
+        isinstance(call, cst.Call)
+        and not call.args
+        and isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == catalog.PARAMETERS_METHOD
+        and dotted(call.func.value) is not None
+    ):
+        return call.func.value
+    return None
+
+
+def _function_names(definition: cst.FunctionDef) -> set[str]:
+    names = {p.name.value for p in _params(definition.params)}
+    for node in walk(definition.body):
+        if isinstance(node, cst.AssignTarget):
+            bind(node.target, names)
+        elif isinstance(node, (cst.AnnAssign, cst.For)):
+            bind(node.target, names)
+        elif isinstance(node, cst.AsName) and isinstance(node.name, cst.Name):
+            names.add(node.name.value)
+    return names
+
+
+def _params(params: cst.Parameters) -> list[cst.Param]:
+    out = [*params.posonly_params, *params.params, *params.kwonly_params]
+    out += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+    return out
+
+
+def _module_names(module: cst.Module) -> set[str]:
+    """Names the module body binds (assignments, imports, defs), not inside defs or classes."""
+    names: set[str] = set()
+    stack: list[cst.CSTNode] = list(module.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            names.add(node.name.value)
+            continue
+        if isinstance(node, cst.AssignTarget):
+            bind(node.target, names)
+        elif isinstance(node, (cst.AnnAssign, cst.For)):
+            bind(node.target, names)
+        elif isinstance(node, cst.ImportAlias):
+            alias = node.asname.name if node.asname is not None else None
+            if isinstance(alias, cst.Name):
+                names.add(alias.value)
+            else:
+                names.add((dotted(node.name) or "").split(".", 1)[0])
+        stack.extend(children(node))
+    return names
+
+
+def clip_function(module: cst.Module) -> str | None:
+    """How the module's top-level imports name ``clip_grad_norm_``: through ``torch``,
+    ``torch.nn``, ``torch.nn.utils``, or the function itself; None when they do not (then no
+    fix: a fix adds no import)."""
+    found: dict[str, str] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    full = dotted(alias.name) or ""
+                    asname = alias.asname.name if alias.asname is not None else None
+                    if isinstance(asname, cst.Name):
+                        found.setdefault(full, asname.value)
+                    else:
+                        found.setdefault(full.split(".", 1)[0], full.split(".", 1)[0])
+            elif isinstance(small, cst.ImportFrom) and small.module is not None:
+                if small.relative or isinstance(small.names, cst.ImportStar):
+                    continue
+                base = dotted(small.module) or ""
+                for alias in small.names:
+                    asname = alias.asname.name if alias.asname is not None else None
+                    local = asname.value if isinstance(asname, cst.Name) else code(alias.name)
+                    found.setdefault(f"{base}.{code(alias.name)}", local)
+    qualified = catalog.CLIP_GRAD_NORM
+    parts = qualified.split(".")
+    for size in range(1, len(parts) + 1):  # torch, torch.nn, torch.nn.utils, the function
+        module_name = ".".join(parts[:size])
+        if module_name in found:
+            return found[module_name] + qualified[len(module_name) :]
+    return None
+
+
+# --- edits -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """A statement's lines: first and last (1-based), its indentation."""
+
+    line: int
+    end_line: int
+    indent: str
+
+
+def place(ctx: RuleContext, statement: Statement, call: cst.Call) -> Place | None:
+    """Where a one-call statement is, when the call begins its line and ends its statement."""
+    span = ctx.locate(call)
+    whole = ctx.locate(statement.line.body[0])
+    if span is None or whole is None or (span.line, span.column) != (whole.line, whole.column):
+        return None
+    indent = ctx.line_text(span.line)[: span.column - 1]
+    if indent.strip():
+        return None
+    rest = ctx.line_text(whole.end_line)[whole.end_column - 1 :].strip()
+    if rest and not rest.startswith("#"):
+        return None
+    return Place(span.line, whole.end_line, indent)
+
+
+def insert_before(ctx: RuleContext, at: Place, lines: Sequence[str]) -> Edit:
+    text = "".join(f"{at.indent}{line}{ctx.newline}" for line in lines)
+    return Edit(at.line, 1, at.line, 1, text)
+
+
+def delete(at: Place) -> Edit:
+    return Edit(at.line, 1, at.end_line + 1, 1, "")
+
+
+def moved(ctx: RuleContext, at: Place, to: Place) -> list[str]:
+    """A statement's lines, re-indented from ``at``'s indentation to ``to``'s (comments kept)."""
+    out = []
+    for number in range(at.line, at.end_line + 1):
+        text = ctx.line_text(number)
+        out.append(text[len(at.indent) :] if text.startswith(at.indent) else text.lstrip())
+    return out
+
+
+def verified(
+    ctx: RuleContext, edits: Sequence[Edit], still: Callable[[cst.Module, str], bool]
+) -> bool:
+    """The fixed text parses and ``still`` (the rule's analysis of it) no longer reports."""
+    from gradcheck_kit.lint.fixes import apply_fixes
+
+    text = ctx.text
+    if not text:
+        return False
+    try:
+        fixed, applied = apply_fixes(text, [Fix("check", UNSAFE, tuple(edits))])
+        module = cst.parse_module(fixed)
+    except (ValueError, cst.ParserSyntaxError):
+        return False
+    return bool(applied) and not still(module, fixed)
+
+
+# --- GCK004: insert a clip ---------------------------------------------------------------------
+
+
+def _receiver(call: cst.Call) -> cst.BaseExpression | None:
+    return call.func.value if isinstance(call.func, cst.Attribute) else None
+
+
+def _model(
+    optimizer: cst.BaseExpression, where: Statement, index: FileIndex
+) -> cst.BaseExpression | None:
+    """The model an optimizer optimizes, as an expression valid at ``where``: from the file's
+    ``torch.optim.X(model.parameters())`` bound to the optimizer's name (the one in the same
+    function first), else a parameter or local called ``model``/``net``/``network``."""
+    name = final_name(optimizer)
+    found = [(m, s) for n, m, s in index.optimizers if n == name]
+    local = [(m, s) for m, s in found if s.function is where.function]
+    candidates = local or found
+    models = {code(m): m for m, _ in candidates if _visible(m, where, candidates, index)}
+    if len(models) == 1:
+        return next(iter(models.values()))
+    if candidates:
+        return None
+    scope = index.bound.get(id(where.function) if where.function is not None else 0, set())
+    for candidate in MODEL_NAMES:
+        if candidate in scope:
+            return cst.Name(candidate)
+    return None
+
+
+def _visible(
+    model: cst.BaseExpression,
+    where: Statement,
+    constructions: list[tuple[cst.BaseExpression, Statement]],
+    index: FileIndex,
+) -> bool:
+    root = (dotted(model) or "").split(".", 1)[0]
+    if root == "self":
+        return where.owner is not None and any(s.owner is where.owner for _, s in constructions)
+    scope = index.bound.get(id(where.function), set()) if where.function is not None else set()
+    return root in scope or root in index.bound[0]
+
+
+def clip_lines(
+    step: cst.Call,
+    backwards: Sequence[cst.Call],
+    unscaled: frozenset[bool],
+    module: cst.Module,
+    where: Statement,
+    index: FileIndex,
+) -> list[str] | None:
+    """The lines that clip before ``step``: Lightning's, accelerate's or fabric's own clip after
+    their backward, else ``torch.nn.utils.clip_grad_norm_`` (after ``scaler.unscale_(opt)``
+    when a GradScaler steps and nothing unscaled yet)."""
+    kinds = set()
+    for backward in backwards:
+        receiver = _receiver(backward)
+        owner = (final_name(receiver) or "").lower() if receiver is not None else ""
+        if final_name(backward.func) != "backward":
+            kinds.add(("lightning", "self"))
+        elif backward.args and receiver is not None and owner in ("accelerator", "fabric"):
+            kinds.add((owner, code(receiver)))
+        elif not backward.args:
+            kinds.add(("torch", ""))
+        else:
+            return None
+    if len(kinds) != 1:
+        return None
+    kind, framework = kinds.pop()
+    receiver = _receiver(step)
+    if receiver is None:
+        return None
+    scaler = scaler_like(final_name(receiver) or "")
+    optimizer = step.args[0].value if scaler and step.args else receiver
+    if scaler and not step.args:
+        return None
+    if kind == "lightning":
+        return [
+            f"self.clip_gradients({code(optimizer)}, gradient_clip_val={MAX_NORM}, "
+            'gradient_clip_algorithm="norm")'
+        ]
+    model = _model(optimizer, where, index)
+    if model is None:
+        return None
+    if kind == "fabric":
+        return [
+            f"{framework}.clip_gradients({code(model)}, {code(optimizer)}, max_norm={MAX_NORM})"
+        ]
+    if kind == "accelerator":
+        return [f"{framework}.{_CLIP_NORM}({code(model)}.parameters(), max_norm={MAX_NORM})"]
+    clip = clip_function(module)
+    if clip is None or len(unscaled) != 1:
+        return None
+    lines = [f"{clip}({code(model)}.parameters(), max_norm={MAX_NORM})"]
+    if scaler and not next(iter(unscaled)):
+        lines.insert(0, f"{code(receiver)}.unscale_({code(optimizer)})")
+    return lines
+
+
+def unclipped_fix(
+    ctx: RuleContext,
+    module: cst.Module,
+    step: cst.Call,
+    backwards: Sequence[cst.Call],
+    unscaled: frozenset[bool],
+    index: FileIndex,
+    still: Callable[[cst.Module, str], bool],
+) -> Fix | None:
+    """GCK004's fix: the clip on its own line just before the step."""
+    where = index.statements.get(id(step))
+    if where is None:
+        return None
+    at = place(ctx, where, step)
+    lines = clip_lines(step, backwards, unscaled, module, where, index)
+    if at is None or lines is None:
+        return None
+    edits = [insert_before(ctx, at, lines)]
+    if not verified(ctx, edits, still):
+        return None
+    return Fix(f"Clip gradients before the step: {'; '.join(lines)}", UNSAFE, tuple(edits))
+
+
+# --- GCK007: move the clip, or unscale first ----------------------------------------------------
+
+
+def _scaler_step(clip: Statement, scaler: str) -> cst.Call | None:
+    """The ``scaler.step(opt)`` that follows the clip in its own block."""
+    after = False
+    for node in clip.block:
+        if node is clip.line:
+            after = True
+            continue
+        if not after:
+            continue
+        for inner in walk(node):
+            if (
+                isinstance(inner, cst.Call)
+                and isinstance(inner.func, cst.Attribute)
+                and inner.func.attr.value == catalog.STEP_METHOD
+                and code(inner.func.value) == scaler
+                and inner.args
+            ):
+                return inner
+    return None
+
+
+def _scaler_of(backward: cst.CSTNode) -> str | None:
+    """``scaler.scale(loss).backward()`` -> ``scaler``."""
+    if not isinstance(backward, cst.Call) or not isinstance(backward.func, cst.Attribute):
+        return None
+    receiver = backward.func.value
+    if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
+        if receiver.func.attr.value == catalog.SCALE_METHOD:
+            return code(receiver.func.value)
+    return None
+
+
+def ineffective_fix(
+    ctx: RuleContext,
+    clip: cst.Call,
+    shape: str,
+    cause: cst.CSTNode,
+    step: cst.CSTNode | None,
+    index: FileIndex,
+    still: Callable[[cst.Module, str, int], bool],
+) -> Fix | None:
+    """GCK007's fix: a clip before the backward moves just before the step it should bound, one
+    after the step just before that step; a clip of scaled gradients gets
+    ``scaler.unscale_(opt)`` before it. With a GradScaler stepping, a moved clip is unscaled
+    first when it needs to be."""
+    where = index.statements.get(id(clip))
+    at = place(ctx, where, clip) if where is not None else None
+    if where is None or at is None:
+        return None
+    if shape == "scaled":
+        scaler = _scaler_of(cause)
+        scaler_step = _scaler_step(where, scaler) if scaler is not None else None
+        if scaler_step is None:
+            return None
+        lines = [f"{scaler}.unscale_({code(scaler_step.args[0].value)})"]
+        edits = [insert_before(ctx, at, lines)]
+        if not verified(ctx, edits, _at_line(still, at.line + 1)):
+            return None
+        return Fix(f"Unscale before clipping: {lines[0]}", UNSAFE, tuple(edits))
+    target = step if shape == "before-backward" else cause
+    if not isinstance(target, cst.Call):
+        return None
+    goal = index.statements.get(id(target))
+    to = place(ctx, goal, target) if goal is not None else None
+    if goal is None or to is None or goal.function is not where.function:
+        return None
+    lines = moved(ctx, at, to)
+    shift = at.end_line - at.line + 1 if at.line < to.line else 0
+    options = [lines]
+    receiver = _receiver(target)
+    if receiver is not None and scaler_like(final_name(receiver) or "") and target.args:
+        unscale = f"{code(receiver)}.unscale_({code(target.args[0].value)})"
+        options.append([unscale, *lines])
+    for option in options:
+        edits = [delete(at), insert_before(ctx, to, option)]
+        new_line = to.line - shift + len(option) - len(lines)
+        if verified(ctx, edits, _at_line(still, new_line)):
+            what = "; ".join(option)
+            return Fix(f"Move the clip between backward and step: {what}", UNSAFE, tuple(edits))
+    return None
+
+
+def _at_line(
+    still: Callable[[cst.Module, str, int], bool], line: int
+) -> Callable[[cst.Module, str], bool]:
+    """GCK007's check of a fixed text, for the clip now at ``line``."""
+
+    def check(module: cst.Module, text: str) -> bool:
+        return still(module, text, line)
+
+    return check
+
+
+__all__ = ["FileIndex", "clip_function", "ineffective_fix", "unclipped_fix"]
