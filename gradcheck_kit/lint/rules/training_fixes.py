@@ -433,8 +433,8 @@ def _scaler_step(clip: Statement, scaler: str) -> cst.Call | None:
         if node is clip.line:
             after = True
             continue
-        if not after:
-            continue
+        if not after or not isinstance(node, cst.SimpleStatementLine):
+            continue  # a step in a nested block may not run once per clip
         for inner in walk(node):
             if (
                 isinstance(inner, cst.Call)
