@@ -5,10 +5,12 @@ rule (nor a new GCK007); where the edit would not be exact, no fix is offered.""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from gradcheck_kit.config import Config
+from gradcheck_kit.lint.docs import code_blocks
 from gradcheck_kit.lint.engine import lint_source
 from gradcheck_kit.lint.fixes import apply_fixes, parses
 from gradcheck_kit.report.findings import Finding
@@ -715,3 +717,43 @@ def test_gck007_fix(name: str) -> None:
 )
 def test_gck007_no_fix(src: str) -> None:
     no_fix(src, "GCK007")
+
+
+# --- the rule pages' "Fix" sections -----------------------------------------------------------
+
+RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+FIXED_PAGES = ("GCK003", "GCK004", "GCK006", "GCK007")
+
+
+def fix_pairs(code: str) -> list[tuple[int, str, str]]:
+    """(line, before, after) of each pair of blocks under the page's "Fix", markers removed."""
+    blocks = [b for b in code_blocks((RULES_DIR / f"{code}.md").read_text("utf-8"))]
+    fix = [b for b in blocks if b.section == "Fix"]
+    assert fix and len(fix) % 2 == 0, f"{code}: the Fix section has no before/after pairs"
+    pairs = []
+    for before, after in zip(fix[::2], fix[1::2], strict=True):
+        assert before.code.startswith("# before\n") and after.code.startswith("# after\n")
+        pairs.append((before.line, before.code.split("\n", 1)[1], after.code.split("\n", 1)[1]))
+    return pairs
+
+
+PAIRS = [(code, *pair) for code in FIXED_PAGES for pair in fix_pairs(code)]
+
+
+@pytest.mark.parametrize(
+    ("code", "line", "before", "after"), PAIRS, ids=[f"{c}:{n}" for c, n, _, _ in PAIRS]
+)
+def test_fix_section_pair(code: str, line: int, before: str, after: str) -> None:
+    findings = found(before, code)
+    assert findings, f"rules/{code}.md:{line}: 'before' has no {code} finding"
+    fixes = [f.fix for f in findings if f.fix is not None]
+    assert len(fixes) == len(findings), f"rules/{code}.md:{line}: a finding has no fix"
+    out, applied = apply_fixes(before, fixes)
+    assert len(applied) == len(fixes)
+    assert out == after, f"rules/{code}.md:{line}: the fix does not give 'after'"
+    assert found(after, code) == []
+    # the marker line kept: the same edits one line down
+    marked, _ = apply_fixes(
+        "# before\n" + before, [f.fix for f in found("# before\n" + before, code) if f.fix]
+    )
+    assert marked == "# before\n" + after
