@@ -639,6 +639,22 @@ INEFFECTIVE = {
         """,
         "        self.scaler.unscale_(self.optimizer)\n        torch.nn.utils.clip_grad_norm_(",
     ),
+    "assigned-after-step": (
+        """
+        import torch
+
+
+        def train(model, loader, optimizer, log):
+            for x, y in loader:
+                optimizer.zero_grad()
+                torch.nn.functional.mse_loss(model(x), y).backward()
+                optimizer.step()
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                log(grad_norm)
+        """,
+        "backward()\n        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+        "        optimizer.step()\n        log(grad_norm)\n",
+    ),
     "before-backward-with-amp": (
         """
         import torch

@@ -11,6 +11,7 @@ All are "unsafe": clipping changes every update it bounds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from gradcheck_kit import catalog
+from gradcheck_kit.lint.rules.flow import TooManyPaths
 from gradcheck_kit.lint.rules.training import (
     Imports,
     bind,
@@ -48,12 +50,14 @@ def code(node: cst.CSTNode) -> str:
 
 @dataclass
 class Statement:
-    """A line whose only statement is an expression statement of one call (``opt.step()``)."""
+    """A line whose only statement is one call (``opt.step()``), or one call assigned to names
+    (``norm = clip_grad_norm_(...)``: ``assigned``)."""
 
     line: cst.SimpleStatementLine
     function: cst.FunctionDef | None  # the innermost def around it (None: module level)
     owner: cst.ClassDef | None  # the class of that def's method (or of an enclosing one)
     block: Sequence[cst.CSTNode]  # the statement list that holds it
+    assigned: tuple[str, ...] = ()
 
 
 @dataclass
@@ -111,10 +115,13 @@ class FileIndex:
         imports: Imports,
     ) -> None:
         here = Statement(line, function, owner, body)
-        if len(line.body) == 1 and isinstance(line.body[0], cst.Expr):
-            value = line.body[0].value
-            if isinstance(value, cst.Call):
-                self.statements[id(value)] = here
+        only = line.body[0] if len(line.body) == 1 else None
+        if isinstance(only, cst.Expr) and isinstance(only.value, cst.Call):
+            self.statements[id(only.value)] = here
+        elif isinstance(only, cst.Assign) and isinstance(only.value, cst.Call):
+            plain = tuple(t.target.value for t in only.targets if isinstance(t.target, cst.Name))
+            if len(plain) == len(only.targets):
+                self.statements[id(only.value)] = Statement(line, function, owner, body, plain)
         for small in line.body:
             targets: list[cst.BaseExpression] = []
             if isinstance(small, cst.Assign):
@@ -252,19 +259,26 @@ class Place:
     indent: str
 
 
-def place(ctx: RuleContext, statement: Statement, call: cst.Call) -> Place | None:
-    """Where a one-call statement is, when the call begins its line and ends its statement."""
-    span = ctx.locate(call)
+def place(ctx: RuleContext, statement: Statement) -> Place | None:
+    """Where a one-call statement is, when it begins its line and ends it (a comment aside)."""
     whole = ctx.locate(statement.line.body[0])
-    if span is None or whole is None or (span.line, span.column) != (whole.line, whole.column):
+    if whole is None:
         return None
-    indent = ctx.line_text(span.line)[: span.column - 1]
+    indent = ctx.line_text(whole.line)[: whole.column - 1]
     if indent.strip():
         return None
     rest = ctx.line_text(whole.end_line)[whole.end_column - 1 :].strip()
     if rest and not rest.startswith("#"):
         return None
-    return Place(span.line, whole.end_line, indent)
+    return Place(whole.line, whole.end_line, indent)
+
+
+def unread_between(ctx: RuleContext, names: Sequence[str], at: Place, to: Place) -> bool:
+    """No line between a moved assignment and where it goes names what it assigns (read by
+    word, conservatively: a comment or a string counts too)."""
+    lines = range(at.end_line + 1, to.line) if at.line < to.line else range(to.line, at.line)
+    words = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+    return not any(words.search(ctx.line_text(n)) for n in lines)
 
 
 def insert_before(ctx: RuleContext, at: Place, lines: Sequence[str]) -> Edit:
@@ -297,9 +311,9 @@ def verified(
     try:
         fixed, applied = apply_fixes(text, [Fix("check", UNSAFE, tuple(edits))])
         module = cst.parse_module(fixed)
-    except (ValueError, cst.ParserSyntaxError):
+        return bool(applied) and not still(module, fixed)
+    except (ValueError, cst.ParserSyntaxError, TooManyPaths, RecursionError):
         return False
-    return bool(applied) and not still(module, fixed)
 
 
 # --- GCK004: insert a clip ---------------------------------------------------------------------
@@ -413,7 +427,7 @@ def unclipped_fix(
     where = index.statements.get(id(step))
     if where is None:
         return None
-    at = place(ctx, where, step)
+    at = place(ctx, where)
     lines = clip_lines(step, backwards, unscaled, module, where, index)
     if at is None or lines is None:
         return None
@@ -472,7 +486,7 @@ def ineffective_fix(
     ``scaler.unscale_(opt)`` before it. With a GradScaler stepping, a moved clip is unscaled
     first when it needs to be."""
     where = index.statements.get(id(clip))
-    at = place(ctx, where, clip) if where is not None else None
+    at = place(ctx, where) if where is not None else None
     if where is None or at is None:
         return None
     if shape == "scaled":
@@ -489,8 +503,10 @@ def ineffective_fix(
     if not isinstance(target, cst.Call):
         return None
     goal = index.statements.get(id(target))
-    to = place(ctx, goal, target) if goal is not None else None
+    to = place(ctx, goal) if goal is not None and not goal.assigned else None
     if goal is None or to is None or goal.function is not where.function:
+        return None
+    if where.assigned and not unread_between(ctx, where.assigned, at, to):
         return None
     lines = moved(ctx, at, to)
     shift = at.end_line - at.line + 1 if at.line < to.line else 0
