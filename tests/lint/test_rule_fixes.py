@@ -773,3 +773,20 @@ def test_fix_section_pair(code: str, line: int, before: str, after: str) -> None
         "# before\n" + before, [f.fix for f in found("# before\n" + before, code) if f.fix]
     )
     assert marked == "# before\n" + after
+
+
+def test_gck006_message_names_the_init_its_fix_writes() -> None:
+    [finding] = found(mlp("nn.init.normal_(m.weight, std=1.0)"), "GCK006")
+    assert finding.fix is not None
+    assert f"Use a variance-preserving init: {finding.fix.edits[0].content}" in finding.message
+
+
+def test_calculate_gain_is_read_as_its_number() -> None:
+    """``xavier_normal_(w, gain=nn.init.calculate_gain("tanh"))`` is s_w^2 = 25/9: per layer
+    ~1.1x, so 12 layers are not reported and 100 are (crossed from depth 79), with plain
+    Xavier as the advice - not GCK001's "vanishes" of an init left unread."""
+    init = 'nn.init.xavier_normal_(m.weight, gain=nn.init.calculate_gain("tanh"))'
+    assert lint_source(mlp(init), "m.py") == []
+    [finding] = lint_source(mlp(init, depth=100), "m.py")
+    assert finding.code == "GCK006" and "crossed from depth 79" in finding.message
+    assert "nn.init.xavier_normal_(m.weight), or add normalization" in finding.message
