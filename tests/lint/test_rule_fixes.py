@@ -383,6 +383,20 @@ UNCLIPPED = {
         """,
         f"        {CLIP}(self.model.parameters(), max_norm=1.0)\n        self.optimizer.step()",
     ),
+    "trainer-keeps-the-model": (
+        """
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.adam = torch.optim.Adam(model.parameters())
+
+            def fit(self, loader):
+                for x in loader:
+                    self.model(x).sum().backward()
+                    self.adam.step()
+        """,
+        f"            {CLIP}(self.model.parameters(), max_norm=1.0)\n            self.adam.step()",
+    ),
     "gan": (
         """
         def train(gen, disc, loader):
@@ -654,6 +668,26 @@ INEFFECTIVE = {
         """,
         "backward()\n        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
         "        optimizer.step()\n        log(grad_norm)\n",
+    ),
+    "scaled-through-a-name": (
+        """
+        import torch
+        from torch.cuda.amp import GradScaler, autocast
+
+
+        def train(model, loader, optim):
+            scaler = GradScaler()
+            for x, y in loader:
+                with autocast():
+                    loss = torch.nn.functional.cross_entropy(model(x), y)
+                scaled = scaler.scale(loss)
+                scaled.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                scaler.step(optim)
+                scaler.update()
+                optim.zero_grad()
+        """,
+        "        scaled.backward()\n        scaler.unscale_(optim)\n        torch.nn.utils.clip_grad",
     ),
     "before-backward-with-amp": (
         """

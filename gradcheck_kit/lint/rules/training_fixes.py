@@ -69,6 +69,10 @@ class FileIndex:
     #: optimizer name -> (its model expression, the def and class around the construction)
     optimizers: list[tuple[str, cst.BaseExpression, Statement]] = field(default_factory=list)
     bound: dict[int, set[str]] = field(default_factory=dict)  # id(def) (0: module) -> names
+    #: ``scaled = scaler.scale(loss)``: scaled -> scaler (as written)
+    scaled: dict[str, str] = field(default_factory=dict)
+    #: ``self.model = model`` in a method: (id(method), model) -> ``self.model``
+    attributes: dict[tuple[int, str], str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, module: cst.Module, imports: Imports) -> FileIndex:
@@ -122,6 +126,21 @@ class FileIndex:
             plain = tuple(t.target.value for t in only.targets if isinstance(t.target, cst.Name))
             if len(plain) == len(only.targets):
                 self.statements[id(only.value)] = Statement(line, function, owner, body, plain)
+            func = only.value.func
+            if len(plain) == 1 and isinstance(func, cst.Attribute):
+                if func.attr.value == catalog.SCALE_METHOD:  # two scalers: ambiguous ("")
+                    scaler = code(func.value)
+                    known = self.scaled.setdefault(plain[0], scaler)
+                    self.scaled[plain[0]] = scaler if known == scaler else ""
+        if (
+            isinstance(only, cst.Assign)
+            and function is not None
+            and isinstance(only.value, cst.Name)
+            and len(only.targets) == 1
+            and (dotted(only.targets[0].target) or "").startswith("self.")
+        ):
+            key = (id(function), only.value.value)
+            self.attributes.setdefault(key, code(only.targets[0].target))
         for small in line.body:
             targets: list[cst.BaseExpression] = []
             if isinstance(small, cst.Assign):
@@ -333,7 +352,16 @@ def _model(
     found = [(m, s) for n, m, s in index.optimizers if n == name]
     local = [(m, s) for m, s in found if s.function is where.function]
     candidates = local or found
-    models = {code(m): m for m, _ in candidates if _visible(m, where, candidates, index)}
+    models: dict[str, cst.BaseExpression] = {}
+    for model, built in candidates:
+        if _visible(model, where, candidates, index):
+            models[code(model)] = model
+        elif where.owner is not None and built.owner is where.owner and built.function:
+            # built on a parameter that the method keeps as ``self.model``: that, here
+            root, dot, rest = code(model).partition(".")
+            kept = index.attributes.get((id(built.function), root))
+            if kept is not None:
+                models[kept + dot + rest] = cst.parse_expression(kept + dot + rest)
     if len(models) == 1:
         return next(iter(models.values()))
     if candidates:
@@ -461,11 +489,14 @@ def _scaler_step(clip: Statement, scaler: str) -> cst.Call | None:
     return None
 
 
-def _scaler_of(backward: cst.CSTNode) -> str | None:
-    """``scaler.scale(loss).backward()`` -> ``scaler``."""
+def _scaler_of(backward: cst.CSTNode, index: FileIndex) -> str | None:
+    """``scaler.scale(loss).backward()`` (or ``scaled.backward()`` with ``scaled =
+    scaler.scale(loss)``) -> ``scaler``."""
     if not isinstance(backward, cst.Call) or not isinstance(backward.func, cst.Attribute):
         return None
     receiver = backward.func.value
+    if isinstance(receiver, cst.Name):
+        return index.scaled.get(receiver.value) or None
     if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
         if receiver.func.attr.value == catalog.SCALE_METHOD:
             return code(receiver.func.value)
@@ -490,7 +521,7 @@ def ineffective_fix(
     if where is None or at is None:
         return None
     if shape == "scaled":
-        scaler = _scaler_of(cause)
+        scaler = _scaler_of(cause, index)
         scaler_step = _scaler_step(where, scaler) if scaler is not None else None
         if scaler_step is None:
             return None
