@@ -447,4 +447,7 @@ LIGHTNING_MODULES: frozenset[str] = frozenset(
 #: The LightningModule hook whose loss Lightning backpropagates after it returns (under
 #: automatic optimization), and the attribute that turns automatic optimization off.
 LIGHTNING_TRAINING_STEP = "training_step"
+#: The LightningModule hook that runs before each optimizer step, on unscaled gradients (the
+#: place a GCK007 fix moves a clip out of ``training_step`` to).
+LIGHTNING_BEFORE_STEP_HOOK = "on_before_optimizer_step"
 LIGHTNING_AUTOMATIC_OPTIMIZATION = "automatic_optimization"

@@ -689,6 +689,26 @@ INEFFECTIVE = {
         """,
         "        scaled.backward()\n        scaler.unscale_(optim)\n        torch.nn.utils.clip_grad",
     ),
+    "lightning": (
+        """
+        import lightning as L
+        import torch
+
+
+        class Lit(L.LightningModule):
+            def training_step(self, batch, batch_idx):
+                loss = self(batch).mean()
+                torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)  # keep it bounded
+                return loss
+
+            def configure_optimizers(self):
+                return torch.optim.Adam(self.parameters())
+        """,
+        "        loss = self(batch).mean()\n        return loss\n\n"
+        "    def on_before_optimizer_step(self, optimizer):\n"
+        "        torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)  # keep it bounded\n\n"
+        "    def configure_optimizers(self):",
+    ),
     "before-backward-with-amp": (
         """
         import torch
@@ -720,7 +740,24 @@ def test_gck007_fix(name: str) -> None:
 @pytest.mark.parametrize(
     "src",
     [
-        # Lightning's automatic optimization: the fix is the Trainer's or a hook, not a move
+        # Lightning's automatic optimization, a clip that reads a local of training_step:
+        # it cannot move to the hook
+        """
+        import lightning as L
+        import torch
+
+
+        class Lit(L.LightningModule):
+            def training_step(self, batch, batch_idx):
+                loss = self(batch).mean()
+                max_norm = self.hparams.max_norm
+                torch.nn.utils.clip_grad_norm_(self.parameters(), max_norm)
+                return loss
+
+            def configure_optimizers(self):
+                return torch.optim.Adam(self.parameters())
+        """,
+        # ... or the class has its hook already
         """
         import lightning as L
         import torch
@@ -731,6 +768,9 @@ def test_gck007_fix(name: str) -> None:
                 loss = self(batch).mean()
                 torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)
                 return loss
+
+            def on_before_optimizer_step(self, optimizer):
+                self.log("lr", 0.1)
 
             def configure_optimizers(self):
                 return torch.optim.Adam(self.parameters())
@@ -763,7 +803,7 @@ def test_gck007_fix(name: str) -> None:
                     scaler.update()
         """,
     ],
-    ids=["lightning", "assigned", "scaled-accumulation"],
+    ids=["lightning-local", "lightning-hook-taken", "assigned", "scaled-accumulation"],
 )
 def test_gck007_no_fix(src: str) -> None:
     no_fix(src, "GCK007")

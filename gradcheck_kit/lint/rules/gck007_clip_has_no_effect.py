@@ -213,8 +213,6 @@ class _Fixes:
     def __call__(self, verdict: Any) -> Fix | None:
         from gradcheck_kit.lint.rules.training_fixes import ineffective_fix
 
-        if verdict.shape == "lightning":
-            return None
         return ineffective_fix(
             self.ctx,
             verdict.clip,

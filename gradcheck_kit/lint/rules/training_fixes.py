@@ -22,6 +22,7 @@ from gradcheck_kit import catalog
 from gradcheck_kit.lint.rules.flow import TooManyPaths
 from gradcheck_kit.lint.rules.training import (
     Imports,
+    statements,
     bind,
     children,
     dotted,
@@ -520,6 +521,8 @@ def ineffective_fix(
     at = place(ctx, where) if where is not None else None
     if where is None or at is None:
         return None
+    if shape == "lightning":
+        return _lightning_fix(ctx, clip, where, at, index, still)
     if shape == "scaled":
         scaler = _scaler_of(cause, index)
         scaler_step = _scaler_step(where, scaler) if scaler is not None else None
@@ -553,6 +556,57 @@ def ineffective_fix(
             what = "; ".join(option)
             return Fix(f"Move the clip between backward and step: {what}", UNSAFE, tuple(edits))
     return None
+
+
+def _free_names(node: cst.CSTNode) -> set[str]:
+    """The names an expression reads (not attribute names, not keyword names)."""
+    if isinstance(node, cst.Name):
+        return {node.value}
+    if isinstance(node, cst.Attribute):
+        return _free_names(node.value)
+    if isinstance(node, cst.Arg):
+        return _free_names(node.value)
+    return {name for child in children(node) for name in _free_names(child)}
+
+
+def _lightning_fix(
+    ctx: RuleContext,
+    clip: cst.Call,
+    where: Statement,
+    at: Place,
+    index: FileIndex,
+    still: Callable[[cst.Module, str, int], bool],
+) -> Fix | None:
+    """A clip in ``training_step`` under automatic optimization moves to a new
+    ``on_before_optimizer_step(self, optimizer)`` hook of the same class, which Lightning runs
+    after the backward, before each step, on unscaled gradients; only a clip that reads nothing
+    local to ``training_step`` (``self``, builtins, the module's names), in a class that has no
+    such hook yet."""
+    method, owner = where.function, where.owner
+    if method is None or owner is None or where.assigned:
+        return None
+    hook = catalog.LIGHTNING_BEFORE_STEP_HOOK
+    if method.name.value != catalog.LIGHTNING_TRAINING_STEP or any(
+        isinstance(m, cst.FunctionDef) and m.name.value == hook for m in statements(owner.body)
+    ):
+        return None
+    if not _free_names(clip) <= {"self", "float", "int"} | index.bound[0]:
+        return None
+    span = ctx.locate(method)
+    definition = ctx.locate(method.name)
+    if span is None or definition is None:
+        return None
+    header = ctx.line_text(definition.line)
+    indent = header[: len(header) - len(header.lstrip())]
+    body = moved(ctx, at, Place(at.line, at.end_line, indent + "    "))
+    nl = ctx.newline
+    text = f"{nl}{indent}def {hook}(self, optimizer):{nl}"
+    text += "".join(f"{indent}    {line}{nl}" for line in body)
+    edits = [delete(at), Edit(span.end_line + 1, 1, span.end_line + 1, 1, text)]
+    new_line = span.end_line + 3 - (at.end_line - at.line + 1)
+    if not verified(ctx, edits, _at_line(still, new_line)):
+        return None
+    return Fix(f"Move the clip to {hook}, which runs before each step", UNSAFE, tuple(edits))
 
 
 def _at_line(
