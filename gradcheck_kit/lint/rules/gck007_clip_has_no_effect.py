@@ -211,7 +211,7 @@ class _Fixes:
         return any((s := locate(v.clip)) is not None and s.line == line for v in found)
 
     def __call__(self, verdict: Any) -> Fix | None:
-        from gradcheck_kit.lint.rules.training_fixes import ineffective_fix
+        from gradcheck_kit.lint.rules.clip_fixes import ineffective_fix
 
         return ineffective_fix(
             self.ctx,
