@@ -30,7 +30,6 @@ from gradcheck_kit.lint.rules.training_fixes import (
 from gradcheck_kit.report.findings import Edit, Fix
 
 
-
 def _scaler_step(clip: Statement, scaler: str) -> cst.Call | None:
     """The ``scaler.step(opt)`` that follows the clip in its own block."""
     after = False
@@ -180,7 +179,6 @@ def _at_line(
         return still(module, text, line)
 
     return check
-
 
 
 __all__ = ["ineffective_fix"]
