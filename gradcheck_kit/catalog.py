@@ -367,6 +367,8 @@ INIT_NAMESPACE = "torch.nn.init."
 NN_MODULES_PACKAGE = "torch.nn.modules"
 NN_NAMESPACE = "torch.nn."
 TORCH_NAMESPACE = "torch."
+#: ``torch.nn.init.calculate_gain``: read as a number (:data:`KAIMING_GAIN2`).
+INIT_GAIN_FUNCTION = "calculate_gain"
 #: Positional parameters of ``torch.nn.init`` functions after the tensor.
 INIT_PARAMS: dict[str, tuple[str, ...]] = {
     "normal": ("mean", "std"),
@@ -416,6 +418,9 @@ GRAD_SCALERS: frozenset[str] = frozenset(
 #: ``clip_grad_value_``, ``accelerator.clip_grad_norm_``, Lightning's ``clip_gradients``,
 #: timm's ``dispatch_clip_grad``).
 CLIP_TOKENS: tuple[str, str] = ("clip", "grad")
+#: The clip a fix writes (GCK004), and the module method it clips the parameters of.
+CLIP_GRAD_NORM = "torch.nn.utils.clip_grad_norm_"
+PARAMETERS_METHOD = "parameters"
 #: Clip-by-norm callables: their threshold is the second argument or ``max_norm=``.
 CLIP_NORM_THRESHOLD: tuple[int, str] = (1, "max_norm")
 #: Tensor methods that clamp a gradient in place (``p.grad.clamp_(-1, 1)``).
@@ -442,4 +447,7 @@ LIGHTNING_MODULES: frozenset[str] = frozenset(
 #: The LightningModule hook whose loss Lightning backpropagates after it returns (under
 #: automatic optimization), and the attribute that turns automatic optimization off.
 LIGHTNING_TRAINING_STEP = "training_step"
+#: The LightningModule hook that runs before each optimizer step, on unscaled gradients (the
+#: place a GCK007 fix moves a clip out of ``training_step`` to).
+LIGHTNING_BEFORE_STEP_HOOK = "on_before_optimizer_step"
 LIGHTNING_AUTOMATIC_OPTIMIZATION = "automatic_optimization"

@@ -18,6 +18,7 @@ from gradcheck_kit.lint.interp.frames import (
 )
 from gradcheck_kit.lint.interp.models.init import (
     dominant_activation,
+    init_namespace,
 )
 from gradcheck_kit.lint.interp.syntax import (
     full_name,
@@ -109,6 +110,9 @@ def exploding_init(self: Machine, root: Root) -> None:
         top = max(run.layers, key=lambda layer: gains[id(layer)])
         gain = gains[id(top)]
         init = self.inits[id(top.origin)]
+        # every init call of the stack, once each, with whether it is a tensor method (None:
+        # written in another module): what a fix rewrites
+        calls = {id(i.call): (i.call, i.method) for i in map(self.inits.get, origins(run)) if i}
         self.report(
             Event(
                 "GCK006",
@@ -123,9 +127,17 @@ def exploding_init(self: Machine, root: Root) -> None:
                     "init": init.description,
                     "line": getattr(init.anchor, "lineno", None),
                     "head": ends_before_a_layer(root.node, run.layers[-1]),
+                    "init_calls": tuple(calls.values()),
+                    "init_namespace": init_namespace(self.module),
                 },
             )
         )
+
+
+def origins(run: object) -> list[int]:
+    """The origins of a run's layers, once each (an unrolled loop repeats one)."""
+    layers: list[Layer] = getattr(run, "layers", [])
+    return list(dict.fromkeys(id(layer.origin) for layer in layers))
 
 
 # -- events for the recurrence and loss rules ------------------------------------------------

@@ -271,7 +271,7 @@ def call_method(
             return owner
         return layers
     if isinstance(owner, Weight):
-        record_init(self, owner.layer, name, args, kwargs, node)
+        record_init(self, owner.layer, name, args, kwargs, node, method=True)
         return Const(None)
     if isinstance(owner, DictVal):
         if name == "values":

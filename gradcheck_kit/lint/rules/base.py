@@ -63,6 +63,19 @@ class RuleContext:
         return "\n".join([first, *middle, last])
 
     @property
+    def text(self) -> str:
+        """The whole source text ('' when the locator does not keep it), as fixes check it."""
+        text: str = getattr(self.locate, "text", "")
+        return text
+
+    @property
+    def newline(self) -> str:
+        """The file's line break, as a fix that inserts a line writes it."""
+        text = self.text
+        index = text.find("\n")
+        return "\r\n" if index > 0 and text[index - 1] == "\r" else "\n"
+
+    @property
     def file_name(self) -> str:
         """The file's name, as messages cite a line (``model.py:12``)."""
         return self.path.replace("\\", "/").rsplit("/", 1)[-1]
@@ -131,18 +144,25 @@ def run_finding(
 
 
 def event_findings(
-    facts: FileFacts, ctx: RuleContext, rule: Rule, message: Callable[[Event], str]
+    facts: FileFacts,
+    ctx: RuleContext,
+    rule: Rule,
+    message: Callable[[Event], str],
+    fix: Callable[[Event, RuleContext], Fix | None] | None = None,
 ) -> Iterator[Finding]:
     """The findings of a rule that reports the interpreter's events with its code, each worded
-    by ``message``."""
+    by ``message`` and repaired by ``fix`` (None: no fix)."""
     for event in facts.events:
         if event.code == rule.code:
-            finding = event_finding(rule, event, message(event), ctx)
+            repair = fix(event, ctx) if fix is not None else None
+            finding = event_finding(rule, event, message(event), ctx, repair)
             if finding is not None:
                 yield finding
 
 
-def event_finding(rule: Rule, event: Event, message: str, ctx: RuleContext) -> Finding | None:
+def event_finding(
+    rule: Rule, event: Event, message: str, ctx: RuleContext, fix: Fix | None = None
+) -> Finding | None:
     """A finding at an event's anchor (None when the anchor cannot be located)."""
     span = ctx.locate(event.anchor)
     if span is None:
@@ -162,6 +182,7 @@ def event_finding(rule: Rule, event: Event, message: str, ctx: RuleContext) -> F
         activations=tuple(event.data.get("activations", ())),
         symbol=event.symbol,
         related=related,
+        fix=fix,
     )
 
 

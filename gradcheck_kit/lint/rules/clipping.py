@@ -27,6 +27,7 @@ from gradcheck_kit.lint.rules.training import (
     BACKWARD,
     CLIP,
     STEP,
+    UNSCALE,
     Classifier,
     Imports,
     final_name,
@@ -35,7 +36,7 @@ from gradcheck_kit.lint.rules.training import (
     source,
     walk,
 )
-from gradcheck_kit.report.findings import Finding
+from gradcheck_kit.report.findings import Finding, Fix
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.facts import FileFacts
@@ -131,10 +132,10 @@ class _Recurrence:
                 self.framework_clips = True
 
 
-# A path state: id of the backward call not yet consumed by a step (0: none pending) and
-# whether gradient clipping happened after it.
-_State = tuple[int, bool]
-_START: _State = (0, False)
+# A path state: id of the backward call not yet consumed by a step (0: none pending), whether
+# gradient clipping happened after it, and whether an unscale did (what a fix must not repeat).
+_State = tuple[int, bool, bool]
+_START: _State = (0, False, False)
 
 
 @dataclass
@@ -142,6 +143,8 @@ class _Step:
     call: cst.Call
     backwards: list[cst.Call]
     symbol: str | None
+    #: whether the paths from the backwards unscaled before the step: {False}, {True} or both
+    unscaled: frozenset[bool] = frozenset()
 
 
 class _Walker(FlowWalker[_State]):
@@ -154,14 +157,17 @@ class _Walker(FlowWalker[_State]):
     def event(self, call: cst.Call, kind: str, states: set[_State]) -> set[_State]:
         if kind == BACKWARD:
             self.backwards[id(call)] = call
-            return {(id(call), False)}
+            return {(id(call), False, False)}
         if kind == CLIP:
-            return {(b, clipped or b != 0) for b, clipped in states}
+            return {(b, clipped or b != 0, unscaled) for b, clipped, unscaled in states}
+        if kind == UNSCALE:
+            return {(b, clipped, unscaled or b != 0) for b, clipped, unscaled in states}
         if kind == STEP:
-            pending = [(b, clipped) for b, clipped in states if b != 0]
-            if pending and not any(clipped for _, clipped in pending):
-                backwards = [self.backwards[b] for b in dict.fromkeys(b for b, _ in pending)]
-                self.steps.append(_Step(call, backwards, self.symbol))
+            pending = [state for state in states if state[0] != 0]
+            if pending and not any(clipped for _, clipped, _ in pending):
+                backwards = [self.backwards[b] for b in dict.fromkeys(b for b, _, _ in pending)]
+                unscaled = frozenset(u for _, _, u in pending)
+                self.steps.append(_Step(call, backwards, self.symbol, unscaled))
             return {_START}
         return states
 
@@ -204,6 +210,7 @@ def check_unclipped_recurrent_training(facts: FileFacts, ctx: RuleContext) -> It
     if not steps:
         return
     names = [name for name in _RECURRENT_ORDER if name in recurrent]
+    fixes = _Fixes(ctx, module, len(steps))
     for step in steps:
         span = ctx.locate(step.call)
         if span is None:
@@ -225,6 +232,41 @@ def check_unclipped_recurrent_training(facts: FileFacts, ctx: RuleContext) -> It
             activations=(),
             symbol=step.symbol,
             related=related,
+            fix=fixes(step),
+        )
+
+
+class _Fixes:
+    """GCK004's fixes in one file (:mod:`~gradcheck_kit.lint.rules.training_fixes`): each is
+    kept only if the file it leaves has fewer unclipped steps and no more ineffective clips."""
+
+    def __init__(self, ctx: RuleContext, module: cst.Module, steps: int) -> None:
+        from gradcheck_kit.lint.rules.training_fixes import FileIndex
+
+        self.ctx, self.module, self.steps = ctx, module, steps
+        self.index = FileIndex.of(module, Imports(module))
+        self.clips: int | None = None
+
+    def still(self, fixed: cst.Module, text: str) -> bool:
+        from gradcheck_kit.lint.rules.clip_effect import ineffective_clips
+
+        if len(unclipped_steps(fixed)[0]) >= self.steps:
+            return True
+        if self.clips is None:
+            self.clips = len(list(ineffective_clips(self.module)))
+        return len(list(ineffective_clips(fixed))) > self.clips
+
+    def __call__(self, step: _Step) -> Fix | None:
+        from gradcheck_kit.lint.rules.training_fixes import unclipped_fix
+
+        return unclipped_fix(
+            self.ctx,
+            self.module,
+            step.call,
+            step.backwards,
+            step.unscaled,
+            self.index,
+            self.still,
         )
 
 

@@ -31,7 +31,9 @@ def message(event: Event) -> str:
 
 
 def check_saturating_recurrence(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
-    return event_findings(facts, ctx, RULE, message)
+    from gradcheck_kit.lint.rules.repairs import recurrence_fix
+
+    return event_findings(facts, ctx, RULE, message, recurrence_fix)
 
 
 RULE = Rule(

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gradcheck_kit import catalog
 from gradcheck_kit.lint.facts import Event, FileFacts
 from gradcheck_kit.lint.rules.base import Rule, RuleContext, event_finding
 from gradcheck_kit.report.findings import Finding
 
 
-def _advice(activation: str) -> str:
+def _advice(activation: str, weight_var: float) -> str:
+    if activation != "relu" and abs(weight_var - catalog.KAIMING_GAIN2.get(activation, 0)) < 1e-6:
+        # already calculate_gain's: at this depth only the critical gain 1 keeps the gradient
+        return "variance-preserving init (xavier_* with gain=1.0), or add normalization."
     return (
         f"variance-preserving init ({'kaiming_*' if activation == 'relu' else 'xavier_*'} with "
         f"nn.init.calculate_gain({activation!r})), or add normalization."
     )
 
 
-def reported_message(event: Event, ctx: RuleContext) -> str | None:
+def reported_message(event: Event, ctx: RuleContext, advice: str | None = None) -> str | None:
     """A GCK006 event's message as reported (None: not reported). Structural mode: deeper than
-    the limit; predicted mode: the stack's predicted flow ratio above the explode bound."""
+    the limit; predicted mode: the stack's predicted flow ratio above the explode bound.
+    ``advice``: what to use instead (default: the init family for the activation)."""
     from gradcheck_kit.theory import crossing_depth, predicted_flow_ratio
 
     data = event.data
@@ -30,6 +35,7 @@ def reported_message(event: Event, ctx: RuleContext) -> str | None:
     gain = data["gain"]
     activation = data["activations"][0]
     between = "with no activation" if activation == "linear" else f"with {activation}"
+    advice = advice or _advice(activation, data["weight_var"])
     if ctx.max_saturating_depth is not None:
         if not depth > ctx.max_saturating_depth:
             return None
@@ -37,7 +43,7 @@ def reported_message(event: Event, ctx: RuleContext) -> str | None:
             f"{depth} layers initialised with {data['init']} and no normalization between "
             f"them: {between} between them, each layer multiplies the gradient by ~{gain:.3g} "
             f"(mean-field prediction), ~{gain**depth:.2g}x over the stack - it explodes with "
-            f"depth. Use a {_advice(activation)}"
+            f"depth. Use a {advice}"
         )
     weight_var, head = data["weight_var"], data.get("head", True)
     ratio = predicted_flow_ratio(gain, weight_var, depth, head=head)
@@ -52,7 +58,7 @@ def reported_message(event: Event, ctx: RuleContext) -> str | None:
         f"(mean-field prediction), so the gradient reaching the first layer is predicted to be "
         f"~{ratio:.0e}x what leaves the last one{tail}, above the runtime check's bound "
         f"{ctx.explode_bound:g} (crossed from depth {crossing}) - it explodes with depth. Use a "
-        f"{_advice(activation)}"
+        f"{advice}"
     )
 
 
@@ -68,9 +74,17 @@ def exploding_symbols(facts: FileFacts, ctx: RuleContext) -> set[str | None]:
 
 
 def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding]:
+    from gradcheck_kit.lint.rules.repairs import init_fix
+
     for event in facts.events:
-        if event.code == "GCK006" and (message := reported_message(event, ctx)) is not None:
-            finding = event_finding(RULE, event, message, ctx)
+        if event.code == "GCK006" and reported_message(event, ctx) is not None:
+            fix = init_fix(event, ctx, reported_message)
+            advice = None
+            if fix is not None:  # the message names the init the fix writes
+                advice = f"variance-preserving init: {fix.edits[0].content}, or add normalization."
+            message = reported_message(event, ctx, advice)
+            assert message is not None
+            finding = event_finding(RULE, event, message, ctx, fix)
             if finding is not None:
                 yield finding
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from gradcheck_kit import catalog
 from gradcheck_kit.lint.facts import FileFacts
 from gradcheck_kit.lint.rules.base import Prefilter, Rule, RuleContext
-from gradcheck_kit.report.findings import Finding
+from gradcheck_kit.report.findings import Finding, Fix
 
 CODE = "GCK007"
 NAME = "clip-has-no-effect"
@@ -161,7 +162,9 @@ def check_clip_has_no_effect(facts: FileFacts, ctx: RuleContext) -> Iterator[Fin
         "scaled": ("backward of GradScaler-scaled loss, not unscaled before the clip", ""),
         "lightning": ("Lightning runs backward and the step after training_step returns", ""),
     }
-    for verdict in ineffective_clips(module):
+    verdicts = list(ineffective_clips(module))
+    fixes = _Fixes(ctx, module, len(verdicts))
+    for verdict in verdicts:
         span = ctx.locate(verdict.clip)
         if span is None:
             continue
@@ -182,6 +185,42 @@ def check_clip_has_no_effect(facts: FileFacts, ctx: RuleContext) -> Iterator[Fin
             activations=(),
             symbol=verdict.symbol,
             related=ctx.related(pairs),
+            fix=fixes(verdict),
+        )
+
+
+class _Fixes:
+    """GCK007's fixes in one file (:mod:`~gradcheck_kit.lint.rules.training_fixes`): each is
+    kept only if the file it leaves has fewer ineffective clips, none at the clip it moved."""
+
+    def __init__(self, ctx: RuleContext, module: Any, verdicts: int) -> None:
+        from gradcheck_kit.lint.rules.training import Imports
+        from gradcheck_kit.lint.rules.training_fixes import FileIndex
+
+        self.ctx, self.module, self.verdicts = ctx, module, verdicts
+        self.index = FileIndex.of(module, Imports(module))
+
+    def still(self, fixed: Any, text: str, line: int) -> bool:
+        from gradcheck_kit.lint.locate import Locator
+        from gradcheck_kit.lint.rules.clip_effect import ineffective_clips
+
+        found = list(ineffective_clips(fixed))
+        if len(found) >= self.verdicts:
+            return True
+        locate = Locator(text, fixed)
+        return any((s := locate(v.clip)) is not None and s.line == line for v in found)
+
+    def __call__(self, verdict: Any) -> Fix | None:
+        from gradcheck_kit.lint.rules.clip_fixes import ineffective_fix
+
+        return ineffective_fix(
+            self.ctx,
+            verdict.clip,
+            verdict.shape,
+            verdict.cause,
+            verdict.step,
+            self.index,
+            self.still,
         )
 
 

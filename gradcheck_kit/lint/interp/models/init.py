@@ -31,6 +31,10 @@ class ExplicitInit:
     weight_var: float  # s_w^2: weight variance times fan-in
     description: str
     anchor: object
+    #: the init call itself, written in this file (None: reached through another module's
+    #: code), and whether it is a tensor method (``w.normal_()``) - what a fix rewrites
+    call: ast.Call | None = None
+    method: bool = False
 
 
 def const(value: Value | None) -> Any:
@@ -76,14 +80,21 @@ def weight_variance(
 
 
 def record_init(
-    m: Machine, layer: Layer, fn: str, args: list[Value], kwargs: dict[str, Value], node: ast.Call
+    m: Machine,
+    layer: Layer,
+    fn: str,
+    args: list[Value],
+    kwargs: dict[str, Value],
+    node: ast.Call,
+    method: bool = False,
 ) -> None:
     if layer.kind != "affine" or layer.name.startswith("Embedding"):
         return  # an embedding is a lookup: no gradient flows through it to earlier layers
     fan_in = m.fan_in.get(id(layer.origin))
     init = weight_variance(fn, args, kwargs, fan_in)
     if init is not None:
-        m.inits[id(layer.origin)] = ExplicitInit(init[0], init[1], m.span(node))
+        call = None if m.in_foreign else node
+        m.inits[id(layer.origin)] = ExplicitInit(init[0], init[1], m.span(node), call, method)
     else:
         m.unread_inits[id(layer.origin)] = (f"nn.init.{fn}", m.span(node))
 
@@ -97,11 +108,55 @@ def init_function(
     frame: Frame,
 ) -> Value | None:
     """Any ``torch.nn.init.*`` applied to a known layer's weight (looked up by namespace:
-    :data:`catalog.INIT_NAMESPACE`)."""
+    :data:`catalog.INIT_NAMESPACE`); ``calculate_gain("tanh")`` is its number."""
+    if qname == catalog.INIT_NAMESPACE + catalog.INIT_GAIN_FUNCTION:
+        return calculate_gain(args, kwargs)
     if not (args and isinstance(args[0], Weight)):
         return None
     record_init(m, args[0].layer, qname.rsplit(".", 1)[-1], args[1:], kwargs, node)
     return Const(None)
+
+
+def calculate_gain(args: list[Value], kwargs: dict[str, Value]) -> Value | None:
+    """``nn.init.calculate_gain(nonlinearity, param)``: the square root of
+    :data:`catalog.KAIMING_GAIN2` (leaky_relu with its slope ``param``)."""
+    name = const(kwargs.get("nonlinearity") or (args[0] if args else None))
+    if not isinstance(name, str) or name not in catalog.KAIMING_GAIN2:
+        return None
+    slope = const(kwargs.get("param") or (args[1] if len(args) > 1 else None))
+    if name == "leaky_relu" and isinstance(slope, (int, float)) and not isinstance(slope, bool):
+        return Const(math.sqrt(2.0 / (1 + slope**2)))
+    return Const(math.sqrt(catalog.KAIMING_GAIN2[name]))
+
+
+#: Where each binding of the file's top-level imports leads, as a prefix of the init namespace
+#: (``torch`` -> ``torch.nn.init``), best first: a fix that writes an init call names it so.
+_INIT_ROUTES = (
+    (catalog.INIT_NAMESPACE.rstrip("."), ""),
+    (catalog.NN_NAMESPACE.rstrip("."), ".init"),
+    (catalog.TORCH_NAMESPACE.rstrip("."), ".nn.init"),
+)
+
+
+def init_namespace(module: ast.Module) -> str | None:
+    """How the file's top-level imports name ``torch.nn.init`` (``nn.init``, ``init``,
+    ``torch.nn.init``), or None when they do not."""
+    found: dict[str, str] = {}  # qualified module -> local name
+    for statement in module.body:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if alias.asname is not None:
+                    found.setdefault(alias.name, alias.asname)
+                else:
+                    root = alias.name.split(".", 1)[0]
+                    found.setdefault(root, root)
+        elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+            for alias in statement.names:
+                found.setdefault(f"{statement.module}.{alias.name}", alias.asname or alias.name)
+    for qualified, tail in _INIT_ROUTES:
+        if qualified in found:
+            return found[qualified] + tail
+    return None
 
 
 def dominant_activation(layers: list[Layer]) -> str:

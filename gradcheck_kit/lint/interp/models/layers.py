@@ -170,6 +170,9 @@ def plain_recurrent(
     if nonlinearity is None or (
         isinstance(nonlinearity, Const) and nonlinearity.value == catalog.PLAIN_RECURRENT_DEFAULT
     ):  # relu, or something the linter cannot see: precision first
+        # the module the class is read from (``nn`` in ``nn.RNN``): a fix names its gated
+        # sibling there
+        owner = m.eval(node.func.value, frame) if isinstance(node.func, ast.Attribute) else None
         m.report(
             Event(
                 "GCK003",
@@ -179,6 +182,7 @@ def plain_recurrent(
                     "kind": "module",
                     "module": qname.rsplit(".", 1)[-1],
                     "activations": (catalog.PLAIN_RECURRENT_DEFAULT,),
+                    "owner": owner.qname if isinstance(owner, Ref) else None,
                 },
             )
         )
