@@ -39,6 +39,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # an import cycle between the model and its constants
     "cycle_deep": ("pkg/model.py", 14, "default 8 from pkg/common.py:3"),
     "cycle_shallow": None,
+    # depth from call sites in another file (through a re-export, a module alias, an import
+    # alias); the deepest literal call decides; a same-named class elsewhere is not the model
+    "callsite_deep": ("nets/mlp.py", 9, "nets.SigmoidMLP(64, depth=8) at scripts/train.py:11"),
+    "callsite_shallow": None,
 }
 
 
@@ -187,3 +191,45 @@ def test_a_deleted_consulted_file_is_a_miss_not_a_crash(
     result = lint_paths([project], Config(), cache_dir=cache)
     assert seen == ["mlp.py"]
     assert result.errors == []
+
+
+def test_editing_a_call_site_relints_the_model_it_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _copy("callsite_deep", tmp_path)
+    cache = tmp_path / "cache"
+    cold = lint_paths([project], Config(), cache_dir=cache)
+    assert [(Path(f.path).name, f.depth) for f in cold.findings] == [("mlp.py", 8)]
+    train = project / "scripts" / "train.py"
+    train.write_text(train.read_text().replace("depth=8", "depth=12"))
+    later = time.time() + 5
+    os.utime(train, (later, later))
+    seen = _linted(monkeypatch)
+    edited = lint_paths([project], Config(), cache_dir=cache)
+    assert sorted(seen) == ["mlp.py", "train.py"]
+    assert [f.depth for f in edited.findings] == [12]
+    assert "depth=12) at scripts/train.py:11" in edited.findings[0].message
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "from nets import SigmoidMLP\nnet = SigmoidMLP(*sizes)\n",  # starred: unseen
+        "from nets import SigmoidMLP\nnet = SigmoidMLP(64, **config)\n",
+        "from nets import SigmoidMLP\nnet = SigmoidMLP(width, depth)\n",  # nothing literal
+        "from nets import SigmoidMLP\nnet = SigmoidMLP(64, depth=\n",  # a syntax error
+        "import nets.other as nets\nnet = nets.SigmoidMLP(64, 12)\n",  # another module
+        "\udcff",  # not UTF-8
+    ],
+)
+def test_call_sites_the_linter_cannot_read_leave_the_depth_unknown(
+    tmp_path: Path, caller: str
+) -> None:
+    project = _copy("callsite_deep", tmp_path)
+    data = caller.encode("utf-8", "surrogateescape")
+    (project / "scripts" / "train.py").write_bytes(data)
+    result = lint_paths([project], Config())
+    assert [(f.code, Path(f.path).name) for f in result.findings] == [("GCK002", "mlp.py")]
+    assert [Path(e.path).name for e in result.errors] == (
+        ["train.py"] if b"depth=\n" in data or b"\xff" in data else []
+    )

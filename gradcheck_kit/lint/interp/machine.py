@@ -148,6 +148,9 @@ class Machine:
                     defaults[id(info)] = instance
                     if isinstance(instance, Instance):
                         self.add_instance_root(instance)
+                if not info.foreign and info.node in self.module.body:
+                    with contextlib.suppress(BudgetExceeded):
+                        self.instantiate_call_sites(info)
         # every function, with its defaults: finds the Sequentials that builders return
         for func in list(self.functions):
             with contextlib.suppress(BudgetExceeded):
@@ -420,6 +423,7 @@ class Machine:
     class_kind = classes.class_kind
     instantiate = classes.instantiate
     fill_container = classes.fill_container
+    instantiate_call_sites = classes.instantiate_call_sites
     container_entries = classes.container_entries
     call_function = classes.call_function
     bind_params = classes.bind_params
