@@ -43,6 +43,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # alias); the deepest literal call decides; a same-named class elsewhere is not the model
     "callsite_deep": ("nets/mlp.py", 9, "nets.SigmoidMLP(64, depth=8) at scripts/train.py:11"),
     "callsite_shallow": None,
+    # depth from an argparse default in another file (a string default parsed by type=, options
+    # returned by a helper and passed to main); the twin's default is 3
+    "argparse_deep": ("model.py", 13, "--n-layers default 8 at train.py:8"),
+    "argparse_shallow": None,
 }
 
 
@@ -233,3 +237,25 @@ def test_call_sites_the_linter_cannot_read_leave_the_depth_unknown(
     assert [Path(e.path).name for e in result.errors] == (
         ["train.py"] if b"depth=\n" in data or b"\xff" in data else []
     )
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        'parser.add_argument("--n-layers", type=parse_depth, default="8")',  # unseen type=
+        'parser.add_argument("--n-layers", type=int, default=DEPTH)',  # not a literal
+        'parser.add_argument("--n-layers", default=8)\n    parser.add_argument("--n-layers", default=2)',
+        'parser.add_argument("--n-layers", type=int, default="eight")',  # type= would fail
+    ],
+)
+def test_argparse_options_the_linter_cannot_read_leave_the_depth_unknown(
+    tmp_path: Path, option: str
+) -> None:
+    project = _copy("argparse_deep", tmp_path)
+    train = project / "train.py"
+    text = train.read_text()
+    old = 'parser.add_argument("--n-layers", type=int, default="8")  # argparse applies type='
+    assert old in text
+    train.write_text(text.replace(old, option))
+    result = lint_paths([project], Config())
+    assert [(f.code, Path(f.path).name) for f in result.findings] == [("GCK002", "model.py")]

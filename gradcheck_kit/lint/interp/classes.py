@@ -136,7 +136,7 @@ def instantiate_call_sites(self: Machine, info: ClassInfo) -> None:
     if found is None or len(found[1].args.args) + len(found[1].args.kwonlyargs) < 2:
         return  # nothing to pass
     for site in call_sites(self.project, info.name):
-        source = f"{site.text} at {site.where}"
+        source = site.source
         args = [
             call_site_value(self, node, f"argument {i + 1}", source)
             for i, node in enumerate(site.args)
