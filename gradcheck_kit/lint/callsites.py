@@ -21,8 +21,8 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
+from gradcheck_kit.lint.caller_values import CallerValues
 from gradcheck_kit.lint.project import MAX_MODULE_BYTES, LoadedModule, Project
 
 #: Past this many Python files, the rest of a project is not indexed (a home folder with a
@@ -138,7 +138,7 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
     if not direct and not modules:
         return []
     display = project.display(loaded.file.path)
-    options = Options(loaded.tree, display)
+    options = CallerValues(project, loaded, display)
     out: list[CallSite] = []
     for node in ast.walk(loaded.tree):
         if not isinstance(node, ast.Call) or not _calls(node.func, direct, modules, name):
@@ -158,125 +158,6 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
         where = f"{display}:{node.lineno}"
         out.append(CallSite(args, kwargs, where, text, loaded, tuple(dict.fromkeys(notes))))
     return out
-
-
-#: argparse's ``type=`` callables applied to a string default, as argparse does.
-_TYPES = {"int": int, "float": float, "str": str}
-
-
-class Options:
-    """The argparse options of a caller module: ``args.layers`` is the default of
-    ``parser.add_argument("--layers", type=int, default=8)`` when ``args`` is what
-    ``parse_args()`` returned (directly, through a function that returns it, or passed on as a
-    parameter of the same name). An option defined twice, or with a default that is not a
-    literal, is unknown."""
-
-    def __init__(self, tree: ast.Module, display: str) -> None:
-        self.defaults: dict[str, tuple[Any, str] | None] = {}
-        self.holders: set[str] = set()
-        if not _mentions(tree, "add_argument"):
-            return
-        parsers = {"parse_args", "parse_known_args"}
-        returning: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-                isinstance(r, ast.Return) and _calls_method(r.value, parsers)
-                for r in ast.walk(node)
-            ):
-                returning.add(node.name)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _method(node) == "add_argument":
-                self._option(node, display)
-            elif isinstance(node, ast.Assign) and (
-                _calls_method(node.value, parsers)
-                or (isinstance(node.value, ast.Call) and _name(node.value.func) in returning)
-            ):
-                for target in node.targets:
-                    first = target.elts[0] if isinstance(target, ast.Tuple) else target
-                    if isinstance(first, ast.Name):
-                        self.holders.add(first.id)
-        # ``main(get_args())`` / ``main(args)``: main's parameter holds the options too
-        functions = {
-            n.name: n
-            for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-        }
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call) or _name(node.func) not in functions:
-                continue
-            params = functions[str(_name(node.func))].args.args
-            for param, arg in zip(params, node.args, strict=False):
-                if (
-                    (isinstance(arg, ast.Name) and arg.id in self.holders)
-                    or _calls_method(arg, parsers)
-                    or (isinstance(arg, ast.Call) and _name(arg.func) in returning)
-                ):
-                    self.holders.add(param.arg)
-
-    def _option(self, call: ast.Call, display: str) -> None:
-        flags = [
-            a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
-        ]
-        keywords = {k.arg: k.value for k in call.keywords if k.arg}
-        dest_node = keywords.get("dest")
-        if isinstance(dest_node, ast.Constant) and isinstance(dest_node.value, str):
-            dest = dest_node.value
-        else:
-            long = [f for f in flags if f.startswith("--")] or flags
-            if not long:
-                return
-            dest = long[0].lstrip("-").replace("-", "_")
-        flag = next((f for f in flags if f.startswith("-")), dest)
-        value: tuple[Any, str] | None = None
-        default = keywords.get("default")
-        if default is not None and _literal(default):
-            raw = ast.literal_eval(default)
-            kind = keywords.get("type")
-            convert = _TYPES.get(kind.id) if isinstance(kind, ast.Name) else None
-            if isinstance(raw, str) and convert is not None:
-                try:
-                    raw = convert(raw)
-                except ValueError:
-                    raw = None
-            elif kind is not None and convert is None:
-                raw = None  # ``type=parse_list``: what it makes of the default is unseen
-            if raw is not None:
-                value = (raw, f"{flag} default {raw!r} at {display}:{call.lineno}")
-        self.defaults[dest] = None if dest in self.defaults else value
-
-    def literal(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
-        """``node`` if it is a literal; the option default it reads, as a literal; else None."""
-        if _literal(node):
-            return node
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in self.holders
-        ):
-            found = self.defaults.get(node.attr)
-            if found is not None:
-                value, note = found
-                notes.append(note)
-                return ast.copy_location(ast.Constant(value), node)
-        return None
-
-
-def _mentions(tree: ast.Module, attribute: str) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr == attribute for n in ast.walk(tree))
-
-
-def _method(call: ast.Call) -> str | None:
-    return call.func.attr if isinstance(call.func, ast.Attribute) else None
-
-
-def _calls_method(node: ast.expr | None, names: set[str]) -> bool:
-    while isinstance(node, ast.Subscript):  # ``parser.parse_known_args()[0]``
-        node = node.value
-    return isinstance(node, ast.Call) and _method(node) in names
-
-
-def _name(node: ast.expr) -> str | None:
-    return node.id if isinstance(node, ast.Name) else None
 
 
 def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bool:
@@ -357,14 +238,6 @@ def _defines(project: Project, path: str, name: str, hops: int) -> bool:
         if found is not None and _defines(project, found, name, hops - 1):
             return True
     return False
-
-
-def _literal(node: ast.expr) -> bool:
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
 
 
 def forget() -> None:

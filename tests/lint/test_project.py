@@ -47,6 +47,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # returned by a helper and passed to main); the twin's default is 3
     "argparse_deep": ("model.py", 13, "--n-layers default 8 at train.py:8"),
     "argparse_shallow": None,
+    # sizes from a @dataclass field's default_factory in a third file, through a parameter
+    # annotated with the config class; the twin's list is 4 long (3 layers)
+    "dataclass_deep": ("lab/model.py", 9, "TrainConfig.sizes default [16, 16, 16"),
+    "dataclass_shallow": None,
 }
 
 
@@ -259,3 +263,23 @@ def test_argparse_options_the_linter_cannot_read_leave_the_depth_unknown(
     train.write_text(text.replace(old, option))
     result = lint_paths([project], Config())
     assert [(f.code, Path(f.path).name) for f in result.findings] == [("GCK002", "model.py")]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("cfg = TrainConfig()", "cfg = TrainConfig(sizes=[16, 16])"),  # a literal override
+        ("(cfg: TrainConfig):\n    return Encoder(cfg.sizes)", "(c):\n    return Encoder(c.sizes)"),
+        ("@dataclass\n", "@dataclass\n@frozen_by_hand\n"),  # another decorator: unknown
+        ("lambda: [", "lambda: make(["),  # a factory that is not a literal
+    ],
+)
+def test_config_classes_the_linter_cannot_read_leave_the_stack_unflagged(
+    tmp_path: Path, change: tuple[str, str]
+) -> None:
+    project = _copy("dataclass_deep", tmp_path)
+    for path in (project / "run.py", project / "lab" / "config.py"):
+        text = path.read_text()
+        path.write_text(text.replace(*change))
+    result = lint_paths([project], Config())
+    assert [f.code for f in result.findings] in ([], ["GCK002"])

@@ -146,6 +146,7 @@ def instantiate_call_sites(self: Machine, info: ClassInfo) -> None:
         instance = self.instantiate(info, args, kwargs, None)
         if isinstance(instance, Instance):
             self.pending.append(instance)
+            self.built_at[id(instance)] = source
 
 
 def call_site_value(self: Machine, node: ast.expr | None, name: str, source: str) -> Value:

@@ -122,6 +122,9 @@ class Machine:
         self.sequentials: list[tuple[SeqVal, str | None]] = []
         self.frame_stack: list[Frame] = []
         self.pending: list[Instance] = []
+        #: id(instance) -> the call site in another file that built it (names the depth's
+        #: source where its own counts name none: ``Encoder(cfg.sizes) at run.py:6``)
+        self.built_at: dict[int, str] = {}
         self.events: list[Event] = []
         self.loops: list[Loop] = []
         self.fan_in: dict[int, int] = {}  # affine layer origin -> fan-in
@@ -495,6 +498,8 @@ def extract(
         with contextlib.suppress(BudgetExceeded):
             node = machine.instance_node(instance)
         if node is not None:
+            if id(instance) in machine.built_at:
+                node = Seq((node,), machine.built_at[id(instance)])
             roots.append(Root(node, instance.cls.name))
     for root in roots:
         with contextlib.suppress(BudgetExceeded, RecursionError):
