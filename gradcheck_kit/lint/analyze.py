@@ -241,9 +241,11 @@ def _layer_key(layer: Layer) -> tuple[object, ...]:
 
 def maximal_runs(runs: list[Run]) -> list[Run]:
     """Drop runs contained in another run that is at least as deep (the same stack reached from
-    two roots, or a prefix of a longer run). Deterministic: deepest first, then source order."""
+    two roots, or a prefix of a longer run). Deterministic: deepest first, then one whose depth
+    has a known source, then source order."""
     keyed = [(frozenset(_layer_key(x) for x in r.layers), r) for r in runs if r.layers]
-    keyed.sort(key=lambda kr: (-kr[1].depth, not kr[1].unbounded, -len(kr[0])))
+    # of equal runs, one that says where its depth came from
+    keyed.sort(key=lambda kr: (-kr[1].depth, not kr[1].unbounded, -len(kr[0]), not kr[1].sources))
     kept: list[tuple[frozenset[tuple[object, ...]], Run]] = []
     for keys, run in keyed:
         if any(keys <= k and run.depth <= r.depth for k, r in kept):

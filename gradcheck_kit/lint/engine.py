@@ -319,9 +319,10 @@ def lint_paths(
     """
     config = config or Config()
     paths = list(paths)
-    from gradcheck_kit.lint.project import forget
+    from gradcheck_kit.lint import callsites, project
 
-    forget()  # the tree may have changed since the last run in this process
+    project.forget()  # the tree may have changed since the last run in this process
+    callsites.forget()
     unreadable: list[LintError] = []
     found = [
         (p, key) for p, key in discover_keyed(paths, config, unreadable) if only is None or only(p)

@@ -39,6 +39,18 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # an import cycle between the model and its constants
     "cycle_deep": ("pkg/model.py", 14, "default 8 from pkg/common.py:3"),
     "cycle_shallow": None,
+    # depth from call sites in another file (through a re-export, a module alias, an import
+    # alias); the deepest literal call decides; a same-named class elsewhere is not the model
+    "callsite_deep": ("nets/mlp.py", 9, "nets.SigmoidMLP(64, depth=8) at scripts/train.py:11"),
+    "callsite_shallow": None,
+    # depth from an argparse default in another file (a string default parsed by type=, options
+    # returned by a helper and passed to main); the twin's default is 3
+    "argparse_deep": ("model.py", 13, "--n-layers default 8 at train.py:8"),
+    "argparse_shallow": None,
+    # sizes from a @dataclass field's default_factory in a third file, through a parameter
+    # annotated with the config class; the twin's list is 4 long (3 layers)
+    "dataclass_deep": ("lab/model.py", 9, "TrainConfig.sizes default [16, 16, 16"),
+    "dataclass_shallow": None,
 }
 
 
@@ -187,3 +199,87 @@ def test_a_deleted_consulted_file_is_a_miss_not_a_crash(
     result = lint_paths([project], Config(), cache_dir=cache)
     assert seen == ["mlp.py"]
     assert result.errors == []
+
+
+def test_editing_a_call_site_relints_the_model_it_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _copy("callsite_deep", tmp_path)
+    cache = tmp_path / "cache"
+    cold = lint_paths([project], Config(), cache_dir=cache)
+    assert [(Path(f.path).name, f.depth) for f in cold.findings] == [("mlp.py", 8)]
+    train = project / "scripts" / "train.py"
+    train.write_text(train.read_text().replace("depth=8", "depth=12"))
+    later = time.time() + 5
+    os.utime(train, (later, later))
+    seen = _linted(monkeypatch)
+    edited = lint_paths([project], Config(), cache_dir=cache)
+    assert sorted(seen) == ["mlp.py", "train.py"]
+    assert [f.depth for f in edited.findings] == [12]
+    assert "depth=12) at scripts/train.py:11" in edited.findings[0].message
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "from nets import SigmoidMLP\nnet = SigmoidMLP(*sizes)\n",  # starred: unseen
+        "from nets import SigmoidMLP\nnet = SigmoidMLP(64, **config)\n",
+        "from nets import SigmoidMLP\nnet = SigmoidMLP(width, depth)\n",  # nothing literal
+        "from nets import SigmoidMLP\nnet = SigmoidMLP(64, depth=\n",  # a syntax error
+        "import nets.other as nets\nnet = nets.SigmoidMLP(64, 12)\n",  # another module
+        "\udcff",  # not UTF-8
+    ],
+)
+def test_call_sites_the_linter_cannot_read_leave_the_depth_unknown(
+    tmp_path: Path, caller: str
+) -> None:
+    project = _copy("callsite_deep", tmp_path)
+    data = caller.encode("utf-8", "surrogateescape")
+    (project / "scripts" / "train.py").write_bytes(data)
+    result = lint_paths([project], Config())
+    assert [(f.code, Path(f.path).name) for f in result.findings] == [("GCK002", "mlp.py")]
+    assert [Path(e.path).name for e in result.errors] == (
+        ["train.py"] if b"depth=\n" in data or b"\xff" in data else []
+    )
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        'parser.add_argument("--n-layers", type=parse_depth, default="8")',  # unseen type=
+        'parser.add_argument("--n-layers", type=int, default=DEPTH)',  # not a literal
+        'parser.add_argument("--n-layers", default=8)\n    parser.add_argument("--n-layers", default=2)',
+        'parser.add_argument("--n-layers", type=int, default="eight")',  # type= would fail
+    ],
+)
+def test_argparse_options_the_linter_cannot_read_leave_the_depth_unknown(
+    tmp_path: Path, option: str
+) -> None:
+    project = _copy("argparse_deep", tmp_path)
+    train = project / "train.py"
+    text = train.read_text()
+    old = 'parser.add_argument("--n-layers", type=int, default="8")  # argparse applies type='
+    assert old in text
+    train.write_text(text.replace(old, option))
+    result = lint_paths([project], Config())
+    assert [(f.code, Path(f.path).name) for f in result.findings] == [("GCK002", "model.py")]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("cfg = TrainConfig()", "cfg = TrainConfig(sizes=[16, 16])"),  # a literal override
+        ("(cfg: TrainConfig):\n    return Encoder(cfg.sizes)", "(c):\n    return Encoder(c.sizes)"),
+        ("@dataclass\n", "@dataclass\n@frozen_by_hand\n"),  # another decorator: unknown
+        ("lambda: [", "lambda: make(["),  # a factory that is not a literal
+    ],
+)
+def test_config_classes_the_linter_cannot_read_leave_the_stack_unflagged(
+    tmp_path: Path, change: tuple[str, str]
+) -> None:
+    project = _copy("dataclass_deep", tmp_path)
+    for path in (project / "run.py", project / "lab" / "config.py"):
+        text = path.read_text()
+        path.write_text(text.replace(*change))
+    result = lint_paths([project], Config())
+    assert [f.code for f in result.findings] in ([], ["GCK002"])

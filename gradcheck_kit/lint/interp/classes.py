@@ -126,6 +126,37 @@ def instantiate(
     return instance
 
 
+def instantiate_call_sites(self: Machine, info: ClassInfo) -> None:
+    """Build a class of this file again for each call of it in another project file with
+    literal arguments (:mod:`gradcheck_kit.lint.callsites`); each instance is a root, and each
+    literal says where it came from (``MLP(depth=12) at train.py:3``)."""
+    from gradcheck_kit.lint.callsites import call_sites
+
+    found = info.find_method("__init__")
+    if found is None or len(found[1].args.args) + len(found[1].args.kwonlyargs) < 2:
+        return  # nothing to pass
+    for site in call_sites(self.project, info.name):
+        source = site.source
+        args = [
+            call_site_value(self, node, f"argument {i + 1}", source)
+            for i, node in enumerate(site.args)
+        ]
+        kwargs = {name: call_site_value(self, node, name, source) for name, node in site.kwargs}
+        self.loaded[site.module.file.path] = site.module  # its edits re-lint this file
+        instance = self.instantiate(info, args, kwargs, None)
+        if isinstance(instance, Instance):
+            self.pending.append(instance)
+            self.built_at[id(instance)] = source
+
+
+def call_site_value(self: Machine, node: ast.expr | None, name: str, source: str) -> Value:
+    """A literal argument of a call site in another file (Unknown where it is not a literal)."""
+    if node is None:
+        return Unknown(name)
+    value = self.eval(node, Frame({}, "", []))
+    return Const(value.value, source) if isinstance(value, Const) else value
+
+
 def fill_container(self: Machine, instance: Instance, args: list[Value]) -> None:
     entries: tuple[Entry, ...] = ()
     for arg in args:

@@ -7,6 +7,7 @@ argument is checked for a squashing applied twice).
 from __future__ import annotations
 
 import ast
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit import catalog
@@ -393,9 +394,31 @@ def eval_Subscript(self: Machine, node: ast.Subscript, frame: Frame) -> Value:
                 except (TypeError, ValueError):
                     return Unknown()
                 return SeqVal(tuple(picked), owner.kind if owner.kind != "sequential" else "list")
+            if all(isinstance(p, Const) for p in (lo, hi, step)):
+                uniform = sliced_repeat(owner, slice(lo.value, hi.value, step.value))  # type: ignore[attr-defined]
+                if uniform is not None:
+                    return uniform
             return SeqVal(owner.entries, "list")
         return Unknown()
     return self.subscript(owner, self.eval_index(node, frame))
+
+
+def sliced_repeat(owner: SeqVal, part: slice) -> SeqVal | None:
+    """``(16,) * 5`` sliced ``[1:]``: one value repeated a known number of times, sliced, is the
+    value repeated fewer times (``zip(sizes[:-1], sizes[1:])`` counts one pair fewer than
+    ``sizes``). None for anything else."""
+    if len(owner.entries) != 1 or not isinstance(owner.entries[0], Repeated):
+        return None
+    repeat = owner.entries[0]
+    count = repeat.count.value
+    if repeat.unrolled or len(repeat.entries) != 1 or not isinstance(count, int):
+        return None
+    try:
+        kept = len(range(count)[part])
+    except (TypeError, ValueError):
+        return None
+    counted = dataclasses.replace(repeat.count, value=kept)
+    return SeqVal((Repeated(counted, repeat.entries),), "list")
 
 
 def eval_index(self: Machine, node: ast.Subscript, frame: Frame) -> Value:

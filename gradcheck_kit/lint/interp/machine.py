@@ -124,6 +124,9 @@ class Machine:
         self.operands: dict[int, ast.expr] = {}  # id(activation call) -> its tensor (events)
         self.frame_stack: list[Frame] = []
         self.pending: list[Instance] = []
+        #: id(instance) -> the call site in another file that built it (names the depth's
+        #: source where its own counts name none: ``Encoder(cfg.sizes) at run.py:6``)
+        self.built_at: dict[int, str] = {}
         self.events: list[Event] = []
         self.loops: list[Loop] = []
         self.fan_in: dict[int, int] = {}  # affine layer origin -> fan-in
@@ -150,6 +153,9 @@ class Machine:
                     defaults[id(info)] = instance
                     if isinstance(instance, Instance):
                         self.add_instance_root(instance)
+                if not info.foreign and info.node in self.module.body:
+                    with contextlib.suppress(BudgetExceeded):
+                        self.instantiate_call_sites(info)
         # every function, with its defaults: finds the Sequentials that builders return
         for func in list(self.functions):
             with contextlib.suppress(BudgetExceeded):
@@ -423,6 +429,7 @@ class Machine:
     class_kind = classes.class_kind
     instantiate = classes.instantiate
     fill_container = classes.fill_container
+    instantiate_call_sites = classes.instantiate_call_sites
     container_entries = classes.container_entries
     call_function = classes.call_function
     bind_params = classes.bind_params
@@ -496,6 +503,8 @@ def extract(
         with contextlib.suppress(BudgetExceeded):
             node = machine.instance_node(instance)
         if node is not None:
+            if id(instance) in machine.built_at:
+                node = Seq((node,), machine.built_at[id(instance)])
             roots.append(Root(node, instance.cls.name))
     for root in roots:
         with contextlib.suppress(BudgetExceeded, RecursionError):

@@ -1,0 +1,332 @@
+"""Values a caller module gives a call site that are not literals written in the call: argparse
+option defaults (``args.n_layers``) and config-class field defaults (``cfg.n_layers`` where
+``cfg = Config()`` and ``Config`` is a ``@dataclass``, or a plain class of literal attributes, in
+the caller or imported from another project module).
+
+Each is read, never run, and only when it is unambiguous: a name bound once to one thing. What
+is not is None ("unknown"), as for every other value the linter cannot see.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from gradcheck_kit.lint.project import LoadedModule, Project
+
+
+def literal(node: ast.expr) -> bool:
+    """Whether ``node`` is a Python literal (``ast.literal_eval`` reads it)."""
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def literal_node(value: Any, where: ast.expr) -> ast.expr:
+    """``value`` (a literal: a number, a string, a list of them...) as the expression that
+    writes it, at ``where``'s position."""
+    node = ast.parse(repr(value), mode="eval").body
+    for child in ast.walk(node):
+        ast.copy_location(child, where)
+    return node
+
+
+class CallerValues:
+    """Literal values of a call site's arguments, read in the caller module."""
+
+    def __init__(self, project: Project, loaded: LoadedModule, display: str) -> None:
+        self.options = Options(loaded.tree, display)
+        self.configs = Configs(project, loaded)
+
+    def literal(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
+        """``node`` if it is a literal; the literal it reads (an option default, a config
+        field's default), with a note saying where that is; else None."""
+        if literal(node):
+            return node
+        return self.options.value(node, notes) or self.configs.value(node, notes)
+
+
+#: argparse's ``type=`` callables applied to a string default, as argparse does.
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+class Options:
+    """The argparse options of a caller module: ``args.layers`` is the default of
+    ``parser.add_argument("--layers", type=int, default=8)`` when ``args`` is what
+    ``parse_args()`` returned (directly, through a function that returns it, or passed on as a
+    parameter of the same name). An option defined twice, or with a default that is not a
+    literal, is unknown."""
+
+    def __init__(self, tree: ast.Module, display: str) -> None:
+        self.defaults: dict[str, tuple[Any, str] | None] = {}
+        self.holders: set[str] = set()
+        if not _mentions(tree, "add_argument"):
+            return
+        parsers = {"parse_args", "parse_known_args"}
+        returning: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                isinstance(r, ast.Return) and _calls_method(r.value, parsers)
+                for r in ast.walk(node)
+            ):
+                returning.add(node.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _method(node) == "add_argument":
+                self._option(node, display)
+            elif isinstance(node, ast.Assign) and (
+                _calls_method(node.value, parsers)
+                or (isinstance(node.value, ast.Call) and _name(node.value.func) in returning)
+            ):
+                for target in node.targets:
+                    first = target.elts[0] if isinstance(target, ast.Tuple) else target
+                    if isinstance(first, ast.Name):
+                        self.holders.add(first.id)
+        # ``main(get_args())`` / ``main(args)``: main's parameter holds the options too
+        functions = {
+            n.name: n
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or _name(node.func) not in functions:
+                continue
+            params = functions[str(_name(node.func))].args.args
+            for param, arg in zip(params, node.args, strict=False):
+                if (
+                    (isinstance(arg, ast.Name) and arg.id in self.holders)
+                    or _calls_method(arg, parsers)
+                    or (isinstance(arg, ast.Call) and _name(arg.func) in returning)
+                ):
+                    self.holders.add(param.arg)
+
+    def _option(self, call: ast.Call, display: str) -> None:
+        flags = [
+            a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+        ]
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
+        dest_node = keywords.get("dest")
+        if isinstance(dest_node, ast.Constant) and isinstance(dest_node.value, str):
+            dest = dest_node.value
+        else:
+            long = [f for f in flags if f.startswith("--")] or flags
+            if not long:
+                return
+            dest = long[0].lstrip("-").replace("-", "_")
+        flag = next((f for f in flags if f.startswith("-")), dest)
+        value: tuple[Any, str] | None = None
+        default = keywords.get("default")
+        if default is not None and literal(default):
+            raw = ast.literal_eval(default)
+            kind = keywords.get("type")
+            convert = _TYPES.get(kind.id) if isinstance(kind, ast.Name) else None
+            if isinstance(raw, str) and convert is not None:
+                try:
+                    raw = convert(raw)
+                except ValueError:
+                    raw = None
+            elif kind is not None and convert is None:
+                raw = None  # ``type=parse_list``: what it makes of the default is unseen
+            if raw is not None:
+                value = (raw, f"{flag} default {raw!r} at {display}:{call.lineno}")
+        self.defaults[dest] = None if dest in self.defaults else value
+
+    def value(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
+        """The option default ``node`` reads (``args.layers``), as a literal; else None."""
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.holders
+        ):
+            found = self.defaults.get(node.attr)
+            if found is not None:
+                value, note = found
+                notes.append(note)
+                return literal_node(value, node)
+        return None
+
+
+def _mentions(tree: ast.Module, attribute: str) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr == attribute for n in ast.walk(tree))
+
+
+def _method(call: ast.Call) -> str | None:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else None
+
+
+def _calls_method(node: ast.expr | None, names: set[str]) -> bool:
+    while isinstance(node, ast.Subscript):  # ``parser.parse_known_args()[0]``
+        node = node.value
+    return isinstance(node, ast.Call) and _method(node) in names
+
+
+def _name(node: ast.expr) -> str | None:
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class Configs:
+    """Config classes of a caller: ``cfg.n_layers`` is the default of the field ``n_layers`` when
+    ``cfg = Config(...)`` (its literal keywords override defaults) and ``Config`` is a
+    ``@dataclass`` or a plain class of literal attributes with no ``__init__``, defined in the
+    caller or imported from the project; ``Config.n_layers`` and ``Config().n_layers`` too, and
+    a parameter annotated ``cfg: Config``."""
+
+    def __init__(self, project: Project, loaded: LoadedModule) -> None:
+        self.project = project
+        self.loaded = loaded
+        self.classes: dict[str, tuple[dict[str, tuple[Any, str]], str] | None] = {}
+        #: name -> (class name, literal keyword overrides) of an instance bound to it
+        self.holders: dict[str, tuple[str, dict[str, Any]] | None] = {}
+        for node in ast.walk(loaded.tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                made = self._instance(node.value)
+                if isinstance(target, ast.Name) and made is not None:
+                    self._hold(target.id, made)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for arg in [*node.args.args, *node.args.kwonlyargs]:
+                    if isinstance(arg.annotation, ast.Name) and self.fields(arg.annotation.id):
+                        self._hold(arg.arg, (arg.annotation.id, {}))
+
+    def _hold(self, name: str, made: tuple[str, dict[str, Any]]) -> None:
+        """``name`` holds an instance made so; a name bound to two different ones is unknown."""
+        if name in self.holders and self.holders[name] != made:
+            self.holders[name] = None
+        elif name not in self.holders:
+            self.holders[name] = made
+
+    def _instance(self, node: ast.expr) -> tuple[str, dict[str, Any]] | None:
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            return None
+        if node.args or self.fields(node.func.id) is None:
+            return None
+        overrides: dict[str, Any] = {}
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                return None
+            overrides[keyword.arg] = (
+                ast.literal_eval(keyword.value) if literal(keyword.value) else _UNKNOWN
+            )
+        return node.func.id, overrides
+
+    def value(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
+        """The field default ``node`` reads, as a literal; else None."""
+        if not isinstance(node, ast.Attribute):
+            return None
+        owner = node.value
+        cls: str | None = None
+        overrides: dict[str, Any] = {}
+        if isinstance(owner, ast.Name) and owner.id in self.holders:
+            held = self.holders[owner.id]
+            if held is None:
+                return None
+            cls, overrides = held
+        elif isinstance(owner, ast.Name):
+            cls = owner.id  # ``Config.n_layers``
+        elif (made := self._instance(owner)) is not None:
+            cls, overrides = made
+        fields = self.fields(cls) if cls else None
+        if fields is None or cls is None:
+            return None
+        if node.attr in overrides:
+            value = overrides[node.attr]
+            if value is _UNKNOWN:
+                return None
+            notes.append(f"{cls}({node.attr}={value!r})")
+            return literal_node(value, node)
+        found = fields.get(node.attr)
+        if found is None:
+            return None
+        value, where = found
+        notes.append(f"{cls}.{node.attr} default {value!r} at {where}")
+        return literal_node(value, node)
+
+    def fields(self, name: str) -> dict[str, tuple[Any, str]] | None:
+        """The literal field defaults of the config class ``name`` as the caller sees it
+        (None: not a config class the linter can read)."""
+        if name not in self.classes:
+            self.classes[name] = self._find(name)
+        found = self.classes[name]
+        return found[0] if found is not None else None
+
+    def _find(self, name: str) -> tuple[dict[str, tuple[Any, str]], str] | None:
+        module: LoadedModule | None = self.loaded
+        for _ in range(4):  # follow ``from x import Config`` (re-exports) a few hops
+            if module is None:
+                return None
+            stmts = module.bindings.get(name, [])
+            if len(stmts) != 1:
+                return None
+            (stmt,) = stmts
+            if isinstance(stmt, ast.ClassDef):
+                fields = _config_fields(stmt, self.project.display(module.file.path))
+                return (fields, name) if fields is not None else None
+            if not isinstance(stmt, ast.ImportFrom):
+                return None
+            alias = next((a for a in stmt.names if (a.asname or a.name) == name), None)
+            path = self.project.find_module(
+                "." * stmt.level + (stmt.module or ""), module.file.path
+            )
+            if alias is None or path is None:
+                return None
+            name = alias.name
+            module = self.project.load(path)
+        return None
+
+
+class _Unknown:
+    """A keyword override that is not a literal."""
+
+
+_UNKNOWN = _Unknown()
+
+
+def _config_fields(cls: ast.ClassDef, display: str) -> dict[str, tuple[Any, str]] | None:
+    """The literal defaults of a ``@dataclass`` (``field(default=...)``,
+    ``field(default_factory=lambda: [...])``) or of a plain class of literal attributes with no
+    ``__init__``; None for any other class."""
+    if cls.bases or any(_decorator_name(d) != "dataclass" for d in cls.decorator_list):
+        return None  # a base or another decorator may change what the fields hold
+    out: dict[str, tuple[Any, str]] = {}
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == "__init__":
+            return None
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            name, value = stmt.target.id, stmt.value
+        elif (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
+            name, value = stmt.targets[0].id, stmt.value
+        else:
+            continue
+        found = _field_default(value)
+        if found is not None:
+            out[name] = (found[0], f"{display}:{stmt.lineno}")
+    return out
+
+
+def _field_default(value: ast.expr | None) -> tuple[Any] | None:
+    if value is None:
+        return None
+    if literal(value):
+        return (ast.literal_eval(value),)
+    if isinstance(value, ast.Call) and _decorator_name(value.func) == "field":
+        for keyword in value.keywords:
+            if keyword.arg == "default" and literal(keyword.value):
+                return (ast.literal_eval(keyword.value),)
+            if keyword.arg == "default_factory":
+                made = keyword.value
+                if isinstance(made, ast.Lambda) and literal(made.body):
+                    return (ast.literal_eval(made.body),)
+    return None
+
+
+def _decorator_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else None

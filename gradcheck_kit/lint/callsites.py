@@ -1,0 +1,248 @@
+"""Call sites in other files of the project: where a model class defined in the file being linted
+is built with literal arguments (``MLP(depth=12)`` in ``train.py``).
+
+A class that takes its depth as a parameter with no default is, on its own, "repeated 'depth'
+times" (GCK002); the project usually fixes the depth where the class is built. The interpreter
+builds the class again with the literal arguments of each such call (the deepest decides, as
+with call sites in the file itself), and the message names the call site.
+
+A file flows so: the first lookup in a process indexes the project's Python files once (which
+names each file calls: a regex over the bytes, no parse); a lookup for a class name parses only
+the files that call that name (:meth:`Project.load`, once per process), keeps the calls whose
+callee resolves to the class - through ``from m import C [as D]``, ``import m [as a]``,
+package re-exports and star imports - and returns their literal arguments. Every failure (an
+unreadable or unparsable file, a starred argument, an unresolvable name) is "no call site".
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from gradcheck_kit.lint.caller_values import CallerValues
+from gradcheck_kit.lint.project import MAX_MODULE_BYTES, LoadedModule, Project
+
+#: Past this many Python files, the rest of a project is not indexed (a home folder with a
+#: ``.git``): call sites there are not seen.
+MAX_FILES = 5000
+#: At most this many call sites of one class are interpreted (distinct argument lists).
+MAX_SITES = 8
+#: Folders never walked: tool caches, virtual environments, build output.
+SKIPPED_DIRS = frozenset(
+    {"__pycache__", "node_modules", "build", "dist", "site-packages", "venv", "env"}
+)
+#: A name followed by ``(``: what a file may call.
+_CALLED = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+#: What an import statement names (``from m import (A, B as C)``): a class may be called by an
+#: alias (``Net(...)``), so a file that imports the name is a caller too.
+_IMPORTED = re.compile(rb"\bimport\s+(\([^)]*\)|[^\n]*)")
+_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+#: How many import hops a re-export may take (``pkg/__init__`` -> ``pkg/models`` -> file).
+_HOPS = 4
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call of the class in another file: its literal arguments (``None`` where an argument is
+    not a literal), where it is (``train.py:3``) and how it reads (``MLP(depth=12)``)."""
+
+    args: tuple[ast.expr | None, ...]
+    kwargs: tuple[tuple[str, ast.expr | None], ...]
+    where: str
+    text: str
+    module: LoadedModule
+    #: where an argument that is not a literal got its value (``--layers default 8 at
+    #: train.py:5``)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str:
+        """How a message names the call: ``MLP(depth=args.layers) at train.py:9 (--layers
+        default 8 at train.py:4)``."""
+        notes = f" ({'; '.join(self.notes)})" if self.notes else ""
+        return f"{self.text} at {self.where}{notes}"
+
+
+def call_sites(project: Project, name: str) -> list[CallSite]:
+    """The calls of the class ``name`` defined in ``project.current`` from the project's other
+    Python files that pass at least one literal argument, in file order."""
+    if project.root is None:
+        return []
+    sites: list[CallSite] = []
+    seen: set[tuple[object, ...]] = set()
+    for path in _index(project.root).get(name.encode(), ()):
+        if path == project.current.path:
+            continue
+        loaded = project.load(path)
+        if loaded is None:
+            continue
+        for site in _sites_in(project, loaded, name):
+            key = (
+                tuple(ast.dump(a) if a else None for a in site.args),
+                tuple((k, ast.dump(v) if v else None) for k, v in site.kwargs),
+            )
+            if key not in seen:
+                seen.add(key)
+                sites.append(site)
+            if len(sites) >= MAX_SITES:
+                return sites
+    return sites
+
+
+@lru_cache(maxsize=8)
+def _index(root: str) -> dict[bytes, tuple[str, ...]]:
+    """Name -> the project files that call it or import it (paths in walk order)."""
+    index: dict[bytes, list[str]] = {}
+    for path in _python_files(root):
+        try:
+            if os.path.getsize(path) > MAX_MODULE_BYTES:
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_MODULE_BYTES + 1)
+        except OSError:
+            continue
+        names = set(_CALLED.findall(data))
+        for imported in _IMPORTED.findall(data):
+            names.update(_NAME.findall(imported))
+        for called in names:
+            index.setdefault(called, []).append(path)
+    return {name: tuple(paths) for name, paths in index.items()}
+
+
+def _python_files(root: str) -> list[str]:
+    """The project's ``.py`` files, sorted, at most :data:`MAX_FILES` (no hidden folders, no
+    virtual environments, no symlinked folders)."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in SKIPPED_DIRS
+            and not os.path.islink(os.path.join(folder, d))
+            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        )
+        for file in sorted(files):
+            if file.endswith(".py"):
+                found.append(os.path.realpath(os.path.join(folder, file)))
+                if len(found) >= MAX_FILES:
+                    return found
+    return found
+
+
+def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSite]:
+    direct, modules = _bindings(project, loaded, name)
+    if not direct and not modules:
+        return []
+    display = project.display(loaded.file.path)
+    options = CallerValues(project, loaded, display)
+    out: list[CallSite] = []
+    for node in ast.walk(loaded.tree):
+        if not isinstance(node, ast.Call) or not _calls(node.func, direct, modules, name):
+            continue
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            continue
+        if any(k.arg is None for k in node.keywords):  # ``**config``: the arguments are unseen
+            continue
+        notes: list[str] = []
+        args = tuple(options.literal(a, notes) for a in node.args)
+        kwargs = tuple((str(k.arg), options.literal(k.value, notes)) for k in node.keywords)
+        if all(a is None for a in args) and all(v is None for _, v in kwargs):
+            continue  # nothing the linter can read: the class's own defaults say as much
+        text = ast.unparse(node)
+        if len(text) > 60:
+            text = text[:57] + "..."
+        where = f"{display}:{node.lineno}"
+        out.append(CallSite(args, kwargs, where, text, loaded, tuple(dict.fromkeys(notes))))
+    return out
+
+
+def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bool:
+    """Whether ``func`` names the class: a bound name, or ``module.Class`` where ``module``
+    (a name or a dotted chain) is bound to the class's module."""
+    if isinstance(func, ast.Name):
+        return func.id in direct
+    if isinstance(func, ast.Attribute) and func.attr == name:
+        return _dotted(func.value) in modules
+    return False
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _bindings(project: Project, loaded: LoadedModule, name: str) -> tuple[set[str], set[str]]:
+    """In a caller module: the names bound to the class, and the (dotted) names bound to a
+    module whose ``name`` is the class."""
+    direct: set[str] = set()
+    modules: set[str] = set()
+    importer = loaded.file.path
+    for node in ast.walk(loaded.tree):
+        if isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            found = project.find_module(module, importer)
+            for alias in node.names:
+                if alias.name == "*":
+                    if found is not None and _defines(project, found, name, _HOPS):
+                        direct.add(name)
+                    continue
+                bound = alias.asname or alias.name
+                if alias.name == name and found is not None:
+                    if _defines(project, found, name, _HOPS):
+                        direct.add(bound)
+                elif found is not None:  # ``from pkg import models``: a submodule
+                    sub = project.submodule(found, alias.name)
+                    if sub is not None and _defines(project, sub, name, _HOPS):
+                        modules.add(bound)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                found = project.find_module(alias.name, importer)
+                if found is None or not _defines(project, found, name, _HOPS):
+                    continue
+                modules.add(alias.asname or alias.name)
+    return direct, modules
+
+
+def _defines(project: Project, path: str, name: str, hops: int) -> bool:
+    """Whether the module at ``path`` is the current file, or re-exports its ``name`` (an
+    import of it, or a star import of a module that does), within ``hops`` imports."""
+    if path == project.current.path:
+        return True
+    if hops <= 0 or not path.endswith(".py"):
+        return False
+    loaded = project.load(path)
+    if loaded is None:
+        return False
+    for stmt in loaded.bindings.get(name, []):
+        if isinstance(stmt, ast.ImportFrom):
+            alias = next((a for a in stmt.names if (a.asname or a.name) == name), None)
+            found = project.find_module("." * stmt.level + (stmt.module or ""), path)
+            if (
+                alias is not None
+                and found is not None
+                and _defines(project, found, alias.name, hops - 1)
+            ):
+                return True
+    for star in loaded.stars:
+        found = project.find_module("." * star.level + (star.module or ""), path)
+        if found is not None and _defines(project, found, name, hops - 1):
+            return True
+    return False
+
+
+def forget() -> None:
+    """Forget the call index (a new run: files may have changed)."""
+    _index.cache_clear()
+
+
+__all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "call_sites", "forget"]

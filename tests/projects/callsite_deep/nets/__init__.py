@@ -1,0 +1,3 @@
+from .mlp import SigmoidMLP
+
+__all__ = ["SigmoidMLP"]

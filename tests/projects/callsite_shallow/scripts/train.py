@@ -1,0 +1,5 @@
+from nets import SigmoidMLP as Net
+
+
+def main(width):
+    return Net(width, depth=3)
