@@ -3,12 +3,12 @@
 A rule describes its repair as data - non-overlapping text edits at exact source spans, the
 positions its findings already use - and this module applies them. Text edits at spans the
 interpreter located keep every byte the fix does not touch (formatting, comments), as ruff's
-fixes do; the result is then parsed with libcst before anything is written, so a fix can never
-leave a file that does not parse. This module imports neither libcst nor torch at import time:
-plain ``lint`` stays as light as it was.
+fixes do; the result is linted again (parsed by the running Python's own parser) before anything
+is written, so a fix can never leave a file that does not parse. Neither libcst nor torch is
+imported: ``--fix`` costs the lint plus a second lint of the files it changed.
 
 :func:`fix_bytes` is the fix loop ``--fix`` runs on each file: lint, apply the applicable fixes,
-check that the result parses, lint again, until no applicable fix is left (at most
+lint the result again (a result that does not parse is an error), until no applicable fix is left (at most
 :data:`MAX_PASSES` passes). A file that does not lint cleanly (a syntax error, a
 :class:`~gradcheck_kit.report.findings.LintError`) is never touched; a fix whose result does not
 parse, cannot be linted, or still has the finding it was meant to remove, is a bug in this tool:
@@ -107,6 +107,21 @@ def _overlap(start: int, end: int, other_start: int, other_end: int) -> bool:
     return start < other_end and other_start < end
 
 
+def parses(text: str) -> str | None:
+    """None when ``text`` parses as Python (the running Python's parser), else why not."""
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except (SyntaxError, ValueError) as exc:
+        where = f"line {exc.lineno}:{exc.offset}: " if isinstance(exc, SyntaxError) else ""
+        return f"{where}{exc.msg if isinstance(exc, SyntaxError) else exc}"
+    return None
+
+
 def unified_diff(path: str, before: str, after: str) -> str:
     """A unified diff of a file's fix, as ``git diff`` and ``patch -p0`` read it ('' when
     nothing changes)."""
@@ -118,18 +133,6 @@ def unified_diff(path: str, before: str, after: str) -> str:
             tofile=f"b/{path}",
         )
     )
-
-
-def parses(text: str) -> str | None:
-    """None when ``text`` parses as Python (libcst, newest grammar), else why not: a fix is
-    never written unless its result parses."""
-    import libcst
-
-    try:
-        libcst.parse_module(text)
-    except libcst.ParserSyntaxError as exc:
-        return f"line {exc.raw_line}:{exc.raw_column}: {exc.message}"
-    return None
 
 
 def applicabilities(unsafe: bool) -> tuple[str, ...]:
@@ -195,10 +198,17 @@ def fix_bytes(
             if not applied:
                 raise _Bug("no fix could be applied")
             done = [f for f in todo if any(f.fix == fix for fix in applied)]
-            _check_parses(after, notebook, done)
+            # linting again parses the result (with the running Python's own parser, which
+            # knows every syntax the user's Python does): a result that does not parse is
+            # an error here, never written
             again, error = lint_bytes(after, display, config)
             if error is not None:
-                raise _Bug(f"{_rules(done)} left a file that cannot be linted ({error.message})")
+                what = (
+                    "made code that does not parse"
+                    if "syntax" in error.message
+                    else ("left a file that cannot be linted")
+                )
+                raise _Bug(f"{_rules(done)} {what} ({error.message})")
             _check_removed(done, again, moved)
         except (_Bug, ValueError) as exc:
             outcome.error = LintError(
@@ -392,18 +402,6 @@ def _dump_like(notebook: object, raw: str) -> str:
     ascii_only = raw.isascii() and "\\u" in raw
     text = json.dumps(notebook, indent=indent, ensure_ascii=ascii_only)
     return text + ("\n" if raw.endswith("\n") else "")
-
-
-def _check_parses(after: bytes, notebook: bool, done: list[Finding]) -> None:
-    if notebook:
-        from gradcheck_kit.lint.notebook import notebook_source
-
-        text = notebook_source(after.decode("utf-8-sig")).text
-    else:
-        text = after.decode(_encoding(after))
-    problem = parses(text)
-    if problem is not None:
-        raise _Bug(f"{_rules(done)} made code that does not parse ({problem})")
 
 
 def _check_removed(done: list[Finding], again: list[Finding], moved: _Moved) -> None:
