@@ -17,29 +17,15 @@ unreadable or unparsable file, a starred argument, an unresolvable name) is "no 
 from __future__ import annotations
 
 import ast
-import os
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 
+from gradcheck_kit.lint import callindex
 from gradcheck_kit.lint.caller_values import CallerValues
-from gradcheck_kit.lint.project import MAX_MODULE_BYTES, LoadedModule, Project
+from gradcheck_kit.lint.callindex import MAX_FILES
+from gradcheck_kit.lint.project import LoadedModule, Project
 
-#: Past this many Python files, the rest of a project is not indexed (a home folder with a
-#: ``.git``): call sites there are not seen.
-MAX_FILES = 5000
 #: At most this many call sites of one class are interpreted (distinct argument lists).
 MAX_SITES = 8
-#: Folders never walked: tool caches, virtual environments, build output.
-SKIPPED_DIRS = frozenset(
-    {"__pycache__", "node_modules", "build", "dist", "site-packages", "venv", "env"}
-)
-#: A name followed by ``(``: what a file may call.
-_CALLED = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
-#: What an import statement names (``from m import (A, B as C)``): a class may be called by an
-#: alias (``Net(...)``), so a file that imports the name is a caller too.
-_IMPORTED = re.compile(rb"\bimport\s+(\([^)]*\)|[^\n]*)")
-_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 #: How many import hops a re-export may take (``pkg/__init__`` -> ``pkg/models`` -> file).
 _HOPS = 4
 
@@ -73,7 +59,8 @@ def call_sites(project: Project, name: str) -> list[CallSite]:
         return []
     sites: list[CallSite] = []
     seen: set[tuple[object, ...]] = set()
-    for path in _index(project.root).get(name.encode(), ()):
+    project.looked_up.add(name)  # the cache key covers the files that name it (callindex)
+    for path in _index(project.root).files_naming(name):
         if path == project.current.path:
             continue
         loaded = project.load(path)
@@ -92,45 +79,10 @@ def call_sites(project: Project, name: str) -> list[CallSite]:
     return sites
 
 
-@lru_cache(maxsize=8)
-def _index(root: str) -> dict[bytes, tuple[str, ...]]:
-    """Name -> the project files that call it or import it (paths in walk order)."""
-    index: dict[bytes, list[str]] = {}
-    for path in _python_files(root):
-        try:
-            if os.path.getsize(path) > MAX_MODULE_BYTES:
-                continue
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_MODULE_BYTES + 1)
-        except OSError:
-            continue
-        names = set(_CALLED.findall(data))
-        for imported in _IMPORTED.findall(data):
-            names.update(_NAME.findall(imported))
-        for called in names:
-            index.setdefault(called, []).append(path)
-    return {name: tuple(paths) for name, paths in index.items()}
-
-
-def _python_files(root: str) -> list[str]:
-    """The project's ``.py`` files, sorted, at most :data:`MAX_FILES` (no hidden folders, no
-    virtual environments, no symlinked folders)."""
-    found: list[str] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in SKIPPED_DIRS
-            and not os.path.islink(os.path.join(folder, d))
-            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
-        )
-        for file in sorted(files):
-            if file.endswith(".py"):
-                found.append(os.path.realpath(os.path.join(folder, file)))
-                if len(found) >= MAX_FILES:
-                    return found
-    return found
+def _index(root: str) -> callindex.CallIndex:
+    """The project's call-site index: name -> the files that call or import it
+    (:mod:`gradcheck_kit.lint.callindex`: kept in the lint cache directory across runs)."""
+    return callindex.index(root)
 
 
 def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSite]:
@@ -242,7 +194,7 @@ def _defines(project: Project, path: str, name: str, hops: int) -> bool:
 
 def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
-    _index.cache_clear()
+    callindex.forget()
 
 
 __all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "call_sites", "forget"]

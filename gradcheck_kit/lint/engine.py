@@ -120,15 +120,20 @@ def lint_source(
     if not all(rule.syntactic for rule in rules):
         from gradcheck_kit.lint.interp.machine import extract  # not needed on a cached run
 
+        project = Project.for_file(path)
         roots, events, read, modules = extract(
             tree,
             config.extend_saturating,
             config.extend_normalization,
             config.max_saturating_depth or 1,  # predicted mode: GCK006 judges every stack
-            Project.for_file(path),
+            project,
         )
         if consulted is not None:
             consulted.extend((m.file.path, m.sha256, *m.stamp) for m in modules)
+            if project.looked_up and project.root is not None:  # callers added or removed
+                from gradcheck_kit.lint.callindex import callers_entry
+
+                consulted.append(callers_entry(project.root, sorted(project.looked_up)))
     module = _concrete_tree(text) if any(rule.syntactic for rule in rules) else None
     runs: list[tuple[Run, str | None, bool]] = []
     for root in roots:
@@ -319,10 +324,11 @@ def lint_paths(
     """
     config = config or Config()
     paths = list(paths)
-    from gradcheck_kit.lint import callsites, project
+    from gradcheck_kit.lint import callindex, callsites, project
 
     project.forget()  # the tree may have changed since the last run in this process
     callsites.forget()
+    callindex.use_directory(cache_dir)  # the call index is kept with the cache (or in memory)
     unreadable: list[LintError] = []
     found = [
         (p, key) for p, key in discover_keyed(paths, config, unreadable) if only is None or only(p)

@@ -122,6 +122,9 @@ class Project:
         self.files = {f.module: f for f in (*files, current)}
         self.root = root
         self.search = search
+        #: the classes whose call sites in other files were looked up (their cache key covers
+        #: every file that names them: :mod:`gradcheck_kit.lint.callindex`)
+        self.looked_up: set[str] = set()
 
     @classmethod
     def single(cls, path: str) -> Project:
