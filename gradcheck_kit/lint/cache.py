@@ -15,7 +15,10 @@ other project files its interpretation consulted (``consulted``, present only wh
 any: an entry that consulted nothing is keyed by its content hash alone). A consulted file whose
 size and modification time are the recorded ones is taken to hold the recorded bytes (as the
 file itself is); one that changed is hashed again, so editing ``train.py`` re-lints the model
-file that read its call site, and nothing else.
+file that read its call site, and nothing else. A file that looked up call sites of its classes
+in other files also "consulted" the pseudo path ``<callers-of>NAMES@ROOT`` whose hash is the call
+index's digest of every project file that names them (:mod:`gradcheck_kit.lint.callindex`): a
+caller added or removed since the last run is a miss too.
 
 ``<key>`` hashes the tool version, a digest of the linter's own source (so an edited checkout
 never serves stale results) and the config that decides findings. An entry is used only when the

@@ -40,11 +40,11 @@ SKIPPED_DIRS = frozenset(
 )
 #: The pseudo path of a cache entry's "files that name these classes" (see the docstring).
 CALLERS_PREFIX = "<callers-of>"
-_FORMAT = 1
+_FORMAT = 2
 #: A name followed by ``(``: what a file may call, searched in the reversed bytes (a pattern
 #: that starts with a literal is found ~7x faster than ``([A-Za-z_]\w*)\s*\(``; the names are
 #: the same: the word before the ``(``, less its leading digits).
-_CALLED_REVERSED = re.compile(rb"\(\s*([A-Za-z0-9_]+)")
+_CALLED_REVERSED = re.compile(rb"\(\s*([A-Za-z0-9_]+)([\s\\]*\.)?")
 #: What an import statement names (``from m import (A, B as C)``): a class may be called by an
 #: alias (``Net(...)``), so a file that imports the name is a caller too.
 _IMPORTED = re.compile(rb"\s+(\([^)]*\)|[^\n]*)")  # after the word ``import``
@@ -78,30 +78,43 @@ class CallIndex:
     def __init__(self, root: str, entries: dict[str, Entry]) -> None:
         self.root = root
         self.entries = entries
+        self._paths = list(entries)
         self._found: dict[str, tuple[str, ...]] = {}
-        self._table: dict[str, list[str]] | None = None
+        self._table: dict[str, list[int]] | None = None
 
     def files_naming(self, name: str) -> tuple[str, ...]:
-        """The project files that call or import ``name`` (walk order)."""
+        """The project files that may call the class ``name`` of another file (walk order):
+        they import the name (``from m import name [as n]``), call it as an attribute
+        (``m.name(``), or call it and star-import (``from m import *``) - the only ways
+        :mod:`~gradcheck_kit.lint.callsites` binds it. (A file that calls ``name(`` with none of
+        these calls a class of its own: never parsed for it.)"""
         found = self._found.get(name)
         if found is not None:
             return found
         if self._table is None and len(self._found) >= _SCANS_BEFORE_TABLE:
-            table: dict[str, list[str]] = {}
-            for path, entry in self.entries.items():
-                for called in entry[3].split():
-                    table.setdefault(called, []).append(path)
+            table: dict[str, list[int]] = {}
+            for position, entry in enumerate(self.entries.values()):
+                for token in entry[3].split():
+                    table.setdefault(token, []).append(position)
             self._table = table
         if self._table is not None:
-            found = tuple(self._table.get(name, ()))
+            get = self._table.get
+            hits = set(get("=" + name, ())) | set(get("." + name, ()))
+            if name in self._table:
+                hits |= set(get(name, ())) & set(get("*", ()))
+            found = tuple(self._paths[i] for i in sorted(hits))
         else:
-            needle = f" {name} "
-            found = tuple(p for p, e in self.entries.items() if needle in e[3])
+            imported, attribute, bare = f" ={name} ", f" .{name} ", f" {name} "
+            found = tuple(
+                path
+                for path, (_, _, _, names) in self.entries.items()
+                if imported in names or attribute in names or (bare in names and " * " in names)
+            )
         self._found[name] = found
         return found
 
     def digest(self, names: list[str]) -> str:
-        """A hash of the paths and contents of the files that name any of ``names``."""
+        """A hash of the paths and contents of the files that may call any of ``names``."""
         paths = sorted({p for name in names for p in self.files_naming(name)})
         text = "\n".join(f"{p}\0{self.entries[p][2]}" for p in paths)
         return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
@@ -157,8 +170,15 @@ def index(root: str) -> CallIndex:
 
 
 def _names(data: bytes) -> str:
-    """The names ``data`` calls or imports: `` a b c `` (sorted, padded for substring tests)."""
-    names = {word[::-1].lstrip(b"0123456789") for word in set(_CALLED_REVERSED.findall(data[::-1]))}
+    """`` a b c `` (sorted, padded for substring tests): the names ``data`` calls or imports;
+    ``.a`` for a name called as an attribute (``m.a(``), ``=a`` for a name imported, and ``*``
+    for a star import."""
+    names: set[bytes] = set()
+    for word, dot in set(_CALLED_REVERSED.findall(data[::-1])):
+        name = word[::-1].lstrip(b"0123456789")
+        names.add(name)
+        if dot:
+            names.add(b"." + name)
     start = data.find(b"import")
     while start >= 0:  # ``bytes.find`` then a match: 3x faster than a regex search
         match = _IMPORTED.match(data, start + 6)
@@ -166,9 +186,14 @@ def _names(data: bytes) -> str:
             start = data.find(b"import", start + 1)
             continue
         if not (start and data[start - 1] in _WORD):  # ``reimport``: not the keyword
-            names.update(_NAME.findall(match.group(1)))
+            imported = _NAME.findall(match.group(1))
+            names.update(imported)
+            names.update(b"=" + name for name in imported)
+            if b"*" in match.group(1):
+                names.add(b"*")
         start = data.find(b"import", match.end())
     names.discard(b"")
+    names.discard(b".")
     return " " + b" ".join(sorted(names)).decode("ascii") + " "
 
 

@@ -85,21 +85,65 @@ def _index(root: str) -> callindex.CallIndex:
     return callindex.index(root)
 
 
+@dataclass
+class _Outline:
+    """What a caller module's lookups read, in ``ast.walk`` order, found in one walk per
+    process: its import statements, and its calls by the callee's last name (``C`` of ``C(``,
+    ``m.C(``), each with its walk position."""
+
+    imports: list[ast.Import | ast.ImportFrom]
+    calls: dict[str, list[tuple[int, ast.Call]]]
+
+
+_OUTLINES: dict[int, tuple[ast.Module, _Outline]] = {}
+
+
+def _outline(loaded: LoadedModule) -> _Outline:
+    found = _OUTLINES.get(id(loaded.tree))
+    if found is not None and found[0] is loaded.tree:
+        return found[1]
+    outline = _Outline([], {})
+    for position, node in enumerate(ast.walk(loaded.tree)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            outline.imports.append(node)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            key = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if key is not None:
+                outline.calls.setdefault(key, []).append((position, node))
+    _OUTLINES[id(loaded.tree)] = (loaded.tree, outline)
+    return outline
+
+
 def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSite]:
+    outline = _outline(loaded)
+    aliases = {
+        alias.asname
+        for stmt in outline.imports
+        if isinstance(stmt, ast.ImportFrom)
+        for alias in stmt.names
+        if alias.name == name and alias.asname
+    }
+    # the calls that may name the class (by its name or an alias): none, nothing to resolve
+    calls = sorted(c for key in {name, *aliases} for c in outline.calls.get(key, ()))
+    if not calls:
+        return []
     direct, modules = _bindings(project, loaded, name)
     if not direct and not modules:
         return []
     display = project.display(loaded.file.path)
-    options = CallerValues(project, loaded, display)
+    options: CallerValues | None = None
     out: list[CallSite] = []
-    for node in ast.walk(loaded.tree):
-        if not isinstance(node, ast.Call) or not _calls(node.func, direct, modules, name):
+    for _, node in calls:
+        if not _calls(node.func, direct, modules, name):
             continue
         if any(isinstance(a, ast.Starred) for a in node.args):
             continue
         if any(k.arg is None for k in node.keywords):  # ``**config``: the arguments are unseen
             continue
         notes: list[str] = []
+        if options is None:
+            options = CallerValues(project, loaded, display)
         args = tuple(options.literal(a, notes) for a in node.args)
         kwargs = tuple((str(k.arg), options.literal(k.value, notes)) for k in node.keywords)
         if all(a is None for a in args) and all(v is None for _, v in kwargs):
@@ -139,7 +183,7 @@ def _bindings(project: Project, loaded: LoadedModule, name: str) -> tuple[set[st
     direct: set[str] = set()
     modules: set[str] = set()
     importer = loaded.file.path
-    for node in ast.walk(loaded.tree):
+    for node in _outline(loaded).imports:
         if isinstance(node, ast.ImportFrom):
             module = "." * node.level + (node.module or "")
             found = project.find_module(module, importer)
@@ -195,6 +239,7 @@ def _defines(project: Project, path: str, name: str, hops: int) -> bool:
 def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
     callindex.forget()
+    _OUTLINES.clear()
 
 
 __all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "call_sites", "forget"]
