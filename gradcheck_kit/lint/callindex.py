@@ -17,8 +17,10 @@ from the index, without parsing anything.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -50,10 +52,6 @@ _CALLED_REVERSED = re.compile(rb"\(\s*([A-Za-z0-9_]+)([\s\\]*\.)?")
 _IMPORTED = re.compile(rb"\s+(\([^)]*\)|[^\n]*)")  # after the word ``import``
 _NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-#: After this many lookups in one run, a name -> files table is built (a lookup before it scans
-#: every file's names: cheaper for the few classes of a pre-commit run).
-_SCANS_BEFORE_TABLE = 32
-
 #: (size, mtime in ns, content hash, the names it calls or imports, space-separated and padded)
 Entry = tuple[int, int, str, str]
 
@@ -79,8 +77,24 @@ class CallIndex:
         self.root = root
         self.entries = entries
         self._paths = list(entries)
+        self._names = [entry[3] for entry in entries.values()]
         self._found: dict[str, tuple[str, ...]] = {}
-        self._table: dict[str, list[int]] | None = None
+        # every entry's names, one string (entries are padded: a token never spans two), and
+        # where each entry starts in it: a lookup is a few ``str.find``s, not a scan of entries
+        self._blob = "".join(self._names)
+        self._starts = list(itertools.accumulate(map(len, self._names), initial=0))
+        self._stars: list[int] | None = None
+
+    def _with(self, token: str) -> set[int]:
+        """The positions (walk order) of the entries that hold ``token``."""
+        found: set[int] = set()
+        needle = f" {token} "
+        at = self._blob.find(needle)
+        while at >= 0:
+            entry = bisect.bisect_right(self._starts, at) - 1
+            found.add(entry)
+            at = self._blob.find(needle, self._starts[entry + 1])  # the next entry on
+        return found
 
     def files_naming(self, name: str) -> tuple[str, ...]:
         """The project files that may call the class ``name`` of another file (walk order):
@@ -91,25 +105,12 @@ class CallIndex:
         found = self._found.get(name)
         if found is not None:
             return found
-        if self._table is None and len(self._found) >= _SCANS_BEFORE_TABLE:
-            table: dict[str, list[int]] = {}
-            for position, entry in enumerate(self.entries.values()):
-                for token in entry[3].split():
-                    table.setdefault(token, []).append(position)
-            self._table = table
-        if self._table is not None:
-            get = self._table.get
-            hits = set(get("=" + name, ())) | set(get("." + name, ()))
-            if name in self._table:
-                hits |= set(get(name, ())) & set(get("*", ()))
-            found = tuple(self._paths[i] for i in sorted(hits))
-        else:
-            imported, attribute, bare = f" ={name} ", f" .{name} ", f" {name} "
-            found = tuple(
-                path
-                for path, (_, _, _, names) in self.entries.items()
-                if imported in names or attribute in names or (bare in names and " * " in names)
-            )
+        hits = self._with("=" + name) | self._with("." + name)
+        if self._stars is None:
+            self._stars = sorted(self._with("*"))
+        bare = f" {name} "
+        hits.update(i for i in self._stars if bare in self._names[i])
+        found = tuple(self._paths[i] for i in sorted(hits))
         self._found[name] = found
         return found
 
