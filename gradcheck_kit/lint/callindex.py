@@ -42,7 +42,10 @@ SKIPPED_DIRS = frozenset(
 )
 #: The pseudo path of a cache entry's "files that name these classes" (see the docstring).
 CALLERS_PREFIX = "<callers-of>"
-_FORMAT = 2
+_FORMAT = 4
+#: After this many marks looked up in one run, a mark -> files table is built (a lookup before
+#: it searches every file's marks: cheaper for the few classes of a pre-commit run).
+_FINDS_BEFORE_TABLE = 64
 #: A name followed by ``(``: what a file may call, searched in the reversed bytes (a pattern
 #: that starts with a literal is found ~7x faster than ``([A-Za-z_]\w*)\s*\(``; the names are
 #: the same: the word before the ``(``, less its leading digits).
@@ -52,8 +55,8 @@ _CALLED_REVERSED = re.compile(rb"\(\s*([A-Za-z0-9_]+)([\s\\]*\.)?")
 _IMPORTED = re.compile(rb"\s+(\([^)]*\)|[^\n]*)")  # after the word ``import``
 _NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-#: (size, mtime in ns, content hash, the names it calls or imports, space-separated and padded)
-Entry = tuple[int, int, str, str]
+#: (size, mtime in ns, content hash, the names it calls, its marks: see :func:`_names`)
+Entry = tuple[int, int, str, str, str]
 
 _directory: Path | None = None  # where indexes are saved (None: memory only)
 
@@ -77,41 +80,69 @@ class CallIndex:
         self.root = root
         self.entries = entries
         self._paths = list(entries)
-        self._names = [entry[3] for entry in entries.values()]
-        self._found: dict[str, tuple[str, ...]] = {}
-        # every entry's names, one string (entries are padded: a token never spans two), and
+        self._called = [entry[3] for entry in entries.values()]
+        self._found: dict[tuple[str, bool], tuple[str, ...]] = {}
+        # every entry's marks, one string (entries are padded: a token never spans two), and
         # where each entry starts in it: a lookup is a few ``str.find``s, not a scan of entries
-        self._blob = "".join(self._names)
-        self._starts = list(itertools.accumulate(map(len, self._names), initial=0))
+        self._marks = [entry[4] for entry in entries.values()]
+        self._blob = "".join(self._marks)
+        self._starts = list(itertools.accumulate(map(len, self._marks), initial=0))
+        self._with_memo: dict[str, set[int]] = {}
+        self._table: dict[str, set[int]] | None = None  # mark -> entries, past a few lookups
         self._stars: list[int] | None = None
 
-    def _with(self, token: str) -> set[int]:
-        """The positions (walk order) of the entries that hold ``token``."""
-        found: set[int] = set()
-        needle = f" {token} "
-        at = self._blob.find(needle)
-        while at >= 0:
-            entry = bisect.bisect_right(self._starts, at) - 1
-            found.add(entry)
-            at = self._blob.find(needle, self._starts[entry + 1])  # the next entry on
+    def _with(self, mark: str) -> set[int]:
+        """The positions (walk order) of the entries that hold ``mark``."""
+        found = self._with_memo.get(mark)
+        if found is not None:
+            return found
+        if self._table is None and len(self._with_memo) >= _FINDS_BEFORE_TABLE:
+            table: dict[str, set[int]] = {}
+            for position, text in enumerate(self._marks):
+                for token in text.split():
+                    table.setdefault(token, set()).add(position)
+            self._table = table
+        if self._table is not None:
+            found = self._table.get(mark, set())
+        else:
+            found = set()
+            needle = f" {mark} "
+            at = self._blob.find(needle)
+            while at >= 0:
+                entry = bisect.bisect_right(self._starts, at) - 1
+                found.add(entry)
+                at = self._blob.find(needle, self._starts[entry + 1])  # the next entry on
+        self._with_memo[mark] = found
         return found
 
     def files_naming(self, name: str) -> tuple[str, ...]:
-        """The project files that may call the class ``name`` of another file (walk order):
-        they import the name (``from m import name [as n]``), call it as an attribute
-        (``m.name(``), or call it and star-import (``from m import *``) - the only ways
-        :mod:`~gradcheck_kit.lint.callsites` binds it. (A file that calls ``name(`` with none of
-        these calls a class of its own: never parsed for it.)"""
-        found = self._found.get(name)
+        """The project files that may bind the class ``name`` of another file (walk order):
+        they import the name (``from m import name [as n]``; a package re-exporting it too),
+        call it as an attribute (``m.name(``), or call it and star-import (``from m import *``)
+        - the only ways :mod:`~gradcheck_kit.lint.callsites` binds it."""
+        return self._lookup(name, calling=False)
+
+    def callers(self, name: str) -> tuple[str, ...]:
+        """Of :meth:`files_naming`, those that may call it: a file that imports the name but
+        calls nothing by it (nor imports it ``as`` another name) is not parsed for it."""
+        return self._lookup(name, calling=True)
+
+    def _lookup(self, name: str, calling: bool) -> tuple[str, ...]:
+        found = self._found.get((name, calling))
         if found is not None:
             return found
-        hits = self._with("=" + name) | self._with("." + name)
+        names, bare = self._called, f" {name} "
+        hits = {
+            i
+            for i in self._with("=" + name)
+            if not calling or bare in names[i] or f" ~{name} " in self._marks[i]
+        }
+        hits = hits | self._with("." + name)
         if self._stars is None:
             self._stars = sorted(self._with("*"))
-        bare = f" {name} "
-        hits.update(i for i in self._stars if bare in self._names[i])
+        hits.update(i for i in self._stars if bare in names[i])
         found = tuple(self._paths[i] for i in sorted(hits))
-        self._found[name] = found
+        self._found[name, calling] = found
         return found
 
     def digest(self, names: list[str]) -> str:
@@ -155,14 +186,14 @@ def index(root: str) -> CallIndex:
             continue
         changed = True
         if size > MAX_BYTES:
-            entries[path] = (size, mtime, "", " ")  # never read: it names nothing
+            entries[path] = (size, mtime, "", " ", " ")  # never read: it names nothing
             continue
         try:
             with open(path, "rb") as handle:
                 data = handle.read(MAX_BYTES + 1)
         except OSError:
             continue
-        entries[path] = (size, mtime, hashlib.sha1(data).hexdigest(), _names(data))
+        entries[path] = (size, mtime, hashlib.sha1(data).hexdigest(), *_names(data))
     if saved is not None and len(saved) != len(entries):
         changed = True  # files deleted
     if changed:
@@ -170,16 +201,18 @@ def index(root: str) -> CallIndex:
     return CallIndex(root, entries)
 
 
-def _names(data: bytes) -> str:
-    """`` a b c `` (sorted, padded for substring tests): the names ``data`` calls or imports;
-    ``.a`` for a name called as an attribute (``m.a(``), ``=a`` for a name imported, and ``*``
-    for a star import."""
-    names: set[bytes] = set()
+def _names(data: bytes) -> tuple[str, str]:
+    """`` a b c `` (sorted, padded for substring tests): the names ``data`` calls (``a(``), and
+    its marks: ``.a`` for a name called as an attribute (``m.a(``), ``=a`` for a name imported,
+    ``*`` for a star import and ``~a`` for ``a`` imported ``as`` another name."""
+    called: set[bytes] = set()
+    marks: set[bytes] = set()
     for word, dot in set(_CALLED_REVERSED.findall(data[::-1])):
         name = word[::-1].lstrip(b"0123456789")
-        names.add(name)
-        if dot:
-            names.add(b"." + name)
+        if name:
+            called.add(name)
+            if dot:
+                marks.add(b"." + name)
     start = data.find(b"import")
     while start >= 0:  # ``bytes.find`` then a match: 3x faster than a regex search
         match = _IMPORTED.match(data, start + 6)
@@ -188,13 +221,15 @@ def _names(data: bytes) -> str:
             continue
         if not (start and data[start - 1] in _WORD):  # ``reimport``: not the keyword
             imported = _NAME.findall(match.group(1))
-            names.update(imported)
-            names.update(b"=" + name for name in imported)
+            marks.update(b"=" + name for name in imported)
+            marks.update(b"~" + imported[i - 1] for i, n in enumerate(imported) if n == b"as" and i)
             if b"*" in match.group(1):
-                names.add(b"*")
+                marks.add(b"*")
         start = data.find(b"import", match.end())
-    names.discard(b"")
-    names.discard(b".")
+    return _padded(called), _padded(marks)
+
+
+def _padded(names: set[bytes]) -> str:
     return " " + b" ".join(sorted(names)).decode("ascii") + " "
 
 
@@ -264,19 +299,18 @@ def _load(root: str) -> dict[str, Entry] | None:
     for path, entry in data["files"].items():
         if (
             isinstance(entry, list)
-            and len(entry) == 4
+            and len(entry) == 5
             and type(entry[0]) is int
             and type(entry[1]) is int
-            and isinstance(entry[2], str)
-            and isinstance(entry[3], str)
+            and all(isinstance(text, str) for text in entry[2:])
         ):
-            out[path] = (entry[0], entry[1], entry[2], entry[3])
+            out[path] = (entry[0], entry[1], entry[2], entry[3], entry[4])
     return out
 
 
 def _save(root: str, entries: dict[str, Entry]) -> None:
     file = _file(root)
-    if file is None:
+    if file is None or not file.parent.parent.is_dir():  # a directory of a past run, removed
         return
     text = json.dumps(
         {"format": _FORMAT, "tool": __version__, "root": root, "files": entries},

@@ -60,7 +60,7 @@ def call_sites(project: Project, name: str) -> list[CallSite]:
     sites: list[CallSite] = []
     seen: set[tuple[object, ...]] = set()
     project.looked_up.add(name)  # the cache key covers the files that name it (callindex)
-    for path in _index(project.root).files_naming(name):
+    for path in _index(project.root).callers(name):
         if path == project.current.path:
             continue
         loaded = project.load(path)
