@@ -132,23 +132,35 @@ def bench_index(versions: dict[str, Path], tree: Path, rounds: int) -> None:
 
 
 def bench_precommit(versions: dict[str, Path], tree: Path, file: str, rounds: int) -> None:
+    """A and B on the file in a copy of the tree; "alone": B on a copy of the file outside any
+    project (no imports resolved, no call sites: what the file itself costs)."""
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / tree.name
         shutil.copytree(tree, copy, symlinks=True)
-        target = copy / file
-        caches = {name: Path(scratch) / f"cache-{name}" for name in versions}
-        times: dict[str, list[float]] = {name: [] for name in versions}
-        for name, version in versions.items():  # fill each cache (and saved index) once
-            _run(version, copy, ["--cache-dir", str(caches[name]), file])
+        alone = Path(scratch) / "alone" / Path(file).name
+        alone.parent.mkdir()
+        shutil.copy(copy / file, alone)
+        runs = {
+            "A": (versions["A"], copy, copy / file),
+            "B": (versions["B"], copy, copy / file),
+            "B, the file alone": (versions["B"], alone.parent, alone),
+        }
+        caches = {name: Path(scratch) / f"cache-{i}" for i, name in enumerate(runs)}
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for name, (version, cwd, target) in runs.items():  # fill each cache and saved index
+            _run(version, cwd, ["--cache-dir", str(caches[name]), str(target)])
         for round_ in range(rounds):
-            order = list(versions) if round_ % 2 == 0 else list(reversed(versions))
+            order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
             for name in order:
-                _change(target, round_ * 2 + order.index(name))
-                args = ["--cache-dir", str(caches[name]), file]
-                times[name].append(_run(versions[name], copy, args))
-    a, b = (statistics.median(times[n]) for n in ("A", "B"))
+                version, cwd, target = runs[name]
+                _change(target, round_ * 3 + order.index(name))
+                args = ["--cache-dir", str(caches[name]), str(target)]
+                times[name].append(_run(version, cwd, args))
     print(f"\n## pre-commit: one changed file ({file}) of {tree.name}, warm cache, {rounds} rounds")
-    print(f"A median {a:.3f} s   B median {b:.3f} s   B/A {b / a:.2f}")
+    a = statistics.median(times["A"])
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:<20} median {median:7.3f} s   x A {median / a:5.2f}")
 
 
 def _generate(root: Path, copies: int) -> str:
