@@ -6,9 +6,11 @@ times" (GCK002); the project usually fixes the depth where the class is built. T
 builds the class again with the literal arguments of each such call (the deepest decides, as
 with call sites in the file itself), and the message names the call site.
 
-A file flows so: the first lookup in a process indexes the project's Python files once (which
-names each file calls: a regex over the bytes, no parse); a lookup for a class name parses only
-the files that call that name (:meth:`Project.load`, once per process), keeps the calls whose
+A file flows so: the first lookup in a run reads the project's call index
+(:mod:`gradcheck_kit.lint.callindex`: which names each file calls or imports, a regex over the
+bytes, no parse; kept in the cache directory, re-read only for files that changed); a lookup for
+a class name parses only the files that import and call it, call it as an attribute or
+star-import and call it (:meth:`Project.load`, once per process), keeps the calls whose
 callee resolves to the class - through ``from m import C [as D]``, ``import m [as a]``,
 package re-exports and star imports - and returns their literal arguments. Every failure (an
 unreadable or unparsable file, a starred argument, an unresolvable name) is "no call site".
