@@ -143,3 +143,59 @@ def test_broken_notebooks_are_errors_not_crashes(tmp_path: Path) -> None:
     assert set(messages) == {"json.ipynb", "shape.ipynb", "syntax.ipynb"}
     assert "invalid JSON" in messages["json.ipynb"]
     assert messages["syntax.ipynb"].startswith("syntax error in cell 3 at 2:")
+
+
+INDENTED_MAGICS = (
+    ("code", " ! pip install x\nimport torch\nimport torch.nn as nn\n  %matplotlib inline"),
+    (
+        "code",
+        "if torch.cuda.is_available():\n    !nvidia-smi\n    files = !ls\nelse:\n"
+        "    %env CUDA=0\n    nn?\n"
+        'width = ("%d"\n    % 8)\ntext = """\n%s\n"""',
+    ),
+    (
+        "code",
+        "net = nn.Sequential(\n"
+        "    nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Sigmoid(),\n"
+        "    nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Sigmoid(),\n"
+        "    nn.Linear(8, 8), nn.Sigmoid(),\n"
+        ")",
+    ),
+)
+
+
+def test_magics_indented_by_spaces_keep_the_notebook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = notebook_source(notebook(*INDENTED_MAGICS))
+    lines = source.text.splitlines()
+    assert lines[:4] == ["pass", "import torch", "import torch.nn as nn", "pass"]
+    assert lines[4:10] == [
+        "if torch.cuda.is_available():",
+        "    pass",
+        "    pass",
+        "else:",
+        "    pass",
+        "    pass",
+    ]
+    assert lines[11] == "    % 8)"  # inside brackets: Python, not a magic
+    assert lines[13] == "%s"  # inside a string
+    assert len(lines) == 4 + 11 + 5  # line numbers kept
+    compile(source.text, "nb", "exec")
+    monkeypatch.chdir(tmp_path)
+    Path("magics.ipynb").write_text(notebook(*INDENTED_MAGICS))
+    assert main(["lint", "--no-cache", "--format", "concise", "magics.ipynb"]) == 1
+    out = capsys.readouterr().out
+    assert re.match(r"magics\.ipynb:cell 3:2:\d+: GCK001 ", out), out
+    assert "error" not in out
+
+
+def test_ipynb_checkpoints_are_excluded_by_default(tmp_path: Path) -> None:
+    (tmp_path / "nb.ipynb").write_text(notebook(*CELLS))
+    checkpoints = tmp_path / ".ipynb_checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "nb-checkpoint.ipynb").write_text(notebook(*CELLS))
+    (checkpoints / "model-checkpoint.py").write_text("import torch\n")
+    result = lint_paths([tmp_path])
+    assert result.files_checked == 1
+    assert [Path(f.path).name for f in result.findings] == ["nb.ipynb"]
