@@ -12,6 +12,11 @@ the files that call that name (:meth:`Project.load`, once per process), keeps th
 callee resolves to the class - through ``from m import C [as D]``, ``import m [as a]``,
 package re-exports and star imports - and returns their literal arguments. Every failure (an
 unreadable or unparsable file, a starred argument, an unresolvable name) is "no call site".
+
+Notebooks are callers too: the project's ``.ipynb`` files are indexed the same way (a separate
+walk, :func:`_notebook_index`), a notebook that names the class is read as its code cells joined
+(:meth:`Project.load_notebook`: IPython lines made ``pass``), its imports resolve as a script's
+in its folder, and a call site in it is named by cell (``analysis.ipynb:cell 3:2``).
 """
 
 from __future__ import annotations
@@ -23,11 +28,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gradcheck_kit.lint.caller_values import CallerValues
-from gradcheck_kit.lint.project import MAX_MODULE_BYTES, LoadedModule, Project
+from gradcheck_kit.lint.project import (
+    MAX_MODULE_BYTES,
+    MAX_NOTEBOOK_BYTES,
+    LoadedModule,
+    Project,
+)
 
 #: Past this many Python files, the rest of a project is not indexed (a home folder with a
 #: ``.git``): call sites there are not seen.
 MAX_FILES = 5000
+#: Past this many notebooks, the rest are not indexed.
+MAX_NOTEBOOKS = 500
 #: At most this many call sites of one class are interpreted (distinct argument lists).
 MAX_SITES = 8
 #: Folders never walked: tool caches, virtual environments, build output.
@@ -68,15 +80,17 @@ class CallSite:
 
 def call_sites(project: Project, name: str) -> list[CallSite]:
     """The calls of the class ``name`` defined in ``project.current`` from the project's other
-    Python files that pass at least one literal argument, in file order."""
+    Python files, then its notebooks, that pass at least one literal argument, in file order."""
     if project.root is None:
         return []
     sites: list[CallSite] = []
     seen: set[tuple[object, ...]] = set()
-    for path in _index(project.root).get(name.encode(), ()):
+    callers = _index(project.root).get(name.encode(), ())
+    callers += _notebook_index(project.root).get(name.encode(), ())
+    for path in callers:
         if path == project.current.path:
             continue
-        loaded = project.load(path)
+        loaded = project.load_notebook(path) if path.endswith(".ipynb") else project.load(path)
         if loaded is None:
             continue
         for site in _sites_in(project, loaded, name):
@@ -155,9 +169,61 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
         text = ast.unparse(node)
         if len(text) > 60:
             text = text[:57] + "..."
-        where = f"{display}:{node.lineno}"
+        where = _where(display, loaded, node.lineno)
         out.append(CallSite(args, kwargs, where, text, loaded, tuple(dict.fromkeys(notes))))
     return out
+
+
+def _where(display: str, loaded: LoadedModule, line: int) -> str:
+    """``train.py:3``, or ``analysis.ipynb:cell 3:2`` in a notebook (the cell's position among
+    all cells and the line within it, as the notebook's own findings say)."""
+    located = loaded.notebook.locate(line) if loaded.notebook is not None else None
+    if located is None:
+        return f"{display}:{line}"
+    return f"{display}:cell {located[0]}:{located[1]}"
+
+
+@lru_cache(maxsize=8)
+def _notebook_index(root: str) -> dict[bytes, tuple[str, ...]]:
+    """Name -> the project's notebooks that call it or import it, as :func:`_index` finds them
+    in ``.py`` files (the regexes over the notebook's JSON bytes: outputs may add names, which
+    only costs a parse)."""
+    index: dict[bytes, list[str]] = {}
+    for path in _notebook_files(root):
+        try:
+            if os.path.getsize(path) > MAX_NOTEBOOK_BYTES:
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_NOTEBOOK_BYTES + 1)
+        except OSError:
+            continue
+        names = set(_CALLED.findall(data))
+        for imported in _IMPORTED.findall(data):
+            names.update(_NAME.findall(imported))
+        for called in names:
+            index.setdefault(called, []).append(path)
+    return {name: tuple(paths) for name, paths in index.items()}
+
+
+def _notebook_files(root: str) -> list[str]:
+    """The project's ``.ipynb`` files, sorted, at most :data:`MAX_NOTEBOOKS`, from the folders
+    :func:`_python_files` walks (so never ``.ipynb_checkpoints``)."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in SKIPPED_DIRS
+            and not os.path.islink(os.path.join(folder, d))
+            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        )
+        for file in sorted(files):
+            if file.endswith(".ipynb"):
+                found.append(os.path.realpath(os.path.join(folder, file)))
+                if len(found) >= MAX_NOTEBOOKS:
+                    return found
+    return found
 
 
 def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bool:
@@ -243,6 +309,7 @@ def _defines(project: Project, path: str, name: str, hops: int) -> bool:
 def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
     _index.cache_clear()
+    _notebook_index.cache_clear()
 
 
 __all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "call_sites", "forget"]

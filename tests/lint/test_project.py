@@ -51,6 +51,14 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # annotated with the config class; the twin's list is 4 long (3 layers)
     "dataclass_deep": ("lab/model.py", 9, "TrainConfig.sizes default [16, 16, 16"),
     "dataclass_shallow": None,
+    # depth from a call in a notebook's code cell (IPython lines around it, an indented magic,
+    # the class imported from the package under an alias); the twin's notebook builds depth 2
+    "notebook_caller_deep": (
+        "lab/models/stack.py",
+        10,
+        "Net(WIDTH, depth=8) at notebooks/analysis.ipynb:cell 3:2",
+    ),
+    "notebook_caller_shallow": None,
 }
 
 
@@ -283,3 +291,56 @@ def test_config_classes_the_linter_cannot_read_leave_the_stack_unflagged(
         path.write_text(text.replace(*change))
     result = lint_paths([project], Config())
     assert [f.code for f in result.findings] in ([], ["GCK002"])
+
+
+def test_editing_a_notebook_that_builds_the_model_relints_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _copy("notebook_caller_deep", tmp_path)
+    cache = tmp_path / "cache"
+    cold = lint_paths([project], Config(), cache_dir=cache)
+    assert [(Path(f.path).name, f.depth) for f in cold.findings] == [("stack.py", 8)]
+    seen = _linted(monkeypatch)
+    warm = lint_paths([project], Config(), cache_dir=cache)
+    assert seen == [] and warm.findings == cold.findings
+    notebook = project / "notebooks" / "analysis.ipynb"
+    notebook.write_text(notebook.read_text().replace("depth=8", "depth=12"))
+    later = time.time() + 5
+    os.utime(notebook, (later, later))
+    edited = lint_paths([project], Config(), cache_dir=cache)
+    assert sorted(seen) == ["analysis.ipynb", "stack.py"]
+    assert [f.depth for f in edited.findings] == [12]
+    assert "depth=12) at notebooks/analysis.ipynb:cell 3:2" in edited.findings[0].message
+
+
+def test_a_notebook_imports_like_a_script_at_its_folder(tmp_path: Path) -> None:
+    """``from helpers import ...`` in ``notebooks/analysis.ipynb`` is ``notebooks/helpers.py``
+    (Jupyter runs a notebook in its folder), which re-exports the package's model."""
+    project = _copy("notebook_caller_deep", tmp_path)
+    folder = project / "notebooks"
+    (folder / "helpers.py").write_text("from lab.models import SigmoidStack\n")
+    text = (folder / "analysis.ipynb").read_text()
+    text = text.replace("from lab.models import", "from helpers import")
+    (folder / "analysis.ipynb").write_text(text.replace("depth=8", "depth=11"))
+    model = project / "lab" / "models" / "stack.py"
+    (finding,) = lint_paths([model], Config()).findings
+    assert finding.depth == 11
+    assert "at notebooks/analysis.ipynb:cell 3:2" in finding.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{not json",  # invalid JSON
+        '{"cells": 3}',  # not a notebook
+        '{"cells": [{"cell_type": "code", "source": "net = Net(32, depth=\\n"}]}',  # syntax
+        '{"cells": [{"cell_type": "code", "source": "net = Net(*sizes)"}]}',  # nothing literal
+    ],
+)
+def test_notebook_callers_the_linter_cannot_read_leave_the_depth_unknown(
+    tmp_path: Path, source: str
+) -> None:
+    project = _copy("notebook_caller_deep", tmp_path)
+    (project / "notebooks" / "analysis.ipynb").write_text(source)
+    model = project / "lab" / "models" / "stack.py"
+    assert [f.code for f in lint_paths([model], Config()).findings] == ["GCK002"]
