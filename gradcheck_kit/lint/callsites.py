@@ -207,8 +207,10 @@ def _notebook_index(root: str) -> dict[bytes, tuple[str, ...]]:
 
 def _notebook_files(root: str) -> list[str]:
     """The project's ``.ipynb`` files, sorted, at most :data:`MAX_NOTEBOOKS`, from the folders
-    :func:`_python_files` walks (so never ``.ipynb_checkpoints``)."""
+    :func:`_python_files` walks (so never ``.ipynb_checkpoints``), and no further: the walk
+    stops where that one stops, after :data:`MAX_FILES` Python files."""
     found: list[str] = []
+    python = 0
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(
             d
@@ -219,7 +221,11 @@ def _notebook_files(root: str) -> list[str]:
             and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
         )
         for file in sorted(files):
-            if file.endswith(".ipynb"):
+            if file.endswith(".py"):
+                python += 1
+                if python >= MAX_FILES:
+                    return found
+            elif file.endswith(".ipynb"):
                 found.append(os.path.realpath(os.path.join(folder, file)))
                 if len(found) >= MAX_NOTEBOOKS:
                     return found

@@ -344,3 +344,15 @@ def test_notebook_callers_the_linter_cannot_read_leave_the_depth_unknown(
     (project / "notebooks" / "analysis.ipynb").write_text(source)
     model = project / "lab" / "models" / "stack.py"
     assert [f.code for f in lint_paths([model], Config()).findings] == ["GCK002"]
+
+
+def test_notebook_checkpoints_are_not_callers(tmp_path: Path) -> None:
+    """Jupyter's autosave copy in ``.ipynb_checkpoints`` is neither linted nor a call site."""
+    project = _copy("notebook_caller_shallow", tmp_path)
+    folder = project / "notebooks" / ".ipynb_checkpoints"
+    folder.mkdir()
+    text = (project / "notebooks" / "analysis.ipynb").read_text()
+    (folder / "analysis-checkpoint.ipynb").write_text(text.replace("depth=2", "depth=40"))
+    result = lint_paths([project], Config())
+    assert result.findings == [] and result.errors == []
+    assert result.files_checked == 4
