@@ -14,7 +14,8 @@ top-level package, and a loose file is a project of its own (it resolves only it
 are found as Python would find them from the root: the folder above the file's top-level
 package (or a script's own folder), the root, and ``root/src`` (src layout); packages, namespace
 packages (folders without ``__init__.py``) and relative imports (by folder, as the import system
-does). The standard library and torch are never resolved, and nothing outside the root is.
+does); a notebook's imports (a caller read by :meth:`Project.load_notebook`) look in its own
+folder first, where Jupyter runs it. The standard library and torch are never resolved, and nothing outside the root is.
 Every failure (an unreadable, undecodable or unparsable module, one too large) is "unknown".
 """
 
