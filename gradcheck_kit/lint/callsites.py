@@ -170,6 +170,8 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
         if len(text) > 60:
             text = text[:57] + "..."
         where = _where(display, loaded, node.lineno)
+        if loaded.notebook is not None:
+            notes = [_cell_note(note, display, loaded) for note in notes]
         out.append(CallSite(args, kwargs, where, text, loaded, tuple(dict.fromkeys(notes))))
     return out
 
@@ -181,6 +183,16 @@ def _where(display: str, loaded: LoadedModule, line: int) -> str:
     if located is None:
         return f"{display}:{line}"
     return f"{display}:cell {located[0]}:{located[1]}"
+
+
+def _cell_note(note: str, display: str, loaded: LoadedModule) -> str:
+    """A note's place in the notebook itself (``Cfg.depth default 9 at nb.ipynb:10``, a line of
+    the joined cells) by cell: ``at nb.ipynb:cell 3:5``."""
+    return re.sub(
+        rf"\bat {re.escape(display)}:(\d+)\b",
+        lambda m: f"at {_where(display, loaded, int(m.group(1)))}",
+        note,
+    )
 
 
 @lru_cache(maxsize=8)

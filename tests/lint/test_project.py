@@ -356,3 +356,28 @@ def test_notebook_checkpoints_are_not_callers(tmp_path: Path) -> None:
     result = lint_paths([project], Config())
     assert result.findings == [] and result.errors == []
     assert result.files_checked == 4
+
+
+def test_a_config_class_in_a_notebook_cell_is_named_by_cell(tmp_path: Path) -> None:
+    project = _copy("notebook_caller_deep", tmp_path)
+    path = project / "notebooks" / "analysis.ipynb"
+    data = json.loads(path.read_text())
+    data["cells"][2]["source"] = [
+        "from dataclasses import dataclass\n",
+        "\n",
+        "@dataclass\n",
+        "class Cfg:\n",
+        "    width: int = 32\n",
+        "    depth: int = 9\n",
+        "\n",
+        "cfg = Cfg()\n",
+        "net = Net(cfg.width, depth=cfg.depth)\n",
+    ]
+    path.write_text(json.dumps(data, indent=1))
+    (finding,) = lint_paths([project / "lab" / "models" / "stack.py"], Config()).findings
+    assert finding.depth == 9
+    assert (
+        "at notebooks/analysis.ipynb:cell 3:9 (Cfg.width default 32 at "
+        "notebooks/analysis.ipynb:cell 3:5; Cfg.depth default 9 at "
+        "notebooks/analysis.ipynb:cell 3:6)"
+    ) in finding.message
