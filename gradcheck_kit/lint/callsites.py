@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -203,8 +204,9 @@ def _notebook_index(root: str) -> dict[bytes, tuple[str, ...]]:
     index: dict[bytes, list[str]] = {}
     for path in _notebook_files(root):
         try:
-            if os.path.getsize(path) > MAX_NOTEBOOK_BYTES:
-                continue
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_NOTEBOOK_BYTES:
+                continue  # a FIFO or a device named ``.ipynb`` would block the read
             with open(path, "rb") as handle:
                 data = handle.read(MAX_NOTEBOOK_BYTES + 1)
         except OSError:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import stat
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -226,6 +227,8 @@ class Project:
             info = os.stat(path)
         except OSError:
             return None
+        if not stat.S_ISREG(info.st_mode):
+            return None  # a FIFO or a device: reading it would block
         return _load_notebook(path, info.st_size, info.st_mtime_ns, self.file_of(path))
 
 

@@ -381,3 +381,11 @@ def test_a_config_class_in_a_notebook_cell_is_named_by_cell(tmp_path: Path) -> N
         "notebooks/analysis.ipynb:cell 3:5; Cfg.depth default 9 at "
         "notebooks/analysis.ipynb:cell 3:6)"
     ) in finding.message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_named_like_a_notebook_does_not_block_the_call_site_index(tmp_path: Path) -> None:
+    project = _copy("notebook_caller_deep", tmp_path)
+    os.mkfifo(project / "notebooks" / "pipe.ipynb")
+    model = project / "lab" / "models" / "stack.py"
+    assert [f.depth for f in lint_paths([model], Config()).findings] == [8]
