@@ -15,8 +15,9 @@ are found as Python would find them from the root: the folder above the file's t
 package (or a script's own folder), the root, and ``root/src`` (src layout); packages, namespace
 packages (folders without ``__init__.py``) and relative imports (by folder, as the import system
 does); a notebook's imports (a caller read by :meth:`Project.load_notebook`) look in its own
-folder first, where Jupyter runs it. The standard library and torch are never resolved, and nothing outside the root is.
-Every failure (an unreadable, undecodable or unparsable module, one too large) is "unknown".
+folder first, where Jupyter runs it. The standard library and torch are never resolved, and
+nothing outside the root is. Every failure (an unreadable, undecodable or unparsable module, one
+too large) is "unknown".
 """
 
 from __future__ import annotations
