@@ -56,7 +56,11 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # group file, the config passed on to a builder); a TOML file (``tomllib``) of sizes
     "config_json_deep": ("model.py", 13, "n_layers = 8 from configs/model.json (model.n_layers)"),
     "config_json_shallow": None,
-    "config_yaml_deep": ("nets/mlp.py", 9, "n_layers = 8 from conf/model/mlp.yaml (model.n_layers)"),
+    "config_yaml_deep": (
+        "nets/mlp.py",
+        9,
+        "n_layers = 8 from conf/model/mlp.yaml (model.n_layers)",
+    ),
     "config_yaml_shallow": None,
     "config_toml_deep": ("lab/model.py", 9, "from settings/config.toml (model.sizes)"),
     "config_toml_shallow": None,
