@@ -118,7 +118,7 @@ def _file(path: str) -> tuple[bytes, DataFile] | None:
     return _read_file(path, info.st_size, info.st_mtime_ns)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=16)  # up to 1 MB each
 def _read_file(path: str, size: int, mtime: int) -> tuple[bytes, DataFile] | None:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
