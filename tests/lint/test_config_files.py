@@ -6,6 +6,7 @@ after loading) leaves the depth unknown (GCK002) and the run going on."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -280,6 +281,10 @@ def test_editing_the_config_file_relints_the_model_file(
     cache = tmp_path / "cache"
     cold = lint_paths([root], Config(), cache_dir=cache)
     assert [(Path(f.path).name, f.depth) for f in cold.findings] == [("model.py", 8)]
+    (stored,) = cache.glob("lint-*.json")
+    entries = json.loads(stored.read_text())["files"]
+    consulted = entries[str((root / "model.py").resolve())]["consulted"]
+    assert set(consulted) == {str((root / p).resolve()) for p in ("train.py", "configs/model.json")}
     seen = _linted(monkeypatch)
     assert lint_paths([root], Config(), cache_dir=cache).findings == cold.findings
     assert seen == []
