@@ -82,7 +82,10 @@ class ConfigReads:
                 for alias in node.names:
                     self.imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         if self.imports:
-            self._scan(tree)
+            try:
+                self._scan(tree)
+            except RecursionError:  # a chain of thousands of ``a / b`` or ``a.b``: nothing
+                self.holders.clear()
 
     # -- scanning the caller ------------------------------------------------------------------
 
@@ -381,7 +384,10 @@ class ConfigReads:
         the files read are added to ``files``); else None."""
         if not self.holders:
             return None
-        held = self._resolve(node, self.scope_of.get(id(node), id(self.loaded.tree)))
+        try:
+            held = self._resolve(node, self.scope_of.get(id(node), id(self.loaded.tree)))
+        except RecursionError:
+            return None
         if held is None or not held[1]:
             return None
         spec, steps = held

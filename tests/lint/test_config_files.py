@@ -371,3 +371,12 @@ def test_yaml_and_toml_the_linter_cannot_use_leave_the_depth_unknown(
 ) -> None:
     root = _project(tmp_path, {"train.py": caller.replace("c.yaml", name), name: content})
     assert _lint(root) == UNKNOWN
+
+
+def test_a_very_long_expression_is_unknown_not_a_crash(tmp_path: Path) -> None:
+    chain = "cfg" + '["model"]' * 900
+    caller = JSON_CALLER.replace('cfg["model"]["n_layers"]', chain).replace(
+        '"configs/model.json"', '"configs" / ' * 900 + '"model.json"'
+    )
+    root = _project(tmp_path, {"train.py": caller, "configs/model.json": DEEP_JSON})
+    assert _lint(root) == UNKNOWN
