@@ -1,7 +1,8 @@
 """Values a caller module gives a call site that are not literals written in the call: argparse
-option defaults (``args.n_layers``) and config-class field defaults (``cfg.n_layers`` where
+option defaults (``args.n_layers``), config-class field defaults (``cfg.n_layers`` where
 ``cfg = Config()`` and ``Config`` is a ``@dataclass``, or a plain class of literal attributes, in
-the caller or imported from another project module).
+the caller or imported from another project module), and values of config files read by a
+literal path (``cfg["model"]["n_layers"]``: :mod:`gradcheck_kit.lint.config_reads`).
 
 Each is read, never run, and only when it is unambiguous: a name bound once to one thing. What
 is not is None ("unknown"), as for every other value the linter cannot see.
@@ -12,6 +13,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from gradcheck_kit.lint.config_files import DataFile
+from gradcheck_kit.lint.config_reads import ConfigReads
 from gradcheck_kit.lint.project import LoadedModule, Project
 
 
@@ -39,13 +42,21 @@ class CallerValues:
     def __init__(self, project: Project, loaded: LoadedModule, display: str) -> None:
         self.options = Options(loaded.tree, display)
         self.configs = Configs(project, loaded)
+        self.files = ConfigReads(project, loaded, display)
 
-    def literal(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
+    def literal(
+        self, node: ast.expr, notes: list[str], files: list[DataFile] | None = None
+    ) -> ast.expr | None:
         """``node`` if it is a literal; the literal it reads (an option default, a config
-        field's default), with a note saying where that is; else None."""
+        field's default, a value in a config file), with a note saying where that is; else
+        None. The config files read are added to ``files``."""
         if literal(node):
             return node
-        return self.options.value(node, notes) or self.configs.value(node, notes)
+        found = self.options.value(node, notes) or self.configs.value(node, notes)
+        if found is None:
+            read = self.files.value(node, notes, files if files is not None else [])
+            found = literal_node(read[0], node) if read is not None else None
+        return found
 
 
 #: argparse's ``type=`` callables applied to a string default, as argparse does.

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gradcheck_kit.lint.caller_values import CallerValues
+from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.project import (
     MAX_MODULE_BYTES,
     MAX_NOTEBOOK_BYTES,
@@ -70,6 +71,8 @@ class CallSite:
     #: where an argument that is not a literal got its value (``--layers default 8 at
     #: train.py:5``)
     notes: tuple[str, ...] = ()
+    #: config files an argument was read from (JSON, YAML, TOML): consulted, for the cache
+    files: tuple[DataFile, ...] = ()
 
     @property
     def source(self) -> str:
@@ -163,8 +166,9 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
         if any(k.arg is None for k in node.keywords):  # ``**config``: the arguments are unseen
             continue
         notes: list[str] = []
-        args = tuple(options.literal(a, notes) for a in node.args)
-        kwargs = tuple((str(k.arg), options.literal(k.value, notes)) for k in node.keywords)
+        files: list[DataFile] = []
+        args = tuple(options.literal(a, notes, files) for a in node.args)
+        kwargs = tuple((str(k.arg), options.literal(k.value, notes, files)) for k in node.keywords)
         if all(a is None for a in args) and all(v is None for _, v in kwargs):
             continue  # nothing the linter can read: the class's own defaults say as much
         text = ast.unparse(node)
@@ -173,7 +177,17 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
         where = _where(display, loaded, node.lineno)
         if loaded.notebook is not None:
             notes = [_cell_note(note, display, loaded) for note in notes]
-        out.append(CallSite(args, kwargs, where, text, loaded, tuple(dict.fromkeys(notes))))
+        out.append(
+            CallSite(
+                args,
+                kwargs,
+                where,
+                text,
+                loaded,
+                tuple(dict.fromkeys(notes)),
+                tuple(dict.fromkeys(files)),
+            )
+        )
     return out
 
 

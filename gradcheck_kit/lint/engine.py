@@ -120,7 +120,7 @@ def lint_source(
     if not all(rule.syntactic for rule in rules):
         from gradcheck_kit.lint.interp.machine import extract  # not needed on a cached run
 
-        roots, events, read, modules = extract(
+        roots, events, read, modules, data = extract(
             tree,
             config.extend_saturating,
             config.extend_normalization,
@@ -129,6 +129,7 @@ def lint_source(
         )
         if consulted is not None:
             consulted.extend((m.file.path, m.sha256, *m.stamp) for m in modules)
+            consulted.extend((d.path, d.sha256, *d.stamp) for d in data)
     module = _concrete_tree(text) if any(rule.syntactic for rule in rules) else None
     runs: list[tuple[Run, str | None, bool]] = []
     for root in roots:

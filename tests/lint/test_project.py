@@ -59,18 +59,34 @@ CASES: dict[str, tuple[str, int, str] | None] = {
         "Net(WIDTH, depth=8) at notebooks/analysis.ipynb:cell 3:2",
     ),
     "notebook_caller_shallow": None,
+    # config files read by a literal path (issue 18): a JSON file opened in a ``with`` and read
+    # through a sub-dict and ``.get()``; a Hydra layout (conf/config.yaml with a ``defaults:``
+    # group file, the config passed on to a builder); a TOML file (``tomllib``) of sizes
+    "config_json_deep": ("model.py", 13, "n_layers = 8 from configs/model.json (model.n_layers)"),
+    "config_json_shallow": None,
+    "config_yaml_deep": (
+        "nets/mlp.py",
+        9,
+        "n_layers = 8 from conf/model/mlp.yaml (model.n_layers)",
+    ),
+    "config_yaml_shallow": None,
+    "config_toml_deep": ("lab/model.py", 9, "from settings/config.toml (model.sizes)"),
+    "config_toml_shallow": None,
 }
 
 
 def _twin(name: str) -> str:
     """The positive project whose model file the negative twin shares."""
-    return next(k for k in CASES if k.split("_")[0] == name.split("_")[0] and CASES[k])
+    stem = name.rsplit("_", 1)[0]
+    return next(k for k in CASES if k.rsplit("_", 1)[0] == stem and CASES[k])
 
 
 def _model_file(name: str) -> Path:
     expected = CASES[name] or CASES[_twin(name)]
     assert expected is not None
-    return PROJECTS / name / expected[0]
+    path = PROJECTS / name / expected[0]
+    assert path.is_file()
+    return path
 
 
 def _summary(result: object, root: Path) -> list[tuple[str, str, int]]:
