@@ -405,3 +405,31 @@ def test_a_fifo_named_like_a_notebook_does_not_block_the_call_site_index(tmp_pat
     os.mkfifo(project / "notebooks" / "pipe.ipynb")
     model = project / "lab" / "models" / "stack.py"
     assert [f.depth for f in lint_paths([model], Config()).findings] == [8]
+
+
+def test_a_call_site_argument_folded_from_literals(tmp_path: Path) -> None:
+    """``FNN([2] + [32] * 9 + [1])`` (how PINN code writes layer sizes) is read as the list it
+    makes; ``[0] * 10**9`` and names are not folded."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "fnn.py").write_text(
+        "import torch\n"
+        "import torch.nn as nn\n\n\n"
+        "class FNN(nn.Module):\n"
+        "    def __init__(self, layer_sizes):\n"
+        "        super().__init__()\n"
+        "        self.linears = nn.ModuleList(\n"
+        "            nn.Linear(layer_sizes[i - 1], layer_sizes[i]) for i in range(1, len(layer_sizes))\n"
+        "        )\n\n"
+        "    def forward(self, x):\n"
+        "        for linear in self.linears[:-1]:\n"
+        "            x = torch.sigmoid(linear(x))\n"
+        "        return self.linears[-1](x)\n"
+    )
+    train = tmp_path / "train.py"
+    train.write_text("from fnn import FNN\n\nnet = FNN([2] + [32] * 9 + [1])\n")
+    (finding,) = lint_paths([tmp_path], Config()).findings
+    assert (finding.code, finding.depth) == ("GCK001", 9)
+    assert "FNN([2] + [32] * 9 + [1]) at train.py:3" in finding.message
+    for unfolded in ("[2] + [32] * 10**9 + [1]", "[2] + [width] * 9 + [1]"):
+        train.write_text(f"from fnn import FNN\n\nnet = FNN({unfolded})\n")
+        assert [f.code for f in lint_paths([tmp_path], Config()).findings] == ["GCK002"]
