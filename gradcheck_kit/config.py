@@ -39,6 +39,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".ruff_cache",
     ".pytest_cache",
     ".gradcheck_cache",
+    ".ipynb_checkpoints",
 )
 
 

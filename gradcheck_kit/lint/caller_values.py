@@ -1,7 +1,8 @@
 """Values a caller module gives a call site that are not literals written in the call: argparse
-option defaults (``args.n_layers``) and config-class field defaults (``cfg.n_layers`` where
+option defaults (``args.n_layers``), config-class field defaults (``cfg.n_layers`` where
 ``cfg = Config()`` and ``Config`` is a ``@dataclass``, or a plain class of literal attributes, in
-the caller or imported from another project module).
+the caller or imported from another project module), and values of config files read by a
+literal path (``cfg["model"]["n_layers"]``: :mod:`gradcheck_kit.lint.config_reads`).
 
 Each is read, never run, and only when it is unambiguous: a name bound once to one thing. What
 is not is None ("unknown"), as for every other value the linter cannot see.
@@ -12,6 +13,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from gradcheck_kit.lint.config_files import DataFile
+from gradcheck_kit.lint.config_reads import ConfigReads
 from gradcheck_kit.lint.project import LoadedModule, Project
 
 
@@ -22,6 +25,59 @@ def literal(node: ast.expr) -> bool:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
     return True
+
+
+#: The most elements a folded call-site argument may have (``[20] * 3`` folds; ``[0] * 10**9``
+#: does not).
+MAX_FOLDED = 10_000
+
+
+def constant(node: ast.expr) -> tuple[Any] | None:
+    """The value of a constant expression of literals as model code writes layer sizes
+    (``[2] + [20] * 3 + [1]``, ``4 * [50]``, ``-1``): ``+``, ``-`` and ``*`` of numbers, strings,
+    lists and tuples, within :data:`MAX_FOLDED` elements; None for anything else (a name, a
+    call, another operator)."""
+    if literal(node):
+        return (ast.literal_eval(node),)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = constant(node.operand)
+        if inner is None or not isinstance(inner[0], (int, float)) or isinstance(inner[0], bool):
+            return None
+        return (-inner[0] if isinstance(node.op, ast.USub) else inner[0],)
+    if not isinstance(node, ast.BinOp) or not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+        return None
+    left, right = constant(node.left), constant(node.right)
+    if left is None or right is None:
+        return None
+    a, b = left[0], right[0]
+    sized = (str, list, tuple)
+    if isinstance(node.op, ast.Mult) and isinstance(a, int) and isinstance(b, sized):
+        a, b = b, a
+    if isinstance(node.op, ast.Mult) and isinstance(a, sized):
+        if not isinstance(b, int) or isinstance(b, bool) or len(a) * max(b, 0) > MAX_FOLDED:
+            return None
+    elif isinstance(a, sized) or isinstance(b, sized):
+        if not (isinstance(node.op, ast.Add) and type(a) is type(b)):
+            return None
+        if len(a) + len(b) > MAX_FOLDED:  # type: ignore[arg-type]
+            return None
+    elif not all(_number(v) for v in (a, b)):
+        return None
+    try:
+        if isinstance(node.op, ast.Add):
+            return (a + b,)
+        if isinstance(node.op, ast.Sub):
+            return (a - b,)
+        return (a * b,)
+    except (TypeError, ValueError, OverflowError, MemoryError):
+        return None
+
+
+def _number(value: object) -> bool:
+    """A number small enough to fold (an int of at most 64 bits, a float; not a bool)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and value.bit_length() <= 64)
 
 
 def literal_node(value: Any, where: ast.expr) -> ast.expr:
@@ -39,13 +95,24 @@ class CallerValues:
     def __init__(self, project: Project, loaded: LoadedModule, display: str) -> None:
         self.options = Options(loaded.tree, display)
         self.configs = Configs(project, loaded)
+        self.files = ConfigReads(project, loaded, display)
 
-    def literal(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
+    def literal(
+        self, node: ast.expr, notes: list[str], files: list[DataFile] | None = None
+    ) -> ast.expr | None:
         """``node`` if it is a literal; the literal it reads (an option default, a config
-        field's default), with a note saying where that is; else None."""
+        field's default, a value in a config file), with a note saying where that is; else
+        None. The config files read are added to ``files``."""
         if literal(node):
             return node
-        return self.options.value(node, notes) or self.configs.value(node, notes)
+        folded = constant(node)
+        if folded is not None:
+            return literal_node(folded[0], node)
+        found = self.options.value(node, notes) or self.configs.value(node, notes)
+        if found is None:
+            read = self.files.value(node, notes, files if files is not None else [])
+            found = literal_node(read[0], node) if read is not None else None
+        return found
 
 
 #: argparse's ``type=`` callables applied to a string default, as argparse does.

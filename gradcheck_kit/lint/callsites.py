@@ -14,18 +14,35 @@ star-import and call it (:meth:`Project.load`, once per process), keeps the call
 callee resolves to the class - through ``from m import C [as D]``, ``import m [as a]``,
 package re-exports and star imports - and returns their literal arguments. Every failure (an
 unreadable or unparsable file, a starred argument, an unresolvable name) is "no call site".
+
+Notebooks are callers too: the project's ``.ipynb`` files are indexed the same way (a separate
+walk, :func:`_notebook_index`), a notebook that names the class is read as its code cells joined
+(:meth:`Project.load_notebook`: IPython lines made ``pass``), its imports resolve as a script's
+in its folder, and a call site in it is named by cell (``analysis.ipynb:cell 3:2``).
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import re
+import stat
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gradcheck_kit.lint import callindex
 from gradcheck_kit.lint.caller_values import CallerValues
-from gradcheck_kit.lint.callindex import MAX_FILES
-from gradcheck_kit.lint.project import LoadedModule, Project
+from gradcheck_kit.lint.callindex import MAX_FILES, SKIPPED_DIRS
+from gradcheck_kit.lint.config_files import DataFile
+from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES, LoadedModule, Project
 
+#: Past this many notebooks, the rest are not indexed.
+MAX_NOTEBOOKS = 500
+#: A name followed by ``(``, and what an import statement names: the notebook index's regexes
+#: (over the notebook's JSON bytes; the ``.py`` files' index is :mod:`callindex`).
+_CALLED = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_IMPORTED = re.compile(rb"\bimport\s+(\([^)]*\)|[^\n]*)")
+_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 #: At most this many call sites of one class are interpreted (distinct argument lists).
 MAX_SITES = 8
 #: How many import hops a re-export may take (``pkg/__init__`` -> ``pkg/models`` -> file).
@@ -45,6 +62,8 @@ class CallSite:
     #: where an argument that is not a literal got its value (``--layers default 8 at
     #: train.py:5``)
     notes: tuple[str, ...] = ()
+    #: config files an argument was read from (JSON, YAML, TOML): consulted, for the cache
+    files: tuple[DataFile, ...] = ()
 
     @property
     def source(self) -> str:
@@ -56,16 +75,18 @@ class CallSite:
 
 def call_sites(project: Project, name: str) -> list[CallSite]:
     """The calls of the class ``name`` defined in ``project.current`` from the project's other
-    Python files that pass at least one literal argument, in file order."""
+    Python files, then its notebooks, that pass at least one literal argument, in file order."""
     if project.root is None:
         return []
     sites: list[CallSite] = []
     seen: set[tuple[object, ...]] = set()
     project.looked_up.add(name)  # the cache key covers the files that name it (callindex)
-    for path in _index(project.root).callers(name):
+    callers = _index(project.root).callers(name)
+    callers += _notebook_index(project.root).get(name.encode(), ())
+    for path in callers:
         if path == project.current.path:
             continue
-        loaded = project.load(path)
+        loaded = project.load_notebook(path) if path.endswith(".ipynb") else project.load(path)
         if loaded is None:
             continue
         for site in _sites_in(project, loaded, name):
@@ -144,18 +165,100 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
         if any(k.arg is None for k in node.keywords):  # ``**config``: the arguments are unseen
             continue
         notes: list[str] = []
+        files: list[DataFile] = []
         if options is None:
             options = CallerValues(project, loaded, display)
-        args = tuple(options.literal(a, notes) for a in node.args)
-        kwargs = tuple((str(k.arg), options.literal(k.value, notes)) for k in node.keywords)
+        args = tuple(options.literal(a, notes, files) for a in node.args)
+        kwargs = tuple((str(k.arg), options.literal(k.value, notes, files)) for k in node.keywords)
         if all(a is None for a in args) and all(v is None for _, v in kwargs):
             continue  # nothing the linter can read: the class's own defaults say as much
         text = ast.unparse(node)
         if len(text) > 60:
             text = text[:57] + "..."
-        where = f"{display}:{node.lineno}"
-        out.append(CallSite(args, kwargs, where, text, loaded, tuple(dict.fromkeys(notes))))
+        where = _where(display, loaded, node.lineno)
+        if loaded.notebook is not None:
+            notes = [_cell_note(note, display, loaded) for note in notes]
+        out.append(
+            CallSite(
+                args,
+                kwargs,
+                where,
+                text,
+                loaded,
+                tuple(dict.fromkeys(notes)),
+                tuple(dict.fromkeys(files)),
+            )
+        )
     return out
+
+
+def _where(display: str, loaded: LoadedModule, line: int) -> str:
+    """``train.py:3``, or ``analysis.ipynb:cell 3:2`` in a notebook (the cell's position among
+    all cells and the line within it, as the notebook's own findings say)."""
+    located = loaded.notebook.locate(line) if loaded.notebook is not None else None
+    if located is None:
+        return f"{display}:{line}"
+    return f"{display}:cell {located[0]}:{located[1]}"
+
+
+def _cell_note(note: str, display: str, loaded: LoadedModule) -> str:
+    """A note's place in the notebook itself (``Cfg.depth default 9 at nb.ipynb:10``, a line of
+    the joined cells) by cell: ``at nb.ipynb:cell 3:5``."""
+    return re.sub(
+        rf"\bat {re.escape(display)}:(\d+)\b",
+        lambda m: f"at {_where(display, loaded, int(m.group(1)))}",
+        note,
+    )
+
+
+@lru_cache(maxsize=8)
+def _notebook_index(root: str) -> dict[bytes, tuple[str, ...]]:
+    """Name -> the project's notebooks that call it or import it, as :func:`_index` finds them
+    in ``.py`` files (the regexes over the notebook's JSON bytes: outputs may add names, which
+    only costs a parse)."""
+    index: dict[bytes, list[str]] = {}
+    for path in _notebook_files(root):
+        try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_NOTEBOOK_BYTES:
+                continue  # a FIFO or a device named ``.ipynb`` would block the read
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_NOTEBOOK_BYTES + 1)
+        except OSError:
+            continue
+        names = set(_CALLED.findall(data))
+        for imported in _IMPORTED.findall(data):
+            names.update(_NAME.findall(imported))
+        for called in names:
+            index.setdefault(called, []).append(path)
+    return {name: tuple(paths) for name, paths in index.items()}
+
+
+def _notebook_files(root: str) -> list[str]:
+    """The project's ``.ipynb`` files, sorted, at most :data:`MAX_NOTEBOOKS`, from the folders
+    :func:`_python_files` walks (so never ``.ipynb_checkpoints``), and no further: the walk
+    stops where that one stops, after :data:`MAX_FILES` Python files."""
+    found: list[str] = []
+    python = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in SKIPPED_DIRS
+            and not os.path.islink(os.path.join(folder, d))
+            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        )
+        for file in sorted(files):
+            if file.endswith(".py"):
+                python += 1
+                if python >= MAX_FILES:
+                    return found
+            elif file.endswith(".ipynb"):
+                found.append(os.path.realpath(os.path.join(folder, file)))
+                if len(found) >= MAX_NOTEBOOKS:
+                    return found
+    return found
 
 
 def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bool:
@@ -242,6 +345,7 @@ def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
     callindex.forget()
     _OUTLINES.clear()
+    _notebook_index.cache_clear()
 
 
 __all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "call_sites", "forget"]

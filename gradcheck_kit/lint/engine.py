@@ -121,7 +121,7 @@ def lint_source(
         from gradcheck_kit.lint.interp.machine import extract  # not needed on a cached run
 
         project = Project.for_file(path)
-        roots, events, read, modules = extract(
+        roots, events, read, modules, data = extract(
             tree,
             config.extend_saturating,
             config.extend_normalization,
@@ -130,6 +130,7 @@ def lint_source(
         )
         if consulted is not None:
             consulted.extend((m.file.path, m.sha256, *m.stamp) for m in modules)
+            consulted.extend((d.path, d.sha256, *d.stamp) for d in data)
             if project.looked_up and project.root is not None:  # callers added or removed
                 from gradcheck_kit.lint.callindex import callers_entry
 

@@ -58,16 +58,102 @@ def _cell_lines(source: object) -> list[str]:
 
 
 def _python_lines(lines: list[str]) -> list[str]:
+    """A cell's lines with IPython syntax replaced by ``pass`` on the same line, at an
+    indentation Python accepts there (``  %matplotlib inline`` at the top level is a top-level
+    ``pass``; ``    !nvidia-smi`` under an ``if`` is its body).
+    A line is IPython syntax only where a statement starts, as IPython decides: not inside
+    brackets, a string or after a backslash (``"%d"\n    % n`` is Python)."""
     out: list[str] = []
+    scan = _Scanner()
     continued = False  # a magic line ending in a backslash continues on the next line
     for line in lines:
-        if continued or _MAGIC.match(line):
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}pass" if not continued else "")
+        if continued:
+            out.append("")
+            continued = line.rstrip().endswith("\\")
+        elif scan.at_statement() and _MAGIC.match(line):
+            out.append(scan.placeholder(line))
             continued = line.rstrip().endswith("\\")
         else:
             out.append(line)
+            scan.feed(line)
     return out
+
+
+def _indent(line: str) -> tuple[int, str]:
+    """(width, text) of a line's indentation (tabs to multiples of 8, as Python counts)."""
+    text = line[: len(line) - len(line.lstrip(" \t\f"))]
+    return len(text.expandtabs(8)), text
+
+
+class _Scanner:
+    """Just enough of Python's tokenizer to tell where a statement may start: open brackets,
+    open strings, a trailing backslash, the indentation levels of the block, and whether the
+    last statement opened a block (ends with ``:``)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote = ""  # the open string's delimiter (a triple quote spans lines)
+        self.backslash = False
+        self.levels: list[tuple[int, str]] = [(0, "")]
+        self.opens = False  # the last statement ends with ':' (a block follows)
+
+    def at_statement(self) -> bool:
+        return not (self.depth or self.quote or self.backslash)
+
+    def placeholder(self, line: str) -> str:
+        """``pass`` where a statement indented as ``line`` may stand: the body of an opened
+        block if it is deeper, else at the nearest enclosing level."""
+        self._indent_to(_indent(line))
+        return self.levels[-1][1] + "pass"
+
+    def _indent_to(self, indent: tuple[int, str]) -> None:
+        if self.opens and indent[0] > self.levels[-1][0]:
+            self.levels.append(indent)
+        while len(self.levels) > 1 and self.levels[-1][0] > indent[0]:
+            self.levels.pop()
+        self.opens = False
+
+    def feed(self, line: str) -> None:
+        if self.at_statement():
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                return
+            self._indent_to(_indent(line))
+        code = self._code(line)
+        self.backslash = code.endswith("\\") and not self.quote
+        if not (self.depth or self.quote or self.backslash):
+            self.opens = code.endswith(":")
+
+    def _code(self, line: str) -> str:
+        """``line`` without its comment and trailing spaces; brackets and strings tracked."""
+        i, n = 0, len(line)
+        while i < n:
+            if self.quote:
+                if line[i] == "\\":
+                    i += 2
+                    continue
+                if line.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = ""
+                    continue
+                i += 1
+                continue
+            char = line[i]
+            if char == "#":
+                return line[:i].rstrip()
+            if char in "\"'":
+                triple = char * 3
+                self.quote = triple if line.startswith(triple, i) else char
+                i += len(self.quote)
+                continue
+            if char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(0, self.depth - 1)
+            i += 1
+        if self.quote in ("'", '"'):
+            self.quote = ""  # an unterminated one-line string: Python's error, not ours
+        return line.rstrip()
 
 
 def code_cells(data: str) -> list[tuple[int, str]]:

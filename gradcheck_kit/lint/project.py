@@ -14,8 +14,10 @@ top-level package, and a loose file is a project of its own (it resolves only it
 are found as Python would find them from the root: the folder above the file's top-level
 package (or a script's own folder), the root, and ``root/src`` (src layout); packages, namespace
 packages (folders without ``__init__.py``) and relative imports (by folder, as the import system
-does). The standard library and torch are never resolved, and nothing outside the root is.
-Every failure (an unreadable, undecodable or unparsable module, one too large) is "unknown".
+does); a notebook's imports (a caller read by :meth:`Project.load_notebook`) look in its own
+folder first, where Jupyter runs it. The standard library and torch are never resolved, and
+nothing outside the root is. Every failure (an unreadable, undecodable or unparsable module, one
+too large) is "unknown".
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import stat
 import sys
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from gradcheck_kit.lint.notebook import NotebookError, NotebookSource, notebook_source
 
 #: The module name of source that is not a file (``lint_source`` on a string).
 NO_MODULE = "__main__"
@@ -34,6 +39,8 @@ NO_MODULE = "__main__"
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
 #: A module larger than this is not read for another file's sake (generated code, data).
 MAX_MODULE_BYTES = 2_000_000
+#: A notebook larger than this is not read for another file's sake (its outputs: images, data).
+MAX_NOTEBOOK_BYTES = 10_000_000
 #: Top-level names that are never the project's, whatever the project holds.
 NEVER_RESOLVED = frozenset(sys.stdlib_module_names) | {"torch", "numpy", "__future__"}
 
@@ -61,6 +68,8 @@ class LoadedModule:
     unsure: set[str] = field(default_factory=set)
     stars: list[ast.ImportFrom] = field(default_factory=list)  # ``from x import *``
     exports: tuple[str, ...] | None = None  # a literal ``__all__``
+    #: a notebook's code cells (its ``tree`` is their joined source): where each line is
+    notebook: NotebookSource | None = None
 
 
 def module_name(path: str) -> str:
@@ -170,11 +179,21 @@ class Project:
             return _module_at(folder, parts) if parts else _package_at(folder)
         if not parts or parts[0] in NEVER_RESOLVED:
             return None
-        for folder in self.search:
+        for folder in self._search_from(importer):
             found = _module_at(folder, parts)
             if found is not None:
                 return found
         return None
+
+    def _search_from(self, importer: str | None) -> tuple[str, ...]:
+        """Where absolute imports are looked up: a notebook's own folder first (Jupyter runs it
+        there, as a script at its folder), then :attr:`search`."""
+        if importer is None or not importer.endswith(".ipynb") or self.root is None:
+            return self.search
+        folder = os.path.dirname(importer)
+        if not _inside(folder, self.root):
+            return self.search
+        return tuple(dict.fromkeys((folder, *self.search)))
 
     def submodule(self, package: str, name: str) -> str | None:
         """The file or folder of ``name`` inside a package (its ``__init__.py``) or folder."""
@@ -201,6 +220,20 @@ class Project:
         except OSError:
             return None
         return _load(path, info.st_size, info.st_mtime_ns, self.file_of(path))
+
+    def load_notebook(self, path: str) -> LoadedModule | None:
+        """A notebook of this project (``.ipynb``) as a module: its code cells joined as the
+        linter joins them (IPython syntax made ``pass``), hashed and stamped as its bytes are
+        (the cache checks the file itself); None when it cannot be read or parsed."""
+        if path == self.current.path or not path.endswith(".ipynb"):
+            return None
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            return None  # a FIFO or a device: reading it would block
+        return _load_notebook(path, info.st_size, info.st_mtime_ns, self.file_of(path))
 
 
 def forget() -> None:
@@ -270,6 +303,33 @@ def _load(path: str, size: int, mtime: int, file: ProjectFile) -> LoadedModule |
     loaded = LoadedModule(
         file, tree, digest, (size, mtime), os.path.basename(path) == "__init__.py"
     )
+    _index(loaded)
+    return loaded
+
+
+@lru_cache(maxsize=64)
+def _load_notebook(path: str, size: int, mtime: int, file: ProjectFile) -> LoadedModule | None:
+    if size > MAX_NOTEBOOK_BYTES:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_NOTEBOOK_BYTES + 1)
+        source = notebook_source(data.decode("utf-8-sig"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source.text, path)
+    except (
+        OSError,
+        UnicodeDecodeError,
+        NotebookError,
+        SyntaxError,
+        ValueError,
+        MemoryError,
+        RecursionError,
+    ):
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    loaded = LoadedModule(file, tree, digest, (size, mtime), False, notebook=source)
     _index(loaded)
     return loaded
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from gradcheck_kit._version import __version__
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
+from gradcheck_kit.report.source import notebook_line
 
 
 def lint_to_dict(result: LintResult) -> dict[str, Any]:
@@ -160,16 +161,23 @@ def fix_note(finding: Finding) -> str:
 
 def github_command(finding: Finding) -> str:
     """``::warning file=...,line=...,endLine=...,col=...,endColumn=...,title=GCK001::...``;
-    a finding with a fix says so after the message (:func:`fix_note`)."""
+    a finding with a fix says so after the message (:func:`fix_note`). A notebook finding's
+    ``line`` and ``endLine`` are those of the ``.ipynb`` file's JSON that hold the cell's lines
+    (no columns), so GitHub shows it on the file; the message names the cell and its line."""
     level = _LEVEL.get(finding.severity, "notice")
-    props = [
-        f"file={_escape_property(_workspace_path(finding.path))}",
-        f"line={finding.line}",
-        f"endLine={finding.end_line}",
-        f"col={finding.column}",
-        f"endColumn={finding.end_column}",
-        f"title={_escape_property(finding.code)}",
-    ]
+    props = [f"file={_escape_property(_workspace_path(finding.path))}"]
+    raw = notebook_line(finding.path, finding.cell, finding.line) if finding.cell else None
+    if raw is not None:  # the .ipynb file's JSON lines; the cell's line is in the message
+        raw_end = notebook_line(finding.path, finding.cell or 0, finding.end_line) or raw
+        props += [f"line={raw}", f"endLine={max(raw, raw_end)}"]
+    else:
+        props += [
+            f"line={finding.line}",
+            f"endLine={finding.end_line}",
+            f"col={finding.column}",
+            f"endColumn={finding.end_column}",
+        ]
+    props.append(f"title={_escape_property(finding.code)}")
     text = f"{location(finding)}: {finding.code} [{finding.name}] {finding.message}"
     text += fix_note(finding)
     return f"::{level} {','.join(props)}::{_escape_data(text)}"
@@ -194,6 +202,9 @@ def github_error(error: LintError) -> str:
     found = _SYNTAX_AT.match(error.message)
     if found is not None and not found["cell"]:  # the annotation lands on the line
         props += f",line={found['line']},col={found['col']}"
+    elif found is not None:  # on the notebook's JSON line of the cell's line
+        raw = notebook_line(error.path, int(found["cell"]), int(found["line"]))
+        props += f",line={raw}" if raw is not None else ""
     return f"::error {props}::{_escape_data(f'{error.path}: {error.message}')}"
 
 

@@ -5,8 +5,11 @@ Markdown from its ``rules/`` page); every finding is a result with a region (1-b
 columns, end column exclusive, in Unicode code points), ``relatedLocations`` for each activation
 of the stack, and a ``partialFingerprints`` entry that ignores line numbers, so an edit elsewhere
 in the file does not turn an old finding into a "new" one. Files that could not be linted are
-``toolExecutionNotifications``. Notebook findings carry their ``cell`` (region and result
-properties) and the line within the cell.
+``toolExecutionNotifications``. A notebook finding's region is the lines of the ``.ipynb``
+file's JSON that hold the cell's source lines (no columns: they are the cell's, not the
+file's), so code scanning shows it on the file; its ``cell`` is in the region and result
+properties and the message starts with ``cell N, line M:`` (the line within the cell). Where
+the file cannot be read back, the region is the cell's own line and columns.
 
 A finding with a fix has ``fixes``: one fix (its message as the description, its applicability
 - ``safe``, ``unsafe``, ``display-only`` - in ``properties``) with one ``artifactChange`` whose
@@ -40,6 +43,7 @@ from gradcheck_kit.report.findings import (
     RelatedLocation,
 )
 from gradcheck_kit.report.formats import safe_resolve
+from gradcheck_kit.report.source import notebook_line
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -77,7 +81,14 @@ def _artifact(path: str, base: Path) -> dict[str, Any]:
     return {"uri": uri, "uriBaseId": "%SRCROOT%"} if relative else {"uri": uri}
 
 
-def _region(line: int, column: int, end_line: int, end_column: int, cell: int | None) -> Any:
+def _region(
+    line: int, column: int, end_line: int, end_column: int, cell: int | None, path: str
+) -> Any:
+    if cell is not None:
+        raw = notebook_line(path, cell, line)
+        if raw is not None:  # the lines of the .ipynb file's JSON that hold the cell's lines
+            raw_end = notebook_line(path, cell, end_line) or raw
+            return {"startLine": raw, "endLine": max(raw, raw_end), "properties": {"cell": cell}}
     region: dict[str, Any] = {
         "startLine": max(1, line),
         "startColumn": max(1, column),
@@ -103,13 +114,17 @@ def _fingerprint(finding: Finding, uri: str, occurrence: int) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32] + f":{occurrence + 1}"
 
 
-def _related(item: RelatedLocation, index: int, artifact: dict[str, Any]) -> dict[str, Any]:
+def _related(
+    item: RelatedLocation, index: int, artifact: dict[str, Any], path: str
+) -> dict[str, Any]:
     where = f"cell {item.cell}, line {item.line}: " if item.cell is not None else ""
     return {
         "id": index,
         "physicalLocation": {
             "artifactLocation": artifact,
-            "region": _region(item.line, item.column, item.end_line, item.end_column, item.cell),
+            "region": _region(
+                item.line, item.column, item.end_line, item.end_column, item.cell, path
+            ),
         },
         "message": {"text": f"{where}{item.message}"},
     }
@@ -184,6 +199,7 @@ def _result(
                         finding.end_line,
                         finding.end_column,
                         finding.cell,
+                        finding.path,
                     ),
                 }
             }
@@ -196,7 +212,8 @@ def _result(
         result["ruleIndex"] = rule_index[finding.code]
     if finding.related:
         result["relatedLocations"] = [
-            _related(item, i, artifact) for i, item in enumerate(finding.related, start=1)
+            _related(item, i, artifact, finding.path)
+            for i, item in enumerate(finding.related, start=1)
         ]
     if finding.fix is not None and finding.cell is None:  # a notebook's would edit its JSON
         result["fixes"] = [_fix(finding.fix, artifact)]

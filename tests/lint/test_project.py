@@ -51,18 +51,42 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # annotated with the config class; the twin's list is 4 long (3 layers)
     "dataclass_deep": ("lab/model.py", 9, "TrainConfig.sizes default [16, 16, 16"),
     "dataclass_shallow": None,
+    # depth from a call in a notebook's code cell (IPython lines around it, an indented magic,
+    # the class imported from the package under an alias); the twin's notebook builds depth 2
+    "notebook_caller_deep": (
+        "lab/models/stack.py",
+        10,
+        "Net(WIDTH, depth=8) at notebooks/analysis.ipynb:cell 3:2",
+    ),
+    "notebook_caller_shallow": None,
+    # config files read by a literal path (issue 18): a JSON file opened in a ``with`` and read
+    # through a sub-dict and ``.get()``; a Hydra layout (conf/config.yaml with a ``defaults:``
+    # group file, the config passed on to a builder); a TOML file (``tomllib``) of sizes
+    "config_json_deep": ("model.py", 13, "n_layers = 8 from configs/model.json (model.n_layers)"),
+    "config_json_shallow": None,
+    "config_yaml_deep": (
+        "nets/mlp.py",
+        9,
+        "n_layers = 8 from conf/model/mlp.yaml (model.n_layers)",
+    ),
+    "config_yaml_shallow": None,
+    "config_toml_deep": ("lab/model.py", 9, "from settings/config.toml (model.sizes)"),
+    "config_toml_shallow": None,
 }
 
 
 def _twin(name: str) -> str:
     """The positive project whose model file the negative twin shares."""
-    return next(k for k in CASES if k.split("_")[0] == name.split("_")[0] and CASES[k])
+    stem = name.rsplit("_", 1)[0]
+    return next(k for k in CASES if k.rsplit("_", 1)[0] == stem and CASES[k])
 
 
 def _model_file(name: str) -> Path:
     expected = CASES[name] or CASES[_twin(name)]
     assert expected is not None
-    return PROJECTS / name / expected[0]
+    path = PROJECTS / name / expected[0]
+    assert path.is_file()
+    return path
 
 
 def _summary(result: object, root: Path) -> list[tuple[str, str, int]]:
@@ -284,3 +308,129 @@ def test_config_classes_the_linter_cannot_read_leave_the_stack_unflagged(
         path.write_text(text.replace(*change))
     result = lint_paths([project], Config())
     assert [f.code for f in result.findings] in ([], ["GCK002"])
+
+
+def test_editing_a_notebook_that_builds_the_model_relints_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _copy("notebook_caller_deep", tmp_path)
+    cache = tmp_path / "cache"
+    cold = lint_paths([project], Config(), cache_dir=cache)
+    assert [(Path(f.path).name, f.depth) for f in cold.findings] == [("stack.py", 8)]
+    seen = _linted(monkeypatch)
+    warm = lint_paths([project], Config(), cache_dir=cache)
+    assert seen == [] and warm.findings == cold.findings
+    notebook = project / "notebooks" / "analysis.ipynb"
+    notebook.write_text(notebook.read_text().replace("depth=8", "depth=12"))
+    later = time.time() + 5
+    os.utime(notebook, (later, later))
+    edited = lint_paths([project], Config(), cache_dir=cache)
+    assert sorted(seen) == ["analysis.ipynb", "stack.py"]
+    assert [f.depth for f in edited.findings] == [12]
+    assert "depth=12) at notebooks/analysis.ipynb:cell 3:2" in edited.findings[0].message
+
+
+def test_a_notebook_imports_like_a_script_at_its_folder(tmp_path: Path) -> None:
+    """``from helpers import ...`` in ``notebooks/analysis.ipynb`` is ``notebooks/helpers.py``
+    (Jupyter runs a notebook in its folder), which re-exports the package's model."""
+    project = _copy("notebook_caller_deep", tmp_path)
+    folder = project / "notebooks"
+    (folder / "helpers.py").write_text("from lab.models import SigmoidStack\n")
+    text = (folder / "analysis.ipynb").read_text()
+    text = text.replace("from lab.models import", "from helpers import")
+    (folder / "analysis.ipynb").write_text(text.replace("depth=8", "depth=11"))
+    model = project / "lab" / "models" / "stack.py"
+    (finding,) = lint_paths([model], Config()).findings
+    assert finding.depth == 11
+    assert "at notebooks/analysis.ipynb:cell 3:2" in finding.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{not json",  # invalid JSON
+        '{"cells": 3}',  # not a notebook
+        '{"cells": [{"cell_type": "code", "source": "net = Net(32, depth=\\n"}]}',  # syntax
+        '{"cells": [{"cell_type": "code", "source": "net = Net(*sizes)"}]}',  # nothing literal
+    ],
+)
+def test_notebook_callers_the_linter_cannot_read_leave_the_depth_unknown(
+    tmp_path: Path, source: str
+) -> None:
+    project = _copy("notebook_caller_deep", tmp_path)
+    (project / "notebooks" / "analysis.ipynb").write_text(source)
+    model = project / "lab" / "models" / "stack.py"
+    assert [f.code for f in lint_paths([model], Config()).findings] == ["GCK002"]
+
+
+def test_notebook_checkpoints_are_not_callers(tmp_path: Path) -> None:
+    """Jupyter's autosave copy in ``.ipynb_checkpoints`` is neither linted nor a call site."""
+    project = _copy("notebook_caller_shallow", tmp_path)
+    folder = project / "notebooks" / ".ipynb_checkpoints"
+    folder.mkdir()
+    text = (project / "notebooks" / "analysis.ipynb").read_text()
+    (folder / "analysis-checkpoint.ipynb").write_text(text.replace("depth=2", "depth=40"))
+    result = lint_paths([project], Config())
+    assert result.findings == [] and result.errors == []
+    assert result.files_checked == 4
+
+
+def test_a_config_class_in_a_notebook_cell_is_named_by_cell(tmp_path: Path) -> None:
+    project = _copy("notebook_caller_deep", tmp_path)
+    path = project / "notebooks" / "analysis.ipynb"
+    data = json.loads(path.read_text())
+    data["cells"][2]["source"] = [
+        "from dataclasses import dataclass\n",
+        "\n",
+        "@dataclass\n",
+        "class Cfg:\n",
+        "    width: int = 32\n",
+        "    depth: int = 9\n",
+        "\n",
+        "cfg = Cfg()\n",
+        "net = Net(cfg.width, depth=cfg.depth)\n",
+    ]
+    path.write_text(json.dumps(data, indent=1))
+    (finding,) = lint_paths([project / "lab" / "models" / "stack.py"], Config()).findings
+    assert finding.depth == 9
+    assert (
+        "at notebooks/analysis.ipynb:cell 3:9 (Cfg.width default 32 at "
+        "notebooks/analysis.ipynb:cell 3:5; Cfg.depth default 9 at "
+        "notebooks/analysis.ipynb:cell 3:6)"
+    ) in finding.message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_named_like_a_notebook_does_not_block_the_call_site_index(tmp_path: Path) -> None:
+    project = _copy("notebook_caller_deep", tmp_path)
+    os.mkfifo(project / "notebooks" / "pipe.ipynb")
+    model = project / "lab" / "models" / "stack.py"
+    assert [f.depth for f in lint_paths([model], Config()).findings] == [8]
+
+
+def test_a_call_site_argument_folded_from_literals(tmp_path: Path) -> None:
+    """``FNN([2] + [32] * 9 + [1])`` (how PINN code writes layer sizes) is read as the list it
+    makes; ``[0] * 10**9`` and names are not folded."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "fnn.py").write_text(
+        "import torch\n"
+        "import torch.nn as nn\n\n\n"
+        "class FNN(nn.Module):\n"
+        "    def __init__(self, layer_sizes):\n"
+        "        super().__init__()\n"
+        "        self.linears = nn.ModuleList(\n"
+        "            nn.Linear(layer_sizes[i - 1], layer_sizes[i]) for i in range(1, len(layer_sizes))\n"
+        "        )\n\n"
+        "    def forward(self, x):\n"
+        "        for linear in self.linears[:-1]:\n"
+        "            x = torch.sigmoid(linear(x))\n"
+        "        return self.linears[-1](x)\n"
+    )
+    train = tmp_path / "train.py"
+    train.write_text("from fnn import FNN\n\nnet = FNN([2] + [32] * 9 + [1])\n")
+    (finding,) = lint_paths([tmp_path], Config()).findings
+    assert (finding.code, finding.depth) == ("GCK001", 9)
+    assert "FNN([2] + [32] * 9 + [1]) at train.py:3" in finding.message
+    for unfolded in ("[2] + [32] * 10**9 + [1]", "[2] + [width] * 9 + [1]"):
+        train.write_text(f"from fnn import FNN\n\nnet = FNN({unfolded})\n")
+        assert [f.code for f in lint_paths([tmp_path], Config()).findings] == ["GCK002"]

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from gradcheck_kit import catalog
+from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.facts import Event
 from gradcheck_kit.lint.interp import classes, events, expressions, imports, objects, statements
 from gradcheck_kit.lint.interp.frames import (
@@ -88,6 +89,7 @@ class Extraction(NamedTuple):
     events: list[Event]
     consulted: tuple[ProjectFile, ...]  # the project files read, the file itself first
     modules: tuple[LoadedModule, ...] = ()  # the other project modules read (hash, stamp)
+    data: tuple[DataFile, ...] = ()  # the config files read (JSON, YAML, TOML)
 
 
 class Machine:
@@ -104,6 +106,7 @@ class Machine:
         #: path -> the project file the interpretation read (the file itself, always)
         self.consulted: dict[str, ProjectFile] = {self.project.current.path: self.project.current}
         self.loaded: dict[str, LoadedModule] = {}  # path -> another module it read
+        self.data_files: dict[str, DataFile] = {}  # path -> a config file a call site read
         self.modules: dict[str, ModuleEnv | None] = {}  # path -> that module's globals
         self.star_envs: list[ModuleEnv] = []  # ``from <project module> import *`` here
         self.in_foreign = False  # running another module's code (see interp/imports.py)
@@ -511,7 +514,11 @@ def extract(
             machine.exploding_init(root)
         machine.layer_inits(root)
     return Extraction(
-        roots, events, tuple(machine.consulted.values()), tuple(machine.loaded.values())
+        roots,
+        events,
+        tuple(machine.consulted.values()),
+        tuple(machine.loaded.values()),
+        tuple(machine.data_files.values()),
     )
 
 

@@ -1,0 +1,14 @@
+import torch.nn as nn
+
+
+class SigmoidMLP(nn.Module):
+    def __init__(self, width, n_layers):
+        super().__init__()
+        layers = []
+        for _ in range(n_layers):
+            layers += [nn.Linear(width, width), nn.Sigmoid()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x):
+        return self.head(self.body(x))

@@ -1,0 +1,3 @@
+from .stack import SigmoidStack
+
+__all__ = ["SigmoidStack"]
