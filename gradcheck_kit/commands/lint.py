@@ -298,10 +298,12 @@ def _report(
             trace = internal_traceback(Path(error.path), config) if options.verbose else None
             if trace:
                 print(f"gradcheck-kit: traceback for {error.path}:\n{trace}", file=sys.stderr)
-        if not options.verbose:
+        # a fix that went wrong says what it did in its message: it has no traceback
+        raised = [e for e in internal if not e.message.startswith(f"{INTERNAL_ERROR} (fixing ")]
+        if raised and not options.verbose:
             print(
                 "gradcheck-kit: internal error on "
-                f"{', '.join(e.path for e in internal)}; run with --verbose for the traceback",
+                f"{', '.join(e.path for e in raised)}; run with --verbose for the traceback",
                 file=sys.stderr,
             )
         return EXIT_ERROR

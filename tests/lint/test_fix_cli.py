@@ -191,9 +191,11 @@ def test_a_fix_that_does_not_remove_its_finding_exits_2(
 
     monkeypatch.setattr(gck005_squashed_twice, "squash_fix", no_op)
     assert lint(tree, "--fix", "--format", "concise") == 2
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert f"{tree / 'safe.py'}: error: internal error (fixing GCK005:" in out
     assert "did not remove its finding" in out
+    assert "--verbose" not in captured.err  # the message says it all: there is no traceback
     assert (tree / "safe.py").read_text() == SAFE
 
 
