@@ -35,7 +35,7 @@ from typing import Any
 
 from gradcheck_kit.config import Config
 from gradcheck_kit.report.findings import APPLICABILITIES, Edit, Finding, Fix, LintError
-from gradcheck_kit.report.source import LINE_BREAK
+from gradcheck_kit.report.source import LINE_BREAK, Offsets
 
 #: Passes of the fix loop before it gives up (a fix that keeps making new fixable findings).
 MAX_PASSES = 10
@@ -54,29 +54,12 @@ def fixable(findings: Iterable[Finding], *, unsafe: bool = False) -> list[Findin
     return [f for f in findings if applicable(f.fix, unsafe=unsafe)]
 
 
-class _Offsets:
-    """(1-based line, 1-based column in characters) -> offset into the text."""
-
-    def __init__(self, text: str) -> None:
-        self.starts = [0] + [m.end() for m in LINE_BREAK.finditer(text)]
-        self.size = len(text)
-
-    def __call__(self, line: int, column: int) -> int:
-        if not 0 < line <= len(self.starts):
-            raise ValueError(f"line {line} is outside the source ({len(self.starts)} lines)")
-        offset = self.starts[line - 1] + column - 1
-        limit = self.starts[line] if line < len(self.starts) else self.size
-        if column < 1 or offset > limit:
-            raise ValueError(f"column {column} is outside line {line}")
-        return offset
-
-
 def apply_fixes(text: str, fixes: Sequence[Fix]) -> tuple[str, list[Fix]]:
     """``text`` with ``fixes`` applied, and the fixes that were. Fixes are taken in source order;
     one that overlaps a fix already taken is left for the next pass (as ruff does), so the
     result is always the text with a consistent set of whole fixes applied. A fix whose edits
     fall outside the text raises ValueError: it was computed for other text."""
-    where = _Offsets(text)
+    where = Offsets(text)
     spans: list[tuple[int, int, Fix, list[tuple[int, int, str]]]] = []
     for fix in fixes:
         edits = sorted(
@@ -326,13 +309,13 @@ def _apply_text(
     newline = found.group() if found else "\n"
     native = [_native(fix, newline) for fix in fixes]
     after, applied = apply_fixes(text, native)
-    where = _Offsets(text)
+    where = Offsets(text)
     edits = sorted(
         (where(e.line, e.column), where(e.end_line, e.end_column), len(e.content))
         for fix in applied
         for e in fix.edits
     )
-    starts = _Offsets(after).starts
+    starts = Offsets(after).starts
     moved: _Moved = {}
     for line, column in places:
         new = _move(where(line, column), edits)

@@ -31,7 +31,7 @@ from gradcheck_kit.report.gradient_console import (
     verdict,
 )
 from gradcheck_kit.report.gradients import GradientReport, LayerStat, fmt
-from gradcheck_kit.report.source import LINE_BREAK, python_lines, read_source
+from gradcheck_kit.report.source import LINE_BREAK, Offsets, python_lines, read_source
 
 _CONTEXT = 2  # source lines around a finding
 
@@ -235,16 +235,9 @@ def suggestion_hunks(source: str, edits: Sequence[Edit]) -> list[Hunk]:
     ValueError when an edit falls outside ``source`` or two overlap: the fix was computed for
     other text."""
     text = LINE_BREAK.sub("\n", source)
-    starts = [0] + [m.end() for m in LINE_BREAK.finditer(text)]
+    offset = Offsets(text)
+    starts = offset.starts
     n_lines = len(starts) - 1 if text.endswith("\n") or not text else len(starts)
-
-    def offset(line: int, column: int) -> int:
-        if not 0 < line <= len(starts) or column < 1:
-            raise ValueError(f"{line}:{column} is outside the source")
-        at = starts[line - 1] + column - 1
-        if at > (starts[line] if line < len(starts) else len(text)):
-            raise ValueError(f"column {column} is outside line {line}")
-        return at
 
     spans = []
     for edit in edits:

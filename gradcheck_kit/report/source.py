@@ -21,6 +21,25 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where Python ends a line (not at form 
 _INLINE_BREAKS = str.maketrans(dict.fromkeys("\v\f\x1c\x1d\x1e\x85\u2028\u2029", " "))
 
 
+class Offsets:
+    """(1-based line, 1-based column in characters) -> offset into ``text``, lines ending where
+    Python ends them (:data:`LINE_BREAK`): how a fix's edits are placed. ValueError for a
+    position outside the text (the edit was computed for other text)."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [m.end() for m in LINE_BREAK.finditer(text)]
+        self.size = len(text)
+
+    def __call__(self, line: int, column: int) -> int:
+        if not 0 < line <= len(self.starts):
+            raise ValueError(f"line {line} is outside the source ({len(self.starts)} lines)")
+        offset = self.starts[line - 1] + column - 1
+        limit = self.starts[line] if line < len(self.starts) else self.size
+        if column < 1 or offset > limit:
+            raise ValueError(f"column {column} is outside line {line}")
+        return offset
+
+
 def python_lines(text: str) -> list[str]:
     """``text`` split into the lines Python numbers (1-based index = line number - 1)."""
     lines = LINE_BREAK.split(text.translate(_INLINE_BREAKS))
