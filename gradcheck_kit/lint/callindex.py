@@ -229,6 +229,12 @@ def _names(data: bytes) -> tuple[str, str]:
     return _padded(called), _padded(marks)
 
 
+def mentioned(data: bytes) -> set[str]:
+    """The names ``data`` calls or imports (whatever the marks): what a notebook is indexed by."""
+    called, marks = _names(data)
+    return set(called.split()) | {m[1:] for m in marks.split() if m[:1] in ("=", "~")}
+
+
 def _padded(names: set[bytes]) -> str:
     return " " + b" ".join(sorted(names)).decode("ascii") + " "
 

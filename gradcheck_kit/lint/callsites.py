@@ -32,17 +32,12 @@ from functools import lru_cache
 
 from gradcheck_kit.lint import callindex
 from gradcheck_kit.lint.caller_values import CallerValues
-from gradcheck_kit.lint.callindex import MAX_FILES, SKIPPED_DIRS
+from gradcheck_kit.lint.callindex import MAX_FILES, SKIPPED_DIRS, mentioned
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES, LoadedModule, Project
 
 #: Past this many notebooks, the rest are not indexed.
 MAX_NOTEBOOKS = 500
-#: A name followed by ``(``, and what an import statement names: the notebook index's regexes
-#: (over the notebook's JSON bytes; the ``.py`` files' index is :mod:`callindex`).
-_CALLED = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
-_IMPORTED = re.compile(rb"\bimport\s+(\([^)]*\)|[^\n]*)")
-_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 #: At most this many call sites of one class are interpreted (distinct argument lists).
 MAX_SITES = 8
 #: How many import hops a re-export may take (``pkg/__init__`` -> ``pkg/models`` -> file).
@@ -213,9 +208,9 @@ def _cell_note(note: str, display: str, loaded: LoadedModule) -> str:
 
 @lru_cache(maxsize=8)
 def _notebook_index(root: str) -> dict[bytes, tuple[str, ...]]:
-    """Name -> the project's notebooks that call it or import it, as :func:`_index` finds them
-    in ``.py`` files (the regexes over the notebook's JSON bytes: outputs may add names, which
-    only costs a parse)."""
+    """Name -> the project's notebooks that call it or import it, read as :mod:`callindex` reads
+    a ``.py`` file (:func:`callindex.mentioned`, over the notebook's JSON bytes: outputs may add
+    names, which only costs a parse)."""
     index: dict[bytes, list[str]] = {}
     for path in _notebook_files(root):
         try:
@@ -226,11 +221,8 @@ def _notebook_index(root: str) -> dict[bytes, tuple[str, ...]]:
                 data = handle.read(MAX_NOTEBOOK_BYTES + 1)
         except OSError:
             continue
-        names = set(_CALLED.findall(data))
-        for imported in _IMPORTED.findall(data):
-            names.update(_NAME.findall(imported))
-        for called in names:
-            index.setdefault(called, []).append(path)
+        for name in mentioned(data):
+            index.setdefault(name.encode(), []).append(path)
     return {name: tuple(paths) for name, paths in index.items()}
 
 
