@@ -225,12 +225,10 @@ def _checks_table(checks: list[CheckOutcome]) -> Any:
         table.add_column("verdict", no_wrap=short, overflow="fold")
         for check in checks:
             report = check.report
-            depths = "-"
-            if report is not None and report.depths:
-                depths = f"{report.depths[0]}..{report.depths[1]}"
+            depths = report.depth_span if report is not None else "-"
             ratio = "-"
             if report is not None:
-                value = report.failure.ratio if report.failure else report.ratio
+                value = report.shown_ratio
                 ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
             style = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
             names = (
@@ -259,9 +257,9 @@ def _checks_table(checks: list[CheckOutcome]) -> Any:
             if check.model:
                 lines.append(Text(f"  model {check.model}", overflow="fold"))
             if report is not None:
-                value = report.failure.ratio if report.failure else report.ratio
+                value = report.shown_ratio
                 ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
-                depths = f"{report.depths[0]}..{report.depths[1]}" if report.depths else "-"
+                depths = report.depth_span
                 lines.append(
                     Text(
                         f"  depths {depths}, {report.examples_run} examples, flow ratio {ratio}",
@@ -343,7 +341,7 @@ def to_markdown(report: AuditReport) -> str:
         for check in report.checks:
             r = check.report
             depths = f"{r.depths[0]}..{r.depths[1]}" if r is not None and r.depths else "-"
-            value = (r.failure.ratio if r.failure else r.ratio) if r is not None else None
+            value = r.shown_ratio if r is not None else None
             ratio = f"{value:.2e}" if isinstance(value, (int, float)) else "-"
             examples = str(r.examples_run) if r is not None else "-"
             icon = {"passed": "✅", "failed": "❌", "error": "❌", "skipped": "⏭️"}[check.status]

@@ -390,8 +390,8 @@ def _flow_table(
 
 
 def _flow_cells(report: GradientReport, compact: bool) -> list[RenderableType]:
-    ratio = report.failure.ratio if report.failure else report.ratio
-    limits = f"{fmt(report.limits[0])} .. {fmt(report.limits[1])}" if report.limits else "-"
+    ratio = report.shown_ratio
+    limits = report.limits_text
     failed = report.failure is not None
     mark = Text(verdict(report), style="bold red" if failed else "green")
     if failed and report.failure and report.failure.depth is not None:

@@ -425,6 +425,21 @@ class GradientReport:
         return self.target
 
     @property
+    def shown_ratio(self) -> float | None:
+        """The flow ratio a report shows: the failing example's when it failed."""
+        return self.failure.ratio if self.failure else self.ratio
+
+    @property
+    def depth_span(self) -> str:
+        """The depths it was built at, ``2..32`` (``-`` when none were recorded)."""
+        return f"{self.depths[0]}..{self.depths[1]}" if self.depths else "-"
+
+    @property
+    def limits_text(self) -> str:
+        """Its bounds, ``1e-03 .. 1e+03`` (``-`` when none were recorded)."""
+        return f"{fmt(self.limits[0])} .. {fmt(self.limits[1])}" if self.limits else "-"
+
+    @property
     def parity_ok(self) -> bool:
         return all(p.agree for p in self.parity)
 

@@ -644,8 +644,8 @@ def _flow_summary(entries: Sequence[Entry]) -> str:
     ]
     rows = []
     for i, (test, report) in enumerate(entries):
-        ratio = report.failure.ratio if report.failure else report.ratio
-        limits = f"{fmt(report.limits[0])} .. {fmt(report.limits[1])}" if report.limits else "-"
+        ratio = report.shown_ratio
+        limits = report.limits_text
         link = f'<a href="#check-{i}">{esc(report.target)}</a>'
         rows.append(
             ([esc(test or "")] if with_tests else [])
@@ -1047,12 +1047,10 @@ def _audit_checks_table(checks: Sequence[CheckOutcome]) -> str:
     rows = []
     for i, check in enumerate(checks):
         report = check.report
-        depths = "-"
-        if report is not None and report.depths:
-            depths = f"{report.depths[0]}..{report.depths[1]}"
+        depths = report.depth_span if report is not None else "-"
         ratio = "-"
         if report is not None:
-            value = report.failure.ratio if report.failure else report.ratio
+            value = report.shown_ratio
             ratio = fmt(value) if isinstance(value, (int, float)) else "-"
         target = esc(check.target)
         if report is not None:

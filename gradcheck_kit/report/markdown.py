@@ -88,8 +88,8 @@ def gradient_summary(entries: Sequence[Entry]) -> list[str]:
         header.insert(0, "test")
     rows: list[list[object]] = []
     for test, report in entries:
-        ratio = report.failure.ratio if report.failure else report.ratio
-        limits = f"{fmt(report.limits[0])} .. {fmt(report.limits[1])}" if report.limits else "-"
+        ratio = report.shown_ratio
+        limits = report.limits_text
         mark = "✅ pass" if report.passed else f"❌ {verdict(report)}"
         if report.failure is not None and report.failure.depth is not None:
             mark += f" at depth {report.failure.depth}"
