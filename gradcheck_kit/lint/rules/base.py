@@ -167,20 +167,49 @@ def event_finding(
     span = ctx.locate(event.anchor)
     if span is None:
         return None
-    related = ctx.related(event.related)
+    return finding_at(
+        rule.code,
+        rule.name,
+        message,
+        span,
+        ctx,
+        severity=rule.severity,
+        depth=event.data.get("depth"),
+        activations=tuple(event.data.get("activations", ())),
+        symbol=event.symbol,
+        related=ctx.related(event.related),
+        fix=fix,
+    )
+
+
+def finding_at(
+    code: str,
+    name: str,
+    message: str,
+    span: Span,
+    ctx: RuleContext,
+    *,
+    severity: str = "warning",
+    depth: int | None = None,
+    activations: tuple[str, ...] = (),
+    symbol: str | None = None,
+    related: tuple[RelatedLocation, ...] = (),
+    fix: Fix | None = None,
+) -> Finding:
+    """A finding of this file at ``span``."""
     return Finding(
-        code=rule.code,
-        name=rule.name,
+        code=code,
+        name=name,
         message=message,
         path=ctx.path,
         line=span.line,
         column=span.column,
         end_line=span.end_line,
         end_column=span.end_column,
-        severity=rule.severity,
-        depth=event.data.get("depth"),
-        activations=tuple(event.data.get("activations", ())),
-        symbol=event.symbol,
+        severity=severity,
+        depth=depth,
+        activations=activations,
+        symbol=symbol,
         related=related,
         fix=fix,
     )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from gradcheck_kit import catalog
+from gradcheck_kit.lint.rules.base import finding_at
 from gradcheck_kit.lint.rules.flow import FlowWalker, scopes
 from gradcheck_kit.lint.rules.training import (
     BACKWARD,
@@ -219,17 +220,12 @@ def check_unclipped_recurrent_training(facts: FileFacts, ctx: RuleContext) -> It
             [(backward, "backward pass this step applies") for backward in step.backwards]
             + [(recurrent[name], f"nn.{name} (recurrent model)") for name in names]
         )
-        yield Finding(
-            code=CODE,
-            name=NAME,
-            message=_message(step.call, names),
-            path=ctx.path,
-            line=span.line,
-            column=span.column,
-            end_line=span.end_line,
-            end_column=span.end_column,
-            severity="warning",
-            activations=(),
+        yield finding_at(
+            CODE,
+            NAME,
+            _message(step.call, names),
+            span,
+            ctx,
             symbol=step.symbol,
             related=related,
             fix=fixes(step),

@@ -13,7 +13,7 @@ from typing import Any
 
 from gradcheck_kit import catalog
 from gradcheck_kit.lint.facts import FileFacts
-from gradcheck_kit.lint.rules.base import Prefilter, Rule, RuleContext
+from gradcheck_kit.lint.rules.base import Prefilter, Rule, RuleContext, finding_at
 from gradcheck_kit.report.findings import Finding, Fix
 
 CODE = "GCK007"
@@ -172,17 +172,12 @@ def check_clip_has_no_effect(facts: FileFacts, ctx: RuleContext) -> Iterator[Fin
         pairs: list[tuple[object, str]] = [(verdict.cause, cause_label)]
         if verdict.step is not None and verdict.shape == "before-backward":
             pairs.append((verdict.step, step_label))
-        yield Finding(
-            code=CODE,
-            name=NAME,
-            message=message(verdict, ctx.locate(verdict.cause)),
-            path=ctx.path,
-            line=span.line,
-            column=span.column,
-            end_line=span.end_line,
-            end_column=span.end_column,
-            severity="warning",
-            activations=(),
+        yield finding_at(
+            CODE,
+            NAME,
+            message(verdict, ctx.locate(verdict.cause)),
+            span,
+            ctx,
             symbol=verdict.symbol,
             related=ctx.related(pairs),
             fix=fixes(verdict),
