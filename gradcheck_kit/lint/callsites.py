@@ -34,6 +34,7 @@ from gradcheck_kit.lint import callindex
 from gradcheck_kit.lint.caller_values import CallerValues
 from gradcheck_kit.lint.callindex import MAX_FILES, SKIPPED_DIRS, mentioned
 from gradcheck_kit.lint.config_files import DataFile
+from gradcheck_kit.lint.interp.syntax import dotted_name
 from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES, LoadedModule, Project
 
 #: Past this many notebooks, the rest are not indexed.
@@ -259,19 +260,8 @@ def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bo
     if isinstance(func, ast.Name):
         return func.id in direct
     if isinstance(func, ast.Attribute) and func.attr == name:
-        return _dotted(func.value) in modules
+        return dotted_name(func.value) in modules
     return False
-
-
-def _dotted(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def _bindings(project: Project, loaded: LoadedModule, name: str) -> tuple[set[str], set[str]]:

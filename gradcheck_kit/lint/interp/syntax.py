@@ -51,6 +51,17 @@ def full_name(node: ast.AST) -> str | None:
     return None
 
 
+def dotted_name(node: ast.expr) -> str | None:
+    """``torch.nn.functional.tanh`` for a chain of names and attributes only (unlike
+    :func:`full_name`, None for anything that calls or indexes on the way)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = dotted_name(node.value)
+        return None if head is None else f"{head}.{node.attr}"
+    return None
+
+
 def arguments_of(call: ast.Call) -> Iterator[tuple[ast.expr, str, str | None]]:
     """(expression, star, keyword) for each argument of ``call``: star is ``"*"``, ``"**"`` or
     ``""``; positional arguments come first, as Python binds them."""

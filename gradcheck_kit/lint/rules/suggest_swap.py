@@ -33,6 +33,7 @@ from gradcheck_kit.lint.rules.suggest import (
 )
 from gradcheck_kit.lint.sketch import Layer
 from gradcheck_kit.report.findings import Edit, Fix
+from gradcheck_kit.lint.interp.syntax import dotted_name
 
 #: theory name -> (module class, function, tensor method) of the activation a swap writes
 CANDIDATES = {"relu": ("ReLU", "relu", "relu")}
@@ -117,7 +118,7 @@ def _edits(layer: Layer, source: SourceTree, name: str) -> list[Edit] | None:
                 return None
             column = source.column(end_line, end) + 1
             return [Edit(end_line, column - len(func.attr), end_line, column, method)]
-        dotted = _dotted(func.value)
+        dotted = dotted_name(func.value)
         torch_modules = {source.prefix(m) for m in (TORCH, FUNCTIONAL, f"{TORCH}.special")}
         if len(node.args) != 1 or node.keywords or f"{dotted}." not in torch_modules:
             return None  # not torch's own function (a configured one may take other arguments)
@@ -137,13 +138,3 @@ def _rebuild(node: ast.Call, source: SourceTree, module: str) -> list[Edit] | No
     if nn is None or node.args or node.keywords:
         return None
     return [source.replace(node, f"{nn}{module}()")]
-
-
-def _dotted(node: ast.expr) -> str | None:
-    """``torch.nn.functional.tanh`` as text; None for anything but names and attributes."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
-        return None if head is None else f"{head}.{node.attr}"
-    return None
