@@ -50,7 +50,7 @@ from gradcheck_kit.config import Config
 from gradcheck_kit.report.findings import Finding, LintError
 
 CACHE_DIR_NAME = ".gradcheck_cache"
-_FORMAT = 2
+_FORMAT = 3
 _MAX_BYTES = 256 * 1024 * 1024  # a larger "cache" was not written by this tool
 
 FileStamp = tuple[int, int]  # (size, mtime in nanoseconds) of a linted file
@@ -114,12 +114,13 @@ class _Invalid(Exception):
 
 
 def _finding_from(data: object, path: str) -> Finding:
-    """A cached finding (stored without its path), read by :meth:`Finding.from_dict`."""
-    return Finding.from_dict(data, path=path)
+    """A cached finding (stored without its path, with the paths of its related locations in
+    other files relative to its folder), read by :meth:`Finding.from_dict`."""
+    return Finding.from_dict(data, path=".").moved(path)
 
 
 def _finding_to(finding: Finding) -> dict[str, Any]:
-    data = asdict(finding)
+    data = asdict(finding.moved("."))  # related paths: relative to the file's folder
     del data["path"]  # the same file may be named differently (relative, absolute) next time
     return data
 

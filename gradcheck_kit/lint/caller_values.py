@@ -16,6 +16,7 @@ from typing import Any
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.config_reads import ConfigReads
 from gradcheck_kit.lint.project import LoadedModule, Project
+from gradcheck_kit.lint.provenance import cite, node_place
 
 
 def literal(node: ast.expr) -> bool:
@@ -93,7 +94,7 @@ class CallerValues:
     """Literal values of a call site's arguments, read in the caller module."""
 
     def __init__(self, project: Project, loaded: LoadedModule, display: str) -> None:
-        self.options = Options(loaded.tree, display)
+        self.options = Options(loaded.tree, display, loaded.file.path)
         self.configs = Configs(project, loaded)
         self.files = ConfigReads(project, loaded, display)
 
@@ -126,7 +127,8 @@ class Options:
     parameter of the same name). An option defined twice, or with a default that is not a
     literal, is unknown."""
 
-    def __init__(self, tree: ast.Module, display: str) -> None:
+    def __init__(self, tree: ast.Module, display: str, path: str | None = None) -> None:
+        self.path = path  # the module's file, for the related locations of the notes
         self.defaults: dict[str, tuple[Any, str] | None] = {}
         self.holders: set[str] = set()
         if not _mentions(tree, "add_argument"):
@@ -196,7 +198,9 @@ class Options:
             elif kind is not None and convert is None:
                 raw = None  # ``type=parse_list``: what it makes of the default is unseen
             if raw is not None:
-                value = (raw, f"{flag} default {raw!r} at {display}:{call.lineno}")
+                label = f"{flag} default {raw!r}"
+                place = node_place(self.path, call, label) if self.path else None
+                value = (raw, cite(f"{label} at {display}:{call.lineno}", place=place))
         self.defaults[dest] = None if dest in self.defaults else value
 
     def value(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
@@ -306,7 +310,7 @@ class Configs:
         if found is None:
             return None
         value, where = found
-        notes.append(f"{cls}.{node.attr} default {value!r} at {where}")
+        notes.append(cite(f"{cls}.{node.attr} default {value!r} at {where}", where))
         return literal_node(value, node)
 
     def fields(self, name: str) -> dict[str, tuple[Any, str]] | None:
@@ -327,7 +331,8 @@ class Configs:
                 return None
             (stmt,) = stmts
             if isinstance(stmt, ast.ClassDef):
-                fields = _config_fields(stmt, self.project.display(module.file.path))
+                display = self.project.display(module.file.path)
+                fields = _config_fields(stmt, display, module.file.path)
                 return (fields, name) if fields is not None else None
             if not isinstance(stmt, ast.ImportFrom):
                 return None
@@ -349,7 +354,7 @@ class _Unknown:
 _UNKNOWN = _Unknown()
 
 
-def _config_fields(cls: ast.ClassDef, display: str) -> dict[str, tuple[Any, str]] | None:
+def _config_fields(cls: ast.ClassDef, display: str, path: str) -> dict[str, tuple[Any, str]] | None:
     """The literal defaults of a ``@dataclass`` (``field(default=...)``,
     ``field(default_factory=lambda: [...])``) or of a plain class of literal attributes with no
     ``__init__``; None for any other class."""
@@ -371,7 +376,8 @@ def _config_fields(cls: ast.ClassDef, display: str) -> dict[str, tuple[Any, str]
             continue
         found = _field_default(value)
         if found is not None:
-            out[name] = (found[0], f"{display}:{stmt.lineno}")
+            place = node_place(path, stmt, f"{cls.name}.{name} default {found[0]!r}")
+            out[name] = (found[0], cite(f"{display}:{stmt.lineno}", place=place))
     return out
 
 

@@ -27,7 +27,7 @@ import ast
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from gradcheck_kit.lint import callindex
@@ -36,6 +36,7 @@ from gradcheck_kit.lint.callindex import MAX_FILES, SKIPPED_DIRS, mentioned
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.interp.syntax import dotted_name
 from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES, LoadedModule, Project
+from gradcheck_kit.lint.provenance import Place, Provenance, cite, node_place, places_of
 
 #: Past this many notebooks, the rest are not indexed.
 MAX_NOTEBOOKS = 500
@@ -61,12 +62,15 @@ class CallSite:
     #: config files an argument was read from (JSON, YAML, TOML): consulted, for the cache
     files: tuple[DataFile, ...] = ()
 
+    #: the call's own place (a related location of the findings it decides)
+    place: Place | None = None
+
     @property
     def source(self) -> str:
         """How a message names the call: ``MLP(depth=args.layers) at train.py:9 (--layers
-        default 8 at train.py:4)``."""
+        default 8 at train.py:4)``, knowing the places it names (:mod:`provenance`)."""
         notes = f" ({'; '.join(self.notes)})" if self.notes else ""
-        return f"{self.text} at {self.where}{notes}"
+        return cite(f"{self.text} at {self.where}{notes}", *self.notes, place=self.place)
 
 
 def call_sites(project: Project, name: str) -> list[CallSite]:
@@ -172,8 +176,10 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
         if len(text) > 60:
             text = text[:57] + "..."
         where = _where(display, loaded, node.lineno)
+        place = node_place(loaded.file.path, node, f"{text}: the call that sets the depth")
         if loaded.notebook is not None:
             notes = [_cell_note(note, display, loaded) for note in notes]
+            place = _cell_place(place, loaded)
         out.append(
             CallSite(
                 args,
@@ -183,6 +189,7 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
                 loaded,
                 tuple(dict.fromkeys(notes)),
                 tuple(dict.fromkeys(files)),
+                place,
             )
         )
     return out
@@ -200,11 +207,26 @@ def _where(display: str, loaded: LoadedModule, line: int) -> str:
 def _cell_note(note: str, display: str, loaded: LoadedModule) -> str:
     """A note's place in the notebook itself (``Cfg.depth default 9 at nb.ipynb:10``, a line of
     the joined cells) by cell: ``at nb.ipynb:cell 3:5``."""
-    return re.sub(
+    text = re.sub(
         rf"\bat {re.escape(display)}:(\d+)\b",
         lambda m: f"at {_where(display, loaded, int(m.group(1)))}",
         note,
     )
+    places = tuple(
+        _cell_place(p, loaded) if p.path == os.path.abspath(loaded.file.path) else p
+        for p in places_of(note)
+    )
+    return Provenance(text, places) if places else text
+
+
+def _cell_place(place: Place, loaded: LoadedModule) -> Place:
+    """A place in a notebook's joined cells, by cell and line within it."""
+    start = loaded.notebook.locate(place.line) if loaded.notebook is not None else None
+    end = loaded.notebook.locate(place.end_line) if loaded.notebook is not None else None
+    if start is None:
+        return place
+    end_line = end[1] if end is not None and end[0] == start[0] else start[1]
+    return replace(place, line=start[1], end_line=end_line, cell=start[0])
 
 
 @lru_cache(maxsize=8)

@@ -24,6 +24,7 @@ from typing import Any
 from gradcheck_kit.lint import config_files
 from gradcheck_kit.lint.config_files import DataFile, Document
 from gradcheck_kit.lint.project import LoadedModule, Project
+from gradcheck_kit.lint.provenance import cite, key_place
 
 #: loader -> (kind of file, what its first argument is: a "stream", "text" or "path" - a
 #: "path" loader and yaml's take a stream too)
@@ -415,7 +416,10 @@ class ConfigReads:
             notes.append(f"{last} = {value!r}: get() default, not in {doc.display} ({dotted})")
         else:
             source = doc.source(tuple(str(k) for k, _, _ in steps))
-            notes.append(f"{last} = {value!r} from {source} ({dotted})")
+            path = next((f.path for f in doc.files if self.project.display(f.path) == source), None)
+            label = f"{last} = {value!r}"
+            place = key_place(path, last, f"{label} ({dotted})") if path else None
+            notes.append(cite(f"{label} from {source} ({dotted})", place=place))
         return (value,)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import io
 import multiprocessing
 import multiprocessing.context
@@ -410,7 +409,7 @@ def _renamed(
     outcome: tuple[list[Finding], LintError | None], display: str
 ) -> tuple[list[Finding], LintError | None]:
     findings, error = outcome
-    findings = [f if f.path == display else dataclasses.replace(f, path=display) for f in findings]
+    findings = [f.moved(display) for f in findings]
     if error is not None and error.path != display:
         error = LintError(display, error.message)
     return findings, error

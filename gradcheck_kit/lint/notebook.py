@@ -219,6 +219,9 @@ def _to_cell(finding: Finding, source: NotebookSource) -> Finding:
         end_line = max(end_line, line)
     related = []
     for item in finding.related:
+        if item.path is not None:  # in another file: its own lines
+            related.append(item)
+            continue
         where = source.locate(item.line)
         if where is None:
             continue

@@ -7,14 +7,17 @@ data this tool did not write raises ValueError instead of becoming a wrong findi
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+import os
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
 from functools import cache
 from typing import Any
 
 
 @dataclass(frozen=True, order=True)
 class RelatedLocation:
-    """A place that contributes to a finding (one activation of a flagged stack)."""
+    """A place that contributes to a finding: one activation of a flagged stack, or (with a
+    ``path``) a place in another file that the finding's depth came from (a call site, an
+    option default, a config value), its path written as the finding's path is."""
 
     line: int
     column: int
@@ -22,9 +25,11 @@ class RelatedLocation:
     end_column: int
     message: str
     cell: int | None = None  # notebook cell (1-based), when linting a notebook
+    path: str | None = None  # another file (None: the finding's own)
 
-    def sort_key(self) -> tuple[int, int, int, int, int, str]:
+    def sort_key(self) -> tuple[str, int, int, int, int, int, str]:
         return (
+            self.path or "",
             self.cell or 0,
             self.line,
             self.column,
@@ -125,6 +130,19 @@ class Finding:
             }
         return data
 
+    def moved(self, path: str) -> Finding:
+        """This finding named by ``path`` (the same file named another way: relative, absolute),
+        with the paths of its related locations in other files named the same way."""
+        if path == self.path:
+            return self
+        related = self.related
+        if any(r.path is not None for r in related):
+            old, new = os.path.dirname(self.path) or ".", os.path.dirname(path)
+            related = tuple(
+                replace(r, path=_rebased(r.path, old, new)) if r.path else r for r in related
+            )
+        return replace(self, path=path, related=related)
+
     @classmethod
     def from_dict(cls, data: object, **given: Any) -> Finding:
         """The inverse of :meth:`to_dict`: exactly its fields, each of its declared type, or a
@@ -197,6 +215,15 @@ def _from_fields(cls: Any, data: object, **given: Any) -> Any:
 
 def _no_default(f: Field[Any]) -> bool:
     return f.default is MISSING and f.default_factory is MISSING
+
+
+def _rebased(path: str, old: str, new: str) -> str:
+    """``path`` (named from the folder ``old``) named from the folder ``new`` instead."""
+    try:
+        relative = os.path.relpath(path, old)
+    except ValueError:  # another drive (Windows)
+        return path
+    return os.path.normpath(os.path.join(new, relative))
 
 
 @cache

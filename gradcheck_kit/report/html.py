@@ -952,7 +952,9 @@ def _finding_article(finding: Finding, extra: str = "") -> str:
     if f.fix is not None:
         facts.append(("fix", esc(f"{f.fix.message} ({f.fix.applicability})")))
     for r in f.related:
-        facts.append(("related", esc(f"line {r.line}:{r.column}: {r.message}")))
+        where = f"{r.path}:" if r.path else "line "
+        cell = f"cell {r.cell}, " if r.cell is not None else ""
+        facts.append(("related", esc(f"{where}{cell}{r.line}:{r.column}: {r.message}")))
     if facts:
         out.append("<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
     if extra:

@@ -3,7 +3,8 @@
 One run; ``tool.driver.rules`` describes every rule (short and full description, help text and
 Markdown from its ``rules/`` page); every finding is a result with a region (1-based lines and
 columns, end column exclusive, in Unicode code points), ``relatedLocations`` for each activation
-of the stack, and a ``partialFingerprints`` entry that ignores line numbers, so an edit elsewhere
+of the stack and for each place in another file its depth came from (a call site, an option
+default, a config value: in that file's artifact), and a ``partialFingerprints`` entry that ignores line numbers, so an edit elsewhere
 in the file does not turn an old finding into a "new" one. Files that could not be linted are
 ``toolExecutionNotifications``. A notebook finding's region is the lines of the ``.ipynb``
 file's JSON that hold the cell's source lines (no columns: they are the cell's, not the
@@ -212,7 +213,12 @@ def _result(
         result["ruleIndex"] = rule_index[finding.code]
     if finding.related:
         result["relatedLocations"] = [
-            _related(item, i, artifact, finding.path)
+            _related(
+                item,
+                i,
+                _artifact(item.path, base) if item.path else artifact,
+                item.path or finding.path,
+            )
             for i, item in enumerate(finding.related, start=1)
         ]
     if finding.fix is not None and finding.cell is None:  # a notebook's would edit its JSON

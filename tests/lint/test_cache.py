@@ -14,6 +14,7 @@ from gradcheck_kit import __version__
 from gradcheck_kit.cli import main
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint import engine
+from gradcheck_kit.lint.cache import _FORMAT as cache_format
 from gradcheck_kit.lint.cache import CACHE_DIR_NAME, config_key
 from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.report.findings import LintResult
@@ -115,11 +116,13 @@ def test_corrupt_or_foreign_cache_is_ignored_and_rewritten(
         key = config_key(Config())
         damaged = {str((tree / name).resolve()): {"sha256": None} for name in ("bad.py", "good.py")}
         damaged[str((tree / "bad.py").resolve())] = {"sha256": "x", "findings": [{"what": 1}]}
-        content = json.dumps({"format": 2, "tool": __version__, "key": key, "files": damaged})
+        content = json.dumps(
+            {"format": cache_format, "tool": __version__, "key": key, "files": damaged}
+        )
     path.write_text(content)
     same(lint_paths([tree], cache_dir=cache), expected)
     data = json.loads(path.read_text())
-    assert data["format"] == 2 and len(data["files"]) == 3
+    assert data["format"] == cache_format and len(data["files"]) == 3
     same(lint_paths([tree], cache_dir=cache), expected)
 
 

@@ -35,6 +35,7 @@ from gradcheck_kit.lint.interp.values import (
     copy_layer,
     looks_like_norm,
 )
+from gradcheck_kit.lint.provenance import cite
 from gradcheck_kit.lint.sketch import (
     Layer,
 )
@@ -257,7 +258,8 @@ def bind_params(
             value = self.eval(default, Frame({}, "", [], outer=func.scope))
             if isinstance(value, Const):
                 where = f" from {value.source}" if isinstance(value, ProjectConst) else ""
-                value = Const(value.value, f"parameter '{name}' (default {value.value!r}{where})")
+                text = f"parameter '{name}' (default {value.value!r}{where})"
+                value = Const(value.value, cite(text, value.source))
             env[name] = value
             continue
         else:

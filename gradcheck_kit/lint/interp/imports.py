@@ -36,6 +36,7 @@ from gradcheck_kit.lint.interp.values import (
     Unknown,
     Value,
 )
+from gradcheck_kit.lint.provenance import cite, node_place
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.interp.machine import Machine
@@ -125,7 +126,9 @@ def resolve_global(self: Machine, env: ModuleEnv, name: str) -> bool:
                 value = dict.get(env, name)
                 if isinstance(value, Const) and value.source is None and _plain(value.value):
                     where = f"{self.project.display(module.file.path)}:{statement.lineno}"
-                    env[name] = ProjectConst(value.value, f"{where} ({name} = {value.value!r})")
+                    label = f"{name} = {value.value!r}"
+                    place = node_place(module.file.path, statement, label)
+                    env[name] = ProjectConst(value.value, cite(f"{where} ({label})", place=place))
         elif not statements and name not in module.unsure:
             self.bind_star_or_submodule(env, name)
     except BudgetExceeded:

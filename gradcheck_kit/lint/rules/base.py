@@ -9,10 +9,12 @@ findings; only a rule marked ``syntactic`` reads the syntax tree (``FileFacts.mo
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from gradcheck_kit.lint.analyze import Run
+from gradcheck_kit.lint.provenance import Place, places_of
 from gradcheck_kit.lint.facts import Event, FileFacts, FileRun
 from gradcheck_kit.lint.sketch import Layer, Span
 from gradcheck_kit.report.findings import Finding, Fix, RelatedLocation
@@ -43,6 +45,32 @@ class RuleContext:
             if (s := self.locate(anchor)) is not None
         }
         return tuple(sorted(found))
+
+    def elsewhere(self, places: Iterable[Place]) -> tuple[RelatedLocation, ...]:
+        """Places in other project files (where a depth came from) as related locations, their
+        paths written as this file's is: absolute, or relative to the working directory."""
+        return tuple(
+            sorted(
+                {
+                    RelatedLocation(
+                        p.line,
+                        p.column,
+                        p.end_line,
+                        p.end_column,
+                        p.label,
+                        p.cell,
+                        self._shown(p.path),
+                    )
+                    for p in places
+                },
+                key=RelatedLocation.sort_key,
+            )
+        )
+
+    def _shown(self, path: str) -> str | None:
+        if path == os.path.abspath(self.path):
+            return None  # this file
+        return path if os.path.isabs(self.path) else _relative(path)
 
     def line_text(self, line: int) -> str:
         """The text of a 1-based source line ('' past the end), as fixes read indentation."""
@@ -123,7 +151,7 @@ def run_finding(
     end = max(spans, key=lambda s: (s.end_line, s.end_column))
     related = ctx.related(
         (layer.anchor, f"{layer.name} (saturating activation)") for layer in layers
-    )
+    ) + ctx.elsewhere(places_of(*item.run.sources))
     return Finding(
         code=code,
         name=name,
@@ -218,3 +246,10 @@ def finding_at(
 def names(run: Run) -> str:
     """The run's activations, each named once, in order."""
     return ", ".join(dict.fromkeys(layer.name for layer in run.layers))
+
+
+def _relative(path: str) -> str:
+    try:
+        return os.path.relpath(path).replace(os.sep, "/")
+    except ValueError:  # another drive (Windows)
+        return path
