@@ -80,26 +80,50 @@ def call_sites(project: Project, name: str) -> list[CallSite]:
         return []
     sites: list[CallSite] = []
     seen: set[tuple[object, ...]] = set()
-    project.looked_up.add(name)  # the cache key covers the files that name it (callindex)
-    callers = _index(project.root).callers(name)
-    callers += _notebook_index(project.root).get(name.encode(), ())
-    for path in callers:
-        if path == project.current.path:
-            continue
-        loaded = project.load_notebook(path) if path.endswith(".ipynb") else project.load(path)
-        if loaded is None:
-            continue
-        for site in _sites_in(project, loaded, name):
-            key = (
-                tuple(ast.dump(a) if a else None for a in site.args),
-                tuple((k, ast.dump(v) if v else None) for k, v in site.kwargs),
-            )
-            if key not in seen:
-                seen.add(key)
-                sites.append(site)
-            if len(sites) >= MAX_SITES:
-                return sites
+    names = [name]  # the class's name, then the names a module re-exports it under
+    for looked in names:
+        project.looked_up.add(looked)  # the cache key covers the files that name it (callindex)
+        callers = _index(project.root).callers(looked)
+        callers += _notebook_index(project.root).get(looked.encode(), ())
+        for path in callers:
+            if path == project.current.path:
+                continue
+            if path.endswith(".ipynb"):
+                loaded = project.load_notebook(path)
+            else:
+                loaded = project.load(path)
+            if loaded is None:
+                continue
+            if loaded.notebook is None and len(names) <= _HOPS:
+                names += [a for a in _renames(project, loaded, looked) if a not in names]
+            for site in _sites_in(project, loaded, looked):
+                key = (
+                    tuple(ast.dump(a) if a else None for a in site.args),
+                    tuple((k, ast.dump(v) if v else None) for k, v in site.kwargs),
+                )
+                if key not in seen:
+                    seen.add(key)
+                    sites.append(site)
+                if len(sites) >= MAX_SITES:
+                    return sites
     return sites
+
+
+def _renames(project: Project, loaded: LoadedModule, name: str) -> list[str]:
+    """The other names a module binds the class to (``from .stack import Stack as Net`` in a
+    package's ``__init__``): its callers may know it by that name only."""
+    return [
+        alias.asname
+        for stmt in _outline(loaded).imports
+        if isinstance(stmt, ast.ImportFrom) and stmt.col_offset == 0
+        for alias in stmt.names
+        if alias.name == name
+        and alias.asname
+        and alias.asname != name
+        and (found := project.find_module("." * stmt.level + (stmt.module or ""), loaded.file.path))
+        is not None
+        and _defines(project, found, name, _HOPS)
+    ]
 
 
 def _index(root: str) -> callindex.CallIndex:

@@ -72,6 +72,11 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     "config_yaml_shallow": None,
     "config_toml_deep": ("lab/model.py", 9, "from settings/config.toml (model.sizes)"),
     "config_toml_shallow": None,
+    # a package re-exports the class under another name (``from .stack import SquashStack as
+    # Net``) that its callers use (``from lab import Net as Model``, ``lab.Net(...)``) and the
+    # class's own module never names
+    "rename_reexport_deep": ("lab/nets/stack.py", 9, "Model(32, depth=8) at scripts/run.py:6"),
+    "rename_reexport_shallow": None,
 }
 
 
@@ -434,3 +439,17 @@ def test_a_call_site_argument_folded_from_literals(tmp_path: Path) -> None:
     for unfolded in ("[2] + [32] * 10**9 + [1]", "[2] + [width] * 9 + [1]"):
         train.write_text(f"from fnn import FNN\n\nnet = FNN({unfolded})\n")
         assert [f.code for f in lint_paths([tmp_path], Config()).findings] == ["GCK002"]
+
+
+def test_editing_a_caller_that_uses_a_renamed_export_relints_the_model(tmp_path: Path) -> None:
+    """The callers looked up under a re-exported name (``Net`` for ``SquashStack``) are in the
+    model file's cache key too."""
+    project = _copy("rename_reexport_shallow", tmp_path)
+    cache = tmp_path / "cache"
+    assert lint_paths([project], Config(), cache_dir=cache).findings == []
+    run = project / "scripts" / "run.py"
+    run.write_text(run.read_text().replace("Model(32, depth=3)", "Model(32, depth=8)"))
+    later = time.time() + 5
+    os.utime(run, (later, later))
+    (finding,) = lint_paths([project], Config(), cache_dir=cache).findings
+    assert "Model(32, depth=8) at scripts/run.py:6" in (finding.depth_source or "")
