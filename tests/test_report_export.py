@@ -173,9 +173,10 @@ def test_json_is_stable_and_round_trips(
         "passed",
         "gradients",
         "sweeps",
+        "errors",
         "lint",
     }
-    assert data["passed"] is False and data["version"] == 1
+    assert data["passed"] is False and data["version"] == 1 and data["errors"] == []
     (entry,) = data["gradients"]
     assert entry["test"] == "t::a" and entry["failure"]["kind"] == "vanishing"
     assert data["lint"]["findings"][0]["code"] == "GCK001"
@@ -263,3 +264,56 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     assert silent.getvalue() == "" and bar.done == 1
     assert progress_wanted(io.StringIO()) is False  # not a terminal
     assert progress_wanted() is False  # under pytest
+
+
+class FailedSweep(FakeSweep):
+    passed = False
+
+
+def test_every_format_states_one_verdict_counting_sweeps_and_errors(
+    tmp_path: Path, passing: GradientReport
+) -> None:
+    """A failed sweep or a check that could not run fails the report in every format: JSON's
+    ``passed`` says what the HTML verdict says, and the errored target is named everywhere."""
+    swept = json.loads(render_report("json", gradients=[passing], sweeps=[FailedSweep()]))
+    assert swept["passed"] is False
+    assert json.loads(render_report("json", sweeps=[FakeSweep()]))["passed"] is True
+    errors = [("models:<missing>", "models has no attribute 'missing'")]
+    data = json.loads(render_report("json", gradients=[passing], errors=errors))
+    assert data["passed"] is False
+    assert data["errors"] == [{"target": "models:<missing>", "message": errors[0][1]}]
+    assert "1 check could not run" in data["title"]
+    page = render_report("html", gradients=[passing], errors=errors)
+    assert 'class="verdict bad"' in page and "could not run" in page
+    assert "models:&lt;missing&gt;" in page and "<missing>" not in page
+    markdown = render_report("markdown", gradients=[passing], errors=errors)
+    assert "### Checks that could not run" in markdown
+    assert "<code>models:&lt;missing&gt;</code>" in markdown
+    svg = render_report("svg", gradients=[passing], errors=errors)
+    assert "could&#160;not&#160;run" in svg or "could not run" in svg
+    ET.fromstring(svg)  # still well-formed
+
+
+def test_check_report_names_a_target_that_could_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check --report`` used to leave an errored target out: the file said "passed"."""
+    from gradcheck_kit.cli import main
+
+    (tmp_path / "models.py").write_text(
+        "import torch.nn as nn\n\n\ndef good(depth):\n"
+        "    return nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))\n"
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[[tool.gradcheck-kit.check]]\ntarget = "models:good"\ninput-shape = [4]\n'
+        "max-examples = 3\n"
+        '[[tool.gradcheck-kit.check]]\ntarget = "models:missing"\ninput-shape = [4]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "--report", "r.json"]) == 1
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["passed"] is False
+    assert [e["target"] for e in data["errors"]] == ["models:missing"]
+    assert "missing" in data["errors"][0]["message"]
+    assert len(data["gradients"]) == 1 and data["gradients"][0]["passed"] is True

@@ -14,9 +14,11 @@ Markdown or JSON, the format chosen by the file's suffix, atomically.
       "version": 1,
       "tool": "gradcheck-kit", "tool_version": str,
       "title": str,
-      "passed": bool,                 # no failed check, no lint finding or lint error
+      "passed": bool,                 # no failed check or sweep, no check that errored, no
+                                      # lint finding or lint error
       "gradients": [{"test": str | null, ...GradientReport.to_dict()}],
       "sweeps": [sweep.to_dict(), ...],
+      "errors": [{"target": str, "message": str}],   # checks that could not run
       "lint": null | {"version", "files_checked", "findings": [...], "errors": [...]}
     }
 
@@ -51,6 +53,7 @@ from gradcheck_kit.report.registry import SUFFIX_FORMATS
 __all__ = [
     "FORMATS",
     "PLOT_HINT",
+    "CheckError",
     "render_report",
     "report_format",
     "report_passed",
@@ -90,14 +93,33 @@ def _entries(gradients: Sequence[GradientReport | Entry]) -> list[Entry]:
     return out
 
 
+#: A check that could not run (its factory raised, its target does not import): (target, why).
+CheckError = tuple[str, str]
+
+
 def report_passed(
-    lint: LintResult | None, gradients: Sequence[GradientReport | Entry] = ()
+    lint: LintResult | None,
+    gradients: Sequence[GradientReport | Entry] = (),
+    sweeps: Sequence[Any] = (),
+    errors: Sequence[CheckError] = (),
 ) -> bool:
+    """No lint finding or error, no failed gradient check or sweep, no check that errored: the
+    one verdict every format of a report states."""
     lint_ok = lint is None or not (lint.findings or lint.errors)
-    return lint_ok and all(report.passed for _, report in _entries(gradients))
+    return (
+        lint_ok
+        and not errors
+        and all(report.passed for _, report in _entries(gradients))
+        and all(getattr(sweep, "passed", True) is not False for sweep in sweeps)
+    )
 
 
-def default_title(lint: LintResult | None, entries: Sequence[Entry], sweeps: Sequence[Any]) -> str:
+def default_title(
+    lint: LintResult | None,
+    entries: Sequence[Entry],
+    sweeps: Sequence[Any],
+    errors: Sequence[CheckError] = (),
+) -> str:
     parts: list[str] = []
     if entries:
         failed = sum(1 for _, r in entries if not r.passed)
@@ -108,6 +130,8 @@ def default_title(lint: LintResult | None, entries: Sequence[Entry], sweeps: Seq
         )
     if sweeps:
         parts.append(f"{len(sweeps)} depth sweep{'s' if len(sweeps) != 1 else ''}")
+    if errors:
+        parts.append(f"{len(errors)} check{'s' if len(errors) != 1 else ''} could not run")
     if lint is not None:
         n = len(lint.findings)
         parts.append(f"{n} lint finding{'s' if n != 1 else ''}")
@@ -120,11 +144,17 @@ def renderables(
     lint: LintResult | None,
     entries: Sequence[Entry],
     sweeps: Sequence[Any],
+    errors: Sequence[CheckError] = (),
 ) -> list[RenderableType]:
-    """What the HTML and SVG exports draw, in order."""
+    """What the SVG export draws, in order."""
     from gradcheck_kit.report.console import lint_renderable
 
     parts: list[RenderableType] = [Text(title, style="bold")]
+    if errors:
+        parts.append(Rule("checks that could not run", align="left"))
+        for target, message in errors:
+            parts.append(Text.assemble((target, "bold red"), ": ", message))
+        parts.append(Text(""))
     if entries:
         parts += [Rule("gradient flow", align="left"), gradient_flow_table(entries), Text("")]
         ordered = [e for e in entries if not e[1].passed] + [e for e in entries if e[1].passed]
@@ -164,10 +194,12 @@ def render_report(
     gradients: Sequence[GradientReport | Entry] = (),
     sweeps: Sequence[Any] = (),
     title: str | None = None,
+    errors: Sequence[CheckError] = (),
 ) -> str:
-    """The report text in ``fmt`` (``html``, ``svg``, ``markdown`` or ``json``)."""
+    """The report text in ``fmt`` (``html``, ``svg``, ``markdown`` or ``json``); ``errors``: the
+    checks that could not run, each (target, why)."""
     entries = _entries(gradients)
-    title = title or default_title(lint, entries, sweeps)
+    title = title or default_title(lint, entries, sweeps, errors)
     if fmt == "json":
         from gradcheck_kit.report.formats import lint_to_dict
 
@@ -176,24 +208,27 @@ def render_report(
             "tool": "gradcheck-kit",
             "tool_version": __version__,
             "title": title,
-            "passed": report_passed(lint, entries),
+            "passed": report_passed(lint, entries, sweeps, errors),
             "gradients": [{"test": test, **report.to_dict()} for test, report in entries],
             "sweeps": [sweep.to_dict() for sweep in sweeps],
+            "errors": [{"target": target, "message": message} for target, message in errors],
             "lint": lint_to_dict(lint) if lint is not None else None,
         }
         return json.dumps(data, indent=2, allow_nan=False) + "\n"
     if fmt == "markdown":
         from gradcheck_kit.report.markdown import render_markdown
 
-        return render_markdown(title=title, lint=lint, entries=entries, sweeps=sweeps)
+        return render_markdown(
+            title=title, lint=lint, entries=entries, sweeps=sweeps, errors=errors
+        )
     if fmt == "html":
         from gradcheck_kit.report.html import report_html
 
-        return report_html(title=title, lint=lint, entries=entries, sweeps=sweeps)
+        return report_html(title=title, lint=lint, entries=entries, sweeps=sweeps, errors=errors)
     if fmt != "svg":
         raise ValueError(f"unknown report format {fmt!r}: use html, svg, markdown or json")
     console = _recording_console()
-    for part in renderables(title=title, lint=lint, entries=entries, sweeps=sweeps):
+    for part in renderables(title=title, lint=lint, entries=entries, sweeps=sweeps, errors=errors):
         console.print(part)
     return console.export_svg(title=title, theme=MONOKAI)
 
@@ -205,6 +240,7 @@ def write_report(
     gradients: Sequence[GradientReport | Entry] = (),
     sweeps: Sequence[Any] = (),
     title: str | None = None,
+    errors: Sequence[CheckError] = (),
 ) -> str:
     """Write a report to ``path`` in the format its suffix names; returns that format.
 
@@ -212,7 +248,9 @@ def write_report(
     Raises ValueError for a suffix that names no format (before anything is written).
     """
     fmt = report_format(path)
-    text = render_report(fmt, lint=lint, gradients=gradients, sweeps=sweeps, title=title)
+    text = render_report(
+        fmt, lint=lint, gradients=gradients, sweeps=sweeps, title=title, errors=errors
+    )
     write_atomic(path, text)
     return fmt
 

@@ -1000,13 +1000,17 @@ def report_html(
     lint: LintResult | None,
     entries: Sequence[Entry],
     sweeps: Sequence[Any],
+    errors: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """The report page of ``lint``, ``check``, ``sweep`` and the pytest plugin."""
+    """The report page of ``lint``, ``check``, ``sweep`` and the pytest plugin (``errors``: the
+    checks that could not run, each (target, why))."""
     failed = [r for _, r in entries if not r.passed]
     sweeps_failed = [s for s in sweeps if getattr(s, "passed", True) is False]
     lint_bad = lint is not None and bool(lint.findings or lint.errors)
-    passed = not failed and not sweeps_failed and not lint_bad
+    passed = not failed and not sweeps_failed and not lint_bad and not errors
     counts: list[str] = []
+    if errors:
+        counts.append(_badge(f"{plural(len(errors), 'check')} could not run", "bad"))
     if entries:
         counts.append(
             f"{plural(len(entries), 'gradient check')}: "
@@ -1032,6 +1036,8 @@ def report_html(
             source=lint is not None and bool(lint.findings),
         ),
     ]
+    if errors:
+        body.append(_errors_section(errors))
     if entries:
         body.append(_gradients_section(entries))
     if sweeps:
@@ -1039,6 +1045,18 @@ def report_html(
     if lint is not None:
         body.append(_lint_section(lint))
     return _page(title, body)
+
+
+def _errors_section(errors: Sequence[tuple[str, str]]) -> str:
+    """The checks that could not run: each target and why (its factory raised, it does not
+    import), so a report never reads as if they had passed."""
+    items = "".join(
+        f"<li><code>{esc(target)}</code>: {esc(message)}</li>" for target, message in errors
+    )
+    return (
+        '<section id="errors" aria-label="checks that could not run">'
+        f"<h2>Checks that could not run</h2><ul>{items}</ul></section>"
+    )
 
 
 _AGREEMENT_TONE = {"confirmed": "bad", "refuted": "ok", "unconfirmed": "warn"}

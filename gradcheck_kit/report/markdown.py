@@ -387,8 +387,13 @@ def render_markdown(
     lint: LintResult | None,
     entries: Sequence[Entry],
     sweeps: Sequence[Any],
+    errors: Sequence[tuple[str, str]] = (),
 ) -> str:
     out = [f"## {cell(title)}", ""]
+    if errors:
+        out += ["### Checks that could not run", ""]
+        out += [f"- :x: {code(target)}: {cell(message)}" for target, message in errors]
+        out.append("")
     if entries:
         failed = sum(1 for _, r in entries if not r.passed)
         out += [

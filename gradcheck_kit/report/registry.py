@@ -177,7 +177,13 @@ def _checks_json(outcomes: Sequence[CheckOutcome], options: RenderOptions) -> st
 def _write_checks(path: str, outcomes: Sequence[CheckOutcome], warn: Callable[[str], None]) -> None:
     from gradcheck_kit.report.export import write_report
 
-    write_report(path, gradients=[o.report for o in outcomes if o.report is not None])
+    write_report(
+        path,
+        gradients=[o.report for o in outcomes if o.report is not None],
+        errors=[
+            (o.target, o.verdict) for o in outcomes if o.status == "error" and o.report is None
+        ],
+    )
 
 
 # -- sweep -------------------------------------------------------------------------------------
