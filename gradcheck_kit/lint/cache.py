@@ -47,6 +47,7 @@ from typing import Any
 from gradcheck_kit._io import ignore_in_git, write_atomic
 from gradcheck_kit._version import __version__
 from gradcheck_kit.config import Config
+from gradcheck_kit.lint.project import ROOT_PREFIX, root_digest
 from gradcheck_kit.report.findings import Finding, LintError
 
 CACHE_DIR_NAME = ".gradcheck_cache"
@@ -204,6 +205,8 @@ class LintCache:
         return file_key(own, now)
 
     def _current_hash(self, path: str, recorded: str, stamp: FileStamp) -> str | None:
+        if path not in self._hashes and path.startswith(ROOT_PREFIX):  # the file's root
+            self._hashes[path] = root_digest(path)
         if path not in self._hashes and path.startswith("<"):  # not a file: the call index's
             from gradcheck_kit.lint import callindex  # "files that name these classes"
 

@@ -30,12 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint.cache import ConsultedFile, FileStamp, LintCache, content_hash
-from gradcheck_kit.lint.discovery import (
-    discover_keyed,
-    per_file_ignored,
-    read_file,
-    read_stat,
-)
+from gradcheck_kit.lint.discovery import discover_keyed, per_file_ignored, read_file, read_stat
 from gradcheck_kit.lint.noqa import (
     MALFORMED_NOQA,
     file_noqa,
@@ -43,12 +38,8 @@ from gradcheck_kit.lint.noqa import (
     noqa_directives,
     suppressed,
 )
-from gradcheck_kit.lint.notebook import (
-    NotebookError,
-    NotebookSource,
-    notebook_source,
-    to_cells,
-)
+from gradcheck_kit.lint.notebook import NotebookError, NotebookSource, notebook_source, to_cells
+from gradcheck_kit.lint.project import named_folders, use_named_folders
 from gradcheck_kit.report.findings import Finding, LintError, LintResult
 
 if TYPE_CHECKING:
@@ -98,7 +89,7 @@ def lint_source(
     from gradcheck_kit.lint.analyze import analyze, ends_before_a_layer, maximal_runs
     from gradcheck_kit.lint.facts import FileFacts, FileRun
     from gradcheck_kit.lint.locate import Locator
-    from gradcheck_kit.lint.project import Project
+    from gradcheck_kit.lint.project import Project, root_entry
     from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
 
     config = config or Config()
@@ -128,6 +119,7 @@ def lint_source(
             project,
         )
         if consulted is not None:
+            consulted.extend(root_entry(project))  # no marker: the root this run gives it
             consulted.extend((m.file.path, m.sha256, *m.stamp) for m in modules)
             consulted.extend((d.path, d.sha256, *d.stamp) for d in data)
             if project.looked_up and project.root is not None:  # callers added or removed
@@ -327,6 +319,7 @@ def lint_paths(
     from gradcheck_kit.lint import callindex, callsites, project
 
     project.forget()  # the tree may have changed since the last run in this process
+    project.name_folders(paths)  # roots of files with no marker (a downloaded folder)
     callsites.forget()
     callindex.use_directory(cache_dir)  # the call index is kept with the cache (or in memory)
     unreadable: list[LintError] = []
@@ -449,7 +442,10 @@ def _run_all(work: list[tuple[bytes, str]], config: Config, jobs: int | None) ->
     broken = False
     with _signals_deferred() as received:
         pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(stop,)
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(stop, named_folders()),
         )
         pending: dict[Future[list[Outcome]], list[int]] = {}
         try:
@@ -560,9 +556,10 @@ def _context() -> multiprocessing.context.BaseContext:
 _STOP: Any = None  # in a worker: the pool's stop event (multiprocessing.Event)
 
 
-def _init_worker(stop: Any = None) -> None:
+def _init_worker(stop: Any = None, folders: tuple[str, ...] = ()) -> None:
     global _STOP
     _STOP = stop
+    use_named_folders(folders)  # the parent's project roots of files with no marker
     sys.setrecursionlimit(max(sys.getrecursionlimit(), _RECURSION_LIMIT))
     # The parent handles Ctrl-C and SIGTERM (a terminal sends SIGINT to the whole group) and
     # stops the workers itself; a forked worker must not inherit the CLI's SIGTERM handler.

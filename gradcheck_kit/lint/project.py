@@ -9,8 +9,12 @@ results by its own content hash plus the hashes of the files it consulted
 (:func:`gradcheck_kit.lint.cache.file_key`).
 
 The project root is the nearest folder at or above the file holding ``pyproject.toml``,
-``setup.cfg`` or ``.git``; without one, a file inside a package belongs to the folder above its
-top-level package, and a loose file is a project of its own (it resolves only itself). Modules
+``setup.cfg`` or ``.git``. Without one (a downloaded archive, a Colab or Kaggle folder), it is
+the outermost folder named to the run that holds the file (``gradcheck-kit lint proj/``:
+:func:`name_folders`); else a file inside a package belongs to the folder above its top-level
+package, and a
+loose file is a project of its own (it resolves only itself). Such a root depends on the run, so
+the cache key of a file without a marker covers it (:func:`root_entry`). Modules
 are found as Python would find them from the root: the folder above the file's top-level
 package (or a script's own folder), the root, and ``root/src`` (src layout); packages, namespace
 packages (folders without ``__init__.py``) and relative imports (by folder, as the import system
@@ -28,6 +32,7 @@ import os
 import stat
 import sys
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -148,7 +153,7 @@ class Project:
         real = os.path.realpath(path)
         folder = os.path.dirname(real)
         above_package = package_root(real)
-        root = project_root(folder) or above_package
+        root = project_root(folder) or fallback_root(real) or above_package
         if root is None:
             return cls.single(path)
         candidates = [above_package or folder, root, os.path.join(root, "src")]
@@ -234,6 +239,62 @@ class Project:
         if not stat.S_ISREG(info.st_mode):
             return None  # a FIFO or a device: reading it would block
         return _load_notebook(path, info.st_size, info.st_mtime_ns, self.file_of(path))
+
+
+#: The folders named to this run (:func:`name_folders`), real and absolute, outermost first.
+_named: tuple[str, ...] = ()
+#: The pseudo consulted path of a file's root when no marker decides it (see :func:`root_entry`).
+ROOT_PREFIX = "<root>"
+
+
+def name_folders(paths: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
+    """Take the folders among ``paths`` (what a run was asked to lint) as project roots for the
+    files under them that have no root marker; returns them (for worker processes)."""
+    global _named
+    folders = {os.path.realpath(p) for p in paths if os.path.isdir(p)}
+    _named = tuple(sorted(folders, key=len))
+    return _named
+
+
+def named_folders() -> tuple[str, ...]:
+    """The folders :func:`name_folders` took, for a worker process started by spawn."""
+    return _named
+
+
+def use_named_folders(folders: tuple[str, ...]) -> None:
+    """In a worker process: the parent's :func:`name_folders`."""
+    global _named
+    _named = folders
+
+
+def fallback_root(real: str) -> str | None:
+    """The root of a file with no marker above it: the outermost named folder that holds it.
+    (Not the working directory: ``/tmp`` holds other people's projects.)"""
+    for folder in _named:
+        if _inside(real, folder) and real != folder:
+            return folder
+    return None
+
+
+def root_entry(project: Project) -> list[tuple[str, str, int, int]]:
+    """For the cache: the pseudo consulted file "this file's root" of a file that no marker
+    places (its hash: the root it has in this run), so a run that names another folder lints
+    it again; nothing for a file under a marker."""
+    if not os.path.isfile(project.current.path):
+        return []  # source that is not a file (``lint_source`` on a string)
+    real = os.path.realpath(project.current.path)
+    if project_root(os.path.dirname(real)) is not None:
+        return []
+    return [(ROOT_PREFIX + real, root_digest(ROOT_PREFIX + real) or "", 0, 0)]
+
+
+def root_digest(key: str) -> str | None:
+    """The hash the pseudo path ``key`` (:func:`root_entry`) has in this run."""
+    if not key.startswith(ROOT_PREFIX):
+        return None
+    real = key[len(ROOT_PREFIX) :]
+    root = project_root(os.path.dirname(real)) or fallback_root(real) or package_root(real)
+    return hashlib.sha256((root or "").encode()).hexdigest()
 
 
 def forget() -> None:

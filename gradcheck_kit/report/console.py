@@ -21,9 +21,10 @@ _CONTEXT = 2  # lines shown around a finding
 class FindingView:
     """One finding with a code frame of its source (read lazily, at render time)."""
 
-    def __init__(self, finding: Finding, source: str | None = None) -> None:
+    def __init__(self, finding: Finding, source: str | None = None, fixable: bool = False) -> None:
         self.finding = finding
         self.source = source
+        self.fixable = fixable  # ``--fix`` would fix it: ``[*]`` after the code, as ruff marks it
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         f = self.finding
@@ -32,6 +33,8 @@ class FindingView:
         cell = f":cell {f.cell}" if f.cell is not None else ""
         header.append(f"{cell}:{f.line}:{f.column}: ", style="dim")
         header.append(f.code, style="bold red" if f.severity == "error" else "bold yellow")
+        if self.fixable:
+            header.append(" [*]", style="bold cyan")
         header.append(f" [{f.name}] ", style="dim")
         header.append(f.message)
         yield header
@@ -95,7 +98,7 @@ def error_lines(result: LintResult) -> Iterator[Text]:
 
 
 def lint_renderable(result: LintResult, quiet: bool = False) -> Group:
-    parts: list[object] = [FindingView(f) for f in result.findings]
+    parts: list[object] = [FindingView(f, fixable=result.can_fix(f)) for f in result.findings]
     parts.extend(error_lines(result))
     if not quiet:
         parts.append(LintSummary(result))

@@ -179,10 +179,15 @@ class LintResult:
     #: whether unsafe fixes were enabled (``--unsafe-fixes``): the summary's hints count them
     unsafe_fixes: bool = False
 
+    def can_fix(self, finding: Finding) -> bool:
+        """Whether ``--fix`` would apply the finding's fix (an unsafe one when enabled): ruff
+        marks such a finding ``[*]``."""
+        allowed = ("safe", "unsafe") if self.unsafe_fixes else ("safe",)
+        return finding.fix is not None and finding.fix.applicability in allowed
+
     def fixable(self) -> int:
         """Findings whose fix ``--fix`` would apply (with the unsafe ones when enabled)."""
-        allowed = ("safe", "unsafe") if self.unsafe_fixes else ("safe",)
-        return sum(1 for f in self.findings if f.fix and f.fix.applicability in allowed)
+        return sum(1 for f in self.findings if self.can_fix(f))
 
     def hidden_fixes(self) -> int:
         """Unsafe fixes that ``--unsafe-fixes`` would enable (0 when it is on)."""

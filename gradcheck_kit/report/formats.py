@@ -74,9 +74,13 @@ def fix_hints(result: LintResult) -> list[str]:
 
 
 def lint_to_concise(result: LintResult, quiet: bool = True) -> str:
-    """One line per finding, ``path:line:col: CODE message``; errors as ``path: error: ...``;
-    the summary line unless ``quiet``."""
-    lines = [f"{location(f)}: {f.code} {f.message}" for f in result.findings]
+    """One line per finding, ``path:line:col: CODE message`` (``CODE [*] message`` when
+    ``--fix`` would fix it, as ruff marks it); errors as ``path: error: ...``; the summary line
+    unless ``quiet``."""
+    lines = [
+        f"{location(f)}: {f.code}{' [*]' if result.can_fix(f) else ''} {f.message}"
+        for f in result.findings
+    ]
     lines += [f"{where}: error: {what}" for where, what in map(error_location, result.errors)]
     if not quiet:
         lines.append(summary_line(result))

@@ -226,6 +226,9 @@ def test_permission_denied_on_write_is_not_an_error(
 def test_file_reached_through_a_directory_symlink_is_linted_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a project root: without a marker, the folder each run names is the file's root, and
+    # naming ``alias`` (really ``real``) instead of ``tmp_path`` is another root, another key
+    (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "model.py").write_text(BAD)
     os.symlink("real", tmp_path / "alias")  # the same directory under a second name

@@ -453,3 +453,38 @@ def test_editing_a_caller_that_uses_a_renamed_export_relints_the_model(tmp_path:
     os.utime(run, (later, later))
     (finding,) = lint_paths([project], Config(), cache_dir=cache).findings
     assert "Model(32, depth=8) at scripts/run.py:6" in (finding.depth_source or "")
+
+
+def _unmarked(name: str, tmp_path: Path) -> Path:
+    """A fixture project as a downloaded archive has it: no pyproject.toml, setup.cfg or .git."""
+    project = _copy(name, tmp_path)
+    (project / "pyproject.toml").unlink()
+    if Project.for_file(str(project / "model.py")).root is not None:
+        pytest.skip("the temporary folder is inside a project")
+    return project
+
+
+def test_a_folder_named_to_the_run_is_the_root_of_an_unmarked_project(tmp_path: Path) -> None:
+    """A project with no root marker (a zip, a Colab folder): the folder the run names is its
+    root, so a call site in a sibling script still fixes the depth; the model file named alone
+    is a loose file (GCK002: nothing it reads fixes the depth)."""
+    project = _unmarked("argparse_deep", tmp_path)
+    (finding,) = lint_paths([project], Config()).findings
+    assert finding.code == "GCK001" and finding.depth == 8
+    assert "--n-layers default 8 at train.py:8" in (finding.depth_source or "")
+    assert [f.code for f in lint_paths([project / "model.py"], Config()).findings] == ["GCK002"]
+    shallow = _unmarked("argparse_shallow", tmp_path / "twin")
+    assert lint_paths([shallow], Config()).findings == []
+
+
+def test_the_cache_key_of_an_unmarked_file_covers_the_root_the_run_gives_it(
+    tmp_path: Path,
+) -> None:
+    project = _unmarked("argparse_deep", tmp_path)
+    cache = tmp_path / "cache"
+    model = project / "model.py"
+    codes = [
+        [f.code for f in lint_paths([target], Config(), cache_dir=cache).findings]
+        for target in (model, project, model, project)
+    ]
+    assert codes == [["GCK002"], ["GCK001"], ["GCK002"], ["GCK001"]]
