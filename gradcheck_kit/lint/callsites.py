@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from gradcheck_kit.lint import callindex
-from gradcheck_kit.lint.caller_values import CallerValues
+from gradcheck_kit.lint.caller_values import CallerValues, literal
 from gradcheck_kit.lint.callindex import MAX_FILES, SKIPPED_DIRS, mentioned
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.interp.syntax import dotted_name
@@ -42,6 +42,8 @@ from gradcheck_kit.lint.provenance import Place, Provenance, cite, node_place, p
 MAX_NOTEBOOKS = 500
 #: At most this many call sites of one class are interpreted (distinct argument lists).
 MAX_SITES = 8
+#: How many wrappers a call site may go through (``Solver(layers)`` -> ``DNN(layers)``).
+MAX_WRAPPERS = 2
 #: How many import hops a re-export may take (``pkg/__init__`` -> ``pkg/models`` -> file).
 _HOPS = 4
 
@@ -75,9 +77,18 @@ class CallSite:
 
 def call_sites(project: Project, name: str) -> list[CallSite]:
     """The calls of the class ``name`` defined in ``project.current`` from the project's other
-    Python files, then its notebooks, that pass at least one literal argument, in file order."""
+    Python files, then its notebooks, that pass at least one literal argument, in file order;
+    with the calls of a wrapper that passes its own parameters on (``Solver(layers)`` whose
+    ``__init__`` builds ``DNN(layers)``: see :func:`_wrapped`)."""
     if project.root is None:
         return []
+    return _find_sites(project, name, project.current.path, 0)
+
+
+def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[CallSite]:
+    """The call sites of the class or function ``name`` defined in the file ``home``, at most
+    :data:`MAX_SITES`; ``wraps``: how many wrappers were already followed to get here."""
+    assert project.root is not None
     sites: list[CallSite] = []
     seen: set[tuple[object, ...]] = set()
     names = [name]  # the class's name, then the names a module re-exports it under
@@ -85,18 +96,20 @@ def call_sites(project: Project, name: str) -> list[CallSite]:
         project.looked_up.add(looked)  # the cache key covers the files that name it (callindex)
         callers = _index(project.root).callers(looked)
         callers += _notebook_index(project.root).get(looked.encode(), ())
+        if wraps < MAX_WRAPPERS and looked == name and home not in callers:
+            callers = (home, *callers)  # a wrapper in the class's own file (the current one)
         for path in callers:
             if path == project.current.path:
-                continue
-            if path.endswith(".ipynb"):
+                loaded = project.own
+            elif path.endswith(".ipynb"):
                 loaded = project.load_notebook(path)
             else:
                 loaded = project.load(path)
             if loaded is None:
                 continue
             if loaded.notebook is None and len(names) <= _HOPS:
-                names += [a for a in _renames(project, loaded, looked) if a not in names]
-            for site in _sites_in(project, loaded, looked):
+                names += [a for a in _renames(project, loaded, looked, home) if a not in names]
+            for site in _sites_in(project, loaded, looked, home, wraps):
                 key = (
                     tuple(ast.dump(a) if a else None for a in site.args),
                     tuple((k, ast.dump(v) if v else None) for k, v in site.kwargs),
@@ -109,7 +122,7 @@ def call_sites(project: Project, name: str) -> list[CallSite]:
     return sites
 
 
-def _renames(project: Project, loaded: LoadedModule, name: str) -> list[str]:
+def _renames(project: Project, loaded: LoadedModule, name: str, home: str) -> list[str]:
     """The other names a module binds the class to (``from .stack import Stack as Net`` in a
     package's ``__init__``): its callers may know it by that name only."""
     return [
@@ -122,7 +135,7 @@ def _renames(project: Project, loaded: LoadedModule, name: str) -> list[str]:
         and alias.asname != name
         and (found := project.find_module("." * stmt.level + (stmt.module or ""), loaded.file.path))
         is not None
-        and _defines(project, found, name, _HOPS)
+        and _defines(project, found, name, _HOPS, home)
     ]
 
 
@@ -162,7 +175,11 @@ def _outline(loaded: LoadedModule) -> _Outline:
     return outline
 
 
-def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSite]:
+def _sites_in(
+    project: Project, loaded: LoadedModule, name: str, home: str, wraps: int
+) -> list[CallSite]:
+    """The call sites of ``name`` (defined in ``home``) in one caller module: its calls with
+    literal arguments, and the calls of the wrappers that pass their parameters to it."""
     outline = _outline(loaded)
     aliases = {
         alias.asname
@@ -175,7 +192,9 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
     calls = sorted(c for key in {name, *aliases} for c in outline.calls.get(key, ()))
     if not calls:
         return []
-    direct, modules = _bindings(project, loaded, name)
+    direct, modules = _bindings(project, loaded, name, home)
+    if loaded.file.path == home:
+        direct.add(name)  # the class's own file: only its wrappers' calls count (below)
     if not direct and not modules:
         return []
     display = project.display(loaded.file.path)
@@ -194,6 +213,13 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
             options = CallerValues(project, loaded, display)
         args = tuple(options.literal(a, notes, files) for a in node.args)
         kwargs = tuple((str(k.arg), options.literal(k.value, notes, files)) for k in node.keywords)
+        if wraps < MAX_WRAPPERS and loaded.notebook is None:
+            wrapped = _wrapped(project, loaded, node, args, kwargs, wraps)
+            if wrapped:
+                out += wrapped
+                continue
+        if loaded.file.path == home:
+            continue  # a call in the class's own file is the interpreter's to read
         if all(a is None for a in args) and all(v is None for _, v in kwargs):
             continue  # nothing the linter can read: the class's own defaults say as much
         text = ast.unparse(node)
@@ -217,6 +243,156 @@ def _sites_in(project: Project, loaded: LoadedModule, name: str) -> list[CallSit
             )
         )
     return out
+
+
+def _wrapped(
+    project: Project,
+    loaded: LoadedModule,
+    node: ast.Call,
+    args: tuple[ast.expr | None, ...],
+    kwargs: tuple[tuple[str, ast.expr | None], ...],
+    wraps: int,
+) -> list[CallSite]:
+    """A call whose arguments include parameters of the function around it, untouched there
+    (``self.dnn = DNN(layers, activation)`` in ``Solver.__init__``): the calls of that wrapper
+    (``Solver([2, 50, 50, 1], "tanh")``, or the wrapper's literal defaults) give those
+    parameters, so each is a call site of the class, named by the wrapper's call."""
+    found = _enclosing(loaded).get(id(node))
+    if found is None:
+        return []
+    function, owner = found
+    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+    if owner is not None:
+        params = params[1:]  # self
+    passed = {
+        a.id
+        for a in (*node.args, *(k.value for k in node.keywords))
+        if isinstance(a, ast.Name) and a.id in params + [k.arg for k in function.args.kwonlyargs]
+    }
+    if not passed or passed & _changed(function):
+        return []
+    wrapper = owner.name if owner is not None else function.name
+    if owner is not None and function.name != "__init__":
+        return []  # a method: its calls are not the class's
+    display = project.display(loaded.file.path)
+    text = ast.unparse(node)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    through = cite(
+        f"through {text} at {_where(display, loaded, node.lineno)}",
+        place=node_place(loaded.file.path, node, f"{text}: passes the arguments on"),
+    )
+    out: list[CallSite] = []
+    for outer in _find_sites(project, wrapper, loaded.file.path, wraps + 1):
+        bound = _bind(function, params, outer)
+        inner_args = tuple(
+            _given(a, g, passed, bound) for a, g in zip(node.args, args, strict=True)
+        )
+        inner_kwargs = tuple(
+            (k, _given(kw.value, g, passed, bound))
+            for kw, (k, g) in zip(node.keywords, kwargs, strict=True)
+        )
+        if all(a is None for a in inner_args) and all(v is None for _, v in inner_kwargs):
+            continue
+        out.append(
+            CallSite(
+                inner_args,
+                inner_kwargs,
+                outer.where,
+                outer.text,
+                outer.module,
+                (*outer.notes, through),
+                outer.files,
+                outer.place,
+            )
+        )
+    return out
+
+
+def _given(
+    arg: ast.expr, own: ast.expr | None, passed: set[str], bound: dict[str, ast.expr | None]
+) -> ast.expr | None:
+    """An argument of the inner call: the wrapper's caller's value of a parameter passed on,
+    else what the argument itself reads (``own``)."""
+    if isinstance(arg, ast.Name) and arg.id in passed:
+        return bound.get(arg.id)
+    return own
+
+
+def _bind(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, params: list[str], site: CallSite
+) -> dict[str, ast.expr | None]:
+    """The wrapper's parameters as its call site gives them: literal defaults, then the call's
+    positional and keyword arguments (None: not a literal)."""
+    bound: dict[str, ast.expr | None] = {}
+    defaults = function.args.defaults
+    for param, default in zip(params[len(params) - len(defaults) :], defaults, strict=False):
+        bound[param] = default if literal(default) else None
+    for keyword, given in zip(function.args.kwonlyargs, function.args.kw_defaults, strict=True):
+        if given is not None:
+            bound[keyword.arg] = given if literal(given) else None
+    for param, arg in zip(params, site.args, strict=False):
+        bound[param] = arg
+    bound.update(site.kwargs)
+    return bound
+
+
+#: Methods that change a list or dict in place: a parameter they are called on is not what the
+#: wrapper's caller passed.
+_MUTATORS = frozenset(
+    {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update"}
+)
+
+
+def _changed(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names a function assigns or changes in place (``layers = ...``, ``layers +=``,
+    ``layers.insert(0, n)``, ``layers[0] = n``)."""
+    out: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.add(node.id)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _MUTATORS
+            and isinstance(node.func.value, ast.Name)
+        ):
+            out.add(node.func.value.id)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(
+            node.ctx, (ast.Store, ast.Del)
+        ):
+            base = node.value
+            if isinstance(base, ast.Name):
+                out.add(base.id)
+    return out
+
+
+_Def = ast.FunctionDef | ast.AsyncFunctionDef
+_ENCLOSING: dict[int, tuple[ast.Module, dict[int, tuple[_Def, ast.ClassDef | None]]]] = {}
+
+
+def _enclosing(loaded: LoadedModule) -> dict[int, tuple[_Def, ast.ClassDef | None]]:
+    """Each call inside a module-level function or a method of a module-level class -> that
+    function and its class (None for a function), found in one walk per module."""
+    found = _ENCLOSING.get(id(loaded.tree))
+    if found is not None and found[0] is loaded.tree:
+        return found[1]
+    table: dict[int, tuple[_Def, ast.ClassDef | None]] = {}
+    for stmt in loaded.tree.body:
+        pairs: list[tuple[_Def, ast.ClassDef | None]] = []
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pairs.append((stmt, None))
+        elif isinstance(stmt, ast.ClassDef):
+            pairs += [
+                (item, stmt)
+                for item in stmt.body
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+            ]
+        for function, owner in pairs:
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call):
+                    table.setdefault(id(node), (function, owner))
+    _ENCLOSING[id(loaded.tree)] = (loaded.tree, table)
+    return table
 
 
 def _where(display: str, loaded: LoadedModule, line: int) -> str:
@@ -310,7 +486,9 @@ def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bo
     return False
 
 
-def _bindings(project: Project, loaded: LoadedModule, name: str) -> tuple[set[str], set[str]]:
+def _bindings(
+    project: Project, loaded: LoadedModule, name: str, home: str
+) -> tuple[set[str], set[str]]:
     """In a caller module: the names bound to the class, and the (dotted) names bound to a
     module whose ``name`` is the class."""
     direct: set[str] = set()
@@ -322,30 +500,31 @@ def _bindings(project: Project, loaded: LoadedModule, name: str) -> tuple[set[st
             found = project.find_module(module, importer)
             for alias in node.names:
                 if alias.name == "*":
-                    if found is not None and _defines(project, found, name, _HOPS):
+                    if found is not None and _defines(project, found, name, _HOPS, home):
                         direct.add(name)
                     continue
                 bound = alias.asname or alias.name
                 if alias.name == name and found is not None:
-                    if _defines(project, found, name, _HOPS):
+                    if _defines(project, found, name, _HOPS, home):
                         direct.add(bound)
                 elif found is not None:  # ``from pkg import models``: a submodule
                     sub = project.submodule(found, alias.name)
-                    if sub is not None and _defines(project, sub, name, _HOPS):
+                    if sub is not None and _defines(project, sub, name, _HOPS, home):
                         modules.add(bound)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 found = project.find_module(alias.name, importer)
-                if found is None or not _defines(project, found, name, _HOPS):
+                if found is None or not _defines(project, found, name, _HOPS, home):
                     continue
                 modules.add(alias.asname or alias.name)
     return direct, modules
 
 
-def _defines(project: Project, path: str, name: str, hops: int) -> bool:
-    """Whether the module at ``path`` is the current file, or re-exports its ``name`` (an
-    import of it, or a star import of a module that does), within ``hops`` imports."""
-    if path == project.current.path:
+def _defines(project: Project, path: str, name: str, hops: int, home: str) -> bool:
+    """Whether the module at ``path`` is ``home`` (the file that defines ``name``), or
+    re-exports its ``name`` (an import of it, or a star import of a module that does), within
+    ``hops`` imports."""
+    if path == home:
         return True
     if hops <= 0 or not path.endswith(".py"):
         return False
@@ -359,12 +538,12 @@ def _defines(project: Project, path: str, name: str, hops: int) -> bool:
             if (
                 alias is not None
                 and found is not None
-                and _defines(project, found, alias.name, hops - 1)
+                and _defines(project, found, alias.name, hops - 1, home)
             ):
                 return True
     for star in loaded.stars:
         found = project.find_module("." * star.level + (star.module or ""), path)
-        if found is not None and _defines(project, found, name, hops - 1):
+        if found is not None and _defines(project, found, name, hops - 1, home):
             return True
     return False
 
@@ -373,6 +552,7 @@ def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
     callindex.forget()
     _OUTLINES.clear()
+    _ENCLOSING.clear()
     _notebook_index.cache_clear()
 
 

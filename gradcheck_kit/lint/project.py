@@ -139,6 +139,15 @@ class Project:
         #: the classes whose call sites in other files were looked up (their cache key covers
         #: every file that names them: :mod:`gradcheck_kit.lint.callindex`)
         self.looked_up: set[str] = set()
+        #: the file being linted as a module (:meth:`take_tree`): where a wrapper of its class
+        #: in the same file is found (never a consulted file: its own hash is the key)
+        self.own: LoadedModule | None = None
+
+    def take_tree(self, tree: ast.Module) -> None:
+        """The parsed text of the file being linted, read as another module would be."""
+        own = LoadedModule(self.current, tree, "", (0, 0), self.current.module.endswith("__init__"))
+        _index(own)
+        self.own = own
 
     @classmethod
     def single(cls, path: str) -> Project:

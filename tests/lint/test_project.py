@@ -77,6 +77,17 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # class's own module never names
     "rename_reexport_deep": ("lab/nets/stack.py", 9, "Model(32, depth=8) at scripts/run.py:6"),
     "rename_reexport_shallow": None,
+    # the sizes reach the class through a wrapper that passes its own parameter on: a plain
+    # solver class in the model's own file (an OrderedDict of ('layer_%d' % i, ...) pairs), and
+    # a Module in another file (``self.model = MLP(sizes)``) whose caller is a third file
+    "wrapper_deep": ("net.py", 17, "Solver([2] + [50] * 8 + [1]) at main.py:3 (through DNN("),
+    "wrapper_shallow": None,
+    "module_wrapper_deep": (
+        "models/mlp.py",
+        9,
+        "at experiments/plane_wave.py:5 (through MLP(sizes) at models/pinn.py:11)",
+    ),
+    "module_wrapper_shallow": None,
 }
 
 

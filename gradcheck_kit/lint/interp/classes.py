@@ -143,7 +143,8 @@ def instantiate_call_sites(self: Machine, info: ClassInfo) -> None:
             for i, node in enumerate(site.args)
         ]
         kwargs = {name: call_site_value(self, node, name, source) for name, node in site.kwargs}
-        self.loaded[site.module.file.path] = site.module  # its edits re-lint this file
+        if site.module is not self.project.own:  # its edits re-lint this file
+            self.loaded[site.module.file.path] = site.module
         for data in site.files:  # so do a config file's
             self.data_files[data.path] = data
         instance = self.instantiate(info, args, kwargs, None)

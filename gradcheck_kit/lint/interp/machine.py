@@ -497,6 +497,8 @@ def extract(
     for stacks deeper than this. ``project``: the project the file belongs to (default: the
     file alone)."""
     module = ast.parse(source) if isinstance(source, str) else source
+    if project is not None:
+        project.take_tree(module)  # a wrapper of a class in this same file reads it
     JOURNAL.frames.clear()  # each file starts with no open undo frames, whatever came before
     machine = Machine(module, extend_saturating, extend_normalization, max_depth, project)
     roots = machine.run()

@@ -1,0 +1,3 @@
+from net import Solver
+
+solver = Solver([2] + [50] * 8 + [1])
