@@ -27,7 +27,7 @@ A real checkout has ``.git``; an extracted tree has no project-root marker, and 
 linter consults no other file (call sites, configs): the script adds an empty ``.git``
 folder to each project directory that has none of ``pyproject.toml``, ``setup.cfg``,
 ``.git`` (without one, call sites in other files and notebooks are not read: at commit
-01dc3f4 that turned 2 TP into FN and added 2 GCK002 FP on this corpus).
+01dc3f4 that turned 4 TP into FN and added 1 GCK002 FP on this corpus).
 
 Snapshots may lack large blobs (data, images), which makes ``git archive`` stop; then
 extract the text files one by one (what the labels were made on)::
