@@ -593,6 +593,45 @@ def test_dicts_filled_with_computed_keys() -> None:
     assert found(src) == [("GCK001", 4), ("GCK001", 5)]
 
 
+def test_ordered_dict_of_pairs_appended_in_a_loop() -> None:
+    """``Sequential(OrderedDict(pairs))`` where the ``(name, module)`` pairs are appended in a
+    loop, after an input pair (real PINN notebooks): every module counts, loop included; the
+    depth from the call (4 + the input activation = 5) and from a parameter (8 - 1)."""
+    src = """
+    from collections import OrderedDict
+
+    class NN(nn.Module):
+        def __init__(self, hidden, depth, act=nn.Tanh):
+            super().__init__()
+            layers = [('input', nn.Linear(2, hidden))]
+            layers.append(('input_activation', act()))
+            for i in range(depth):
+                layers.append(('hidden_%d' % i, nn.Linear(hidden, hidden)))
+                layers.append(('activation_%d' % i, act()))
+            layers.append(('output', nn.Linear(hidden, 1)))
+            self.layers = nn.Sequential(OrderedDict(layers))
+
+        def forward(self, x):
+            return self.layers(x)
+
+    model = NN(20, depth=4)
+
+    class DNN(nn.Module):
+        def __init__(self, sizes=(2, 50, 50, 50, 50, 50, 50, 50, 50, 1)):
+            super().__init__()
+            pairs = []
+            for i in range(len(sizes) - 2):
+                pairs.append(("layer_%d" % i, nn.Linear(sizes[i], sizes[i + 1])))
+                pairs.append(("activation_%d" % i, nn.Sigmoid()))
+            pairs.append(("out", nn.Linear(sizes[-2], sizes[-1])))
+            self.layers = nn.Sequential(OrderedDict(pairs))
+
+        def forward(self, x):
+            return self.layers(x)
+    """
+    assert found(src, max_saturating_depth=3) == [("GCK001", 5), ("GCK001", 8)]
+
+
 def test_names_through_torch_nn_modules_submodules() -> None:
     src = """
     import torch.nn.modules.activation as A

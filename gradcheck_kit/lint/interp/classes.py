@@ -13,6 +13,7 @@ from gradcheck_kit import catalog
 from gradcheck_kit.lint.interp.frames import (
     MAX_CALL_DEPTH,
     Frame,
+    map_entries,
     named_in,
 )
 from gradcheck_kit.lint.interp.imports import is_foreign
@@ -29,6 +30,7 @@ from gradcheck_kit.lint.interp.values import (
     Instance,
     ModuleVal,
     ProjectConst,
+    Repeated,
     SeqVal,
     Unknown,
     Value,
@@ -175,16 +177,30 @@ def container_entries(self: Machine, arg: Value) -> tuple[Entry, ...]:
         isinstance(arg, SeqVal)
         and arg.kind in ("list", "tuple")
         and arg.entries
-        and all(isinstance(e, SeqVal) and e.kind == "tuple" for e in arg.entries)
-    ):  # OrderedDict-style [("name", module), ...]
-        out: list[Entry] = []
-        for pair in arg.entries:
-            assert isinstance(pair, SeqVal)
-            plain = pair.plain()
-            if plain and len(plain) == 2:
-                out.append(plain[1])
-        return tuple(out)
+        and _all_pairs(arg.entries)
+    ):  # OrderedDict-style [("name", module), ...], pairs appended in a loop included
+        return map_entries(arg.entries, _second)
     return (arg,)
+
+
+def _all_pairs(entries: tuple[Entry, ...]) -> bool:
+    """Whether every entry (through loops: :class:`Repeated`) is a ``(name, module)`` pair."""
+    for entry in entries:
+        if isinstance(entry, Repeated):
+            if not entry.entries or not _all_pairs(entry.entries):
+                return False
+            continue
+        if not isinstance(entry, SeqVal) or entry.kind != "tuple":
+            return False
+        plain = entry.plain()
+        if plain is None or len(plain) != 2:
+            return False
+    return True
+
+
+def _second(pair: Value) -> Value:
+    plain = pair.plain() if isinstance(pair, SeqVal) else None
+    return plain[1] if plain is not None and len(plain) == 2 else Unknown()
 
 
 def call_function(
