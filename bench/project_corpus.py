@@ -23,11 +23,12 @@ label's ``commit``, then extract the tree into ``ROOT/owner+name``::
     g=/work/.mirror/owner+name/repo; out=ROOT/owner+name; mkdir -p "$out"
     git --git-dir="$g" archive HEAD | tar -x -C "$out"
 
-A real checkout has ``.git``; an extracted tree has no project-root marker, and then the
-linter consults no other file (call sites, configs): the script adds an empty ``.git``
-folder to each project directory that has none of ``pyproject.toml``, ``setup.cfg``,
-``.git`` (without one, call sites in other files and notebooks are not read: at commit
-01dc3f4 that turned 4 TP into FN and added 1 GCK002 FP on this corpus).
+A real checkout has ``.git``; an extracted tree has no project-root marker. The linter then
+takes the folder it is asked to lint as the project's root (``lint DIR``), so the corpus is
+measured both ways: as extracted, and with ``--add-marker`` (an empty ``.git`` folder added to
+each project directory that has none of ``pyproject.toml``, ``setup.cfg``, ``.git``). Before
+the folder fallback (commit 01dc3f4) an unmarked tree lost every call site in other files and
+notebooks: 4 TP became FN and 1 GCK002 FP appeared on this corpus.
 
 Snapshots may lack large blobs (data, images), which makes ``git archive`` stop; then
 extract the text files one by one (what the labels were made on)::
@@ -156,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", type=Path, default=HERE / "project_corpus.toml")
     parser.add_argument("--mode", choices=["structural", "default", "both"], default="both")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each TP/FP/FN")
+    parser.add_argument(
+        "--add-marker",
+        action="store_true",
+        help="add an empty .git to project folders with no root marker (as a checkout has)",
+    )
     args = parser.parse_args(argv)
 
     projects = tomllib.loads(args.labels.read_text())["project"]
@@ -164,9 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = [p["repo"] for p, d in present if not d.is_dir()]
     present = [(p, d) for p, d in present if d.is_dir()]
     for _, project_dir in present:
-        # an extracted tree is not a checkout: without a root marker the linter does not treat
-        # the folder as one project and consults no other file (see the module docstring)
-        if not any((project_dir / m).exists() for m in ROOT_MARKERS):
+        # a checkout has .git; an extracted tree has no marker, the folder named is its root
+        if args.add_marker and not any((project_dir / m).exists() for m in ROOT_MARKERS):
             (project_dir / ".git").mkdir()
             print(f"added an empty .git root marker to {project_dir}")
     if missing:
