@@ -72,6 +72,19 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     "config_yaml_shallow": None,
     "config_toml_deep": ("lab/model.py", 9, "from settings/config.toml (model.sizes)"),
     "config_toml_shallow": None,
+    # values read in the model file itself: a YAML config loaded at module level; a JSON config
+    # opened next to the file inside ``__init__`` (``[width] * depth``); its own argparse string
+    # default parsed by a comprehension over ``split(",")``
+    "model_config_deep": ("model.py", 17, "n_layers = 8 from configs/model.yaml (model.n_layers)"),
+    "model_config_shallow": None,
+    "model_json_deep": ("model.py", 17, "n_layers = 8 from config.json (model.n_layers)"),
+    "model_json_shallow": None,
+    "argparse_same_deep": ("model.py", 11, "--hidden default '128,128,128,128,128,128,128,128'"),
+    "argparse_same_shallow": None,
+    # an argparse string default in another file parsed by ``list(map(int, s.split(",")))``,
+    # then grown by ``insert(0, in_dim)`` and ``append(1)`` before the call (9 sizes, 8 layers)
+    "split_list_deep": ("model.py", 9, "--hidden default '64,64,64,64,64,64,64' at train.py:8"),
+    "split_list_shallow": None,
 }
 
 

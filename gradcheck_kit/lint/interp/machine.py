@@ -36,9 +36,18 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from gradcheck_kit import catalog
+from gradcheck_kit.lint.caller_values import CallerValues
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.facts import Event
-from gradcheck_kit.lint.interp import classes, events, expressions, imports, objects, statements
+from gradcheck_kit.lint.interp import (
+    classes,
+    events,
+    expressions,
+    imports,
+    objects,
+    own_values,
+    statements,
+)
 from gradcheck_kit.lint.interp.frames import (
     BoundMethod,
     BudgetExceeded,
@@ -137,6 +146,8 @@ class Machine:
         self.unread_inits: dict[int, tuple[str, object]] = {}  # origin -> (init, call node)
         self.no_bias: set[int] = set()  # affine layer origins built with bias=False
         self.star_modules: tuple[str, ...] = ()
+        #: the file's own option defaults and config reads (False: not looked at yet)
+        self.own: CallerValues | bool | None = False
         self.models = MODELS
         if extend_saturating or extend_normalization:
             self.models = with_configured(MODELS, self.extra_saturating, self.extra_norm)
@@ -232,6 +243,10 @@ class Machine:
         if method is None:
             return Unknown()
         result: Value = method(self, node, frame)
+        if type(result) is Unknown and type(node) in _READ_OWN and self.own is not None:
+            found = self.read_own(node)
+            if found is not None:
+                return found
         return result
 
     def call(
@@ -475,6 +490,10 @@ class Machine:
     super_init = objects.super_init
     all_layers = objects.all_layers
 
+    # the file's own option defaults and config reads
+    own_readers = own_values.own_readers
+    read_own = own_values.read_own
+
     # events
     layer_inits = events.layer_inits
     exploding_init = events.exploding_init
@@ -521,6 +540,10 @@ def extract(
         tuple(machine.data_files.values()),
     )
 
+
+#: expressions that may read an option default or a config value (``args.n``, ``cfg["n"]``,
+#: ``cfg.get("n")``)
+_READ_OWN = frozenset({ast.Attribute, ast.Subscript, ast.Call})
 
 #: ast expression type -> its evaluator (``eval_Name`` for ``ast.Name``, ...).
 EVALUATORS: dict[type[ast.AST], Callable[[Machine, Any, Frame], Value]] = {
