@@ -85,6 +85,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # then grown by ``insert(0, in_dim)`` and ``append(1)`` before the call (9 sizes, 8 layers)
     "split_list_deep": ("model.py", 9, "--hidden default '64,64,64,64,64,64,64' at train.py:8"),
     "split_list_shallow": None,
+    # every returned output counts: ``return encoded, decoded`` holds the whole chain (a helper
+    # in another module builds both halves); the twin's decoder starts with a LayerNorm
+    "outputs_deep": ("model.py", 8, "mlp(depth=5); mlp(depth=3)"),
+    "outputs_shallow": None,
 }
 
 

@@ -54,7 +54,7 @@ from gradcheck_kit.lint.interp.frames import (
     Frame,
     Loop,
     Root,
-    first_data,
+    outputs,
     rebase,
     spread_args,
 )
@@ -83,7 +83,7 @@ from gradcheck_kit.lint.interp.values import (
     looks_like_norm,
 )
 from gradcheck_kit.lint.project import LoadedModule, Project, ProjectFile
-from gradcheck_kit.lint.sketch import Layer, Node, Repeat, Seq, seq
+from gradcheck_kit.lint.sketch import Branches, Layer, Node, Repeat, Seq, seq
 
 STEP_BUDGET = 400_000  # abstract evaluation steps per file; past it, values become Unknown
 #: of those, the steps spent in other modules' code; past it, their callables are what an
@@ -337,10 +337,14 @@ class Machine:
 
     def instance_node(self, instance: Instance) -> Node | None:
         result = self.forward_value(instance)
-        data = first_data(result, instance.origin_token)
-        if data is None:
+        found = outputs(result, instance.origin_token)
+        if not found:
             return None
-        return seq(data.path)
+        if len(found) == 1:
+            return seq(found[0].path)
+        # every returned output counts (``return encoded, decoded``; two heads): each path is
+        # walked, and the deepest chain is the one reported
+        return Branches("alt", tuple(seq(data.path) for data in found))
 
     def module_node(self, value: Value | None) -> Node | None:
         """The sketch of calling ``value`` as a module, if it is one."""
