@@ -89,6 +89,14 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # in another module builds both halves); the twin's decoder starts with a LayerNorm
     "outputs_deep": ("model.py", 8, "mlp(depth=5); mlp(depth=3)"),
     "outputs_shallow": None,
+    # a user class from another module is decided by what its forward computes, not its name:
+    # a ``LayerNorm`` that only rescales is no reset (its twin centres and divides by a spread);
+    # a ``Standardize`` dividing by ``x.std()`` alone is none either (its twin subtracts the mean
+    # and multiplies by ``torch.rsqrt(var + eps)``: a normalization, whatever its name)
+    "user_norm_deep": ("model.py", 14, "parameter 'depth' (default 8)"),
+    "user_norm_shallow": None,
+    "standardize_deep": ("model.py", 14, "parameter 'depth' (default 8)"),
+    "standardize_shallow": None,
 }
 
 

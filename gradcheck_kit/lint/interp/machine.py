@@ -146,6 +146,8 @@ class Machine:
         self.unread_inits: dict[int, tuple[str, object]] = {}  # origin -> (init, call node)
         self.no_bias: set[int] = set()  # affine layer origins built with bias=False
         self.star_modules: tuple[str, ...] = ()
+        #: id(class node) -> what its methods compute: "norm", "not" or "by name"
+        self.norm_verdicts: dict[int, str] = {}
         #: the file's own option defaults and config reads (False: not looked at yet)
         self.own: CallerValues | bool | None = False
         self.models = MODELS
