@@ -15,6 +15,7 @@ from typing import Any
 
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.config_reads import ConfigReads
+from gradcheck_kit.lint.derived_values import MAX_HOPS, TYPES, Derivations
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
 
@@ -97,6 +98,7 @@ class CallerValues:
         self.options = Options(loaded.tree, display, loaded.file.path)
         self.configs = Configs(project, loaded)
         self.files = ConfigReads(project, loaded, display)
+        self.derived = Derivations(loaded.tree, self._python)
 
     def literal(
         self, node: ast.expr, notes: list[str], files: list[DataFile] | None = None
@@ -104,6 +106,11 @@ class CallerValues:
         """``node`` if it is a literal; the literal it reads (an option default, a config
         field's default, a value in a config file), with a note saying where that is; else
         None. The config files read are added to ``files``."""
+        return self._read(node, notes, files if files is not None else [], MAX_HOPS)
+
+    def _read(
+        self, node: ast.expr, notes: list[str], files: list[DataFile], hops: int
+    ) -> ast.expr | None:
         if literal(node):
             return node
         folded = constant(node)
@@ -111,13 +118,31 @@ class CallerValues:
             return literal_node(folded[0], node)
         found = self.options.value(node, notes) or self.configs.value(node, notes)
         if found is None:
-            read = self.files.value(node, notes, files if files is not None else [])
+            read = self.files.value(node, notes, files)
             found = literal_node(read[0], node) if read is not None else None
+        if found is None and hops > 0:
+            kept = len(notes)
+            derived = self.derived.value(node, notes, files, hops - 1)
+            if derived is not None:
+                found = literal_node(derived[0], node)
+            else:
+                del notes[kept:]  # what a failed derivation read is not a source
         return found
+
+    def _python(
+        self, node: ast.expr, notes: list[str], files: list[DataFile], hops: int
+    ) -> tuple[Any] | None:
+        found = self._read(node, notes, files, hops)
+        if found is None:
+            return None
+        try:
+            return (ast.literal_eval(found),)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
 
 
 #: argparse's ``type=`` callables applied to a string default, as argparse does.
-_TYPES = {"int": int, "float": float, "str": str}
+_TYPES = TYPES
 
 
 class Options:

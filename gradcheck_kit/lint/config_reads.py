@@ -327,6 +327,8 @@ class ConfigReads:
             if (scope, node.id) in self.local:
                 return self.holders.get((scope, node.id))
             return self.holders.get((id(self.loaded.tree), node.id))
+        if isinstance(node, ast.Call) and (spec := self._load(node, scope, {})) is not None:
+            return spec, ()  # ``json.load(open(P))["sizes"]``: read where it is loaded
         if isinstance(node, ast.Subscript):
             base = self._resolve(node.value, scope)
             key = node.slice
@@ -383,7 +385,7 @@ class ConfigReads:
     def value(self, node: ast.expr, notes: list[str], files: list[DataFile]) -> tuple[Any] | None:
         """The plain value a config file gives ``node`` (with a note naming the file and key;
         the files read are added to ``files``); else None."""
-        if not self.holders:
+        if not self.imports:  # no loader imported: nothing is read from a config file
             return None
         try:
             held = self._resolve(node, self.scope_of.get(id(node), id(self.loaded.tree)))

@@ -404,6 +404,14 @@ def _load_notebook(path: str, size: int, mtime: int, file: ProjectFile) -> Loade
     return loaded
 
 
+def indexed(file: ProjectFile, tree: ast.Module) -> LoadedModule:
+    """The file being linted as a :class:`LoadedModule` of its own ``tree`` (the one its
+    interpretation walks), so that what reads a caller module can read it too."""
+    loaded = LoadedModule(file, tree, "", (0, 0), os.path.basename(file.path) == "__init__.py")
+    _index(loaded)
+    return loaded
+
+
 def _index(loaded: LoadedModule) -> None:
     mutated: set[str] = set()
     for stmt in loaded.tree.body:
@@ -493,6 +501,7 @@ __all__ = [
     "Project",
     "ProjectFile",
     "forget",
+    "indexed",
     "module_name",
     "package_root",
     "project_root",

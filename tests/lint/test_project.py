@@ -88,6 +88,31 @@ CASES: dict[str, tuple[str, int, str] | None] = {
         "at experiments/plane_wave.py:5 (through MLP(sizes) at models/pinn.py:11)",
     ),
     "module_wrapper_shallow": None,
+    # values read in the model file itself: a YAML config loaded at module level; a JSON config
+    # opened next to the file inside ``__init__`` (``[width] * depth``); its own argparse string
+    # default parsed by a comprehension over ``split(",")``
+    "model_config_deep": ("model.py", 17, "n_layers = 8 from configs/model.yaml (model.n_layers)"),
+    "model_config_shallow": None,
+    "model_json_deep": ("model.py", 17, "n_layers = 8 from config.json (model.n_layers)"),
+    "model_json_shallow": None,
+    "argparse_same_deep": ("model.py", 11, "--hidden default '128,128,128,128,128,128,128,128'"),
+    "argparse_same_shallow": None,
+    # an argparse string default in another file parsed by ``list(map(int, s.split(",")))``,
+    # then grown by ``insert(0, in_dim)`` and ``append(1)`` before the call (9 sizes, 8 layers)
+    "split_list_deep": ("model.py", 9, "--hidden default '64,64,64,64,64,64,64' at train.py:8"),
+    "split_list_shallow": None,
+    # every returned output counts: ``return encoded, decoded`` holds the whole chain (a helper
+    # in another module builds both halves); the twin's decoder starts with a LayerNorm
+    "outputs_deep": ("model.py", 8, "mlp(depth=5); mlp(depth=3)"),
+    "outputs_shallow": None,
+    # a user class from another module is decided by what its forward computes, not its name:
+    # a ``LayerNorm`` that only rescales is no reset (its twin centres and divides by a spread);
+    # a ``Standardize`` dividing by ``x.std()`` alone is none either (its twin subtracts the mean
+    # and multiplies by ``torch.rsqrt(var + eps)``: a normalization, whatever its name)
+    "user_norm_deep": ("model.py", 14, "parameter 'depth' (default 8)"),
+    "user_norm_shallow": None,
+    "standardize_deep": ("model.py", 14, "parameter 'depth' (default 8)"),
+    "standardize_shallow": None,
 }
 
 

@@ -17,6 +17,7 @@ from gradcheck_kit.lint.interp.frames import (
     named_in,
 )
 from gradcheck_kit.lint.interp.imports import is_foreign
+from gradcheck_kit.lint.interp.normalizes import computes_statistics, normalizes
 from gradcheck_kit.lint.interp.syntax import (
     full_name,
 )
@@ -83,7 +84,13 @@ def class_kind(self: Machine, info: ClassInfo) -> Layer | None:
     bases = info.torch_bases()
     if bases & catalog.NORMALIZATION_MODULES or named_in(info, self.extra_norm):
         return Layer("norm", info.name)
-    if looks_like_norm(info.name) and not info.find_method("__iter__"):
+    verdict = self.norm_verdicts.get(id(info.node))
+    if verdict is None:
+        verdict = _norm_verdict(info)
+        self.norm_verdicts[id(info.node)] = verdict
+    if verdict == "norm":
+        return Layer("norm", info.name)
+    if verdict == "by name" and looks_like_norm(info.name) and not info.find_method("__iter__"):
         return Layer("norm", info.name)
     for base in bases:
         act = catalog.SATURATING_MODULES.get(base)
@@ -92,6 +99,18 @@ def class_kind(self: Machine, info: ClassInfo) -> Layer | None:
     if named_in(info, self.extra_saturating):
         return Layer("saturating", info.name)
     return None
+
+
+def _norm_verdict(info: ClassInfo) -> str:
+    """A module class with its own forward is decided by what its methods compute
+    (:mod:`~gradcheck_kit.lint.interp.normalizes`): "norm" where they divide by a spread,
+    "not" where it is named like a normalization but computes no statistic at all (its forward
+    is then interpreted), else "by name"."""
+    if catalog.MODULE_FORWARD not in info.methods:
+        return "by name"
+    if normalizes(info):
+        return "norm"
+    return "by name" if computes_statistics(info) else "not"
 
 
 def instantiate(

@@ -16,6 +16,7 @@ from gradcheck_kit.lint.interp.folding import (
     count_of,
     fold,
     hashable,
+    sourced,
 )
 from gradcheck_kit.lint.interp.frames import (
     BoundMethod,
@@ -23,6 +24,7 @@ from gradcheck_kit.lint.interp.frames import (
     Spread,
     Super,
     common_prefix,
+    first_source,
     flatten_any,
 )
 from gradcheck_kit.lint.interp.models.init import (
@@ -393,7 +395,8 @@ def eval_Subscript(self: Machine, node: ast.Subscript, frame: Frame) -> Value:
                     picked = plain[slice(lo.value, hi.value, step.value)]  # type: ignore[attr-defined]
                 except (TypeError, ValueError):
                     return Unknown()
-                return SeqVal(tuple(picked), owner.kind if owner.kind != "sequential" else "list")
+                kind = owner.kind if owner.kind != "sequential" else "list"
+                return sourced(picked, first_source(owner), kind)  # ``sizes[1:]`` counts too
             if all(isinstance(p, Const) for p in (lo, hi, step)):
                 uniform = sliced_repeat(owner, slice(lo.value, hi.value, step.value))  # type: ignore[attr-defined]
                 if uniform is not None:

@@ -47,6 +47,30 @@ def range_of(args: list[Value]) -> Value:
     return SeqVal((Repeated(Count(len(numbers), source), (Unknown(),)),))
 
 
+def sourced(entries: list[Value], source: str | None, kind: str = "list") -> SeqVal:
+    """A list of known elements that came from ``source`` (an option default, a config value):
+    iterating it counts ``len(entries)`` passes that name it, as ``range(depth)`` does."""
+    if not source:
+        return SeqVal(tuple(entries), kind)
+    if len(entries) <= UNROLL_LIMIT:
+        return SeqVal((Repeated(Count(len(entries), source), tuple(entries), unrolled=True),), kind)
+    return SeqVal((Repeated(Count(len(entries), source), (entries[0],)),), kind)
+
+
+def split_string(value: Const, args: list[Value]) -> Value:
+    """``"64,64,64".split(",")``: the parts, counted from where the string came from."""
+    text = value.value
+    if len(args) > 1 or not isinstance(text, str) or len(text) > _MAX_FOLDED_LEN:
+        return Unknown()
+    sep = args[0] if args else Const(None)
+    if not isinstance(sep, Const) or not (sep.value is None or isinstance(sep.value, str)):
+        return Unknown()
+    if sep.value == "":
+        return Unknown()
+    parts = text.split(sep.value)
+    return sourced([Const(p, value.source) for p in parts], value.source)
+
+
 def count_of(value: Value) -> Count:
     if isinstance(value, Const) and isinstance(value.value, int):
         return Count(value.value, value.source)

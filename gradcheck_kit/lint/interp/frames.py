@@ -159,20 +159,41 @@ def common_prefix(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
     return n
 
 
-def first_data(value: Value, origin: object) -> Data | None:
-    if isinstance(value, Data):
-        return value if value.origin is origin else None
-    if isinstance(value, SeqVal):
-        for entry in flatten_any(value.entries):
-            found = first_data(entry, origin)
-            if found is not None:
-                return found
-    if isinstance(value, DictVal):
-        for item in value.items.values():
-            found = first_data(item, origin)
-            if found is not None:
-                return found
-    return None
+#: the most outputs of one forward whose paths are each analysed
+MAX_OUTPUTS = 8
+
+
+def outputs(value: Value, origin: object) -> list[Data]:
+    """The tensors computed from ``origin`` that ``value`` returns (``return encoded,
+    decoded``), without one whose path another extends (``encoded`` is a prefix of
+    ``decoded``): at most :data:`MAX_OUTPUTS`, in the order returned."""
+    found: list[Data] = []
+    stack: list[Value | Repeated] = [value]
+    while stack and len(found) < 4 * MAX_OUTPUTS:
+        current = stack.pop()
+        if isinstance(current, Data):
+            if current.origin is origin:
+                found.append(current)
+        elif isinstance(current, SeqVal):
+            stack.extend(reversed(list(flatten_any(current.entries))))
+        elif isinstance(current, DictVal):
+            stack.extend(reversed(list(current.items.values())))
+    kept: list[Data] = []
+    for data in found:
+        if any(_extends(other.path, data.path) for other in found):
+            continue  # another output runs on from it: that one holds its whole chain
+        if not any(_same(other.path, data.path) for other in kept):
+            kept.append(data)
+    return kept[:MAX_OUTPUTS]
+
+
+def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def _extends(longer: tuple[object, ...], shorter: tuple[object, ...]) -> bool:
+    """Whether ``longer`` is ``shorter`` followed by more (the same nodes, by identity)."""
+    return len(longer) > len(shorter) and all(a is b for a, b in zip(longer, shorter, strict=False))
 
 
 def rebase(value: Value, origin: object, onto: Data) -> Value:

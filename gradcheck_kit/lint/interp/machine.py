@@ -36,16 +36,25 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from gradcheck_kit import catalog
+from gradcheck_kit.lint.caller_values import CallerValues
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.facts import Event
-from gradcheck_kit.lint.interp import classes, events, expressions, imports, objects, statements
+from gradcheck_kit.lint.interp import (
+    classes,
+    events,
+    expressions,
+    imports,
+    objects,
+    own_values,
+    statements,
+)
 from gradcheck_kit.lint.interp.frames import (
     BoundMethod,
     BudgetExceeded,
     Frame,
     Loop,
     Root,
-    first_data,
+    outputs,
     rebase,
     spread_args,
 )
@@ -74,7 +83,7 @@ from gradcheck_kit.lint.interp.values import (
     looks_like_norm,
 )
 from gradcheck_kit.lint.project import LoadedModule, Project, ProjectFile
-from gradcheck_kit.lint.sketch import Layer, Node, Repeat, Seq, seq
+from gradcheck_kit.lint.sketch import Branches, Layer, Node, Repeat, Seq, seq
 
 STEP_BUDGET = 400_000  # abstract evaluation steps per file; past it, values become Unknown
 #: of those, the steps spent in other modules' code; past it, their callables are what an
@@ -137,6 +146,10 @@ class Machine:
         self.unread_inits: dict[int, tuple[str, object]] = {}  # origin -> (init, call node)
         self.no_bias: set[int] = set()  # affine layer origins built with bias=False
         self.star_modules: tuple[str, ...] = ()
+        #: id(class node) -> what its methods compute: "norm", "not" or "by name"
+        self.norm_verdicts: dict[int, str] = {}
+        #: the file's own option defaults and config reads (False: not looked at yet)
+        self.own: CallerValues | bool | None = False
         self.models = MODELS
         if extend_saturating or extend_normalization:
             self.models = with_configured(MODELS, self.extra_saturating, self.extra_norm)
@@ -232,6 +245,10 @@ class Machine:
         if method is None:
             return Unknown()
         result: Value = method(self, node, frame)
+        if type(result) is Unknown and type(node) in _READ_OWN and self.own is not None:
+            found = self.read_own(node)
+            if found is not None:
+                return found
         return result
 
     def call(
@@ -322,10 +339,14 @@ class Machine:
 
     def instance_node(self, instance: Instance) -> Node | None:
         result = self.forward_value(instance)
-        data = first_data(result, instance.origin_token)
-        if data is None:
+        found = outputs(result, instance.origin_token)
+        if not found:
             return None
-        return seq(data.path)
+        if len(found) == 1:
+            return seq(found[0].path)
+        # every returned output counts (``return encoded, decoded``; two heads): each path is
+        # walked, and the deepest chain is the one reported
+        return Branches("alt", tuple(seq(data.path) for data in found))
 
     def module_node(self, value: Value | None) -> Node | None:
         """The sketch of calling ``value`` as a module, if it is one."""
@@ -475,6 +496,10 @@ class Machine:
     super_init = objects.super_init
     all_layers = objects.all_layers
 
+    # the file's own option defaults and config reads
+    own_readers = own_values.own_readers
+    read_own = own_values.read_own
+
     # events
     layer_inits = events.layer_inits
     exploding_init = events.exploding_init
@@ -523,6 +548,10 @@ def extract(
         tuple(machine.data_files.values()),
     )
 
+
+#: expressions that may read an option default or a config value (``args.n``, ``cfg["n"]``,
+#: ``cfg.get("n")``)
+_READ_OWN = frozenset({ast.Attribute, ast.Subscript, ast.Call})
 
 #: ast expression type -> its evaluator (``eval_Name`` for ``ast.Name``, ...).
 EVALUATORS: dict[type[ast.AST], Callable[[Machine, Any, Frame], Value]] = {

@@ -15,6 +15,7 @@ from gradcheck_kit import catalog
 from gradcheck_kit.lint.interp.folding import (
     hashable,
     range_of,
+    split_string,
 )
 from gradcheck_kit.lint.interp.frames import (
     BoundMethod,
@@ -104,6 +105,11 @@ def call_builtin(
         return value
     if name in ("zip", "enumerate"):
         return self.zip_enumerate(name, args)
+    if name == "map" and len(args) == 2 and isinstance(args[1], SeqVal):
+        convert = args[0]  # ``map(int, s.split(","))``: each element converted, the count kept
+        return SeqVal(
+            map_entries(args[1].entries, lambda v: self.call(convert, [v], {}, node, frame))
+        )
     if name == "getattr" and len(args) >= 2:
         owner, attr = args[0], args[1]
         if isinstance(attr, Const) and isinstance(attr.value, str):
@@ -294,6 +300,8 @@ def call_method(
     if isinstance(owner, Const) and isinstance(owner.value, str):
         if name in ("lower", "upper", "capitalize", "title", "strip", "casefold"):
             return Const(getattr(owner.value, name)(), owner.source)
+        if name == "split" and not kwargs:
+            return split_string(owner, args)
         if name in ("startswith", "endswith") and args and isinstance(args[0], Const):
             with contextlib.suppress(Exception):
                 return Const(getattr(owner.value, name)(args[0].value))

@@ -1,0 +1,236 @@
+"""Values a caller computes from values it reads (:mod:`gradcheck_kit.lint.caller_values`), as
+option strings are parsed in real code: ``args.hidden.split(",")``,
+``list(map(int, s.split(",")))``, ``[int(x) for x in s.split(",")]``, and a name bound once to
+one of those, then grown by ``layers.insert(0, in_dim)`` / ``layers.append(out_dim)`` before the
+call. Read from the syntax tree, never run; anything else is unknown (None)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+from gradcheck_kit.lint.config_files import DataFile
+
+#: conversions applied to each parsed element (argparse's ``type=`` callables too)
+TYPES: dict[str, Callable[[Any], Any]] = {"int": int, "float": float, "str": str}
+#: the most elements a derived list may have
+MAX_ELEMENTS = 10_000
+
+Read = Callable[[ast.expr, list[str], list[DataFile], int], "tuple[Any] | None"]
+
+
+def _name(node: ast.expr) -> str | None:
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class Derivations:
+    """Derived values of one caller module; ``read`` reads a value the caller gives directly
+    (a literal, an option default, a config value), with the hops left."""
+
+    def __init__(self, tree: ast.Module, read: Read) -> None:
+        self.tree = tree
+        self.read = read
+        self.bindings: _Bindings | None = None  # made on the first name to follow
+
+    def value(
+        self, node: ast.expr, notes: list[str], files: list[DataFile], hops: int
+    ) -> tuple[Any] | None:
+        """A value computed from values this reader can read, as option strings are parsed:
+        ``s.split(",")``, ``list(map(int, s.split(",")))``, ``[int(x) for x in s.split(",")]``,
+        and a name bound once in the call's scope to one of those (then grown in place only by
+        ``insert``/``append`` statements of literal-readable values before the call)."""
+        if isinstance(node, ast.Name):
+            return self._bound(node, notes, files, hops)
+        if isinstance(node, ast.ListComp):
+            return self._comprehension(node, notes, files, hops)
+        if not isinstance(node, ast.Call) or node.keywords:
+            return None
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "split" and len(node.args) <= 1:
+            text = self.read(func.value, notes, files, hops)
+            sep = self.read(node.args[0], notes, files, hops) if node.args else (None,)
+            if text is None or sep is None or not isinstance(text[0], str):
+                return None
+            if not (sep[0] is None or (isinstance(sep[0], str) and sep[0])):
+                return None
+            parts = text[0].split(sep[0], MAX_ELEMENTS)
+            return (parts,) if len(parts) <= MAX_ELEMENTS else None
+        name = _name(func)
+        if name in ("list", "tuple") and len(node.args) == 1:
+            inner = self.read(node.args[0], notes, files, hops)
+            if inner is None or not isinstance(inner[0], (list, tuple)):
+                return None
+            return (list(inner[0]) if name == "list" else tuple(inner[0]),)
+        if name == "map" and len(node.args) == 2 and _name(node.args[0]) in TYPES:
+            inner = self.read(node.args[1], notes, files, hops)
+            if inner is None or not isinstance(inner[0], (list, tuple)):
+                return None
+            return _converted(TYPES[str(_name(node.args[0]))], inner[0])
+        return None
+
+    def _comprehension(
+        self, node: ast.ListComp, notes: list[str], files: list[DataFile], hops: int
+    ) -> tuple[Any] | None:
+        """``[int(x) for x in s.split(",")]`` (one loop, no condition)."""
+        if len(node.generators) != 1:
+            return None
+        (loop,) = node.generators
+        if loop.ifs or loop.is_async or not isinstance(loop.target, ast.Name):
+            return None
+        var, elt = loop.target.id, node.elt
+        if isinstance(elt, ast.Name) and elt.id == var:
+            convert: Any = None
+        elif (
+            isinstance(elt, ast.Call)
+            and _name(elt.func) in TYPES
+            and len(elt.args) == 1
+            and not elt.keywords
+            and _name(elt.args[0]) == var
+        ):
+            convert = TYPES[str(_name(elt.func))]
+        else:
+            return None
+        inner = self.read(loop.iter, notes, files, hops)
+        if inner is None or not isinstance(inner[0], (list, tuple)):
+            return None
+        return (list(inner[0]),) if convert is None else _converted(convert, inner[0])
+
+    def _bound(
+        self, node: ast.Name, notes: list[str], files: list[DataFile], hops: int
+    ) -> tuple[Any] | None:
+        if self.bindings is None:
+            self.bindings = _Bindings(self.tree)
+        found = self.bindings.value(node)
+        if found is None:
+            return None
+        value_node, grows = found
+        value = self.read(value_node, notes, files, hops)
+        if value is None or not grows:
+            return value
+        if not isinstance(value[0], list):
+            return None
+        grown = list(value[0])
+        for method, args in grows:
+            read = [self.read(a, notes, files, hops) for a in args]
+            if any(r is None for r in read):
+                return None
+            if method == "append":
+                grown.append(read[0][0])  # type: ignore[index]
+            elif isinstance(read[0][0], int) and not isinstance(read[0][0], bool):  # type: ignore[index]
+                grown.insert(read[0][0], read[1][0])  # type: ignore[index]
+            else:
+                return None
+            if len(grown) > MAX_ELEMENTS:
+                return None
+        return (grown,)
+
+
+#: how many derivations (a name, a split, a conversion) a value is followed through
+MAX_HOPS = 6
+
+
+def _converted(convert: Any, values: list[Any] | tuple[Any, ...]) -> tuple[Any] | None:
+    """``map(int, values)``, or None where a value does not convert."""
+    try:
+        return ([convert(v) for v in values if not isinstance(v, (list, dict))],)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+class _Bindings:
+    """Names bound once in their scope (a function, or the module outside functions), with the
+    value bound and the ``name.insert(i, v)`` / ``name.append(v)`` statements that follow the
+    binding in the same block. A name stored again, changed in any other way, or grown inside
+    another block is not followed."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.scope_of: dict[int, int] = {}
+        stores: dict[tuple[int, str], int] = {}
+        self.values: dict[tuple[int, str], tuple[ast.expr, list[ast.stmt], int]] = {}
+        grows: dict[tuple[int, str], list[ast.stmt]] = {}
+        spoiled: set[tuple[int, str]] = set()
+        stack: list[tuple[ast.AST, int]] = [(tree, id(tree))]
+        while stack:
+            node, scope = stack.pop()
+            self.scope_of[id(node)] = scope
+            inner = scope
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                inner = id(node)
+                for arg in ast.walk(node.args):
+                    if isinstance(arg, ast.arg):
+                        stores[(inner, arg.arg)] = 2  # a parameter: whatever a call passes
+            elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                stores[(scope, node.id)] = stores.get((scope, node.id), 0) + 1
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                stores[(scope, node.target.id)] = 2
+            elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(
+                node.ctx, ast.Load
+            ):
+                if isinstance(node.value, ast.Name):
+                    spoiled.add((scope, node.value.id))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                if isinstance(owner, ast.Name) and node.func.attr not in _READERS:
+                    spoiled.add((scope, owner.id))
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(node, field, None)
+                if isinstance(block, list):
+                    for index, stmt in enumerate(block):
+                        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                            target = stmt.targets[0]
+                            if isinstance(target, ast.Name):
+                                self.values[(inner, target.id)] = (stmt.value, block, index)
+                        elif (grow := _grows(stmt)) is not None:
+                            grows.setdefault((inner, grow[0]), []).append(stmt)
+            stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+        self.grows: dict[tuple[int, str], list[ast.stmt]] = grows
+        for key in list(self.values):
+            if stores.get(key) != 1:
+                del self.values[key]
+        self.spoiled = spoiled
+
+    def value(self, node: ast.Name) -> tuple[ast.expr, list[tuple[str, list[ast.expr]]]] | None:
+        scope = self.scope_of.get(id(node))
+        if scope is None:
+            return None
+        key = (scope, node.id)
+        found = self.values.get(key)
+        if found is None:
+            return None
+        if key in self.spoiled:
+            return None
+        value, block, index = found
+        statements = self.grows.get(key, [])
+        ordered = [s for s in block[index + 1 :] if s in statements]
+        if len(ordered) != len(statements) or any(s.lineno >= node.lineno for s in ordered):
+            return None  # grown elsewhere (in a branch, a loop) or after the call
+        grows: list[tuple[str, list[ast.expr]]] = []
+        for stmt in ordered:
+            found_grow = _grows(stmt)
+            assert found_grow is not None
+            grows.append((found_grow[1], found_grow[2]))
+        return value, grows
+
+
+#: methods that read a list without changing it, or that :class:`_Bindings` follows
+_READERS = frozenset({"insert", "append", "index", "count", "copy", "split", "strip", "get"})
+
+
+def _grows(stmt: ast.stmt) -> tuple[str, str, list[ast.expr]] | None:
+    """(the list's name, ``insert``/``append``, the arguments) of ``name.insert(0, v)``."""
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return None
+    call = stmt.value
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return None
+    wanted = {"insert": 2, "append": 1}.get(func.attr)
+    if wanted is None or len(call.args) != wanted or call.keywords:
+        return None
+    if any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    return func.value.id, func.attr, list(call.args)
+
+
+__all__ = ["MAX_HOPS", "TYPES", "Derivations"]

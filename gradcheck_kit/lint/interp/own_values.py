@@ -1,0 +1,96 @@
+"""Values the file being linted reads from outside its Python expressions, as its callers'
+values are read (:mod:`gradcheck_kit.lint.caller_values`): its own argparse option defaults
+(``args.n_layers``), config-class field defaults, and config files it loads by a literal path
+(``cfg = yaml.safe_load(open("config.yaml")); n = cfg["model"]["n_layers"]``).
+
+The machine asks only where its own evaluation gave up (an attribute, a subscript or a ``get``
+that evaluated to :class:`~gradcheck_kit.lint.interp.values.Unknown`), only in this file's
+code, and only when the file mentions a parser or a config loader at all; what these readers
+cannot tell stays unknown.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from gradcheck_kit.lint.caller_values import CallerValues
+from gradcheck_kit.lint.config_files import DataFile
+from gradcheck_kit.lint.config_reads import LOADERS
+from gradcheck_kit.lint.interp.folding import sourced
+from gradcheck_kit.lint.interp.values import Const, Value
+from gradcheck_kit.lint.project import indexed
+
+if TYPE_CHECKING:
+    from gradcheck_kit.lint.interp.machine import Machine
+
+_MODULES = frozenset(name.split(".")[0] for name in LOADERS) | {"hydra"}
+
+
+def _reads_outside(tree: ast.Module) -> bool:
+    """Whether the file defines argparse options or imports a config loader."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "add_argument":
+            return True
+        if isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] in _MODULES for a in node.names
+        ):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in _MODULES:
+            return True
+    return False
+
+
+def own_readers(self: Machine) -> CallerValues | None:
+    """The readers of the file being linted, made on first use (None: it reads nothing from
+    outside)."""
+    if self.own is False:
+        project = self.project
+        own = None
+        if _reads_outside(self.module):
+            own = CallerValues(
+                project,
+                indexed(project.current, self.module),
+                project.display(project.current.path),
+            )
+        self.own = own
+    return self.own  # type: ignore[return-value]
+
+
+def read_own(self: Machine, node: ast.expr) -> Value | None:
+    """The value the file's own parser or config gives ``node``, as a constant naming where it
+    came from; None where it gives none."""
+    if self.in_foreign:
+        return None
+    readers = self.own_readers()
+    if readers is None:
+        return None
+    notes: list[str] = []
+    files: list[DataFile] = []
+    try:
+        found = readers.literal(node, notes, files)
+    except RecursionError:
+        return None
+    if found is None or not notes:
+        return None
+    try:
+        value = ast.literal_eval(found)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, dict):  # a part of a config: what is read from it names its key
+        return None
+    for data in files:  # an edit of the config re-lints this file
+        self.data_files[data.path] = data
+    return _value(value, notes[-1])
+
+
+def _value(value: object, note: str) -> Value:
+    """Plain data read from outside as the machine's values: a list counts its elements from
+    ``note`` (``for h in hidden`` is as deep as the option's list is long)."""
+    if isinstance(value, (list, tuple)):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return sourced([_value(v, note) for v in value], note, kind)
+    return Const(value, note)
+
+
+__all__ = ["own_readers", "read_own"]
