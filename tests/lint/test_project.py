@@ -88,6 +88,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
         "at experiments/plane_wave.py:5 (through MLP(sizes) at models/pinn.py:11)",
     ),
     "module_wrapper_shallow": None,
+    # Hydra's compose API: ``initialize(config_path=...)`` as a statement, then ``compose`` with
+    # an override that picks the group option whose ``# @package model`` header places it
+    "hydra_compose_deep": ("nets.py", 9, "n_layers = 8 from conf/model/deep.yaml (model.n_layers)"),
+    "hydra_compose_shallow": None,
     # values read in the model file itself: a YAML config loaded at module level; a JSON config
     # opened next to the file inside ``__init__`` (``[width] * depth``); its own argparse string
     # default parsed by a comprehension over ``split(",")``
