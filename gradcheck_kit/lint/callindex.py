@@ -29,6 +29,7 @@ from pathlib import Path
 
 from gradcheck_kit._io import ignore_in_git, write_atomic
 from gradcheck_kit._version import __version__
+from gradcheck_kit.lint.prefilter import SATURATING_WORDS
 
 #: Past this many Python files, the rest of a project is not indexed (a home folder with a
 #: ``.git``): call sites there are not seen.
@@ -42,7 +43,10 @@ SKIPPED_DIRS = frozenset(
 )
 #: The pseudo path of a cache entry's "files that name these classes" (see the docstring).
 CALLERS_PREFIX = "<callers-of>"
-_FORMAT = 4
+_FORMAT = 5
+#: The words of the saturating rules' prefilter, as bytes: a file that holds one (lowercased) is
+#: marked ``!`` (the project-aware prefilter, :mod:`gradcheck_kit.lint.prefilter`, asks).
+_SATURATING = tuple(word.encode() for word in SATURATING_WORDS)
 #: After this many marks looked up in one run, a mark -> files table is built (a lookup before
 #: it searches every file's marks: cheaper for the few classes of a pre-commit run).
 _FINDS_BEFORE_TABLE = 64
@@ -204,7 +208,8 @@ def index(root: str) -> CallIndex:
 def _names(data: bytes) -> tuple[str, str]:
     """`` a b c `` (sorted, padded for substring tests): the names ``data`` calls (``a(``), and
     its marks: ``.a`` for a name called as an attribute (``m.a(``), ``=a`` for a name imported,
-    ``*`` for a star import and ``~a`` for ``a`` imported ``as`` another name."""
+    ``*`` for a star import, ``~a`` for ``a`` imported ``as`` another name and ``!`` when it
+    mentions a saturating word (any case)."""
     called: set[bytes] = set()
     marks: set[bytes] = set()
     for word, dot in set(_CALLED_REVERSED.findall(data[::-1])):
@@ -226,6 +231,9 @@ def _names(data: bytes) -> tuple[str, str]:
             if b"*" in match.group(1):
                 marks.add(b"*")
         start = data.find(b"import", match.end())
+    lowered = data.lower()
+    if any(word in lowered for word in _SATURATING):
+        marks.add(b"!")
     return _padded(called), _padded(marks)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
-import io
 import multiprocessing
 import multiprocessing.context
 import os
@@ -20,7 +19,6 @@ import signal
 import sys
 import threading
 import time
-import tokenize
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint.cache import ConsultedFile, FileStamp, LintCache, content_hash
 from gradcheck_kit.lint.discovery import (
+    SourceError,
+    decode_source,
     discover_keyed,
     per_file_ignored,
     read_file,
@@ -59,33 +59,6 @@ if TYPE_CHECKING:
     from gradcheck_kit.lint.project import ProjectFile
 
 
-class SourceError(Exception):
-    """A file's bytes cannot be turned into Python source text."""
-
-
-def decode_source(data: bytes) -> str:
-    """Decode as Python does: a BOM or a PEP 263 coding line, else UTF-8."""
-    if b"\x00" in data:
-        raise SourceError("contains NUL bytes (binary file?)")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:
-        if "invalid or missing" in str(exc):
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError as bad:
-                raise SourceError(
-                    f"cannot decode as utf-8 ({bad.reason} at byte {bad.start}); save the file "
-                    "as UTF-8 or declare its encoding (PEP 263)"
-                ) from bad
-        raise SourceError(f"bad encoding declaration: {exc}") from exc
-    try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise SourceError(f"cannot decode as {encoding}: {exc}") from exc
-    return text[1:] if text.startswith("\ufeff") else text
-
-
 def lint_source(
     text: str,
     path: str = "<string>",
@@ -99,18 +72,22 @@ def lint_source(
     from gradcheck_kit.lint.analyze import analyze, ends_before_a_layer, maximal_runs
     from gradcheck_kit.lint.facts import FileFacts, FileRun
     from gradcheck_kit.lint.locate import Locator
+    from gradcheck_kit.lint.prefilter import reached
     from gradcheck_kit.lint.project import Project
-    from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
+    from gradcheck_kit.lint.rules import RuleContext, may_fire, saturating, selected_rules
 
     config = config or Config()
     if file_noqa(text):
         return []
-    rules = selected_rules(config.select, config.ignore + per_file_ignored(path, config))
+    chosen = selected_rules(config.select, config.ignore + per_file_ignored(path, config))
     lowered = text.lower()
-    rules = [r for r in rules if may_fire(r, text, config.extend_saturating, lowered=lowered)]
+    rules = [r for r in chosen if may_fire(r, text, config.extend_saturating, lowered=lowered)]
     tree = parse(text, path)  # a broken file is reported even where no rule can fire
     if tree is None:
         return []
+    held = [r for r in chosen if r not in rules and saturating(r)]
+    if held and reached(tree, text, path, config.extend_saturating, consulted):
+        rules = [r for r in chosen if r in rules or r in held]  # the activation is elsewhere
     rules = [rule for rule in rules if rule.screen is None or rule.screen(tree)]
     if not rules:
         return []
@@ -325,10 +302,11 @@ def lint_paths(
     """
     config = config or Config()
     paths = list(paths)
-    from gradcheck_kit.lint import callindex, callsites, project
+    from gradcheck_kit.lint import callindex, callsites, prefilter, project
 
     project.forget()  # the tree may have changed since the last run in this process
     callsites.forget()
+    prefilter.forget()
     callindex.use_directory(cache_dir)  # the call index is kept with the cache (or in memory)
     unreadable: list[LintError] = []
     found = [

@@ -72,6 +72,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     "config_yaml_shallow": None,
     "config_toml_deep": ("lab/model.py", 9, "from settings/config.toml (model.sizes)"),
     "config_toml_shallow": None,
+    # the activation's name passed by a caller ("sigmoid") and mapped by a table in another
+    # module: the model file names no saturating activation (the project-aware prefilter)
+    "string_act_deep": ("pkg/models.py", 20, "FNN([2] + [50] * 8 + [1], 'sigmoid') at train.py:3"),
+    "string_act_shallow": None,
 }
 
 
