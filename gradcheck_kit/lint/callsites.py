@@ -15,8 +15,9 @@ callee resolves to the class - through ``from m import C [as D]``, ``import m [a
 package re-exports and star imports - and returns their literal arguments. Every failure (an
 unreadable or unparsable file, a starred argument, an unresolvable name) is "no call site".
 
-Notebooks are callers too: the project's ``.ipynb`` files are indexed the same way (a separate
-walk, :func:`_notebook_index`), a notebook that names the class is read as its code cells joined
+Notebooks are callers too: the project's ``.ipynb`` files are in the same index (every name a
+notebook calls or imports; kept and digested as a ``.py`` file is, so editing a notebook caller
+re-lints the model file), a notebook that names the class is read as its code cells joined
 (:meth:`Project.load_notebook`: IPython lines made ``pass``), its imports resolve as a script's
 in its folder, and a call site in it is named by cell (``analysis.ipynb:cell 3:2``).
 """
@@ -24,21 +25,16 @@ in its folder, and a call site in it is named by cell (``analysis.ipynb:cell 3:2
 from __future__ import annotations
 
 import ast
-import os
 import re
-import stat
 from dataclasses import dataclass
-from functools import lru_cache
 
 from gradcheck_kit.lint import callindex
 from gradcheck_kit.lint.caller_values import CallerValues
-from gradcheck_kit.lint.callindex import MAX_FILES, SKIPPED_DIRS, mentioned
+from gradcheck_kit.lint.callindex import MAX_FILES
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.interp.syntax import dotted_name
-from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES, LoadedModule, Project
+from gradcheck_kit.lint.project import LoadedModule, Project
 
-#: Past this many notebooks, the rest are not indexed.
-MAX_NOTEBOOKS = 500
 #: At most this many call sites of one class are interpreted (distinct argument lists).
 MAX_SITES = 8
 #: How many import hops a re-export may take (``pkg/__init__`` -> ``pkg/models`` -> file).
@@ -77,9 +73,8 @@ def call_sites(project: Project, name: str) -> list[CallSite]:
     sites: list[CallSite] = []
     seen: set[tuple[object, ...]] = set()
     project.looked_up.add(name)  # the cache key covers the files that name it (callindex)
-    callers = _index(project.root).callers(name)
-    callers += _notebook_index(project.root).get(name.encode(), ())
-    for path in callers:
+    callers = _index(project.root).callers(name)  # notebooks after the Python files
+    for path in sorted(callers, key=lambda path: path.endswith(".ipynb")):
         if path == project.current.path:
             continue
         loaded = project.load_notebook(path) if path.endswith(".ipynb") else project.load(path)
@@ -207,53 +202,6 @@ def _cell_note(note: str, display: str, loaded: LoadedModule) -> str:
     )
 
 
-@lru_cache(maxsize=8)
-def _notebook_index(root: str) -> dict[bytes, tuple[str, ...]]:
-    """Name -> the project's notebooks that call it or import it, read as :mod:`callindex` reads
-    a ``.py`` file (:func:`callindex.mentioned`, over the notebook's JSON bytes: outputs may add
-    names, which only costs a parse)."""
-    index: dict[bytes, list[str]] = {}
-    for path in _notebook_files(root):
-        try:
-            info = os.stat(path)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_NOTEBOOK_BYTES:
-                continue  # a FIFO or a device named ``.ipynb`` would block the read
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_NOTEBOOK_BYTES + 1)
-        except OSError:
-            continue
-        for name in mentioned(data):
-            index.setdefault(name.encode(), []).append(path)
-    return {name: tuple(paths) for name, paths in index.items()}
-
-
-def _notebook_files(root: str) -> list[str]:
-    """The project's ``.ipynb`` files, sorted, at most :data:`MAX_NOTEBOOKS`, from the folders
-    :func:`_python_files` walks (so never ``.ipynb_checkpoints``), and no further: the walk
-    stops where that one stops, after :data:`MAX_FILES` Python files."""
-    found: list[str] = []
-    python = 0
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in SKIPPED_DIRS
-            and not os.path.islink(os.path.join(folder, d))
-            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
-        )
-        for file in sorted(files):
-            if file.endswith(".py"):
-                python += 1
-                if python >= MAX_FILES:
-                    return found
-            elif file.endswith(".ipynb"):
-                found.append(os.path.realpath(os.path.join(folder, file)))
-                if len(found) >= MAX_NOTEBOOKS:
-                    return found
-    return found
-
-
 def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bool:
     """Whether ``func`` names the class: a bound name, or ``module.Class`` where ``module``
     (a name or a dotted chain) is bound to the class's module."""
@@ -327,7 +275,6 @@ def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
     callindex.forget()
     _OUTLINES.clear()
-    _notebook_index.cache_clear()
 
 
 __all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "call_sites", "forget"]

@@ -204,3 +204,46 @@ def test_a_saved_entry_with_the_wrong_names_is_not_trusted_past_its_stamp(
     (cached,) = cache.glob("lint-*.json")
     cached.unlink()
     assert [f.depth for f in lint_paths([project], Config(), cache_dir=cache).findings] == [8]
+
+
+def _notebook_project(tmp_path: Path) -> Path:
+    target = tmp_path / "notebook_caller_deep"
+    shutil.copytree(PROJECTS / "notebook_caller_deep", target)
+    return target
+
+
+def test_a_notebook_that_starts_building_the_model_relints_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notebooks are in the persisted index and in the model file's callers digest: a notebook
+    whose call said nothing literal (so the model file consulted no notebook) and now fixes
+    the depth re-lints the model file on a warm run."""
+    project = _notebook_project(tmp_path)
+    notebook = project / "notebooks" / "analysis.ipynb"
+    text = notebook.read_text()
+    _write(notebook, text.replace("Net(WIDTH, depth=8)", "Net(WIDTH, depth=DEPTH)"))
+    cache = tmp_path / "cache"
+    assert _depths(lint_paths([project], Config(), cache_dir=cache)) == [
+        ("GCK002", "stack.py", None)
+    ]
+    seen = _linted(monkeypatch)
+    _write(notebook, text)
+    warm = lint_paths([project], Config(), cache_dir=cache)
+    assert sorted(seen) == ["analysis.ipynb", "stack.py"]
+    assert _depths(warm) == [("GCK001", "stack.py", 8)]
+
+
+def test_a_warm_run_does_not_read_unchanged_notebooks_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _notebook_project(tmp_path)
+    cache = tmp_path / "cache"
+    cold = lint_paths([project], Config(), cache_dir=cache)
+    (saved,) = cache.glob("callindex-*.json")
+    assert any(path.endswith("analysis.ipynb") for path in json.loads(saved.read_text())["files"])
+    read = _indexed(monkeypatch)
+    helper = project / "lab" / "helpers.py"
+    _write(helper, "WIDTH = 32\n")  # a new file: the index is brought up to date
+    warm = lint_paths([project], Config(), cache_dir=cache)
+    assert read == [len(helper.read_bytes())]  # the new file only, not the notebook
+    assert warm.findings == cold.findings
