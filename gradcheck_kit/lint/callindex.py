@@ -181,7 +181,11 @@ def callers_digest(key: str) -> str | None:
     return index(root).digest(names.split(","))
 
 
-@lru_cache(maxsize=8)
+#: How many projects' indexes a process keeps in memory.
+INDEXES_KEPT = 8
+
+
+@lru_cache(maxsize=INDEXES_KEPT)
 def index(root: str) -> CallIndex:
     """The index of ``root`` now: the saved one, brought up to date (see the docstring)."""
     saved = _load(root)
@@ -355,6 +359,7 @@ def _save(root: str, entries: dict[str, Entry]) -> None:
 
 __all__ = [
     "CALLERS_PREFIX",
+    "INDEXES_KEPT",
     "MAX_FILES",
     "MAX_NOTEBOOKS",
     "CallIndex",

@@ -418,6 +418,7 @@ def _run_all(work: list[tuple[bytes, str]], config: Config, jobs: int | None) ->
     if workers <= 1 or sum(len(data) for data, _ in work) < _MIN_BYTES_FOR_POOL:
         with _deep_recursion():
             return [_lint_job((data, display, config)) for data, display in work]
+    _index_projects(display for _, display in work)  # once here, not once per worker
     # Largest files first, so no worker is left with one big file at the end.
     order = sorted(range(len(work)), key=lambda i: -len(work[i][0]))
     chunk = max(1, min(16, len(work) // (workers * 8)))
@@ -467,6 +468,19 @@ def _run_all(work: list[tuple[bytes, str]], config: Config, jobs: int | None) ->
             if slot is None:
                 results[i] = (*lint_alone(work[i][0], work[i][1], config), ())
     return [r for r in results if r is not None]
+
+
+def _index_projects(paths: Iterable[str]) -> None:
+    """Build (or bring up to date and save) the call index of each project among ``paths``
+    before the pool forks: the workers inherit it, instead of each building it cold and
+    saving it again (with spawn they load the saved one)."""
+    from gradcheck_kit.lint import callindex
+    from gradcheck_kit.lint.project import Project
+
+    one_per_folder = {os.path.dirname(path): path for path in paths}
+    roots = {Project.for_file(path).root for path in one_per_folder.values()}
+    for root in sorted(r for r in roots if r is not None)[: callindex.INDEXES_KEPT]:
+        callindex.index(root)
 
 
 def lint_alone(data: bytes, display: str, config: Config) -> tuple[list[Finding], LintError | None]:
