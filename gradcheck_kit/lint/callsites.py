@@ -202,6 +202,24 @@ def _cell_note(note: str, display: str, loaded: LoadedModule) -> str:
     )
 
 
+def binds(project: Project, path: str, name: str) -> bool:
+    """Whether the project file (or notebook) at ``path`` binds a name to ``name`` of
+    ``project.current``, as :func:`call_sites` resolves it (the project-aware prefilter asks)."""
+    loaded = project.load_notebook(path) if path.endswith(".ipynb") else project.load(path)
+    if loaded is None:
+        return False
+    from gradcheck_kit.lint.prefilter import imports_in  # its statements only: no walk
+
+    found = _IMPORTS.get(id(loaded.tree))
+    if found is None or found[0] is not loaded.tree:
+        found = _IMPORTS[id(loaded.tree)] = (loaded.tree, imports_in(loaded.tree.body))
+    direct, modules = _bindings(project, loaded, name, found[1])
+    return bool(direct or modules)
+
+
+_IMPORTS: dict[int, tuple[ast.Module, list[ast.Import | ast.ImportFrom]]] = {}
+
+
 def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bool:
     """Whether ``func`` names the class: a bound name, or ``module.Class`` where ``module``
     (a name or a dotted chain) is bound to the class's module."""
@@ -212,13 +230,18 @@ def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bo
     return False
 
 
-def _bindings(project: Project, loaded: LoadedModule, name: str) -> tuple[set[str], set[str]]:
+def _bindings(
+    project: Project,
+    loaded: LoadedModule,
+    name: str,
+    imports: list[ast.Import | ast.ImportFrom] | None = None,
+) -> tuple[set[str], set[str]]:
     """In a caller module: the names bound to the class, and the (dotted) names bound to a
-    module whose ``name`` is the class."""
+    module whose ``name`` is the class (``imports``: its import statements, if known)."""
     direct: set[str] = set()
     modules: set[str] = set()
     importer = loaded.file.path
-    for node in _outline(loaded).imports:
+    for node in _outline(loaded).imports if imports is None else imports:
         if isinstance(node, ast.ImportFrom):
             module = "." * node.level + (node.module or "")
             found = project.find_module(module, importer)
@@ -275,6 +298,7 @@ def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
     callindex.forget()
     _OUTLINES.clear()
+    _IMPORTS.clear()
 
 
-__all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "call_sites", "forget"]
+__all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "binds", "call_sites", "forget"]

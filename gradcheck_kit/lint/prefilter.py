@@ -2,9 +2,12 @@
 interpreted for the saturating rules when one can reach it from the project the two ways the
 interpreter follows together - a string from a caller, mapped by a table or helper here:
 
-(a) a project file that may call a class or function defined at the top level of the file (the
-    call index's callers of its names, notebooks included) mentions a saturating word
-    (``FNN(sizes, "tanh")`` in ``train.py``), and
+(a) a project file that calls a class or function defined at the top level of the file passes
+    a saturating word: the call mentions one (``FNN(sizes, "tanh")`` in ``train.py``) or shares
+    a name with a line that does (``activation = "tanh"``, an argparse default); the callers are
+    the call index's (notebooks included), and one counts only where its imports bind the name
+    to this file (:func:`~gradcheck_kit.lint.callsites.binds`: another module's ``FNN`` is not
+    this one), and
 (b) a project module the file imports mentions one too (``from .utils import get_activation``,
     ``from .. import activations``; a package's ``__init__`` is followed one hop further, to the
     modules it imports), or the file looks attributes up by a computed name (``getattr(nn,
@@ -12,10 +15,11 @@ interpreter follows together - a string from a caller, mapped by a table or help
 
 Both are needed: a caller's string becomes a saturating module only through such a mapping, and a
 mapping with no saturating caller is the shared helper every model file imports (transformers'
-``ACT2FN``), whose activation comes from a config the linter cannot read. Each test is a lookup
-in the call index (which records, per file, whether its lowercased bytes hold a saturating word:
-its ``!`` mark) - no file is read or parsed for it - except where ``extend-saturating`` names
-user classes: then the candidates' text is read for those names. An activation passed as a
+``ACT2FN``), whose activation comes from a config the linter cannot read. The cheap tests come
+first: the call index records whether each file's lowercased bytes hold a saturating word (its
+``!`` mark; with ``extend-saturating``, the candidates' text is read for those names too), then
+a caller's text is searched around the calls, and only a caller that passes both is parsed (once
+per process) to resolve its imports. An activation passed as a
 module (``FNN(sizes, nn.Tanh())``) or read from a config file by the caller is not seen this way.
 
 The cache key covers what decided: the file "consulted" the call index's digest of every file
@@ -66,6 +70,7 @@ def reached(
     ``tree``) from the project (see the module docstring). What decided is added to
     ``consulted``, for the cache key."""
     from gradcheck_kit.lint import callindex
+    from gradcheck_kit.lint.callsites import binds
     from gradcheck_kit.lint.project import Project
 
     names = sorted(
@@ -85,7 +90,7 @@ def reached(
         consulted.append(callindex.callers_entry(project.root, names))
     me = project.current.path
     if not any(
-        _passes(index, caller, name, extend_saturating)
+        _passes(index, caller, name, extend_saturating) and binds(project, caller, name)
         for name in names
         for caller in index.callers(name)
         if caller != me
@@ -274,7 +279,7 @@ def _targets(
     nests, not in expressions) name, each with the names imported from it (none for a module
     imported as a whole or a submodule)."""
     out: list[tuple[str, tuple[str, ...]]] = []
-    for node in _imports(body):
+    for node in imports_in(body):
         if isinstance(node, ast.ImportFrom):
             base = project.find_module("." * node.level + (node.module or ""), importer)
             if base is None:
@@ -296,7 +301,7 @@ def _targets(
     return [(path, names) for path, names in out if path.endswith(".py")]
 
 
-def _imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+def imports_in(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
     """The import statements of ``body`` and of the statement lists nested in it (functions,
     classes, ``if``/``try``/``with`` blocks), in order; expressions are not walked."""
     out: list[ast.Import | ast.ImportFrom] = []
@@ -319,4 +324,4 @@ def _imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
     return out
 
 
-__all__ = ["MAX_MODULES", "SATURATING_WORDS", "forget", "reached"]
+__all__ = ["MAX_MODULES", "SATURATING_WORDS", "forget", "imports_in", "reached"]

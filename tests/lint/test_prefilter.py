@@ -83,6 +83,14 @@ def test_a_caller_and_a_table_both_needed(tmp_path: Path) -> None:
         "gate = torch.sigmoid(torch.zeros(2))\n"
     )
     assert not _reached(models)
+    # a call of another class of the same name, with a saturating name, is not this file's
+    (project / "other.py").write_text(
+        "class FNN:\n    def __init__(self, sizes, act):\n        pass\n"
+    )
+    (project / "run.py").write_text("from other import FNN\n\nnet = FNN([2, 8, 1], 'sigmoid')\n")
+    assert not _reached(models)
+    (project / "run.py").write_text("from pkg import FNN\n\nnet = FNN([2, 8, 1], 'sigmoid')\n")
+    assert _reached(models)
 
 
 def test_a_computed_getattr_maps_a_callers_string_by_itself(tmp_path: Path) -> None:
