@@ -126,6 +126,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     "user_norm_shallow": None,
     "standardize_deep": ("model.py", 14, "parameter 'depth' (default 8)"),
     "standardize_shallow": None,
+    # the activation's name passed by a caller ("sigmoid") and mapped by a table in another
+    # module: the model file names no saturating activation (the project-aware prefilter)
+    "string_act_deep": ("pkg/models.py", 20, "FNN([2] + [50] * 8 + [1], 'sigmoid') at train.py:3"),
+    "string_act_shallow": None,
 }
 
 
