@@ -13,6 +13,7 @@ from gradcheck_kit import catalog
 from gradcheck_kit.lint.interp.frames import (
     MAX_CALL_DEPTH,
     Frame,
+    Spread,
     map_entries,
     named_in,
 )
@@ -184,8 +185,8 @@ def call_site_value(self: Machine, node: ast.expr | None, name: str, source: str
 
 def fill_container(self: Machine, instance: Instance, args: list[Value]) -> None:
     entries: tuple[Entry, ...] = ()
-    for arg in args:
-        entries += self.container_entries(arg)
+    for arg in args:  # ``*layers`` with a loop's entries comes as one Spread, as for Sequential
+        entries += arg.entries if isinstance(arg, Spread) else self.container_entries(arg)
     instance.children.entries = instance.children.entries + entries
 
 
