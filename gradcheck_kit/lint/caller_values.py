@@ -37,9 +37,10 @@ MAX_FOLDED = 10_000
 
 def constant(node: ast.expr) -> tuple[Any] | None:
     """The value of a constant expression of literals as model code writes layer sizes
-    (``[2] + [20] * 3 + [1]``, ``4 * [50]``, ``-1``): ``+``, ``-`` and ``*`` of numbers, strings,
-    lists and tuples, within :data:`MAX_FOLDED` elements; None for anything else (a name, a
-    call, another operator)."""
+    (``[2] + [20] * 3 + [1]``, ``4 * [50]``, ``-1``, ``2 ** 8``): ``+``, ``-`` and ``*`` of
+    numbers, strings, lists and tuples, within :data:`MAX_FOLDED` elements, ``**`` and ``//`` of
+    integers (an exponent up to 64); None for anything else (a name, a call, another
+    operator)."""
     if literal(node):
         return (ast.literal_eval(node),)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -47,12 +48,19 @@ def constant(node: ast.expr) -> tuple[Any] | None:
         if inner is None or not isinstance(inner[0], (int, float)) or isinstance(inner[0], bool):
             return None
         return (-inner[0] if isinstance(node.op, ast.USub) else inner[0],)
-    if not isinstance(node, ast.BinOp) or not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+    ops = (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.FloorDiv)
+    if not isinstance(node, ast.BinOp) or not isinstance(node.op, ops):
         return None
     left, right = constant(node.left), constant(node.right)
     if left is None or right is None:
         return None
     a, b = left[0], right[0]
+    if isinstance(node.op, (ast.Pow, ast.FloorDiv)):  # ``2 ** 8``, ``256 // 4``: integers
+        if not all(isinstance(v, int) and _number(v) for v in (a, b)):
+            return None
+        if isinstance(node.op, ast.FloorDiv):
+            return (a // b,) if b else None
+        return (a**b,) if 0 <= b <= 64 and abs(a) <= 2**16 else None
     sized = (str, list, tuple)
     if isinstance(node.op, ast.Mult) and isinstance(a, int) and isinstance(b, sized):
         a, b = b, a

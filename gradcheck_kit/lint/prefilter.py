@@ -90,7 +90,8 @@ def reached(
         consulted.append(callindex.callers_entry(project.root, names))
     me = project.current.path
     if not any(
-        _passes(index, caller, name, extend_saturating) and binds(project, caller, name)
+        _passes(index, caller, name, extend_saturating, project, consulted)
+        and binds(project, caller, name)
         for name in names
         for caller in index.callers(name)
         if caller != me
@@ -109,13 +110,25 @@ def reached(
     return False
 
 
-def _passes(index: CallIndex, caller: str, name: str, extend: tuple[str, ...]) -> bool:
+def _passes(
+    index: CallIndex,
+    caller: str,
+    name: str,
+    extend: tuple[str, ...],
+    project: Project | None = None,
+    consulted: list[tuple[str, str, int, int]] | None = None,
+) -> bool:
     """Whether ``caller`` may pass a saturating activation to ``name``: a call ``name(...)`` in
     it mentions a saturating word, or shares a name with a line that does (``activation =
-    "tanh"``, ``add_argument("--act", default="tanh")``, a config field); where the name is
-    imported under an alias, any mention in the file counts."""
-    if not _mentions(index, caller, extend):
-        return False
+    "tanh"``, ``add_argument("--act", default="tanh")``, a config field) in the caller or in a
+    project module it imports (``act = "tanh"`` in ``parameters.py``, read through ``from
+    parameters import params``); where the name is imported under an alias, any mention in the
+    file counts."""
+    own = _mentions(index, caller, extend)
+    if not own:
+        return project is not None and _passes_from_imports(
+            index, caller, name, extend, project, consulted
+        )
     entry = index.entries.get(caller)
     if entry is not None and f" ~{name} " in entry[4]:
         return True
@@ -134,6 +147,47 @@ def _passes(index: CallIndex, caller: str, name: str, extend: tuple[str, ...]) -
             shared.update(_IDENTIFIER.findall(call))
         at = text.find(needle, after)
     return not _saturating_names(caller, extend).isdisjoint(shared)
+
+
+def _passes_from_imports(
+    index: CallIndex,
+    caller: str,
+    name: str,
+    extend: tuple[str, ...],
+    project: Project,
+    consulted: list[tuple[str, str, int, int]] | None,
+) -> bool:
+    """A caller that names no saturating word itself passes a value from a project module it
+    imports that does, on a line that shares a name with the call (``act``)."""
+    shared = _shared_names(_lowered(caller), name)
+    if not shared:
+        return False
+    loaded = project.load_notebook(caller) if caller.endswith(".ipynb") else project.load(caller)
+    if loaded is None:
+        return False
+    for base, _ in _targets(project, loaded.tree.body, caller):
+        if base == project.current.path or not _mentions(index, base, extend):
+            continue
+        if not _saturating_names(base, extend).isdisjoint(shared):
+            stamp = _stamp(base)
+            if consulted is not None and stamp is not None:
+                consulted.append(stamp)  # editing it may change what passes
+            return True
+    return False
+
+
+def _shared_names(text: bytes, name: str) -> set[bytes]:
+    """The identifiers inside the calls ``name(...)`` in ``text`` (lowercased)."""
+    shared: set[bytes] = set()
+    needle = name.lower().encode()
+    at = text.find(needle)
+    while at >= 0:
+        after = at + len(needle)
+        opening = _OPENING.match(text, after)
+        if opening is not None and not (at and text[at - 1] in _WORD):
+            shared.update(_IDENTIFIER.findall(_call_text(text, opening.end() - 1)))
+        at = text.find(needle, after)
+    return shared - _COMMON
 
 
 _OPENING = re.compile(rb"\s*\(")

@@ -168,3 +168,50 @@ def test_a_single_file_run_with_a_cache_sees_the_same(tmp_path: Path) -> None:
     whole = lint_paths([project], Config()).findings
     for _ in range(2):
         assert lint_paths([models], Config(), cache_dir=cache).findings == whole
+
+
+THIRD_FILE = {
+    "activations.py": (
+        "import torch\n\n\ndef act_func(name):\n    if name == 'tanh':\n"
+        "        return torch.nn.Tanh()\n    return torch.nn.ReLU()\n"
+    ),
+    "pinn.py": (
+        "import torch\n\nfrom activations import act_func\n\n\n"
+        "class PINN(torch.nn.Module):\n"
+        "    def __init__(self, width, depth, act):\n"
+        "        super().__init__()\n"
+        "        self.layers = torch.nn.ModuleList(\n"
+        "            [torch.nn.Linear(width, width) for _ in range(depth)]\n"
+        "        )\n"
+        "        self.activation = act_func(act)\n\n"
+        "    def forward(self, z):\n"
+        "        for layer in self.layers:\n"
+        "            z = self.activation(layer(z))\n"
+        "        return z\n"
+    ),
+    "parameters.py": (
+        'width = 2 ** 6\ndepth = 6\nact = "tanh"\n\n\ndef params():\n'
+        '    print("settings")\n    return width, depth, act\n'
+    ),
+    "main.py": (
+        "from parameters import params\nfrom pinn import PINN\n\n"
+        "width, depth, act = params()\nmodel = PINN(width, depth, act)\n"
+    ),
+}
+
+
+def test_the_activation_name_in_a_third_file(tmp_path: Path) -> None:
+    """Neither the model file nor its caller names a saturating activation: the caller passes
+    ``act``, which a settings module it imports sets to ``"tanh"`` (real PINN code); editing
+    that module re-lints the model file."""
+    (tmp_path / "pyproject.toml").write_text("")
+    for name, text in THIRD_FILE.items():
+        (tmp_path / name).write_text(text)
+    assert _reached(tmp_path / "pinn.py")
+    cache = tmp_path / "cache"
+    found = lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)
+    assert _found(found) == [("GCK001", "pinn.py", 6)]
+    assert "act = 'tanh' at parameters.py:3 (returned by params())" in found.findings[0].message
+    _write(tmp_path / "parameters.py", THIRD_FILE["parameters.py"].replace('"tanh"', '"relu"'))
+    assert _found(lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)) == []
+    assert not _reached(tmp_path / "pinn.py")
