@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported where used: a warm run imports this module for the words alone
     from gradcheck_kit.lint.callindex import CallIndex
     from gradcheck_kit.lint.project import Project
+    from gradcheck_kit.lint.rules.base import Rule
 
 #: The lowercase words whose presence lets a file through the saturating rules' own prefilter.
 SATURATING_WORDS = ("sigmoid", "tanh", "softsign", "expit")
@@ -107,6 +108,77 @@ def reached(
             consulted.append(stamp)
         if _mentions(index, module, extend_saturating):
             return True
+    return False
+
+
+def widened(
+    chosen: list[Rule],
+    rules: list[Rule],
+    tree: ast.Module,
+    text: str,
+    path: str,
+    extend_saturating: tuple[str, ...] = (),
+    consulted: list[tuple[str, str, int, int]] | None = None,
+) -> list[Rule]:
+    """``rules`` (those of ``chosen`` whose own prefilter the file's text passes), with the
+    saturating rules when an activation reaches the file from the project (:func:`reached`),
+    and, where the file is interpreted anyway, each rule whose words are in a module it imports
+    (:func:`imported_tokens`: an init helper elsewhere)."""
+    from gradcheck_kit.lint.rules import saturating
+
+    held = [r for r in chosen if r not in rules and saturating(r)]
+    if held and reached(tree, text, path, extend_saturating, consulted):
+        rules = [r for r in chosen if r in rules or r in held]  # the activation is elsewhere
+    if any(not r.syntactic for r in rules):
+        rules = rules + [
+            r
+            for r in chosen
+            if r not in rules
+            and not r.syntactic
+            and imported_tokens(tree, path, r.prefilter, consulted)
+        ]
+    return rules
+
+
+def imported_tokens(
+    tree: ast.Module,
+    path: str,
+    groups: tuple[tuple[str, ...], ...],
+    consulted: list[tuple[str, str, int, int]] | None = None,
+) -> bool:
+    """Whether a project module the file at ``path`` imports (one hop, as :func:`reached`
+    reads them) passes a rule's own prefilter ``groups``: an init helper in ``utils.py`` that
+    calls ``nn.init.normal_`` on the layers a model file hands it (``self.apply(init_weights)``).
+    The modules tested are added to ``consulted``."""
+    from gradcheck_kit.lint.project import Project
+
+    if not _hands_layers_on(tree):
+        return False
+    project = Project.for_file(path)
+    if project.root is None:
+        return False
+    for module in _imported(project, tree):
+        stamp = _stamp(module)
+        if stamp is None:
+            continue
+        if consulted is not None:
+            consulted.append(stamp)
+        text = _lowered(module).decode("utf-8", "replace")
+        if all(any(token in text for token in group) for group in groups):
+            return True
+    return False
+
+
+def _hands_layers_on(tree: ast.Module) -> bool:
+    """Whether the file calls something that may initialise its layers elsewhere:
+    ``module.apply(fn)``, or a function or method whose name says so (``init_weights(m)``,
+    ``reset_parameters()``), ``__init__`` aside."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if name == "apply" or (name != "__init__" and ("init" in name or "reset" in name)):
+                return True
     return False
 
 

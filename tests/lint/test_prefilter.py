@@ -215,3 +215,56 @@ def test_the_activation_name_in_a_third_file(tmp_path: Path) -> None:
     _write(tmp_path / "parameters.py", THIRD_FILE["parameters.py"].replace('"tanh"', '"relu"'))
     assert _found(lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)) == []
     assert not _reached(tmp_path / "pinn.py")
+
+
+INIT_MODEL = """\
+import torch.nn as nn
+
+from utils import init_weights
+
+
+class MLP(nn.Module):
+    def __init__(self, width=128, depth=12):
+        super().__init__()
+        layers = []
+        for _ in range(depth):
+            layers += [nn.Linear(width, width), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 1)
+        HAND_ON
+
+    def forward(self, x):
+        return self.head(self.net(x))
+"""
+
+INIT_HELPER = """\
+import torch.nn as nn
+
+
+def init_weights(m):
+    if isinstance(m, nn.Linear):
+        nn.init.normal_(m.weight, mean=0.0, std=STD)
+"""
+
+
+@pytest.mark.parametrize(
+    ("hand_on", "std", "expected"),
+    [
+        ("self.apply(init_weights)", "1.0", [("GCK006", "model.py", 13)]),
+        (
+            "for m in self.modules():\n            init_weights(m)",
+            "1.0",
+            [("GCK006", "model.py", 13)],
+        ),
+        ("self.apply(init_weights)", "0.05", []),  # variance-preserving at width 128: no alarm
+    ],
+)
+def test_an_init_helper_in_another_module(
+    tmp_path: Path, hand_on: str, std: str, expected: list[tuple[str, str, int | None]]
+) -> None:
+    """The model file names no ``nn.init`` call: its layers are initialised by a helper in
+    ``utils.py`` (GCK006's words are there); the file is judged with that init all the same."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "model.py").write_text(INIT_MODEL.replace("HAND_ON", hand_on))
+    (tmp_path / "utils.py").write_text(INIT_HELPER.replace("STD", std))
+    assert _found(lint_paths([tmp_path], Config())) == expected
