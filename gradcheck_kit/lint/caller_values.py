@@ -19,6 +19,7 @@ from gradcheck_kit.lint.derived_values import MAX_HOPS, TYPES, Derivations
 from gradcheck_kit.lint.imported_values import ImportedValues
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
+from gradcheck_kit.lint.torch_refs import torch_reference
 
 
 def literal(node: ast.expr) -> bool:
@@ -109,6 +110,7 @@ class CallerValues:
         self.files = ConfigReads(project, loaded, display)
         self.derived = Derivations(loaded.tree, self._python)
         self.imported = ImportedValues(project, loaded, constant, literal_node)
+        self.loaded = loaded
 
     def literal(
         self, node: ast.expr, notes: list[str], files: list[DataFile] | None = None
@@ -132,6 +134,8 @@ class CallerValues:
             found = literal_node(read[0], node) if read is not None else None
         if found is None:
             found = self.imported.value(node, notes)  # ``from settings import depth``
+        if found is None:
+            found = torch_reference(node, self.loaded, literal)  # ``activation=nn.Tanh``
         if found is None and hops > 0:
             kept = len(notes)
             derived = self.derived.value(node, notes, files, hops - 1)

@@ -90,14 +90,17 @@ def reached(
     if consulted is not None:
         consulted.append(callindex.callers_entry(project.root, names))
     me = project.current.path
-    if not any(
-        _passes(index, caller, name, extend_saturating, project, consulted)
-        and binds(project, caller, name)
+    passing = [
+        (caller, name)
         for name in names
         for caller in index.callers(name)
-        if caller != me
-    ):
+        if caller != me and _passes(index, caller, name, extend_saturating, project, consulted)
+    ]
+    passing = [(caller, name) for caller, name in passing if binds(project, caller, name)]
+    if not passing:
         return False
+    if any(_passes_object(caller, name, extend_saturating) for caller, name in passing):
+        return True  # ``MLP(sizes, activation=nn.Tanh)``: no table needed here
     if "getattr(" in text:
         return True
     for module in _imported(project, tree):
@@ -219,6 +222,24 @@ def _passes(
             shared.update(_IDENTIFIER.findall(call))
         at = text.find(needle, after)
     return not _saturating_names(caller, extend).isdisjoint(shared)
+
+
+def _passes_object(caller: str, name: str, extend: tuple[str, ...]) -> bool:
+    """Whether a call ``name(...)`` in ``caller`` passes a saturating activation as an object,
+    not a string: ``nn.Tanh``, ``torch.nn.Sigmoid()``, ``torch.tanh``, ``F.sigmoid``."""
+    text = _lowered(caller)
+    words = b"|".join(re.escape(w) for w in _words(extend))
+    pattern = re.compile(rb"(?<![\w'\"])(?:[a-z_][a-z0-9_]*\.)*(?:" + words + rb")\b(?![\w'\"])")
+    needle = name.lower().encode()
+    at = text.find(needle)
+    while at >= 0:
+        after = at + len(needle)
+        opening = _OPENING.match(text, after)
+        called = opening is not None and not (at and text[at - 1] in _WORD)
+        if called and pattern.search(_call_text(text, opening.end() - 1)):  # type: ignore[union-attr]
+            return True
+        at = text.find(needle, after)
+    return False
 
 
 def _passes_from_imports(

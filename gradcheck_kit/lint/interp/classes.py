@@ -32,6 +32,7 @@ from gradcheck_kit.lint.interp.values import (
     Instance,
     ModuleVal,
     ProjectConst,
+    Ref,
     Repeated,
     SeqVal,
     Unknown,
@@ -43,6 +44,7 @@ from gradcheck_kit.lint.provenance import cite
 from gradcheck_kit.lint.sketch import (
     Layer,
 )
+from gradcheck_kit.lint.torch_refs import TorchRef
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.interp.machine import Machine
@@ -179,6 +181,13 @@ def call_site_value(self: Machine, node: ast.expr | None, name: str, source: str
     """A literal argument of a call site in another file (Unknown where it is not a literal)."""
     if node is None:
         return Unknown(name)
+    if isinstance(node, TorchRef):  # ``activation=nn.Tanh``, read through the caller's imports
+        return Ref(node.qname)
+    if isinstance(node, ast.Call) and isinstance(node.func, TorchRef):  # ``act=nn.Tanh()``
+        frame = Frame({}, "", [])
+        args = [self.eval(a, frame) for a in node.args]
+        kwargs = {str(k.arg): self.eval(k.value, frame) for k in node.keywords}
+        return self.call_ref(node.func.qname, args, kwargs, node, frame)
     value = self.eval(node, Frame({}, "", []))
     return Const(value.value, source) if isinstance(value, Const) else value
 
