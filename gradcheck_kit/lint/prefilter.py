@@ -266,7 +266,59 @@ def _passes_from_imports(
             if consulted is not None and stamp is not None:
                 consulted.append(stamp)  # editing it may change what passes
             return True
+    for config in _configs(caller, project.root):  # ``act: Tanh`` in the YAML it reads
+        if not _saturating_names(config, extend).isdisjoint(shared):
+            stamp = _stamp(config)
+            if consulted is not None and stamp is not None:
+                consulted.append(stamp)
+            return True
     return False
+
+
+#: A string literal naming a config file or a config folder (Hydra's ``config_path``).
+_CONFIG_LITERAL = re.compile(rb"""["']([^"'\n]{1,200}?)["']""")
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
+#: At most this many config files are read for one caller (a Hydra folder).
+_MAX_CONFIGS = 64
+
+
+def _configs(caller: str, root: str | None) -> list[str]:
+    """The config files the caller may read: its string literals that name a ``.yaml``,
+    ``.yml``, ``.json`` or ``.toml`` file, or a folder of them (``config_path="conf"``), found
+    from its folder or the project root, inside the root, at most :data:`MAX_CONFIG_BYTES`."""
+    from gradcheck_kit.lint.config_files import MAX_CONFIG_BYTES
+
+    if root is None:
+        return []
+    found: list[str] = []
+    folders = (os.path.dirname(caller), root)
+    for match in _CONFIG_LITERAL.finditer(_read(caller)):
+        name = match.group(1).decode("utf-8", "replace")
+        for folder in folders:
+            path = os.path.realpath(os.path.join(folder, name))
+            if not (path == root or path.startswith(root.rstrip(os.sep) + os.sep)):
+                continue
+            if os.path.isdir(path) and path != root:
+                for inner, _, files in os.walk(path):
+                    found += [
+                        os.path.join(inner, f)
+                        for f in sorted(files)
+                        if f.endswith(_CONFIG_SUFFIXES)
+                    ]
+                    if len(found) >= _MAX_CONFIGS:
+                        break
+            elif name.endswith(_CONFIG_SUFFIXES) and os.path.isfile(path):
+                found.append(path)
+        if len(found) >= _MAX_CONFIGS:
+            break
+    out = []
+    for path in dict.fromkeys(found[:_MAX_CONFIGS]):
+        try:
+            if os.path.getsize(path) <= MAX_CONFIG_BYTES:
+                out.append(path)
+        except OSError:
+            continue
+    return out
 
 
 def _shared_names(text: bytes, name: str) -> set[bytes]:

@@ -268,3 +268,47 @@ def test_an_init_helper_in_another_module(
     (tmp_path / "model.py").write_text(INIT_MODEL.replace("HAND_ON", hand_on))
     (tmp_path / "utils.py").write_text(INIT_HELPER.replace("STD", std))
     assert _found(lint_paths([tmp_path], Config())) == expected
+
+
+CONFIG_MODEL = """\
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, width, depth, act):
+        super().__init__()
+        layers = []
+        for _ in range(depth):
+            layers += [nn.Linear(width, width), getattr(nn, act)()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+CONFIG_CALLER = """\
+import yaml
+
+from model import Net
+
+with open("configs/run.yaml") as f:
+    cfg = yaml.safe_load(f)
+
+net = Net(cfg["model"]["width"], cfg["model"]["depth"], cfg["model"]["act"])
+"""
+
+
+def test_the_activation_named_in_a_config_file_the_caller_reads(tmp_path: Path) -> None:
+    """Only the YAML the caller opens names the activation (``act: Tanh``); editing it to
+    ``ReLU`` re-lints the model file."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "model.py").write_text(CONFIG_MODEL)
+    (tmp_path / "train.py").write_text(CONFIG_CALLER)
+    (tmp_path / "configs").mkdir()
+    config = tmp_path / "configs" / "run.yaml"
+    config.write_text("model:\n  width: 64\n  depth: 8\n  act: Tanh\n")
+    cache = tmp_path / "cache"
+    found = lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)
+    assert _found(found) == [("GCK001", "model.py", 8)]
+    _write(config, "model:\n  width: 64\n  depth: 8\n  act: ReLU\n")
+    assert _found(lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)) == []
