@@ -207,7 +207,7 @@ def _sites_in(
         notes: list[str] = []
         files: list[DataFile] = []
         if options is None:
-            options = CallerValues(project, loaded, display)
+            options = _caller_values(project, loaded, display)
         args = tuple(options.literal(a, notes, files) for a in node.args)
         kwargs = tuple((str(k.arg), options.literal(k.value, notes, files)) for k in node.keywords)
         if wraps < MAX_WRAPPERS and loaded.notebook is None:
@@ -392,6 +392,21 @@ def _enclosing(loaded: LoadedModule) -> dict[int, tuple[_Def, ast.ClassDef | Non
     return table
 
 
+#: (project root, search path, module tree) -> what its expressions read: built once per process per module,
+#: whichever class or file asks (a caller of many classes, a module read by many files).
+_VALUES: dict[tuple[str | None, tuple[str, ...], int], tuple[ast.Module, CallerValues]] = {}
+
+
+def _caller_values(project: Project, loaded: LoadedModule, display: str) -> CallerValues:
+    key = (project.root, project.search, id(loaded.tree))  # resolved as this project resolves
+    found = _VALUES.get(key)
+    if found is not None and found[0] is loaded.tree:
+        return found[1]
+    values = CallerValues(project, loaded, display)
+    _VALUES[key] = (loaded.tree, values)
+    return values
+
+
 def _is_notebook(path: str) -> bool:
     return path.endswith(".ipynb")
 
@@ -530,6 +545,7 @@ def forget() -> None:
     _OUTLINES.clear()
     _ENCLOSING.clear()
     _IMPORTS.clear()
+    _VALUES.clear()
 
 
 __all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "binds", "call_sites", "forget"]

@@ -255,10 +255,7 @@ def _passes_from_imports(
     shared = _shared_names(_lowered(caller), name)
     if not shared:
         return False
-    loaded = project.load_notebook(caller) if caller.endswith(".ipynb") else project.load(caller)
-    if loaded is None:
-        return False
-    for base, _ in _targets(project, loaded.tree.body, caller):
+    for base in _imported_by_text(project, caller):  # a regex over its imports: no parse
         if base == project.current.path or not _mentions(index, base, extend):
             continue
         if not _saturating_names(base, extend).isdisjoint(shared):
@@ -275,8 +272,26 @@ def _passes_from_imports(
     return False
 
 
-#: A string literal naming a config file or a config folder (Hydra's ``config_path``).
-_CONFIG_LITERAL = re.compile(rb"""["']([^"'\n]{1,200}?)["']""")
+#: ``from x.y import ...`` / ``import x.y``, at the start of a line (indented or not).
+_IMPORT_LINE = re.compile(rb"^[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import|import[ \t]+([\w.]+))", re.M)
+
+
+def _imported_by_text(project: Project, caller: str) -> list[str]:
+    """The project ``.py`` modules the caller's import lines name (read as text: a statement
+    inside a string may count, which only costs a look at a module)."""
+    found: list[str] = []
+    for match in _IMPORT_LINE.finditer(_read(caller)):
+        module = (match.group(1) or match.group(2)).decode("ascii", "replace")
+        path = project.find_module(module, caller)
+        if path is not None and path.endswith(".py"):
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+#: A string literal naming a config file, or Hydra's ``config_path`` folder.
+_CONFIG_LITERAL = re.compile(
+    rb"""["']([^"'\n]{1,200}?\.(?:ya?ml|json|toml))["']|config_path\s*=\s*["']([^"'\n]{1,200})["']"""
+)
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 #: At most this many config files are read for one caller (a Hydra folder).
 _MAX_CONFIGS = 64
@@ -293,7 +308,7 @@ def _configs(caller: str, root: str | None) -> list[str]:
     found: list[str] = []
     folders = (os.path.dirname(caller), root)
     for match in _CONFIG_LITERAL.finditer(_read(caller)):
-        name = match.group(1).decode("utf-8", "replace")
+        name = (match.group(1) or match.group(2)).decode("utf-8", "replace")
         for folder in folders:
             path = os.path.realpath(os.path.join(folder, name))
             if not (path == root or path.startswith(root.rstrip(os.sep) + os.sep)):
