@@ -113,6 +113,11 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     "user_norm_shallow": None,
     "standardize_deep": ("model.py", 14, "parameter 'depth' (default 8)"),
     "standardize_shallow": None,
+    # a user activation class from another module, chosen from a dict by a string, is decided by
+    # the function its forward computes: ``1 / (1 + torch.exp(-x))`` is a sigmoid whatever its
+    # name; the twin chooses ``x * torch.sigmoid(x)`` (SiLU) from the same table
+    "user_act_deep": ("model.py", 11, "parameter 'depth' (default 8)"),
+    "user_act_shallow": None,
 }
 
 

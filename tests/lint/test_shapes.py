@@ -641,3 +641,74 @@ def test_names_through_torch_nn_modules_submodules() -> None:
     net = Sequential(*[m for _ in range(4) for m in (Linear(2, 2), A.Tanh())])
     """
     assert found(src) == [("GCK001", 4)]
+
+
+#: forwards of user activation classes -> the saturating function they compute (None: another
+#: function, or one the linter does not read: not an activation to count)
+USER_ACTIVATIONS: dict[str, str | None] = {
+    "1 / (1 + torch.exp(-x))": "sigmoid",
+    "torch.exp(x) / (1 + torch.exp(x))": "sigmoid",
+    "(torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))": "tanh",
+    "2 * torch.sigmoid(2 * x) - 1": "tanh",
+    "(1 - (-2 * x).exp()) / (1 + (-2 * x).exp())": "tanh",
+    "x.tanh()": "tanh",
+    "torch.tanh(x)": "tanh",
+    "x / (1 + x.abs())": "softsign",
+    "x * torch.sigmoid(x)": None,  # SiLU
+    "F.softplus(x)": None,
+    "torch.log(1 + torch.exp(x))": None,  # softplus, written out
+    "x.clamp(-1, 1)": None,
+    "torch.sin(x)": None,
+}
+
+
+def _user_activation_model(body: str, how: str) -> str:
+    """A class ``Squash`` whose forward returns ``body``, stacked 8 deep, chosen from a dict
+    or passed as a class. (The comment passes the text prefilter: no saturating name appears.)"""
+    choose = "ACTS[act]()" if how == "dict" else "act()"
+    default = '"squash"' if how == "dict" else "Squash"
+    return f"""
+    # tanh
+    class Squash(nn.Module):
+        def forward(self, x):
+            return {body}
+
+    ACTS = {{"squash": Squash, "relu": nn.ReLU}}
+
+    class Net(nn.Module):
+        def __init__(self, width=32, depth=8, act={default}):
+            super().__init__()
+            layers = []
+            for _ in range(depth):
+                layers += [nn.Linear(width, width), {choose}]
+            self.net = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.net(x)
+    """
+
+
+@pytest.mark.parametrize("how", ["dict", "class"])
+@pytest.mark.parametrize("body", sorted(USER_ACTIVATIONS))
+def test_user_activation_classes_by_what_their_forward_computes(body: str, how: str) -> None:
+    src = _user_activation_model(body, how)
+    text = HEADER + textwrap.dedent(src)
+    findings = lint_source(text, "model.py", STRUCTURAL)
+    expected = USER_ACTIVATIONS[body]
+    if expected is None:
+        assert findings == []
+        return
+    assert [(f.code, f.depth) for f in findings] == [("GCK001", 8)]
+    assert f"({expected})" in findings[0].message
+
+
+@pytest.mark.parametrize("body", sorted(USER_ACTIVATIONS))
+def test_the_labels_of_user_activations_are_what_torch_computes(body: str) -> None:
+    """The table's labels, measured: each forward against torch's own function."""
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("torch.nn.functional")
+    x = torch.linspace(-8.0, 8.0, 401, dtype=torch.float64)
+    value = eval(body, {"torch": torch, "F": functional, "x": x})  # the test's own literals
+    targets = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "softsign": functional.softsign}
+    matches = [name for name, f in targets.items() if torch.allclose(value, f(x))]
+    assert matches == ([USER_ACTIVATIONS[body]] if USER_ACTIVATIONS[body] else [])

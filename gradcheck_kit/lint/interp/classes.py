@@ -18,6 +18,7 @@ from gradcheck_kit.lint.interp.frames import (
 )
 from gradcheck_kit.lint.interp.imports import is_foreign
 from gradcheck_kit.lint.interp.normalizes import computes_statistics, normalizes
+from gradcheck_kit.lint.interp.saturates import saturating_kind
 from gradcheck_kit.lint.interp.syntax import (
     full_name,
 )
@@ -80,7 +81,10 @@ def sequential_base(self: Machine, info: ClassInfo) -> bool:
 
 
 def class_kind(self: Machine, info: ClassInfo) -> Layer | None:
-    """A class of the file that *is* a known kind of layer (a user norm or activation)."""
+    """A class of the file that *is* a known kind of layer: a user norm (by its bases, its name
+    or what its forward computes: :mod:`~gradcheck_kit.lint.interp.normalizes`) or a saturating
+    activation (by its bases, the configured names, or the function its forward computes:
+    :mod:`~gradcheck_kit.lint.interp.saturates`)."""
     bases = info.torch_bases()
     if bases & catalog.NORMALIZATION_MODULES or named_in(info, self.extra_norm):
         return Layer("norm", info.name)
@@ -98,6 +102,11 @@ def class_kind(self: Machine, info: ClassInfo) -> Layer | None:
             return Layer("saturating", act.name, bound=act.derivative_bound)
     if named_in(info, self.extra_saturating):
         return Layer("saturating", info.name)
+    if id(info.node) not in self.saturating_verdicts:
+        self.saturating_verdicts[id(info.node)] = saturating_kind(info)
+    computed = self.saturating_verdicts[id(info.node)]
+    if computed is not None:  # ``1 / (1 + torch.exp(-x))``: a sigmoid, whatever its name
+        return Layer("saturating", computed.name, bound=computed.derivative_bound)
     return None
 
 

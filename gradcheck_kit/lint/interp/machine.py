@@ -148,6 +148,8 @@ class Machine:
         self.star_modules: tuple[str, ...] = ()
         #: id(class node) -> what its methods compute: "norm", "not" or "by name"
         self.norm_verdicts: dict[int, str] = {}
+        #: id(class node) -> the saturating function its forward computes (None: none)
+        self.saturating_verdicts: dict[int, catalog.Saturating | None] = {}
         #: the file's own option defaults and config reads (False: not looked at yet)
         self.own: CallerValues | bool | None = False
         self.models = MODELS
