@@ -712,3 +712,46 @@ def test_the_labels_of_user_activations_are_what_torch_computes(body: str) -> No
     targets = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "softsign": functional.softsign}
     matches = [name for name, f in targets.items() if torch.allclose(value, f(x))]
     assert matches == ([USER_ACTIVATIONS[body]] if USER_ACTIVATIONS[body] else [])
+
+
+_REGISTERED_IN_A_LOOP = """
+class Net(nn.Module):
+    def __init__(self, width=32, depth=DEPTH):
+        super().__init__()
+        self.n = depth
+        for i in range(depth):
+            REGISTER
+    def forward(self, x):
+        for i in range(FORWARD):
+            x = CALL
+        return x
+"""
+_BLOCK = "nn.Sequential(nn.Linear(width, width), nn.Tanh())"
+
+
+@pytest.mark.parametrize(
+    ("depth", "register", "forward", "call", "expected"),
+    [
+        # the activation inside the registered modules, names made by an f-string or ``%``
+        ("8", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n", 'getattr(self, f"layer{i}")(x)', [("GCK001", 8)]),
+        ("8", f'setattr(self, "fc%d" % i, {_BLOCK})', "self.n", 'getattr(self, "fc%d" % i)(x)', [("GCK001", 8)]),
+        ("3", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n", 'getattr(self, f"layer{i}")(x)', []),
+        # more than the loops unroll: the module registered under the name's pattern
+        ("100", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n // 2", 'getattr(self, f"layer{i}")(x)', [("GCK001", 50)]),
+        ("None", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n", 'getattr(self, f"layer{i}")(x)', [("GCK002", None)]),
+        # the activation in forward, the affine layers registered
+        ("8", 'setattr(self, f"fc{i}", nn.Linear(width, width))', "self.n", 'torch.tanh(getattr(self, f"fc{i}")(x))', [("GCK001", 8)]),
+        # a residual block: no chain
+        ("8", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n", 'x + getattr(self, f"layer{i}")(x)', []),
+    ],
+)  # fmt: skip
+def test_modules_registered_under_computed_names_in_a_loop(
+    depth: str, register: str, forward: str, call: str, expected: list[tuple[str, int | None]]
+) -> None:
+    src = (
+        _REGISTERED_IN_A_LOOP.replace("DEPTH", depth)
+        .replace("REGISTER", register)
+        .replace("FORWARD", forward)
+        .replace("CALL", call)
+    )
+    assert found(src) == expected

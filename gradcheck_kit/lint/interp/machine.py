@@ -493,6 +493,7 @@ class Machine:
     # objects
     call_builtin = objects.call_builtin
     zip_enumerate = objects.zip_enumerate
+    registered_like = objects.registered_like
     super_value = objects.super_value
     call_method = objects.call_method
     super_init = objects.super_init

@@ -82,6 +82,21 @@ class Unknown(Value):
     from_data: bool = False
 
 
+@dataclass(eq=False)
+class Template(Unknown):
+    """A string built from a pattern around values the linter cannot tell: ``f"layer{i}"`` (or
+    ``"layer%d" % i``) in a loop it does not unroll is ``Template("layer{}")``. A module
+    registered under it (``self.add_module(f"layer{i}", ...)``) is found again by the same
+    pattern (``getattr(self, f"layer{i}")``); anywhere else it is unknown."""
+
+    pattern: str = ""
+
+    def matches(self, name: str) -> bool:
+        """Whether ``name`` is one string the pattern can make."""
+        parts = [re.escape(part) for part in self.pattern.split("{}")]
+        return re.fullmatch(".+?".join(parts), name) is not None
+
+
 _NN_MODULES_PATH = catalog.NN_MODULES_PACKAGE.split(".")
 
 
