@@ -118,6 +118,11 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # name; the twin chooses ``x * torch.sigmoid(x)`` (SiLU) from the same table
     "user_act_deep": ("model.py", 11, "parameter 'depth' (default 8)"),
     "user_act_shallow": None,
+    # a product is not a residual: QRes blocks from another module (``x1 * x2 + x1`` of two
+    # sigmoid paths, applied by an nn.Sequential built here) stacked 7 deep before a sigmoid
+    # output; the twin's block adds its input back (``x1 * x2 + x``)
+    "product_deep": ("model.py", 10, "parameter 'depth' (default 7)"),
+    "product_shallow": None,
 }
 
 

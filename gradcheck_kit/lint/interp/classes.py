@@ -135,6 +135,8 @@ def instantiate(
     if self.call_stack.count(info) >= 2:
         return Unknown(info.name)
     instance = Instance(info)
+    if call is not None:
+        instance.built_at = self.span(call)
     if info.is_dataclass and not info.find_method("__init__"):
         for name, value in info.attrs.items():
             instance.set_attr(name, value)

@@ -340,7 +340,16 @@ class Machine:
         return result
 
     def instance_node(self, instance: Instance) -> Node | None:
-        result = self.forward_value(instance)
+        if instance.cls.foreign and not self.in_foreign and instance.built_at is not None:
+            # another module's block in a container built here: its layers are reported
+            # where this file built it
+            saved, self.entry = self.entry, instance.built_at
+            try:
+                result = self.forward_value(instance)
+            finally:
+                self.entry = saved
+        else:
+            result = self.forward_value(instance)
         found = outputs(result, instance.origin_token)
         if not found:
             return None

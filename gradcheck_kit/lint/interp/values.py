@@ -318,6 +318,9 @@ class Instance(Value):
     children: SeqVal = field(default_factory=lambda: SeqVal((), "sequential"))
     forward_cache: dict[int, Value] = field(default_factory=dict)
     origin_token: object = field(default_factory=object)
+    #: where this file built it (the anchor of the layers of another module's class, when it
+    #: is applied by a container rather than by a call written here)
+    built_at: ast.AST | None = None
 
     def set_attr(self, name: str, value: Value) -> None:
         if JOURNAL.frames:
