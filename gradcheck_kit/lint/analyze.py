@@ -3,8 +3,11 @@
 A *run* is a chain of saturating activations along the forward path that nothing resets: a
 normalization resets it, and so does a residual addition (the identity path carries the gradient
 past the block). Inside a residual body, a run starts afresh. Where paths from one input are
-combined again (``a(x) + b(x)``, ``x * gate(x)``, an undecidable ``if``), the gradient reaches
-earlier layers along the least attenuated path, so the run continues with the shortest branch; a
+combined again (``a(x) + b(x)``, ``x * gate(x)``, ``torch.cat``), the gradient reaches
+earlier layers along the least attenuated path, so the run continues with the shortest branch.
+The arms of an ``if`` the linter cannot decide are alternatives: any may run, so the run
+continues with the deepest arm that does not reset it (``if i % 2 == 0 or flag:
+layers.append(nn.Tanh())`` counts the tanh every time). A
 sigmoid that is a direct factor of a product is a gate and does not count (a tanh factor does:
 ``tanh(a(x)) * tanh(b(x))`` is two saturating paths). A sum is a reset only where the block's
 input, or a projection of it, is added back (:func:`_residual`).
@@ -92,6 +95,10 @@ def _unique(items: tuple[object, ...]) -> tuple:  # type: ignore[type-arg]
 
 def _shortest(runs: list[Run]) -> Run:
     return min(runs, key=lambda r: (r.unbounded, r.depth))
+
+
+def _deepest(runs: list[Run]) -> Run:
+    return max(runs, key=lambda r: (r.unbounded, r.depth))
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,11 @@ class Analyzer:
             return _PASS
         if node.op == "add" and _residual(branches, transfers):
             return _RESET  # a residual connection (identity or projection shortcut)
+        if node.op == "either":  # one arm runs, any may: the deepest reachable counts
+            carried = [t.run for t in transfers if not t.resets]
+            if carried:
+                return Transfer(False, _deepest(carried))
+            return Transfer(True, _deepest([t.run for t in transfers]))
         if any(t.resets for t in transfers):
             return Transfer(True, _shortest([t.run for t in transfers]))
         return Transfer(False, _shortest([t.run for t in transfers]))

@@ -755,3 +755,74 @@ def test_modules_registered_under_computed_names_in_a_loop(
         .replace("CALL", call)
     )
     assert found(src) == expected
+
+
+_GUARDED = """
+class Net(nn.Module):
+    def __init__(self, width, flag, depth=8):
+        super().__init__()
+        layers = []
+        for i in range(depth):
+            layers.append(nn.Linear(width, width))
+            BODY
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # an ``if`` the linter cannot decide: both ways count, the deepest reachable is reported
+        ("if i % 2 == 0 or flag:\n                layers.append(nn.Tanh())", [("GCK001", 8)]),
+        ("if flag:\n                layers.append(nn.Tanh())", [("GCK001", 8)]),
+        ("if i < depth - 1 or flag:\n                layers.append(nn.Tanh())", [("GCK001", 8)]),
+        # decided: the condition folds
+        ("if i % 2 == 0:\n                layers.append(nn.Tanh())", [("GCK001", 4)]),
+        ("if i < 3:\n                layers.append(nn.Tanh())", []),
+        # a normalization every other layer, whatever the flag: no run deeper than 2
+        (
+            "if i % 2 == 0 or flag:\n                layers.append(nn.LayerNorm(width))\n"
+            "            layers.append(nn.Tanh())",
+            [],
+        ),
+        # either arm appends a tanh
+        (
+            "if flag:\n                layers.append(nn.Tanh())\n            else:\n"
+            "                layers.append(nn.Sigmoid())",
+            [("GCK001", 8)],
+        ),
+    ],
+)
+def test_appends_guarded_by_an_undecidable_if_count_both_ways(
+    body: str, expected: list[tuple[str, int | None]]
+) -> None:
+    assert found(_GUARDED.replace("BODY", body)) == expected
+
+
+def test_a_guarded_sigmoid_stack_is_flagged_in_the_predicted_mode() -> None:
+    src = _GUARDED.replace(
+        "BODY", "if i % 2 == 0 or flag:\n                layers.append(nn.Sigmoid())"
+    )
+    findings = lint_source(HEADER + textwrap.dedent(src), "model.py", Config())
+    assert [(f.code, f.depth) for f in findings] == [("GCK001", 8)]
+
+
+def test_an_undecidable_if_in_forward_counts_its_deepest_arm() -> None:
+    src = """
+    class Net(nn.Module):
+        def __init__(self, flag, width=16, depth=6):
+            super().__init__()
+            self.flag = flag
+            self.fcs = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+        def forward(self, x):
+            for fc in self.fcs:
+                x = fc(x)
+                if self.flag:
+                    x = torch.tanh(x)
+            return x
+    """
+    assert found(src) == [("GCK001", 6)]

@@ -241,14 +241,14 @@ def merge(self: Machine, a: Value | None, b: Value | None) -> Value:
     if a is None or b is None:
         return a or b or Unknown()
     if isinstance(a, Data) and isinstance(b, Data):
-        return self.join("alt", a, b)
+        return self.join("either", a, b)
     if isinstance(a, Data) or isinstance(b, Data):
         return a if isinstance(a, Data) else b
     if isinstance(a, Const) and isinstance(b, Const) and same_const(a.value, b.value):
         return a
     na, nb = self.module_node(a), self.module_node(b)
     if na is not None and nb is not None:
-        return ModuleVal(Branches("alt", (na, nb)))
+        return ModuleVal(Branches("either", (na, nb)))
     if isinstance(a, Ref) and isinstance(b, Ref) and a.qname == b.qname:
         return a
     return Unknown()
@@ -260,7 +260,7 @@ def merge_entries(self: Machine, a: tuple[Entry, ...], b: tuple[Entry, ...]) -> 
         return a
     na = self.entries_node(a[n:])
     nb = self.entries_node(b[n:])
-    return (*a[:n], ModuleVal(Branches("alt", (na, nb))))
+    return (*a[:n], ModuleVal(Branches("either", (na, nb))))
 
 
 def loop_representative(
