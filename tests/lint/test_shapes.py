@@ -826,3 +826,32 @@ def test_an_undecidable_if_in_forward_counts_its_deepest_arm() -> None:
             return x
     """
     assert found(src) == [("GCK001", 6)]
+
+
+@pytest.mark.parametrize("how", ["function", "lambda"])
+@pytest.mark.parametrize("body", sorted(USER_ACTIVATIONS))
+def test_user_activation_functions_by_what_they_compute(body: str, how: str) -> None:
+    """The same forms as a plain function applied in ``forward``, or a lambda default."""
+    define = f"def squash(x):\n    return {body}\n" if how == "function" else ""
+    default = "squash" if how == "function" else f"lambda x: {body}"
+    src = f"""
+# tanh
+{define}
+class Net(nn.Module):
+    def __init__(self, width=32, depth=8, act={default}):
+        super().__init__()
+        self.act = act
+        self.fcs = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, x):
+        for fc in self.fcs:
+            x = self.act(fc(x))
+        return x
+"""
+    findings = lint_source(HEADER + src, "model.py", STRUCTURAL)
+    expected = USER_ACTIVATIONS[body]
+    if expected is None:
+        assert findings == []
+        return
+    assert [(f.code, f.depth) for f in findings] == [("GCK001", 8)]
+    assert f"({expected})" in findings[0].message

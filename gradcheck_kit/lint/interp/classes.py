@@ -18,7 +18,7 @@ from gradcheck_kit.lint.interp.frames import (
 )
 from gradcheck_kit.lint.interp.imports import is_foreign
 from gradcheck_kit.lint.interp.normalizes import computes_statistics, normalizes
-from gradcheck_kit.lint.interp.saturates import saturating_kind
+from gradcheck_kit.lint.interp.saturates import saturating_function, saturating_kind
 from gradcheck_kit.lint.interp.syntax import (
     full_name,
 )
@@ -26,6 +26,7 @@ from gradcheck_kit.lint.interp.values import (
     ClassInfo,
     ClassRef,
     Const,
+    Data,
     DictVal,
     Entry,
     FuncRef,
@@ -242,6 +243,14 @@ def call_function(
 ) -> Value:
     if self.call_depth >= MAX_CALL_DEPTH or self.call_stack.count(func.node) >= 2:
         return Unknown(func.qualname)
+    if func.bound is None and len(args) == 1 and isinstance(args[0], Data) and not kwargs:
+        # ``squash(self.fc(x))`` where ``def squash(x): return 1 / (1 + torch.exp(-x))``
+        if id(func.node) not in self.saturating_verdicts:
+            self.saturating_verdicts[id(func.node)] = saturating_function(func.node)
+        act = self.saturating_verdicts[id(func.node)]
+        if act is not None:
+            layer = Layer("saturating", act.name, self.span(call), act.derivative_bound)
+            return self.extend(args[0], layer)
     foreign = is_foreign(func)
     if foreign and not self.in_foreign:  # this file calls into another module's code
         return self.call_foreign(func, args, kwargs, call)

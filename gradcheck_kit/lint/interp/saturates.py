@@ -1,4 +1,5 @@
-"""Whether a user module class is a saturating activation, read from what its forward computes:
+"""Whether a user module class (or a plain function, a lambda) is a saturating activation, read
+from what its forward computes:
 ``1 / (1 + torch.exp(-x))`` is a sigmoid and ``(e^x - e^-x) / (e^x + e^-x)`` or
 ``2 * torch.sigmoid(2 * x) - 1`` a tanh, whatever the class is called.
 
@@ -84,8 +85,21 @@ def saturating_kind(info: ClassInfo) -> catalog.Saturating | None:
     method = info.methods.get(catalog.MODULE_FORWARD)
     if method is None or isinstance(method, ast.AsyncFunctionDef):
         return None
+    return _computed(method, 1)
+
+
+def saturating_function(func: ast.AST) -> catalog.Saturating | None:
+    """The same for a plain function of one argument or a lambda (``def squash(x): return 1 /
+    (1 + torch.exp(-x))``, ``act=lambda x: ...``)."""
+    if not isinstance(func, (ast.FunctionDef, ast.Lambda)):
+        return None
+    return _computed(func, 0)
+
+
+def _computed(func: ast.FunctionDef | ast.Lambda, position: int) -> catalog.Saturating | None:
+    """The saturating activation ``func`` computes of its parameter at ``position``."""
     try:
-        expression, variable = _expression(method)
+        expression, variable = _expression(func, position)
         values = [_evaluate(expression, variable, x) for x in _SAMPLES]
     except (_Unreadable, ArithmeticError, ValueError, RecursionError):
         return None
@@ -98,21 +112,24 @@ def saturating_kind(info: ClassInfo) -> catalog.Saturating | None:
     return None
 
 
-def _expression(method: ast.FunctionDef) -> tuple[ast.expr, str]:
-    """The returned expression with the local names it reads substituted, and the input's name."""
-    params = method.args
+def _expression(func: ast.FunctionDef | ast.Lambda, position: int) -> tuple[ast.expr, str]:
+    """The returned expression with the local names it reads substituted, and the input's name
+    (the parameter at ``position``: 1 after a method's ``self``)."""
+    params = func.args
     positional = [*params.posonlyargs, *params.args]
     if (
-        len(positional) != 2
+        len(positional) != position + 1
         or params.vararg
         or params.kwarg
         or params.kwonlyargs
         or params.defaults
     ):
         raise _Unreadable
-    variable = positional[1].arg
+    variable = positional[position].arg
+    if isinstance(func, ast.Lambda):
+        return func.body, variable
     bound: dict[str, ast.expr] = {}
-    body = method.body
+    body = func.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]  # the docstring
     for stmt in body[:-1]:
@@ -215,4 +232,4 @@ def _apply(name: str, args: list[float]) -> float:
     raise _Unreadable
 
 
-__all__ = ["saturating_kind"]
+__all__ = ["saturating_function", "saturating_kind"]
