@@ -41,6 +41,9 @@ extract the text files one by one (what the labels were made on)::
       git --git-dir="$g" cat-file blob "$sha" > "$out/$path" 2>/dev/null || rm -f "$out/$path"
     done
 
+A second, independent corpus (20 other projects, never used while fixing the linter) is
+labelled in ``bench/project_corpus2.toml``: pass it with ``--labels bench/project_corpus2.toml``.
+
 Usage: ``python bench/project_corpus.py --root DIR [--labels FILE] [--mode structural|default|both]``
 """
 

@@ -158,7 +158,19 @@ GATED_RECURRENT_MODULES: frozenset[str] = frozenset(
 )
 
 #: Containers whose positional arguments run one after another.
-SEQUENTIAL_CONTAINERS: frozenset[str] = frozenset({"torch.nn.Sequential"})
+SEQUENTIAL = "torch.nn.Sequential"
+SEQUENTIAL_CONTAINERS: frozenset[str] = frozenset({SEQUENTIAL})
+
+
+def third_party_sequential(qname: str) -> bool:
+    """A class of a package the linter cannot read whose name says it is a Sequential
+    (torchmeta's ``MetaSequential``): it runs its modules in order."""
+    if qname.startswith(TORCH_NAMESPACE) or "." not in qname:
+        return False
+    short = qname.rsplit(".", 1)[-1]
+    return short.endswith("Sequential")
+
+
 #: Containers of modules that the forward pass iterates over (or indexes).
 LIST_CONTAINERS: frozenset[str] = frozenset({"torch.nn.ModuleList"})
 DICT_CONTAINERS: frozenset[str] = frozenset({"torch.nn.ModuleDict"})

@@ -16,6 +16,7 @@ from typing import Any
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.config_reads import ConfigReads
 from gradcheck_kit.lint.derived_values import MAX_HOPS, TYPES, Derivations
+from gradcheck_kit.lint.imported_values import ImportedValues
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
 
@@ -99,6 +100,7 @@ class CallerValues:
         self.configs = Configs(project, loaded)
         self.files = ConfigReads(project, loaded, display)
         self.derived = Derivations(loaded.tree, self._python)
+        self.imported = ImportedValues(project, loaded, constant, literal_node)
 
     def literal(
         self, node: ast.expr, notes: list[str], files: list[DataFile] | None = None
@@ -120,6 +122,8 @@ class CallerValues:
         if found is None:
             read = self.files.value(node, notes, files)
             found = literal_node(read[0], node) if read is not None else None
+        if found is None:
+            found = self.imported.value(node, notes)  # ``from settings import depth``
         if found is None and hops > 0:
             kept = len(notes)
             derived = self.derived.value(node, notes, files, hops - 1)

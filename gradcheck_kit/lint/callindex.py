@@ -1,8 +1,9 @@
-"""The project's call-site index: which of the project's Python files call or import each name
-(:mod:`gradcheck_kit.lint.callsites` parses only those), kept across runs.
+"""The project's call-site index: which of the project's Python files and notebooks call or import
+each name (:mod:`gradcheck_kit.lint.callsites` parses only those), kept across runs.
 
 A file's entry is the set of names it calls (``Name(``) or imports, found by a regex over its
-bytes (no parse), with its size, modification time (ns) and content hash. The first lookup in a
+bytes (no parse), with its size, modification time (ns) and content hash; a notebook's, every
+name it calls or imports, read the same way over its JSON bytes. The first lookup in a
 run walks the project (a ``stat`` per file) and re-reads only the files whose size or time
 changed since the index was saved; the index is saved in the lint cache directory
 (``.gradcheck_cache/callindex-<root hash>.json``) and kept in memory only with ``--no-cache``
@@ -29,10 +30,14 @@ from pathlib import Path
 
 from gradcheck_kit._io import ignore_in_git, write_atomic
 from gradcheck_kit._version import __version__
+from gradcheck_kit.lint.prefilter import SATURATING_WORDS
+from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES
 
 #: Past this many Python files, the rest of a project is not indexed (a home folder with a
 #: ``.git``): call sites there are not seen.
 MAX_FILES = 5000
+#: Past this many notebooks, the rest are not indexed.
+MAX_NOTEBOOKS = 500
 #: A file larger than this is not indexed (generated code, data); the module resolver does not
 #: read it either (``project.MAX_MODULE_BYTES``).
 MAX_BYTES = 2_000_000
@@ -42,7 +47,10 @@ SKIPPED_DIRS = frozenset(
 )
 #: The pseudo path of a cache entry's "files that name these classes" (see the docstring).
 CALLERS_PREFIX = "<callers-of>"
-_FORMAT = 4
+_FORMAT = 5
+#: The words of the saturating rules' prefilter, as bytes: a file that holds one (lowercased) is
+#: marked ``!`` (the project-aware prefilter, :mod:`gradcheck_kit.lint.prefilter`, asks).
+_SATURATING = tuple(word.encode() for word in SATURATING_WORDS)
 #: After this many marks looked up in one run, a mark -> files table is built (a lookup before
 #: it searches every file's marks: cheaper for the few classes of a pre-commit run).
 _FINDS_BEFORE_TABLE = 64
@@ -173,7 +181,11 @@ def callers_digest(key: str) -> str | None:
     return index(root).digest(names.split(","))
 
 
-@lru_cache(maxsize=8)
+#: How many projects' indexes a process keeps in memory.
+INDEXES_KEPT = 8
+
+
+@lru_cache(maxsize=INDEXES_KEPT)
 def index(root: str) -> CallIndex:
     """The index of ``root`` now: the saved one, brought up to date (see the docstring)."""
     saved = _load(root)
@@ -185,15 +197,18 @@ def index(root: str) -> CallIndex:
             entries[path] = old
             continue
         changed = True
-        if size > MAX_BYTES:
+        notebook = path.endswith(".ipynb")
+        limit = MAX_NOTEBOOK_BYTES if notebook else MAX_BYTES
+        if size > limit:
             entries[path] = (size, mtime, "", " ", " ")  # never read: it names nothing
             continue
         try:
             with open(path, "rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
+                data = handle.read(limit + 1)
         except OSError:
             continue
-        entries[path] = (size, mtime, hashlib.sha1(data).hexdigest(), *_names(data))
+        names = _notebook_names(data) if notebook else _names(data)
+        entries[path] = (size, mtime, hashlib.sha1(data).hexdigest(), *names)
     if saved is not None and len(saved) != len(entries):
         changed = True  # files deleted
     if changed:
@@ -204,7 +219,8 @@ def index(root: str) -> CallIndex:
 def _names(data: bytes) -> tuple[str, str]:
     """`` a b c `` (sorted, padded for substring tests): the names ``data`` calls (``a(``), and
     its marks: ``.a`` for a name called as an attribute (``m.a(``), ``=a`` for a name imported,
-    ``*`` for a star import and ``~a`` for ``a`` imported ``as`` another name."""
+    ``*`` for a star import, ``~a`` for ``a`` imported ``as`` another name and ``!`` when it
+    mentions a saturating word (any case)."""
     called: set[bytes] = set()
     marks: set[bytes] = set()
     for word, dot in set(_CALLED_REVERSED.findall(data[::-1])):
@@ -226,13 +242,21 @@ def _names(data: bytes) -> tuple[str, str]:
             if b"*" in match.group(1):
                 marks.add(b"*")
         start = data.find(b"import", match.end())
+    lowered = data.lower()
+    if any(word in lowered for word in _SATURATING):
+        marks.add(b"!")
     return _padded(called), _padded(marks)
 
 
-def mentioned(data: bytes) -> set[str]:
-    """The names ``data`` calls or imports (whatever the marks): what a notebook is indexed by."""
+def _notebook_names(data: bytes) -> tuple[str, str]:
+    """A notebook's entry, read as a ``.py`` file is (over its JSON bytes: outputs may add
+    names, which only costs a parse): every name it calls or imports counts as imported and
+    called, so a lookup of any of them returns it."""
     called, marks = _names(data)
-    return set(called.split()) | {m[1:] for m in marks.split() if m[:1] in ("=", "~")}
+    names = set(called.split()) | {m[1:] for m in marks.split() if m[:1] in ("=", "~")}
+    encoded = {name.encode() for name in names}
+    flags = {mark.encode() for mark in marks.split() if mark == "!"}
+    return _padded(encoded), _padded({b"=" + name for name in encoded} | flags)
 
 
 def _padded(names: set[bytes]) -> str:
@@ -240,12 +264,14 @@ def _padded(names: set[bytes]) -> str:
 
 
 def python_files(root: str) -> list[tuple[str, int, int]]:
-    """The project's ``.py`` files (real paths, sorted, folders top-down as ``os.walk`` goes)
-    with their size and modification time, at most :data:`MAX_FILES` (no hidden folders, no
-    virtual environments, no symlinked folders)."""
+    """The project's ``.py`` files and notebooks (real paths, sorted, folders top-down as
+    ``os.walk`` goes) with their size and modification time, at most :data:`MAX_FILES` Python
+    files and :data:`MAX_NOTEBOOKS` notebooks (no hidden folders - so no
+    ``.ipynb_checkpoints`` -, no virtual environments, no symlinked folders)."""
     found: list[tuple[str, int, int]] = []
+    python = notebooks = 0
     stack = [os.path.realpath(root)]
-    while stack and len(found) < MAX_FILES:
+    while stack and python < MAX_FILES:
         folder = stack.pop()
         try:
             with os.scandir(folder) as scan:
@@ -255,11 +281,14 @@ def python_files(root: str) -> list[tuple[str, int, int]]:
         dirs: list[str] = []
         for item in items:
             try:
-                if item.name.endswith(".py") and item.is_file():
+                notebook = item.name.endswith(".ipynb") and notebooks < MAX_NOTEBOOKS
+                if (item.name.endswith(".py") or notebook) and item.is_file():
                     path = os.path.realpath(item.path) if item.is_symlink() else item.path
                     info = item.stat()
                     found.append((path, info.st_size, info.st_mtime_ns))
-                    if len(found) >= MAX_FILES:
+                    notebooks += notebook
+                    python += not notebook
+                    if python >= MAX_FILES:
                         break
                 elif (
                     item.is_dir(follow_symlinks=False)
@@ -330,7 +359,9 @@ def _save(root: str, entries: dict[str, Entry]) -> None:
 
 __all__ = [
     "CALLERS_PREFIX",
+    "INDEXES_KEPT",
     "MAX_FILES",
+    "MAX_NOTEBOOKS",
     "CallIndex",
     "callers_digest",
     "callers_entry",

@@ -15,8 +15,9 @@ callee resolves to the class - through ``from m import C [as D]``, ``import m [a
 package re-exports and star imports - and returns their literal arguments. Every failure (an
 unreadable or unparsable file, a starred argument, an unresolvable name) is "no call site".
 
-Notebooks are callers too: the project's ``.ipynb`` files are indexed the same way (a separate
-walk, :func:`_notebook_index`), a notebook that names the class is read as its code cells joined
+Notebooks are callers too: the project's ``.ipynb`` files are in the same index (every name a
+notebook calls or imports; kept and digested as a ``.py`` file is, so editing a notebook caller
+re-lints the model file), a notebook that names the class is read as its code cells joined
 (:meth:`Project.load_notebook`: IPython lines made ``pass``), its imports resolve as a script's
 in its folder, and a call site in it is named by cell (``analysis.ipynb:cell 3:2``).
 """
@@ -26,20 +27,16 @@ from __future__ import annotations
 import ast
 import os
 import re
-import stat
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from gradcheck_kit.lint import callindex
 from gradcheck_kit.lint.caller_values import CallerValues, literal
-from gradcheck_kit.lint.callindex import MAX_FILES, SKIPPED_DIRS, mentioned
+from gradcheck_kit.lint.callindex import MAX_FILES
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.interp.syntax import dotted_name
-from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES, LoadedModule, Project
+from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import Place, Provenance, cite, node_place, places_of
 
-#: Past this many notebooks, the rest are not indexed.
-MAX_NOTEBOOKS = 500
 #: At most this many call sites of one class are interpreted (distinct argument lists).
 MAX_SITES = 8
 #: How many wrappers a call site may go through (``Solver(layers)`` -> ``DNN(layers)``).
@@ -94,8 +91,8 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
     names = [name]  # the class's name, then the names a module re-exports it under
     for looked in names:
         project.looked_up.add(looked)  # the cache key covers the files that name it (callindex)
-        callers = _index(project.root).callers(looked)
-        callers += _notebook_index(project.root).get(looked.encode(), ())
+        # notebooks after the Python files
+        callers = tuple(sorted(_index(project.root).callers(looked), key=_is_notebook))
         if wraps < MAX_WRAPPERS and looked == name and home not in callers:
             callers = (home, *callers)  # a wrapper in the class's own file (the current one)
         for path in callers:
@@ -395,6 +392,10 @@ def _enclosing(loaded: LoadedModule) -> dict[int, tuple[_Def, ast.ClassDef | Non
     return table
 
 
+def _is_notebook(path: str) -> bool:
+    return path.endswith(".ipynb")
+
+
 def _where(display: str, loaded: LoadedModule, line: int) -> str:
     """``train.py:3``, or ``analysis.ipynb:cell 3:2`` in a notebook (the cell's position among
     all cells and the line within it, as the notebook's own findings say)."""
@@ -429,51 +430,22 @@ def _cell_place(place: Place, loaded: LoadedModule) -> Place:
     return replace(place, line=start[1], end_line=end_line, cell=start[0])
 
 
-@lru_cache(maxsize=8)
-def _notebook_index(root: str) -> dict[bytes, tuple[str, ...]]:
-    """Name -> the project's notebooks that call it or import it, read as :mod:`callindex` reads
-    a ``.py`` file (:func:`callindex.mentioned`, over the notebook's JSON bytes: outputs may add
-    names, which only costs a parse)."""
-    index: dict[bytes, list[str]] = {}
-    for path in _notebook_files(root):
-        try:
-            info = os.stat(path)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_NOTEBOOK_BYTES:
-                continue  # a FIFO or a device named ``.ipynb`` would block the read
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_NOTEBOOK_BYTES + 1)
-        except OSError:
-            continue
-        for name in mentioned(data):
-            index.setdefault(name.encode(), []).append(path)
-    return {name: tuple(paths) for name, paths in index.items()}
+def binds(project: Project, path: str, name: str) -> bool:
+    """Whether the project file (or notebook) at ``path`` binds a name to ``name`` of
+    ``project.current``, as :func:`call_sites` resolves it (the project-aware prefilter asks)."""
+    loaded = project.load_notebook(path) if path.endswith(".ipynb") else project.load(path)
+    if loaded is None:
+        return False
+    from gradcheck_kit.lint.prefilter import imports_in  # its statements only: no walk
+
+    found = _IMPORTS.get(id(loaded.tree))
+    if found is None or found[0] is not loaded.tree:
+        found = _IMPORTS[id(loaded.tree)] = (loaded.tree, imports_in(loaded.tree.body))
+    direct, modules = _bindings(project, loaded, name, project.current.path, found[1])
+    return bool(direct or modules)
 
 
-def _notebook_files(root: str) -> list[str]:
-    """The project's ``.ipynb`` files, sorted, at most :data:`MAX_NOTEBOOKS`, from the folders
-    :func:`_python_files` walks (so never ``.ipynb_checkpoints``), and no further: the walk
-    stops where that one stops, after :data:`MAX_FILES` Python files."""
-    found: list[str] = []
-    python = 0
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in SKIPPED_DIRS
-            and not os.path.islink(os.path.join(folder, d))
-            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
-        )
-        for file in sorted(files):
-            if file.endswith(".py"):
-                python += 1
-                if python >= MAX_FILES:
-                    return found
-            elif file.endswith(".ipynb"):
-                found.append(os.path.realpath(os.path.join(folder, file)))
-                if len(found) >= MAX_NOTEBOOKS:
-                    return found
-    return found
+_IMPORTS: dict[int, tuple[ast.Module, list[ast.Import | ast.ImportFrom]]] = {}
 
 
 def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bool:
@@ -487,14 +459,18 @@ def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bo
 
 
 def _bindings(
-    project: Project, loaded: LoadedModule, name: str, home: str
+    project: Project,
+    loaded: LoadedModule,
+    name: str,
+    home: str,
+    imports: list[ast.Import | ast.ImportFrom] | None = None,
 ) -> tuple[set[str], set[str]]:
     """In a caller module: the names bound to the class, and the (dotted) names bound to a
-    module whose ``name`` is the class."""
+    module whose ``name`` is the class (``imports``: its import statements, if known)."""
     direct: set[str] = set()
     modules: set[str] = set()
     importer = loaded.file.path
-    for node in _outline(loaded).imports:
+    for node in _outline(loaded).imports if imports is None else imports:
         if isinstance(node, ast.ImportFrom):
             module = "." * node.level + (node.module or "")
             found = project.find_module(module, importer)
@@ -553,7 +529,7 @@ def forget() -> None:
     callindex.forget()
     _OUTLINES.clear()
     _ENCLOSING.clear()
-    _notebook_index.cache_clear()
+    _IMPORTS.clear()
 
 
-__all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "call_sites", "forget"]
+__all__ = ["MAX_FILES", "MAX_SITES", "CallSite", "binds", "call_sites", "forget"]

@@ -239,11 +239,16 @@ def settled(value: Any) -> bool:
 _SIMPLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 
 
-def hydra(folder: str, name: str, display: Any, root: str) -> Document | None:
+def hydra(
+    folder: str, name: str, display: Any, root: str, overrides: tuple[str, ...] = ()
+) -> Document | None:
     """The config Hydra composes from ``folder/name.yaml`` and its ``defaults:`` list (group
-    files ``folder/group/option.yaml`` placed under ``group``); None where a piece cannot be
-    read or the list is not simple (``override``, ``optional``, ``@package``, nested
-    defaults, interpolated options). ``display``: path -> how messages name it."""
+    files ``folder/group/option.yaml`` placed under ``group``, or where their ``# @package``
+    header puts them: ``_global_``, ``_group_``, ``a.b``), then ``overrides`` as ``compose``
+    takes them (``model=mlp_deep`` picks a group's option, ``model.n_layers=8`` sets a value);
+    None where a piece cannot be read or is not simple (``override``/``optional`` entries,
+    ``group@pkg``, nested defaults, interpolated options, ``+``/``~`` overrides).
+    ``display``: path -> how messages name it."""
     primary = _group_file(folder, name, root)
     if primary is None:
         return None
@@ -253,6 +258,10 @@ def hydra(folder: str, name: str, display: Any, root: str) -> Document | None:
     files = list(first.files)
     data: dict[str, Any] = {}  # merged into: copies, never the parsed data itself
     sources: dict[tuple[str, ...], str] = {}
+    parsed = _overrides(overrides)
+    if parsed is None:
+        return Document(None, first.display, tuple(files), True)
+    choices, values = parsed
     defaults = first.data.get("defaults", [])
     own = {k: v for k, v in first.data.items() if k != "defaults"}
     if not isinstance(defaults, list):
@@ -265,6 +274,7 @@ def hydra(folder: str, name: str, display: Any, root: str) -> Document | None:
         group, option = _entry(entry)
         if group is None:
             return Document(None, first.display, tuple(files), True)
+        option = choices.pop("/".join(group), option) if group else option
         if option is None:
             continue  # ``- group: null``: nothing
         path = _group_file(os.path.join(folder, *group), option, root)
@@ -272,13 +282,50 @@ def hydra(folder: str, name: str, display: Any, root: str) -> Document | None:
         if part is None or path is None:
             return Document(None, first.display, tuple(files), True)
         files.extend(part.files)
-        if not isinstance(part.data, dict) or "defaults" in part.data or _package_directive(path):
+        package = _package(path, group)
+        if not isinstance(part.data, dict) or "defaults" in part.data or package is None:
             return Document(None, first.display, tuple(files), True)
         nested: dict[str, Any] = part.data
-        for key in reversed(group):
+        for key in reversed(package):
             nested = {key: nested}
         _merge(data, nested, (), part.display, sources)
+    if any("/" in key for key in choices):  # a nested group the defaults list does not name
+        return Document(None, first.display, tuple(files), True)
+    values += [((key,), value) for key, value in choices.items()]  # top-level values after all
+    for keys, value in values:
+        target = data
+        for key in keys[:-1]:
+            target = target.get(key) if isinstance(target, dict) else None  # type: ignore[assignment]
+        if not isinstance(target, dict) or keys[-1] not in target:
+            return Document(None, first.display, tuple(files), True)  # ``+key=``: not here
+        target[keys[-1]] = value
+        sources[keys] = f"{first.display} overridden by '{'.'.join(keys)}={value!r}'"
     return Document(data, first.display, tuple(files), True, sources)
+
+
+def _overrides(
+    overrides: tuple[str, ...],
+) -> tuple[dict[str, str], list[tuple[tuple[str, ...], Any]]] | None:
+    """``compose(overrides=[...])`` as (group -> option, [(key path, value)]); None for any
+    override that is not ``key=value`` with a simple key and a plain value."""
+    choices: dict[str, str] = {}
+    values: list[tuple[tuple[str, ...], Any]] = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not _SIMPLE.fullmatch(key):
+            return None  # ``+key=``, ``~key``, ``key@pkg=``, no ``=``
+        try:
+            value = _scalar(raw)
+        except YamlSubsetError:
+            return None
+        if value is UNSURE or not plain(value):
+            return None
+        if "/" in key or ("." not in key and isinstance(value, str)):
+            choices[key] = value  # a group's option (checked against the defaults list)
+        else:
+            values.append((tuple(key.split(".")), value))
+    return choices, values
 
 
 def _entry(entry: Any) -> tuple[tuple[str, ...] | None, str | None]:
@@ -302,10 +349,24 @@ def _group_file(folder: str, name: str, root: str) -> str | None:
     return locate(name, (folder,), root)
 
 
-def _package_directive(path: str) -> bool:
-    """Whether the file's header says ``# @package ...`` (it moves its keys elsewhere)."""
+def _package(path: str, group: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Where a group file's keys go: under its group, or where its ``# @package`` header says
+    (``_global_``: the top, ``_group_``: the group, ``a.b``: there); None for a header this
+    does not read."""
     loaded = _file(path)
-    return loaded is not None and b"@package" in loaded[0][:2048]
+    if loaded is None:
+        return None
+    found = re.search(rb"^#\s*@package\s+(\S+)\s*$", loaded[0][:2048], re.MULTILINE)
+    if found is None:
+        return group
+    package = found.group(1).decode("ascii", "replace")
+    if package == "_global_":
+        return ()
+    if package == "_group_":
+        return group
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", package):
+        return tuple(package.split("."))
+    return None
 
 
 def _merge(

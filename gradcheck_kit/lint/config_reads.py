@@ -43,6 +43,8 @@ LOADERS: dict[str, tuple[str, str]] = {
     "omegaconf.OmegaConf.load": ("omegaconf", "path"),
 }
 _MODULES = frozenset({"json", "yaml", "tomllib", "tomli", "toml", "omegaconf", "hydra"})
+#: Hydra's compose API (under ``initialize(config_path=...)``)
+_COMPOSE = frozenset({"hydra.compose", "hydra.experimental.compose"})
 _MUTATORS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "merge_with"})
 #: a path relative to the caller's folder (``os.path.dirname(__file__)``)
 _HERE = "\0here"
@@ -66,6 +68,10 @@ class ConfigReads:
         self.scope_of: dict[int, int] = {}
         self.documents: dict[Spec, Document | None] = {}
         self.local: set[tuple[int, str]] = set()  # (scope, name) bound in that scope
+        #: Hydra's compose API: the config folder of each call under ``with initialize(...)``,
+        #: and of each scope that calls ``initialize(...)`` as a statement (None: two folders)
+        self.compose_dirs: dict[int, str] = {}
+        self.hydra_dirs: dict[int, str | None] = {}
         tree = loaded.tree
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -130,7 +136,18 @@ class ConfigReads:
                 target = node.targets[0]
                 if isinstance(target, ast.Name):
                     bindings.append((scope, target.id, node.value))
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                folder = self._hydra_folder(node.value)  # ``initialize(config_path=...)``
+                if folder is not None:
+                    seen = self.hydra_dirs.get(scope, folder)
+                    self.hydra_dirs[scope] = folder if seen == folder else None
             elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    folder = self._hydra_folder(item.context_expr)
+                    if folder is not None:  # ``with initialize(config_path="conf"):``
+                        for inner_node in ast.walk(node):
+                            if isinstance(inner_node, ast.Call):
+                                self.compose_dirs[id(inner_node)] = folder
                 for item in node.items:
                     if isinstance(item.optional_vars, ast.Name):
                         path = self._opened(item.context_expr, scope, {})
@@ -206,6 +223,40 @@ class ConfigReads:
             folder = os.path.normpath(os.path.join(self.folder, path.value))
             self.holders[(scope, params[0].arg)] = (("hydra", True, f"{folder}\0{name.value}"), ())
 
+    def _hydra_folder(self, node: ast.expr) -> str | None:
+        """The config folder of ``hydra.initialize(config_path="conf")`` (relative to this
+        file, as Hydra takes it); None for any other expression."""
+        if not isinstance(node, ast.Call):
+            return None
+        if self._full(node.func) not in ("hydra.initialize", "hydra.experimental.initialize"):
+            return None
+        given = {k.arg: k.value for k in node.keywords if k.arg}
+        path = given.get("config_path", node.args[0] if node.args else None)
+        if not (isinstance(path, ast.Constant) and isinstance(path.value, str)):
+            return None
+        return os.path.normpath(os.path.join(self.folder, path.value))
+
+    def _compose(self, node: ast.Call, scope: int) -> Spec | None:
+        """``compose(config_name="config", overrides=["model.n_layers=8"])`` under an
+        ``initialize(config_path=...)``: the Hydra config it composes."""
+        folder = self.compose_dirs.get(id(node)) or self.hydra_dirs.get(scope)
+        given = {k.arg: k.value for k in node.keywords if k.arg}
+        name = given.get("config_name", node.args[0] if node.args else None)
+        if folder is None or not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+            return None
+        overrides: list[str] = []
+        if "overrides" in given:
+            try:
+                listed = ast.literal_eval(given["overrides"])
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return None
+            if not (isinstance(listed, list) and all(isinstance(o, str) for o in listed)):
+                return None
+            overrides = listed
+        if any("\0" in part for part in (name.value, *overrides)):
+            return None
+        return ("hydra", True, "\0".join((folder, name.value, *overrides)))
+
     def _full(self, node: ast.expr) -> str | None:
         """The dotted name ``node`` calls, its first part read through the imports."""
         parts: list[str] = []
@@ -223,6 +274,8 @@ class ConfigReads:
     def _load(
         self, node: ast.expr, scope: int, files: dict[tuple[int, str], tuple[bool, str] | None]
     ) -> Spec | None:
+        if isinstance(node, ast.Call) and self._full(node.func) in _COMPOSE:
+            return self._compose(node, scope)
         if not (isinstance(node, ast.Call) and node.args):
             return None
         loader = LOADERS.get(self._full(node.func) or "")
@@ -374,8 +427,8 @@ class ConfigReads:
             return None
         kind, anchored, path = spec
         if kind == "hydra":
-            folder, name = path.split("\0", 1)
-            return config_files.hydra(folder, name, self.project.display, root)
+            folder, name, *overrides = path.split("\0")
+            return config_files.hydra(folder, name, self.project.display, root, tuple(overrides))
         folders = (self.folder,) if anchored else tuple(dict.fromkeys((self.folder, root)))
         real = config_files.locate(os.path.normpath(path), folders, root)
         if real is None:

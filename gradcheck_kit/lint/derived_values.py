@@ -181,6 +181,8 @@ class _Bindings:
                             target = stmt.targets[0]
                             if isinstance(target, ast.Name):
                                 self.values[(inner, target.id)] = (stmt.value, block, index)
+                            for name, part in _unpacked(target, stmt.value):
+                                self.values[(inner, name)] = (part, block, index)
                         elif (grow := _grows(stmt)) is not None:
                             grows.setdefault((inner, grow[0]), []).append(stmt)
             stack.extend((child, inner) for child in ast.iter_child_nodes(node))
@@ -215,6 +217,29 @@ class _Bindings:
 
 #: methods that read a list without changing it, or that :class:`_Bindings` follows
 _READERS = frozenset({"insert", "append", "index", "count", "copy", "split", "strip", "get"})
+
+
+def _unpacked(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
+    """``a, b = x, y``: (name, its expression) pairs; ``a, b = f()``: (name, ``f()[i]``), for
+    a function that returns a tuple (:mod:`imported_values` reads one); none for any other
+    shape."""
+    if isinstance(target, ast.Tuple) and isinstance(value, ast.Call) and not value.args:
+        if all(isinstance(t, ast.Name) for t in target.elts) and not value.keywords:
+            return [
+                (t.id, ast.copy_location(ast.Subscript(value, ast.Constant(i), ast.Load()), t))
+                for i, t in enumerate(target.elts)
+                if isinstance(t, ast.Name)
+            ]
+        return []
+    if not (isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List)):
+        return []
+    if len(target.elts) != len(value.elts):
+        return []
+    if not all(isinstance(t, ast.Name) for t in target.elts):
+        return []
+    if any(isinstance(v, ast.Starred) for v in value.elts):
+        return []
+    return [(t.id, v) for t, v in zip(target.elts, value.elts, strict=True)]  # type: ignore[attr-defined]
 
 
 def _grows(stmt: ast.stmt) -> tuple[str, str, list[ast.expr]] | None:

@@ -1,15 +1,17 @@
 """Which files a run lints and how they are read: discovery (excludes as ruff applies them,
-named paths, symlink loops, unreadable folders), per-file ignores, and reading a file's bytes
-without ever blocking on a FIFO or a device."""
+named paths, symlink loops, unreadable folders), per-file ignores, reading a file's bytes
+without ever blocking on a FIFO or a device, and decoding them as Python does."""
 
 from __future__ import annotations
 
 import errno
 import fnmatch
 import functools
+import io
 import os
 import re
 import stat
+import tokenize
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -224,3 +226,30 @@ def read_regular(path: Path) -> tuple[bytes, FileStamp]:
             raise NotRegular(kind)
         info = os.fstat(fd)
         return handle.read(), (info.st_size, info.st_mtime_ns)
+
+
+class SourceError(Exception):
+    """A file's bytes cannot be turned into Python source text."""
+
+
+def decode_source(data: bytes) -> str:
+    """Decode as Python does: a BOM or a PEP 263 coding line, else UTF-8."""
+    if b"\x00" in data:
+        raise SourceError("contains NUL bytes (binary file?)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        if "invalid or missing" in str(exc):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise SourceError(
+                    f"cannot decode as utf-8 ({bad.reason} at byte {bad.start}); save the file "
+                    "as UTF-8 or declare its encoding (PEP 263)"
+                ) from bad
+        raise SourceError(f"bad encoding declaration: {exc}") from exc
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise SourceError(f"cannot decode as {encoding}: {exc}") from exc
+    return text[1:] if text.startswith("\ufeff") else text

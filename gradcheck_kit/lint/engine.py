@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import io
 import multiprocessing
 import multiprocessing.context
 import os
@@ -19,7 +18,6 @@ import signal
 import sys
 import threading
 import time
-import tokenize
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint.cache import ConsultedFile, FileStamp, LintCache, content_hash
-from gradcheck_kit.lint.discovery import discover_keyed, per_file_ignored, read_file, read_stat
+from gradcheck_kit.lint.discovery import (
+    SourceError,
+    decode_source,
+    discover_keyed,
+    per_file_ignored,
+    read_file,
+    read_stat,
+)
 from gradcheck_kit.lint.noqa import (
     MALFORMED_NOQA,
     file_noqa,
@@ -49,33 +54,6 @@ if TYPE_CHECKING:
     from gradcheck_kit.lint.project import ProjectFile
 
 
-class SourceError(Exception):
-    """A file's bytes cannot be turned into Python source text."""
-
-
-def decode_source(data: bytes) -> str:
-    """Decode as Python does: a BOM or a PEP 263 coding line, else UTF-8."""
-    if b"\x00" in data:
-        raise SourceError("contains NUL bytes (binary file?)")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:
-        if "invalid or missing" in str(exc):
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError as bad:
-                raise SourceError(
-                    f"cannot decode as utf-8 ({bad.reason} at byte {bad.start}); save the file "
-                    "as UTF-8 or declare its encoding (PEP 263)"
-                ) from bad
-        raise SourceError(f"bad encoding declaration: {exc}") from exc
-    try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise SourceError(f"cannot decode as {encoding}: {exc}") from exc
-    return text[1:] if text.startswith("\ufeff") else text
-
-
 def lint_source(
     text: str,
     path: str = "<string>",
@@ -89,18 +67,22 @@ def lint_source(
     from gradcheck_kit.lint.analyze import analyze, ends_before_a_layer, maximal_runs
     from gradcheck_kit.lint.facts import FileFacts, FileRun
     from gradcheck_kit.lint.locate import Locator
+    from gradcheck_kit.lint.prefilter import reached
     from gradcheck_kit.lint.project import Project, root_entry
-    from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
+    from gradcheck_kit.lint.rules import RuleContext, may_fire, saturating, selected_rules
 
     config = config or Config()
     if file_noqa(text):
         return []
-    rules = selected_rules(config.select, config.ignore + per_file_ignored(path, config))
+    chosen = selected_rules(config.select, config.ignore + per_file_ignored(path, config))
     lowered = text.lower()
-    rules = [r for r in rules if may_fire(r, text, config.extend_saturating, lowered=lowered)]
+    rules = [r for r in chosen if may_fire(r, text, config.extend_saturating, lowered=lowered)]
     tree = parse(text, path)  # a broken file is reported even where no rule can fire
     if tree is None:
         return []
+    held = [r for r in chosen if r not in rules and saturating(r)]
+    if held and reached(tree, text, path, config.extend_saturating, consulted):
+        rules = [r for r in chosen if r in rules or r in held]  # the activation is elsewhere
     rules = [rule for rule in rules if rule.screen is None or rule.screen(tree)]
     if not rules:
         return []
@@ -316,11 +298,12 @@ def lint_paths(
     """
     config = config or Config()
     paths = list(paths)
-    from gradcheck_kit.lint import callindex, callsites, project
+    from gradcheck_kit.lint import callindex, callsites, prefilter, project
 
     project.forget()  # the tree may have changed since the last run in this process
     project.name_folders(paths)  # roots of files with no marker (a downloaded folder)
     callsites.forget()
+    prefilter.forget()
     callindex.use_directory(cache_dir)  # the call index is kept with the cache (or in memory)
     unreadable: list[LintError] = []
     found = [
@@ -432,6 +415,7 @@ def _run_all(work: list[tuple[bytes, str]], config: Config, jobs: int | None) ->
     if workers <= 1 or sum(len(data) for data, _ in work) < _MIN_BYTES_FOR_POOL:
         with _deep_recursion():
             return [_lint_job((data, display, config)) for data, display in work]
+    _index_projects(display for _, display in work)  # once here, not once per worker
     # Largest files first, so no worker is left with one big file at the end.
     order = sorted(range(len(work)), key=lambda i: -len(work[i][0]))
     chunk = max(1, min(16, len(work) // (workers * 8)))
@@ -484,6 +468,19 @@ def _run_all(work: list[tuple[bytes, str]], config: Config, jobs: int | None) ->
             if slot is None:
                 results[i] = (*lint_alone(work[i][0], work[i][1], config), ())
     return [r for r in results if r is not None]
+
+
+def _index_projects(paths: Iterable[str]) -> None:
+    """Build (or bring up to date and save) the call index of each project among ``paths``
+    before the pool forks: the workers inherit it, instead of each building it cold and
+    saving it again (with spawn they load the saved one)."""
+    from gradcheck_kit.lint import callindex
+    from gradcheck_kit.lint.project import Project
+
+    one_per_folder = {os.path.dirname(path): path for path in paths}
+    roots = {Project.for_file(path).root for path in one_per_folder.values()}
+    for root in sorted(r for r in roots if r is not None)[: callindex.INDEXES_KEPT]:
+        callindex.index(root)
 
 
 def lint_alone(data: bytes, display: str, config: Config) -> tuple[list[Finding], LintError | None]:

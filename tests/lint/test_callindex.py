@@ -204,3 +204,87 @@ def test_a_saved_entry_with_the_wrong_names_is_not_trusted_past_its_stamp(
     (cached,) = cache.glob("lint-*.json")
     cached.unlink()
     assert [f.depth for f in lint_paths([project], Config(), cache_dir=cache).findings] == [8]
+
+
+def _notebook_project(tmp_path: Path) -> Path:
+    target = tmp_path / "notebook_caller_deep"
+    shutil.copytree(PROJECTS / "notebook_caller_deep", target)
+    return target
+
+
+def test_a_notebook_that_starts_building_the_model_relints_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notebooks are in the persisted index and in the model file's callers digest: a notebook
+    whose call said nothing literal (so the model file consulted no notebook) and now fixes
+    the depth re-lints the model file on a warm run."""
+    project = _notebook_project(tmp_path)
+    notebook = project / "notebooks" / "analysis.ipynb"
+    text = notebook.read_text()
+    _write(notebook, text.replace("Net(WIDTH, depth=8)", "Net(WIDTH, depth=DEPTH)"))
+    cache = tmp_path / "cache"
+    assert _depths(lint_paths([project], Config(), cache_dir=cache)) == [
+        ("GCK002", "stack.py", None)
+    ]
+    seen = _linted(monkeypatch)
+    _write(notebook, text)
+    warm = lint_paths([project], Config(), cache_dir=cache)
+    assert sorted(seen) == ["analysis.ipynb", "stack.py"]
+    assert _depths(warm) == [("GCK001", "stack.py", 8)]
+
+
+def test_a_warm_run_does_not_read_unchanged_notebooks_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _notebook_project(tmp_path)
+    cache = tmp_path / "cache"
+    cold = lint_paths([project], Config(), cache_dir=cache)
+    (saved,) = cache.glob("callindex-*.json")
+    assert any(path.endswith("analysis.ipynb") for path in json.loads(saved.read_text())["files"])
+    read = _indexed(monkeypatch)
+    helper = project / "lab" / "helpers.py"
+    _write(helper, "WIDTH = 32\n")  # a new file: the index is brought up to date
+    warm = lint_paths([project], Config(), cache_dir=cache)
+    assert read == [len(helper.read_bytes())]  # the new file only, not the notebook
+    assert warm.findings == cold.findings
+
+
+def test_with_two_jobs_the_index_is_built_and_saved_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--jobs 2`` on a cold run: the parent builds the index before the pool forks, so each
+    file is read for it once and the index file is written once - not once per worker."""
+    project = _project(tmp_path)
+    for i in range(12):  # enough files and bytes for a pool of two workers, each of which
+        # asks the index (the project-aware prefilter looks up who calls ``helper{i}``)
+        text = f"def helper{i}(x):\n    return x\n\n\n" + "Y = [1, 2, 3]\n" * 500
+        (project / "scripts" / f"pad{i}.py").write_text(text)
+    log = tmp_path / "events.log"
+
+    def note(event: str) -> None:  # from any process: one line each, appended
+        with open(log, "a") as handle:
+            handle.write(f"{event} {os.getpid()}\n")
+
+    real_names, real_save, real_job = callindex._names, callindex._save, engine._lint_job
+
+    def names(data: bytes) -> tuple[str, str]:
+        note("read")
+        return real_names(data)
+
+    def save(root: str, entries: dict[str, callindex.Entry]) -> None:
+        note("save")
+        real_save(root, entries)
+
+    def job(item: tuple[bytes, str, Config]) -> engine.Outcome:
+        note("lint")
+        return real_job(item)
+
+    monkeypatch.setattr(callindex, "_names", names)
+    monkeypatch.setattr(callindex, "_save", save)
+    monkeypatch.setattr(engine, "_lint_job", job)
+    result = lint_paths([project], Config(), jobs=2, cache_dir=tmp_path / "cache")
+    assert _depths(result) == [("GCK001", "mlp.py", 8)]
+    events = [line.split() for line in log.read_text().splitlines()]
+    assert {pid for event, pid in events if event == "lint"} - {str(os.getpid())}  # a pool ran
+    assert [event for event, _ in events].count("save") == 1
+    assert [event for event, _ in events].count("read") == len(list(project.rglob("*.py")))

@@ -240,6 +240,15 @@ def main(cfg):
         ("defaults:\n  - model: mlp\n", "# @package _global_\nn_layers: 8\nwidth: 32\n", UNKNOWN),
         ("defaults:\n  - model: mlp\n", "n_layers: ${depth}\nwidth: 32\n", UNKNOWN),
         ("defaults:\n  - model: nope\n", "n_layers: 8\nwidth: 32\n", UNKNOWN),
+        # a ``# @package`` header puts the group file's keys where it says
+        ("defaults:\n  - model: mlp\n", "# @package model\nn_layers: 8\nwidth: 32\n", DEEP),
+        ("defaults:\n  - model: mlp\n", "# @package _group_\nn_layers: 8\nwidth: 32\n", DEEP),
+        ("defaults:\n  - model: mlp\n", "# @package net\nn_layers: 8\nwidth: 32\n", UNKNOWN),
+        (
+            "defaults:\n  - model: mlp\n",
+            "# @package _global_\nmodel:\n  n_layers: 8\n  width: 32\n",
+            DEEP,
+        ),
     ],
 )
 def test_hydra_composes_simple_defaults_lists(
@@ -248,6 +257,55 @@ def test_hydra_composes_simple_defaults_lists(
     files = {"train.py": HYDRA, "conf/config.yaml": primary, "conf/model/mlp.yaml": group}
     root = _project(tmp_path, dict(files))
     assert _lint(root) == expected
+
+
+COMPOSE = """from hydra import compose, initialize
+
+from model import GateNet
+
+with initialize(version_base=None, config_path="conf"):
+    cfg = compose(config_name="config", overrides=OVERRIDES)
+
+net = GateNet(cfg.model.width, cfg.model.n_layers)
+"""
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ('["model=deep"]', DEEP),  # a group's option
+        ('["model.n_layers=8"]', DEEP),  # a value
+        ('["model=deep", "model.n_layers=2"]', []),  # the value wins over the option
+        ("[]", []),  # the defaults list's option: 2 layers
+        ('["model=nope"]', UNKNOWN),  # no such option
+        ('["+model.extra=1"]', UNKNOWN),  # ``+``/``~`` change the structure: unknown
+        ('["model.n_layers=${depth}"]', UNKNOWN),
+        ("OVERRIDES", UNKNOWN),  # not a literal list
+    ],
+)
+def test_hydra_compose_api_with_overrides(
+    tmp_path: Path, overrides: str, expected: list[tuple[str, str, int | None]]
+) -> None:
+    files = {
+        "run.py": COMPOSE.replace("overrides=OVERRIDES", f"overrides={overrides}"),
+        "conf/config.yaml": "defaults:\n  - model: small\n",
+        "conf/model/small.yaml": "n_layers: 2\nwidth: 32\n",
+        "conf/model/deep.yaml": "n_layers: 8\nwidth: 32\n",
+    }
+    assert _lint(_project(tmp_path, dict(files))) == expected
+
+
+def test_hydra_initialize_as_a_statement_and_the_override_named(tmp_path: Path) -> None:
+    """A notebook calls ``initialize(...)`` without ``with``; the message names the override."""
+    caller = COMPOSE.replace("with initialize(", "initialize(").replace('conf"):', 'conf")')
+    caller = caller.replace("    cfg = compose", "cfg = compose")
+    files = {
+        "run.py": caller.replace("overrides=OVERRIDES", 'overrides=["model.n_layers=8"]'),
+        "conf/config.yaml": "defaults:\n  - model: small\n",
+        "conf/model/small.yaml": "n_layers: 2\nwidth: 32\n",
+    }
+    message = _message(_project(tmp_path, dict(files)))
+    assert "overridden by 'model.n_layers=8'" in message
 
 
 def test_hydra_names_the_file_that_set_the_value(tmp_path: Path) -> None:

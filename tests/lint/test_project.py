@@ -88,6 +88,19 @@ CASES: dict[str, tuple[str, int, str] | None] = {
         "at experiments/plane_wave.py:5 (through MLP(sizes) at models/pinn.py:11)",
     ),
     "module_wrapper_shallow": None,
+    # Hydra's compose API: ``initialize(config_path=...)`` as a statement, then ``compose`` with
+    # an override that picks the group option whose ``# @package model`` header places it
+    "hydra_compose_deep": ("nets.py", 9, "n_layers = 8 from conf/model/deep.yaml (model.n_layers)"),
+    "hydra_compose_shallow": None,
+    # a call site's argument imported from another module: a module constant (``from settings
+    # import DEPTH``); a tuple a settings function returns, unpacked (``a, depth = params()``);
+    # an item of an imported dict, unpacked in a tuple assignment and passed through a wrapper
+    "imported_const_deep": ("pinn.py", 16, "DEPTH = 9 at settings.py:4"),
+    "imported_const_shallow": None,
+    "params_func_deep": ("pinn.py", 16, "depth = 9 at parameters.py:4 (returned by params())"),
+    "params_func_shallow": None,
+    "config_dict_deep": ("network.py", 12, "DEFAULT_CONFIG['n_layers'] = 8 at config.py:1"),
+    "config_dict_shallow": None,
     # values read in the model file itself: a YAML config loaded at module level; a JSON config
     # opened next to the file inside ``__init__`` (``[width] * depth``); its own argparse string
     # default parsed by a comprehension over ``split(",")``
@@ -123,6 +136,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # output; the twin's block adds its input back (``x1 * x2 + x``)
     "product_deep": ("model.py", 10, "parameter 'depth' (default 7)"),
     "product_shallow": None,
+    # the activation's name passed by a caller ("sigmoid") and mapped by a table in another
+    # module: the model file names no saturating activation (the project-aware prefilter)
+    "string_act_deep": ("pkg/models.py", 20, "FNN([2] + [50] * 8 + [1], 'sigmoid') at train.py:3"),
+    "string_act_shallow": None,
 }
 
 

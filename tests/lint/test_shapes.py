@@ -632,6 +632,32 @@ def test_ordered_dict_of_pairs_appended_in_a_loop() -> None:
     assert found(src, max_saturating_depth=3) == [("GCK001", 5), ("GCK001", 8)]
 
 
+def test_a_third_party_sequential_runs_its_modules_in_order() -> None:
+    """torchmeta's ``MetaSequential`` (a package the linter cannot read) is a Sequential: SIREN's
+    FCBlock with tanh is 9 deep; an unknown class with another name stays unknown."""
+    src = """
+    from torchmeta.modules import MetaSequential
+    from othermeta import MetaBlock
+
+    class FCBlock(nn.Module):
+        def __init__(self, hidden=20, layers=8, wrap=MetaSequential):
+            super().__init__()
+            net = [wrap(nn.Linear(2, hidden), nn.Tanh())]
+            for _ in range(layers):
+                net.append(wrap(nn.Linear(hidden, hidden), nn.Tanh()))
+            net.append(wrap(nn.Linear(hidden, 1)))
+            self.net = wrap(*net)
+
+        def forward(self, x):
+            return self.net(x)
+
+    class Other(FCBlock):
+        def __init__(self):
+            super().__init__(wrap=MetaBlock)
+    """
+    assert found(src, max_saturating_depth=3) == [("GCK001", 9)]
+
+
 def test_names_through_torch_nn_modules_submodules() -> None:
     src = """
     import torch.nn.modules.activation as A

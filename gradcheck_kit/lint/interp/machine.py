@@ -404,6 +404,8 @@ class Machine:
         found = self.models.get(qname)
         if found is None and qname.startswith(catalog.INIT_NAMESPACE):
             found = init_function
+        if found is None and catalog.third_party_sequential(qname):
+            found = self.models.get(catalog.SEQUENTIAL)  # torchmeta's MetaSequential...
         if found is not None:
             result = found(self, qname, args, kwargs, node, frame)
             if result is not None:

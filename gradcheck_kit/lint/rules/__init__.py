@@ -69,6 +69,13 @@ def may_fire(
     )
 
 
+def saturating(rule: Rule) -> bool:
+    """Whether ``rule`` is one of the saturating rules: it reads the interpreter and its
+    prefilter is :data:`SATURATING_TOKENS`, which the project-aware prefilter widens
+    (:mod:`gradcheck_kit.lint.prefilter`)."""
+    return not rule.syntactic and rule.prefilter == SATURATING_TOKENS
+
+
 __all__ = [
     "RULES",
     "SATURATING_TOKENS",
@@ -84,6 +91,7 @@ __all__ = [
     "attenuation",
     "may_fire",
     "predict",
+    "saturating",
     "selected_rules",
     "unknown_codes",
 ]

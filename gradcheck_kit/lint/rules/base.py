@@ -4,6 +4,10 @@ how to locate an anchor), and the findings at a run or at an event.
 
 A rule reads :class:`~gradcheck_kit.lint.facts.FileFacts` (runs, events, inits) and yields
 findings; only a rule marked ``syntactic`` reads the syntax tree (``FileFacts.module``).
+
+Prefilter: a file runs the rules whose words it holds (:data:`SATURATING_TOKENS` for the rules
+on saturating stacks); one that holds none of those is still interpreted for them when the
+project can bring a saturating activation in (:mod:`gradcheck_kit.lint.prefilter`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.provenance import Place, places_of
 from gradcheck_kit.lint.facts import Event, FileFacts, FileRun
+from gradcheck_kit.lint.prefilter import SATURATING_WORDS
 from gradcheck_kit.lint.sketch import Layer, Span
 from gradcheck_kit.report.findings import Finding, Fix, RelatedLocation
 from gradcheck_kit.theory import EXPLODE_BOUND, VANISH_BOUND
@@ -25,7 +30,10 @@ from gradcheck_kit.theory import EXPLODE_BOUND, VANISH_BOUND
 #: lowered text cost ~1/25 of the equivalent case-insensitive regex (measured on timm).
 Prefilter = tuple[tuple[str, ...], ...]
 
-SATURATING_TOKENS: Prefilter = (("sigmoid", "tanh", "softsign", "expit"),)
+#: The saturating rules' prefilter. A file that fails it is still interpreted for them when a
+#: caller and an imported module of the project name a saturating activation
+#: (:func:`gradcheck_kit.lint.prefilter.reached`).
+SATURATING_TOKENS: Prefilter = (SATURATING_WORDS,)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,4 @@
+"""The experiment's settings, imported by name."""
+
+WIDTH = 64
+DEPTH = 9
