@@ -19,6 +19,7 @@ from gradcheck_kit.lint.derived_values import MAX_HOPS, TYPES, Derivations
 from gradcheck_kit.lint.imported_values import ImportedValues
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
+from gradcheck_kit.lint.torch_refs import torch_reference
 
 
 def literal(node: ast.expr) -> bool:
@@ -37,9 +38,10 @@ MAX_FOLDED = 10_000
 
 def constant(node: ast.expr) -> tuple[Any] | None:
     """The value of a constant expression of literals as model code writes layer sizes
-    (``[2] + [20] * 3 + [1]``, ``4 * [50]``, ``-1``): ``+``, ``-`` and ``*`` of numbers, strings,
-    lists and tuples, within :data:`MAX_FOLDED` elements; None for anything else (a name, a
-    call, another operator)."""
+    (``[2] + [20] * 3 + [1]``, ``4 * [50]``, ``-1``, ``2 ** 8``): ``+``, ``-`` and ``*`` of
+    numbers, strings, lists and tuples, within :data:`MAX_FOLDED` elements, ``**`` and ``//`` of
+    integers (an exponent up to 64); None for anything else (a name, a call, another
+    operator)."""
     if literal(node):
         return (ast.literal_eval(node),)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -47,12 +49,19 @@ def constant(node: ast.expr) -> tuple[Any] | None:
         if inner is None or not isinstance(inner[0], (int, float)) or isinstance(inner[0], bool):
             return None
         return (-inner[0] if isinstance(node.op, ast.USub) else inner[0],)
-    if not isinstance(node, ast.BinOp) or not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+    ops = (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.FloorDiv)
+    if not isinstance(node, ast.BinOp) or not isinstance(node.op, ops):
         return None
     left, right = constant(node.left), constant(node.right)
     if left is None or right is None:
         return None
     a, b = left[0], right[0]
+    if isinstance(node.op, (ast.Pow, ast.FloorDiv)):  # ``2 ** 8``, ``256 // 4``: integers
+        if not all(isinstance(v, int) and _number(v) for v in (a, b)):
+            return None
+        if isinstance(node.op, ast.FloorDiv):
+            return (a // b,) if b else None
+        return (a**b,) if 0 <= b <= 64 and abs(a) <= 2**16 else None
     sized = (str, list, tuple)
     if isinstance(node.op, ast.Mult) and isinstance(a, int) and isinstance(b, sized):
         a, b = b, a
@@ -101,6 +110,7 @@ class CallerValues:
         self.files = ConfigReads(project, loaded, display)
         self.derived = Derivations(loaded.tree, self._python)
         self.imported = ImportedValues(project, loaded, constant, literal_node)
+        self.loaded = loaded
 
     def literal(
         self, node: ast.expr, notes: list[str], files: list[DataFile] | None = None
@@ -124,6 +134,8 @@ class CallerValues:
             found = literal_node(read[0], node) if read is not None else None
         if found is None:
             found = self.imported.value(node, notes)  # ``from settings import depth``
+        if found is None:
+            found = torch_reference(node, self.loaded, literal)  # ``activation=nn.Tanh``
         if found is None and hops > 0:
             kept = len(notes)
             derived = self.derived.value(node, notes, files, hops - 1)

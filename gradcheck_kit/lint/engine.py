@@ -67,9 +67,9 @@ def lint_source(
     from gradcheck_kit.lint.analyze import analyze, ends_before_a_layer, maximal_runs
     from gradcheck_kit.lint.facts import FileFacts, FileRun
     from gradcheck_kit.lint.locate import Locator
-    from gradcheck_kit.lint.prefilter import reached
+    from gradcheck_kit.lint.prefilter import widened
     from gradcheck_kit.lint.project import Project, root_entry
-    from gradcheck_kit.lint.rules import RuleContext, may_fire, saturating, selected_rules
+    from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
 
     config = config or Config()
     if file_noqa(text):
@@ -80,9 +80,7 @@ def lint_source(
     tree = parse(text, path)  # a broken file is reported even where no rule can fire
     if tree is None:
         return []
-    held = [r for r in chosen if r not in rules and saturating(r)]
-    if held and reached(tree, text, path, config.extend_saturating, consulted):
-        rules = [r for r in chosen if r in rules or r in held]  # the activation is elsewhere
+    rules = widened(chosen, rules, tree, text, path, config.extend_saturating, consulted)
     rules = [rule for rule in rules if rule.screen is None or rule.screen(tree)]
     if not rules:
         return []

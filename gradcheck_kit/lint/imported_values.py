@@ -66,8 +66,9 @@ class ImportedValues:
     def _returned(
         self, call: ast.Call, index: int, node: ast.expr, notes: list[str]
     ) -> ast.expr | None:
-        """Item ``index`` of what an imported function with no parameters returns, when its
-        body is one ``return`` of a tuple of literals or of that module's literal names."""
+        """Item ``index`` of what an imported function with no parameters returns, when it ends
+        in its only ``return``, of a tuple of literals or of that module's literal names (not
+        bound in the function)."""
         if call.args or call.keywords:
             return None
         found = self._binding(call.func)
@@ -84,22 +85,25 @@ class ImportedValues:
             or function.decorator_list
         ):
             return None
-        body = [
-            s
-            for s in function.body
-            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
-        ]
-        if len(body) != 1 or not isinstance(body[0], ast.Return):
-            return None
-        returned = body[0].value
+        last = function.body[-1]
+        if not isinstance(last, ast.Return) or any(
+            isinstance(n, ast.Return) and n is not last for n in ast.walk(function)
+        ):
+            return None  # one way out, at the end (what runs before it: prints, seeding)
+        local = {
+            n.id
+            for n in ast.walk(function)
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+        } | {name for n in ast.walk(function) if isinstance(n, ast.Global) for name in n.names}
+        returned = last.value
         if not isinstance(returned, ast.Tuple) or not 0 <= index < len(returned.elts):
             return None
         item = returned.elts[index]
         stmt: ast.stmt
         folded = self._constant(item)
         if folded is not None:
-            value, stmt, where, label = folded[0], body[0], module, f"{name}()[{index}]"
-        elif isinstance(item, ast.Name):
+            value, stmt, where, label = folded[0], last, module, f"{name}()[{index}]"
+        elif isinstance(item, ast.Name) and item.id not in local:
             read = self._read(module, item.id, _HOPS)
             if read is None:
                 return None

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported where used: a warm run imports this module for the words alone
     from gradcheck_kit.lint.callindex import CallIndex
     from gradcheck_kit.lint.project import Project
+    from gradcheck_kit.lint.rules.base import Rule
 
 #: The lowercase words whose presence lets a file through the saturating rules' own prefilter.
 SATURATING_WORDS = ("sigmoid", "tanh", "softsign", "expit")
@@ -89,13 +90,17 @@ def reached(
     if consulted is not None:
         consulted.append(callindex.callers_entry(project.root, names))
     me = project.current.path
-    if not any(
-        _passes(index, caller, name, extend_saturating) and binds(project, caller, name)
+    passing = [
+        (caller, name)
         for name in names
         for caller in index.callers(name)
-        if caller != me
-    ):
+        if caller != me and _passes(index, caller, name, extend_saturating, project, consulted)
+    ]
+    passing = [(caller, name) for caller, name in passing if binds(project, caller, name)]
+    if not passing:
         return False
+    if any(_passes_object(caller, name, extend_saturating) for caller, name in passing):
+        return True  # ``MLP(sizes, activation=nn.Tanh)``: no table needed here
     if "getattr(" in text:
         return True
     for module in _imported(project, tree):
@@ -109,13 +114,96 @@ def reached(
     return False
 
 
-def _passes(index: CallIndex, caller: str, name: str, extend: tuple[str, ...]) -> bool:
+def widened(
+    chosen: list[Rule],
+    rules: list[Rule],
+    tree: ast.Module,
+    text: str,
+    path: str,
+    extend_saturating: tuple[str, ...] = (),
+    consulted: list[tuple[str, str, int, int]] | None = None,
+) -> list[Rule]:
+    """``rules`` (those of ``chosen`` whose own prefilter the file's text passes), with the
+    saturating rules when an activation reaches the file from the project (:func:`reached`),
+    and, where the file is interpreted anyway, each rule whose words are in a module it imports
+    (:func:`imported_tokens`: an init helper elsewhere)."""
+    from gradcheck_kit.lint.rules import saturating
+
+    held = [r for r in chosen if r not in rules and saturating(r)]
+    if held and reached(tree, text, path, extend_saturating, consulted):
+        rules = [r for r in chosen if r in rules or r in held]  # the activation is elsewhere
+    if any(not r.syntactic for r in rules):
+        rules = rules + [
+            r
+            for r in chosen
+            if r not in rules
+            and not r.syntactic
+            and imported_tokens(tree, path, r.prefilter, consulted)
+        ]
+    return rules
+
+
+def imported_tokens(
+    tree: ast.Module,
+    path: str,
+    groups: tuple[tuple[str, ...], ...],
+    consulted: list[tuple[str, str, int, int]] | None = None,
+) -> bool:
+    """Whether a project module the file at ``path`` imports (one hop, as :func:`reached`
+    reads them) passes a rule's own prefilter ``groups``: an init helper in ``utils.py`` that
+    calls ``nn.init.normal_`` on the layers a model file hands it (``self.apply(init_weights)``).
+    The modules tested are added to ``consulted``."""
+    from gradcheck_kit.lint.project import Project
+
+    if not _hands_layers_on(tree):
+        return False
+    project = Project.for_file(path)
+    if project.root is None:
+        return False
+    for module in _imported(project, tree):
+        stamp = _stamp(module)
+        if stamp is None:
+            continue
+        if consulted is not None:
+            consulted.append(stamp)
+        text = _lowered(module).decode("utf-8", "replace")
+        if all(any(token in text for token in group) for group in groups):
+            return True
+    return False
+
+
+def _hands_layers_on(tree: ast.Module) -> bool:
+    """Whether the file calls something that may initialise its layers elsewhere:
+    ``module.apply(fn)``, or a function or method whose name says so (``init_weights(m)``,
+    ``reset_parameters()``), ``__init__`` aside."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if name == "apply" or (name != "__init__" and ("init" in name or "reset" in name)):
+                return True
+    return False
+
+
+def _passes(
+    index: CallIndex,
+    caller: str,
+    name: str,
+    extend: tuple[str, ...],
+    project: Project | None = None,
+    consulted: list[tuple[str, str, int, int]] | None = None,
+) -> bool:
     """Whether ``caller`` may pass a saturating activation to ``name``: a call ``name(...)`` in
     it mentions a saturating word, or shares a name with a line that does (``activation =
-    "tanh"``, ``add_argument("--act", default="tanh")``, a config field); where the name is
-    imported under an alias, any mention in the file counts."""
-    if not _mentions(index, caller, extend):
-        return False
+    "tanh"``, ``add_argument("--act", default="tanh")``, a config field) in the caller or in a
+    project module it imports (``act = "tanh"`` in ``parameters.py``, read through ``from
+    parameters import params``); where the name is imported under an alias, any mention in the
+    file counts."""
+    own = _mentions(index, caller, extend)
+    if not own:
+        return project is not None and _passes_from_imports(
+            index, caller, name, extend, project, consulted
+        )
     entry = index.entries.get(caller)
     if entry is not None and f" ~{name} " in entry[4]:
         return True
@@ -134,6 +222,117 @@ def _passes(index: CallIndex, caller: str, name: str, extend: tuple[str, ...]) -
             shared.update(_IDENTIFIER.findall(call))
         at = text.find(needle, after)
     return not _saturating_names(caller, extend).isdisjoint(shared)
+
+
+def _passes_object(caller: str, name: str, extend: tuple[str, ...]) -> bool:
+    """Whether a call ``name(...)`` in ``caller`` passes a saturating activation as an object,
+    not a string: ``nn.Tanh``, ``torch.nn.Sigmoid()``, ``torch.tanh``, ``F.sigmoid``."""
+    text = _lowered(caller)
+    words = b"|".join(re.escape(w) for w in _words(extend))
+    pattern = re.compile(rb"(?<![\w'\"])(?:[a-z_][a-z0-9_]*\.)*(?:" + words + rb")\b(?![\w'\"])")
+    needle = name.lower().encode()
+    at = text.find(needle)
+    while at >= 0:
+        after = at + len(needle)
+        opening = _OPENING.match(text, after)
+        called = opening is not None and not (at and text[at - 1] in _WORD)
+        if called and pattern.search(_call_text(text, opening.end() - 1)):  # type: ignore[union-attr]
+            return True
+        at = text.find(needle, after)
+    return False
+
+
+def _passes_from_imports(
+    index: CallIndex,
+    caller: str,
+    name: str,
+    extend: tuple[str, ...],
+    project: Project,
+    consulted: list[tuple[str, str, int, int]] | None,
+) -> bool:
+    """A caller that names no saturating word itself passes a value from a project module it
+    imports that does, on a line that shares a name with the call (``act``)."""
+    shared = _shared_names(_lowered(caller), name)
+    if not shared:
+        return False
+    loaded = project.load_notebook(caller) if caller.endswith(".ipynb") else project.load(caller)
+    if loaded is None:
+        return False
+    for base, _ in _targets(project, loaded.tree.body, caller):
+        if base == project.current.path or not _mentions(index, base, extend):
+            continue
+        if not _saturating_names(base, extend).isdisjoint(shared):
+            stamp = _stamp(base)
+            if consulted is not None and stamp is not None:
+                consulted.append(stamp)  # editing it may change what passes
+            return True
+    for config in _configs(caller, project.root):  # ``act: Tanh`` in the YAML it reads
+        if not _saturating_names(config, extend).isdisjoint(shared):
+            stamp = _stamp(config)
+            if consulted is not None and stamp is not None:
+                consulted.append(stamp)
+            return True
+    return False
+
+
+#: A string literal naming a config file or a config folder (Hydra's ``config_path``).
+_CONFIG_LITERAL = re.compile(rb"""["']([^"'\n]{1,200}?)["']""")
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
+#: At most this many config files are read for one caller (a Hydra folder).
+_MAX_CONFIGS = 64
+
+
+def _configs(caller: str, root: str | None) -> list[str]:
+    """The config files the caller may read: its string literals that name a ``.yaml``,
+    ``.yml``, ``.json`` or ``.toml`` file, or a folder of them (``config_path="conf"``), found
+    from its folder or the project root, inside the root, at most :data:`MAX_CONFIG_BYTES`."""
+    from gradcheck_kit.lint.config_files import MAX_CONFIG_BYTES
+
+    if root is None:
+        return []
+    found: list[str] = []
+    folders = (os.path.dirname(caller), root)
+    for match in _CONFIG_LITERAL.finditer(_read(caller)):
+        name = match.group(1).decode("utf-8", "replace")
+        for folder in folders:
+            path = os.path.realpath(os.path.join(folder, name))
+            if not (path == root or path.startswith(root.rstrip(os.sep) + os.sep)):
+                continue
+            if os.path.isdir(path) and path != root:
+                for inner, _, files in os.walk(path):
+                    found += [
+                        os.path.join(inner, f)
+                        for f in sorted(files)
+                        if f.endswith(_CONFIG_SUFFIXES)
+                    ]
+                    if len(found) >= _MAX_CONFIGS:
+                        break
+            elif name.endswith(_CONFIG_SUFFIXES) and os.path.isfile(path):
+                found.append(path)
+        if len(found) >= _MAX_CONFIGS:
+            break
+    out = []
+    for path in dict.fromkeys(found[:_MAX_CONFIGS]):
+        try:
+            if os.path.getsize(path) <= MAX_CONFIG_BYTES:
+                out.append(path)
+        except OSError:
+            continue
+    return out
+
+
+def _shared_names(text: bytes, name: str) -> set[bytes]:
+    """The identifiers inside the calls ``name(...)`` in ``text`` (lowercased)."""
+    shared: set[bytes] = set()
+    needle = name.lower().encode()
+    at = text.find(needle)
+    while at >= 0:
+        after = at + len(needle)
+        opening = _OPENING.match(text, after)
+        if opening is not None and not (at and text[at - 1] in _WORD):
+            shared.update(_IDENTIFIER.findall(_call_text(text, opening.end() - 1)))
+        at = text.find(needle, after)
+    return shared - _COMMON
 
 
 _OPENING = re.compile(rb"\s*\(")

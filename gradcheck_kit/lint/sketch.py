@@ -33,6 +33,15 @@ class Span:
 
 
 @dataclass(frozen=True, eq=False)
+class Built:
+    """One construction of a layer (``nn.Linear(...)`` run once per instance of its class): what
+    its init, fan-in and bias are recorded under, so two instances of one class (its defaults,
+    and a call site's arguments) keep their own; ``node`` is the call that built it."""
+
+    node: object
+
+
+@dataclass(frozen=True, eq=False)
 class Layer:
     kind: LayerKind
     name: str  # display name: "tanh", "BatchNorm1d", "Linear", ...
@@ -42,8 +51,15 @@ class Layer:
 
     @property
     def origin(self) -> object:
-        """The construction site: the same for every call of one module."""
+        """The construction: the same for every call of one module (a :class:`Built`, or the
+        syntax node that built it)."""
         return self.ref if self.ref is not None else self.anchor
+
+    @property
+    def site(self) -> object:
+        """The syntax node that built the module."""
+        origin = self.origin
+        return origin.node if isinstance(origin, Built) else origin
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,21 @@ UNKNOWN = [("GCK002", None)]
             "from model import MLP\nfrom settings import DEPTH\nMLP(DEPTH)\n",
             FOUND,
         ),
+        (
+            "DEPTH = 2 ** 2 + 2\n",
+            "from model import MLP\nfrom settings import DEPTH\nMLP(DEPTH)\n",
+            FOUND,
+        ),
+        (
+            "def params():\n    print('seeding')\n    return 8, 6\n",
+            "from model import MLP\nfrom settings import params\nw, d = params()\nMLP(d)\n",
+            FOUND,
+        ),
+        (
+            "d = 6\ndef params():\n    d = 2\n    return 8, d\n",
+            "from model import MLP\nfrom settings import params\nw, d = params()\nMLP(d)\n",
+            UNKNOWN,
+        ),
         ("DEPTH = 6\n", "import settings as s\nfrom model import MLP\nMLP(s.DEPTH)\n", FOUND),
         (
             "CFG = {'depth': 6}\n",

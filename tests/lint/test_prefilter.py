@@ -168,3 +168,147 @@ def test_a_single_file_run_with_a_cache_sees_the_same(tmp_path: Path) -> None:
     whole = lint_paths([project], Config()).findings
     for _ in range(2):
         assert lint_paths([models], Config(), cache_dir=cache).findings == whole
+
+
+THIRD_FILE = {
+    "activations.py": (
+        "import torch\n\n\ndef act_func(name):\n    if name == 'tanh':\n"
+        "        return torch.nn.Tanh()\n    return torch.nn.ReLU()\n"
+    ),
+    "pinn.py": (
+        "import torch\n\nfrom activations import act_func\n\n\n"
+        "class PINN(torch.nn.Module):\n"
+        "    def __init__(self, width, depth, act):\n"
+        "        super().__init__()\n"
+        "        self.layers = torch.nn.ModuleList(\n"
+        "            [torch.nn.Linear(width, width) for _ in range(depth)]\n"
+        "        )\n"
+        "        self.activation = act_func(act)\n\n"
+        "    def forward(self, z):\n"
+        "        for layer in self.layers:\n"
+        "            z = self.activation(layer(z))\n"
+        "        return z\n"
+    ),
+    "parameters.py": (
+        'width = 2 ** 6\ndepth = 6\nact = "tanh"\n\n\ndef params():\n'
+        '    print("settings")\n    return width, depth, act\n'
+    ),
+    "main.py": (
+        "from parameters import params\nfrom pinn import PINN\n\n"
+        "width, depth, act = params()\nmodel = PINN(width, depth, act)\n"
+    ),
+}
+
+
+def test_the_activation_name_in_a_third_file(tmp_path: Path) -> None:
+    """Neither the model file nor its caller names a saturating activation: the caller passes
+    ``act``, which a settings module it imports sets to ``"tanh"`` (real PINN code); editing
+    that module re-lints the model file."""
+    (tmp_path / "pyproject.toml").write_text("")
+    for name, text in THIRD_FILE.items():
+        (tmp_path / name).write_text(text)
+    assert _reached(tmp_path / "pinn.py")
+    cache = tmp_path / "cache"
+    found = lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)
+    assert _found(found) == [("GCK001", "pinn.py", 6)]
+    assert "act = 'tanh' at parameters.py:3 (returned by params())" in found.findings[0].message
+    _write(tmp_path / "parameters.py", THIRD_FILE["parameters.py"].replace('"tanh"', '"relu"'))
+    assert _found(lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)) == []
+    assert not _reached(tmp_path / "pinn.py")
+
+
+INIT_MODEL = """\
+import torch.nn as nn
+
+from utils import init_weights
+
+
+class MLP(nn.Module):
+    def __init__(self, width=128, depth=12):
+        super().__init__()
+        layers = []
+        for _ in range(depth):
+            layers += [nn.Linear(width, width), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 1)
+        HAND_ON
+
+    def forward(self, x):
+        return self.head(self.net(x))
+"""
+
+INIT_HELPER = """\
+import torch.nn as nn
+
+
+def init_weights(m):
+    if isinstance(m, nn.Linear):
+        nn.init.normal_(m.weight, mean=0.0, std=STD)
+"""
+
+
+@pytest.mark.parametrize(
+    ("hand_on", "std", "expected"),
+    [
+        ("self.apply(init_weights)", "1.0", [("GCK006", "model.py", 13)]),
+        (
+            "for m in self.modules():\n            init_weights(m)",
+            "1.0",
+            [("GCK006", "model.py", 13)],
+        ),
+        ("self.apply(init_weights)", "0.05", []),  # variance-preserving at width 128: no alarm
+    ],
+)
+def test_an_init_helper_in_another_module(
+    tmp_path: Path, hand_on: str, std: str, expected: list[tuple[str, str, int | None]]
+) -> None:
+    """The model file names no ``nn.init`` call: its layers are initialised by a helper in
+    ``utils.py`` (GCK006's words are there); the file is judged with that init all the same."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "model.py").write_text(INIT_MODEL.replace("HAND_ON", hand_on))
+    (tmp_path / "utils.py").write_text(INIT_HELPER.replace("STD", std))
+    assert _found(lint_paths([tmp_path], Config())) == expected
+
+
+CONFIG_MODEL = """\
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, width, depth, act):
+        super().__init__()
+        layers = []
+        for _ in range(depth):
+            layers += [nn.Linear(width, width), getattr(nn, act)()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+CONFIG_CALLER = """\
+import yaml
+
+from model import Net
+
+with open("configs/run.yaml") as f:
+    cfg = yaml.safe_load(f)
+
+net = Net(cfg["model"]["width"], cfg["model"]["depth"], cfg["model"]["act"])
+"""
+
+
+def test_the_activation_named_in_a_config_file_the_caller_reads(tmp_path: Path) -> None:
+    """Only the YAML the caller opens names the activation (``act: Tanh``); editing it to
+    ``ReLU`` re-lints the model file."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "model.py").write_text(CONFIG_MODEL)
+    (tmp_path / "train.py").write_text(CONFIG_CALLER)
+    (tmp_path / "configs").mkdir()
+    config = tmp_path / "configs" / "run.yaml"
+    config.write_text("model:\n  width: 64\n  depth: 8\n  act: Tanh\n")
+    cache = tmp_path / "cache"
+    found = lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)
+    assert _found(found) == [("GCK001", "model.py", 8)]
+    _write(config, "model:\n  width: 64\n  depth: 8\n  act: ReLU\n")
+    assert _found(lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)) == []

@@ -658,6 +658,62 @@ def test_a_third_party_sequential_runs_its_modules_in_order() -> None:
     assert found(src, max_saturating_depth=3) == [("GCK001", 9)]
 
 
+def test_each_instance_keeps_its_own_init() -> None:
+    """Two instances of one class built with different inits (a parameter, or a call site's
+    argument): each layer's init is its instance's, not the last one built (which made the
+    exploding ``std=1.0`` instance read ``std=0.001`` and be reported as vanishing)."""
+    src = """
+    class MLP(nn.Module):
+        def __init__(self, std, width=128, depth=12):
+            super().__init__()
+            layers = []
+            for _ in range(depth):
+                layers += [nn.Linear(width, width), nn.Tanh()]
+            self.net = nn.Sequential(*layers)
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, std=std)
+
+        def forward(self, x):
+            return self.net(x)
+
+    exploding = MLP(std=1.0)
+    tiny = MLP(std=0.001)
+    """
+    assert found(src) == [("GCK006", 12)]
+
+
+def test_a_sequential_subclass_with_its_own_forward() -> None:
+    """A project's Sequential subclass (torchmeta's ``MetaSequential``, vendored) built from a
+    loop's blocks (``MetaSequential(*net)``), whose forward walks ``self._modules.items()`` and
+    checks ``isinstance(module, nn.Module)`` before calling each: the modules run in order."""
+    src = """
+    class MetaModule(nn.Module):
+        pass
+
+    class MetaSequential(nn.Sequential, MetaModule):
+        def forward(self, input, params=None):
+            for name, module in self._modules.items():
+                if isinstance(module, nn.Module):
+                    input = module(input)
+                else:
+                    raise TypeError(name)
+            return input
+
+    class FCBlock(nn.Module):
+        def __init__(self, hidden=20, layers=8):
+            super().__init__()
+            net = [MetaSequential(nn.Linear(2, hidden), nn.Tanh())]
+            for _ in range(layers):
+                net.append(MetaSequential(nn.Linear(hidden, hidden), nn.Tanh()))
+            self.net = MetaSequential(*net)
+
+        def forward(self, x):
+            return self.net(x)
+    """
+    assert ("GCK001", 9) in found(src, max_saturating_depth=3)
+
+
 def test_names_through_torch_nn_modules_submodules() -> None:
     src = """
     import torch.nn.modules.activation as A

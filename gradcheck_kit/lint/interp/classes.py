@@ -13,6 +13,7 @@ from gradcheck_kit import catalog
 from gradcheck_kit.lint.interp.frames import (
     MAX_CALL_DEPTH,
     Frame,
+    Spread,
     map_entries,
     named_in,
 )
@@ -33,6 +34,7 @@ from gradcheck_kit.lint.interp.values import (
     Instance,
     ModuleVal,
     ProjectConst,
+    Ref,
     Repeated,
     SeqVal,
     Unknown,
@@ -44,6 +46,7 @@ from gradcheck_kit.lint.provenance import cite
 from gradcheck_kit.lint.sketch import (
     Layer,
 )
+from gradcheck_kit.lint.torch_refs import TorchRef
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.interp.machine import Machine
@@ -190,14 +193,21 @@ def call_site_value(self: Machine, node: ast.expr | None, name: str, source: str
     """A literal argument of a call site in another file (Unknown where it is not a literal)."""
     if node is None:
         return Unknown(name)
+    if isinstance(node, TorchRef):  # ``activation=nn.Tanh``, read through the caller's imports
+        return Ref(node.qname)
+    if isinstance(node, ast.Call) and isinstance(node.func, TorchRef):  # ``act=nn.Tanh()``
+        frame = Frame({}, "", [])
+        args = [self.eval(a, frame) for a in node.args]
+        kwargs = {str(k.arg): self.eval(k.value, frame) for k in node.keywords}
+        return self.call_ref(node.func.qname, args, kwargs, node, frame)
     value = self.eval(node, Frame({}, "", []))
     return Const(value.value, source) if isinstance(value, Const) else value
 
 
 def fill_container(self: Machine, instance: Instance, args: list[Value]) -> None:
     entries: tuple[Entry, ...] = ()
-    for arg in args:
-        entries += self.container_entries(arg)
+    for arg in args:  # ``*layers`` with a loop's entries comes as one Spread, as for Sequential
+        entries += arg.entries if isinstance(arg, Spread) else self.container_entries(arg)
     instance.children.entries = instance.children.entries + entries
 
 

@@ -140,7 +140,11 @@ def getattr(self: Machine, owner: Value, attr: str) -> Value:
         value = owner.cls.find_attr(attr)
         if value is not None:
             return value
-        if attr in (*catalog.MODULE_TREE_METHODS, "values") or attr in catalog.RETURNS_SELF:
+        if attr == "_modules":  # ``for name, m in self._modules.items()`` (a Sequential's own
+            return owner.children  # forward, as torchmeta's MetaSequential writes it)
+        if attr in (*catalog.MODULE_TREE_METHODS, "values", "named_children"):
+            return BoundMethod(owner, attr)
+        if attr in catalog.RETURNS_SELF:
             return BoundMethod(owner, attr)
         if attr in (*catalog.MODULE_REGISTRATION, "append", "extend"):
             return BoundMethod(owner, attr)

@@ -265,6 +265,8 @@ class Machine:
         if isinstance(func, Ref):
             return self.call_ref(func.qname, args, kwargs, node, frame)
         if isinstance(func, ClassRef):
+            if not func.cls.find_method("__init__") and self.sequential_base(func.cls):
+                return self.instantiate(func.cls, args, kwargs, node)  # ``*layers`` kept whole
             return self.instantiate(func.cls, spread_args(args), kwargs, node)
         if isinstance(func, FuncRef):
             return self.call_function(func, spread_args(args), kwargs, node)

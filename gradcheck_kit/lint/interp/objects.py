@@ -269,6 +269,8 @@ def call_method(
             owner.entries = (*owner.entries, args[1])
         elif name in (catalog.MODULE_CHILDREN, catalog.MODULE_ALL, "values", "copy"):
             return owner
+        elif name in ("items", "named_children"):  # ``self._modules.items()``: (name, module)
+            return SeqVal(map_entries(owner.entries, _unnamed_pair), "list")
         elif name == "pop":
             plain = owner.plain()
             if plain:
@@ -291,6 +293,8 @@ def call_method(
             return self.all_layers(owner)
         if name in (catalog.MODULE_CHILDREN, "values"):
             return owner.children
+        if name == "named_children":
+            return SeqVal(map_entries(owner.children.entries, _unnamed_pair), "list")
         if name == catalog.MODULE_APPLY and args:
             for layer in self.all_layers(owner).entries:
                 self.call(args[0], [layer], {}, node, frame)  # type: ignore[list-item]
@@ -370,3 +374,8 @@ def all_layers(self: Machine, module: Value) -> SeqVal:
         node = self.entries_node(module.children.entries)
     layers = iter_layers(node) if node is not None else []
     return SeqVal(tuple(ModuleVal(layer) for layer in layers), "list")
+
+
+def _unnamed_pair(module: Value) -> Value:
+    """``(name, module)`` of a container's item, its name unknown."""
+    return SeqVal((Unknown(), module), "tuple")

@@ -42,7 +42,7 @@ from collections.abc import Iterator
 
 from gradcheck_kit.lint.facts import FileFacts, FileRun, LayerInit
 from gradcheck_kit.lint.rules.base import RuleContext, distinct
-from gradcheck_kit.lint.sketch import Layer
+from gradcheck_kit.lint.sketch import Built, Layer
 from gradcheck_kit.report.findings import Edit, Fix
 from gradcheck_kit.report.source import LINE_BREAK
 
@@ -225,7 +225,7 @@ class SourceTree:
         ``site`` is in its scope and nothing rebinds its names in between; else None."""
         if affine.name != "Linear":
             return None  # a convolution's features are not the last dimension
-        built = self.node(affine.origin)
+        built = self.node(affine.site)
         if built is None or _name(built) != "Linear":
             return None  # anchored at a call into other code: its width is not written here
         out = _out_features(built)
@@ -328,7 +328,8 @@ class SourceTree:
         call into another module's code, where the interpreter anchors what that code built."""
         if named(node, layer):
             return True
-        built = self.node(layer.ref)
+        ref = layer.ref
+        built = self.node(ref.node if isinstance(ref, Built) else ref)
         return (
             not constructs(node) and built is not None and constructs(built) and named(built, layer)
         )

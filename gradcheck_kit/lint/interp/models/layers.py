@@ -13,8 +13,17 @@ from gradcheck_kit.lint.facts import Event
 from gradcheck_kit.lint.interp.models import Model, model
 from gradcheck_kit.lint.interp.models.init import fan_in_of
 from gradcheck_kit.lint.interp.syntax import call_operand
-from gradcheck_kit.lint.interp.values import Const, Data, ModuleVal, Ref, SeqVal, Unknown, Value
-from gradcheck_kit.lint.sketch import Layer
+from gradcheck_kit.lint.interp.values import (
+    Const,
+    Data,
+    Instance,
+    ModuleVal,
+    Ref,
+    SeqVal,
+    Unknown,
+    Value,
+)
+from gradcheck_kit.lint.sketch import Built, Layer
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.interp.frames import Frame
@@ -105,7 +114,8 @@ def affine(
     """``nn.Linear(fan_in, ...)``/``nn.ConvNd``: a layer whose fan-in and bias the gain model
     reads."""
     short = qname.rsplit(".", 1)[-1]
-    layer = Layer("affine", short, m.span(node))
+    anchor = m.span(node)
+    layer = Layer("affine", short, anchor, ref=Built(anchor))  # its own init, per instance
     fan_in = fan_in_of(short, args, kwargs)
     if fan_in is not None:
         m.fan_in[id(layer.origin)] = fan_in
@@ -189,11 +199,30 @@ def plain_recurrent(
     return None
 
 
+#: Bases that make a class a torch module (for ``isinstance(m, nn.Module)``).
+_MODULE_CLASSES = (
+    catalog.MODULE_BASES
+    | catalog.SEQUENTIAL_CONTAINERS
+    | catalog.LIST_CONTAINERS
+    | catalog.DICT_CONTAINERS
+)
+
+
 def isinstance_of(value: Value, classes: Value) -> Value:
-    """``isinstance(m, nn.Linear)`` for a module whose class the linter knows."""
+    """``isinstance(m, nn.Linear)`` for a module whose class the linter knows;
+    ``isinstance(m, nn.Module)`` for any module (a torch layer, an instance of a Module class of
+    the project: a container's own forward checks it before calling)."""
+    options = classes.plain() if isinstance(classes, SeqVal) else [classes]
+    any_module = options is not None and any(
+        isinstance(o, Ref) and o.qname in catalog.MODULE_BASES for o in options
+    )
+    if any_module and (
+        isinstance(value, ModuleVal)
+        or (isinstance(value, Instance) and value.cls.torch_bases() & _MODULE_CLASSES)
+    ):
+        return Const(True)
     if not isinstance(value, ModuleVal) or not isinstance(value.node, Layer):
         return Unknown()
-    options = classes.plain() if isinstance(classes, SeqVal) else [classes]
     if options is None or not all(isinstance(o, Ref) for o in options):
         return Unknown()
     names = {o.qname.rsplit(".", 1)[-1] for o in options if isinstance(o, Ref)}
