@@ -8,7 +8,8 @@
   multiplied (``op="mul"``, gating), joined as parts of one value (``op="alt"``: ``torch.cat``,
   one element of a list standing for any, every returned output; the gradient reaches the input
   along the least attenuated part), or the arms of an ``if`` whose condition the linter cannot
-  decide (``op="either"``: one arm runs, any may; the deepest reachable counts).
+  decide (``op="either"``: one arm runs, any may; the deepest reachable counts; a value
+  returned or picked by a conditional expression under such a condition is ``"alt"``).
 
 Nodes compare by identity: the same object reached along two paths is one layer, and two
 ``nn.Tanh()`` written in two places are two layers.

@@ -287,7 +287,7 @@ def call_function(
         return Const(None)
     result = frame.returns[0]
     for other in frame.returns[1:]:
-        result = self.merge(result, other)
+        result = self.merge(result, other, "alt")
     if call is not None and isinstance(result, ModuleVal) and isinstance(result.node, Layer):
         # ``get_activation("tanh")``: report the layer where the model asks for it
         return ModuleVal(copy_layer(result.node, self.span(call)))

@@ -306,7 +306,7 @@ def eval_IfExp(self: Machine, node: ast.IfExp, frame: Frame) -> Value:
         return self.eval(node.body, frame)
     if cond is False:
         return self.eval(node.orelse, frame)
-    return self.merge(self.eval(node.body, frame), self.eval(node.orelse, frame))
+    return self.merge(self.eval(node.body, frame), self.eval(node.orelse, frame), "alt")
 
 
 def eval_UnaryOp(self: Machine, node: ast.UnaryOp, frame: Frame) -> Value:
