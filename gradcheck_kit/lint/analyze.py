@@ -3,9 +3,14 @@
 A *run* is a chain of saturating activations along the forward path that nothing resets: a
 normalization resets it, and so does a residual addition (the identity path carries the gradient
 past the block). Inside a residual body, a run starts afresh. Where paths from one input are
-combined again (``a(x) + b(x)``, ``x * gate(x)``, an undecidable ``if``), the gradient reaches
-earlier layers along the least attenuated path, so the run continues with the shortest branch; a
-saturating activation that is a direct factor of a product is a gate and does not count.
+combined again (``a(x) + b(x)``, ``x * gate(x)``, ``torch.cat``), the gradient reaches
+earlier layers along the least attenuated path, so the run continues with the shortest branch.
+The arms of an ``if`` the linter cannot decide are alternatives: any may run, so the run
+continues with the deepest arm that does not reset it (``if i % 2 == 0 or flag:
+layers.append(nn.Tanh())`` counts the tanh every time). A
+sigmoid that is a direct factor of a product is a gate and does not count (a tanh factor does:
+``tanh(a(x)) * tanh(b(x))`` is two saturating paths). A sum is a reset only where the block's
+input, or a projection of it, is added back (:func:`_residual`).
 
 The analysis records every run where it ends and returns the maximal ones.
 """
@@ -92,6 +97,10 @@ def _shortest(runs: list[Run]) -> Run:
     return min(runs, key=lambda r: (r.unbounded, r.depth))
 
 
+def _deepest(runs: list[Run]) -> Run:
+    return max(runs, key=lambda r: (r.unbounded, r.depth))
+
+
 @dataclass(frozen=True)
 class Transfer:
     """What a node does to the run that enters it: ``out = run`` if ``resets`` else
@@ -108,13 +117,39 @@ _PASS = Transfer(False, EMPTY_RUN)
 _RESET = Transfer(True, EMPTY_RUN)
 
 
+#: saturating activations whose values lie in [0, 1]: as a factor of a product they scale the
+#: other factor (a gate: ``x * torch.sigmoid(g)``, an LSTM's ``o * tanh(c)``); a factor that
+#: ends in tanh is a signal (``tanh(a(x)) * tanh(b(x))``: the gradient goes through both)
+GATES = frozenset({"sigmoid", "hardsigmoid"})
+
+
+def _gate(layer: Layer) -> bool:
+    return layer.kind == "saturating" and layer.name in GATES
+
+
 def trim_gate(node: Node) -> Node:
-    """The node without a trailing saturating activation: that activation is a gate."""
-    if isinstance(node, Layer) and node.kind == "saturating":
+    """The node without a trailing gate activation (sigmoid-like: see :data:`GATES`)."""
+    if isinstance(node, Layer) and _gate(node):
         return Seq(())
     if isinstance(node, Seq) and node.items:
         return Seq((*node.items[:-1], trim_gate(node.items[-1])))
     return node
+
+
+def _gated(node: Node) -> bool:
+    """Whether ``node`` ends in a gate activation."""
+    while isinstance(node, Seq) and node.items:
+        node = node.items[-1]
+    return isinstance(node, Layer) and _gate(node)
+
+
+def factors(branches: tuple[Node, ...]) -> tuple[Node, ...]:
+    """The factors of a product as the gradient sees them: a gate scales the factor it gates
+    and is trimmed, but a product of gates only (``sigmoid(a(x)) * sigmoid(b(x))``) gates
+    nothing: the gradient reaching ``x`` goes through one of the sigmoids."""
+    if all(_gated(b) for b in branches):
+        return branches
+    return tuple(trim_gate(b) for b in branches)
 
 
 def _saturating(layer: Layer) -> bool:
@@ -156,12 +191,17 @@ class Analyzer:
             return Transfer(False, body.run.times(node.count))
         branches = node.branches
         if node.op == "mul":
-            branches = tuple(trim_gate(b) for b in branches)
+            branches = factors(branches)
         transfers = [self.transfer(b) for b in branches]
         if not transfers:
             return _PASS
         if node.op == "add" and _residual(branches, transfers):
             return _RESET  # a residual connection (identity or projection shortcut)
+        if node.op == "either":  # one arm runs, any may: the deepest reachable counts
+            carried = [t.run for t in transfers if not t.resets]
+            if carried:
+                return Transfer(False, _deepest(carried))
+            return Transfer(True, _deepest([t.run for t in transfers]))
         if any(t.resets for t in transfers):
             return Transfer(True, _shortest([t.run for t in transfers]))
         return Transfer(False, _shortest([t.run for t in transfers]))
@@ -194,8 +234,8 @@ class Analyzer:
         start = EMPTY_RUN if residual else incoming
         if residual:
             self.record(incoming)
-        for branch in node.branches:
-            self.record(self.walk(trim_gate(branch) if node.op == "mul" else branch, start))
+        for branch in factors(node.branches) if node.op == "mul" else node.branches:
+            self.record(self.walk(branch, start))
         return transfer.apply(incoming)
 
     def _walk_repeat(self, node: Repeat, incoming: Run) -> Run:
@@ -265,16 +305,33 @@ def _nonlinear(node: Node) -> bool:
     return any(_nonlinear(b) for b in node.branches)
 
 
+def _shortcut(node: Node) -> bool:
+    """Whether ``node`` is the block's input or a projection of it: affine and neutral layers
+    only, or such a path scaled by a gate (``x * (1 - t)``, a highway's carry). A product of
+    two paths that are not gates (``x1 * x2``) is not: its gradient goes through both."""
+    if isinstance(node, Layer):
+        return node.kind in ("affine", "neutral", "norm")
+    if isinstance(node, Seq):
+        return all(_shortcut(item) for item in node.items)
+    if isinstance(node, (Repeat, Residual)):
+        return _shortcut(node.body)
+    if node.op == "mul":
+        carried = [b for b in node.branches if _shortcut(b)]
+        return len(carried) == 1 and all(_shortcut(b) or _gated(b) for b in node.branches)
+    return all(_shortcut(b) for b in node.branches)
+
+
 def _residual(branches: tuple[Node, ...], transfers: list[Transfer]) -> bool:
-    """A sum is a residual connection when the block's input comes back unchanged (a branch
-    with no layer at all), or through a shortcut (a branch whose run is empty) added to a
-    function of itself that is more than linear. ``a(x) + b(x)`` of two affine maps, or
-    ``x1 * x2 + x1`` of projections, is one more layer of the chain, not a reset."""
+    """A sum is a residual connection, ``h + f(h)``, when the block's input comes back unchanged
+    (a branch with no layer at all), or through a shortcut (:func:`_shortcut`: a projection of
+    it, with no saturating layer but a gate) added to a function of itself that is more than
+    linear. ``a(x) + b(x)`` of two affine maps, ``x1 * x2 + x1`` of projections or of two tanh
+    paths, and any sum of two saturating paths are one more layer of the chain, not a reset."""
     if any(t.resets for t in transfers):
         return True
     if any(not iter_layers(b) for b in branches):
         return True
-    shortcuts = [i for i, t in enumerate(transfers) if t.run.empty]
+    shortcuts = [i for i, t in enumerate(transfers) if t.run.empty and _shortcut(branches[i])]
     return any(
         _nonlinear(b) or not transfers[j].run.empty
         for i in shortcuts

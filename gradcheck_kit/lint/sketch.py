@@ -5,8 +5,11 @@
 * :class:`Repeat` - a body applied ``count`` times (a loop, a comprehension, ``[...] * n``).
 * :class:`Residual` - the body's output is added back to its input (``x + f(x)``).
 * :class:`Branches` - paths from one input that are combined again: summed (``op="add"``),
-  multiplied (``op="mul"``, gating) or alternatives of which only one runs (``op="alt"``, an
-  ``if`` whose condition the linter cannot decide).
+  multiplied (``op="mul"``, gating), joined as parts of one value (``op="alt"``: ``torch.cat``,
+  one element of a list standing for any, every returned output; the gradient reaches the input
+  along the least attenuated part), or the arms of an ``if`` whose condition the linter cannot
+  decide (``op="either"``: one arm runs, any may; the deepest reachable counts; a value
+  returned or picked by a conditional expression under such a condition is ``"alt"``).
 
 Nodes compare by identity: the same object reached along two paths is one layer, and two
 ``nn.Tanh()`` written in two places are two layers.
@@ -95,7 +98,7 @@ class Residual:
 
 @dataclass(frozen=True, eq=False)
 class Branches:
-    op: Literal["add", "mul", "alt"]
+    op: Literal["add", "mul", "alt", "either"]
     branches: tuple[Node, ...] = field(default=())
 
 

@@ -142,6 +142,14 @@ class Block(nn.Module):
         ("x = x + torch.sigmoid(a(x))", False),  # identity shortcut
         ("x = b(x) + torch.sigmoid(a(x))", False),  # projection shortcut
         ("x = torch.sigmoid(x + a(x))", False),  # the input itself comes back
+        # a product is not a residual: no addend is the input or a projection of it
+        ("x1 = torch.tanh(a(x)); x2 = torch.tanh(b(x)); x = x1 * x2 + x1", True),
+        ("x1 = torch.sigmoid(a(x)); x2 = torch.sigmoid(b(x)); x = x1 * x2 + x1", True),
+        ("x = torch.sigmoid(a(x)) * torch.sigmoid(b(x))", True),  # gates of nothing
+        ("x = torch.tanh(a(x)) + torch.tanh(b(x))", True),  # two saturating paths
+        ("x1 = torch.tanh(a(x)); x2 = torch.tanh(b(x)); x = x1 * x2 + x", False),
+        ("t = torch.sigmoid(a(x)); x = torch.tanh(b(x)) * t + x * (1 - t)", False),  # highway
+        ("x = b(x) * torch.sigmoid(a(x))", False),  # a gate (GLU)
     ],
 )
 def test_resets_are_residuals_only(body: str, flagged: bool) -> None:

@@ -126,6 +126,16 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     "user_norm_shallow": None,
     "standardize_deep": ("model.py", 14, "parameter 'depth' (default 8)"),
     "standardize_shallow": None,
+    # a user activation class from another module, chosen from a dict by a string, is decided by
+    # the function its forward computes: ``1 / (1 + torch.exp(-x))`` is a sigmoid whatever its
+    # name; the twin chooses ``x * torch.sigmoid(x)`` (SiLU) from the same table
+    "user_act_deep": ("model.py", 11, "parameter 'depth' (default 8)"),
+    "user_act_shallow": None,
+    # a product is not a residual: QRes blocks from another module (``x1 * x2 + x1`` of two
+    # sigmoid paths, applied by an nn.Sequential built here) stacked 7 deep before a sigmoid
+    # output; the twin's block adds its input back (``x1 * x2 + x``)
+    "product_deep": ("model.py", 10, "parameter 'depth' (default 7)"),
+    "product_shallow": None,
     # the activation's name passed by a caller ("sigmoid") and mapped by a table in another
     # module: the model file names no saturating activation (the project-aware prefilter)
     "string_act_deep": ("pkg/models.py", 20, "FNN([2] + [50] * 8 + [1], 'sigmoid') at train.py:3"),

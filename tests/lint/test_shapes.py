@@ -723,3 +723,217 @@ def test_names_through_torch_nn_modules_submodules() -> None:
     net = Sequential(*[m for _ in range(4) for m in (Linear(2, 2), A.Tanh())])
     """
     assert found(src) == [("GCK001", 4)]
+
+
+#: forwards of user activation classes -> the saturating function they compute (None: another
+#: function, or one the linter does not read: not an activation to count)
+USER_ACTIVATIONS: dict[str, str | None] = {
+    "1 / (1 + torch.exp(-x))": "sigmoid",
+    "torch.exp(x) / (1 + torch.exp(x))": "sigmoid",
+    "(torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))": "tanh",
+    "2 * torch.sigmoid(2 * x) - 1": "tanh",
+    "(1 - (-2 * x).exp()) / (1 + (-2 * x).exp())": "tanh",
+    "x.tanh()": "tanh",
+    "torch.tanh(x)": "tanh",
+    "x / (1 + x.abs())": "softsign",
+    "x * torch.sigmoid(x)": None,  # SiLU
+    "F.softplus(x)": None,
+    "torch.log(1 + torch.exp(x))": None,  # softplus, written out
+    "x.clamp(-1, 1)": None,
+    "torch.sin(x)": None,
+}
+
+
+def _user_activation_model(body: str, how: str) -> str:
+    """A class ``Squash`` whose forward returns ``body``, stacked 8 deep, chosen from a dict
+    or passed as a class. (The comment passes the text prefilter: no saturating name appears.)"""
+    choose = "ACTS[act]()" if how == "dict" else "act()"
+    default = '"squash"' if how == "dict" else "Squash"
+    return f"""
+    # tanh
+    class Squash(nn.Module):
+        def forward(self, x):
+            return {body}
+
+    ACTS = {{"squash": Squash, "relu": nn.ReLU}}
+
+    class Net(nn.Module):
+        def __init__(self, width=32, depth=8, act={default}):
+            super().__init__()
+            layers = []
+            for _ in range(depth):
+                layers += [nn.Linear(width, width), {choose}]
+            self.net = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.net(x)
+    """
+
+
+@pytest.mark.parametrize("how", ["dict", "class"])
+@pytest.mark.parametrize("body", sorted(USER_ACTIVATIONS))
+def test_user_activation_classes_by_what_their_forward_computes(body: str, how: str) -> None:
+    src = _user_activation_model(body, how)
+    text = HEADER + textwrap.dedent(src)
+    findings = lint_source(text, "model.py", STRUCTURAL)
+    expected = USER_ACTIVATIONS[body]
+    if expected is None:
+        assert findings == []
+        return
+    assert [(f.code, f.depth) for f in findings] == [("GCK001", 8)]
+    assert f"({expected})" in findings[0].message
+
+
+@pytest.mark.parametrize("body", sorted(USER_ACTIVATIONS))
+def test_the_labels_of_user_activations_are_what_torch_computes(body: str) -> None:
+    """The table's labels, measured: each forward against torch's own function."""
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("torch.nn.functional")
+    x = torch.linspace(-8.0, 8.0, 401, dtype=torch.float64)
+    value = eval(body, {"torch": torch, "F": functional, "x": x})  # the test's own literals
+    targets = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "softsign": functional.softsign}
+    matches = [name for name, f in targets.items() if torch.allclose(value, f(x))]
+    assert matches == ([USER_ACTIVATIONS[body]] if USER_ACTIVATIONS[body] else [])
+
+
+_REGISTERED_IN_A_LOOP = """
+class Net(nn.Module):
+    def __init__(self, width=32, depth=DEPTH):
+        super().__init__()
+        self.n = depth
+        for i in range(depth):
+            REGISTER
+    def forward(self, x):
+        for i in range(FORWARD):
+            x = CALL
+        return x
+"""
+_BLOCK = "nn.Sequential(nn.Linear(width, width), nn.Tanh())"
+
+
+@pytest.mark.parametrize(
+    ("depth", "register", "forward", "call", "expected"),
+    [
+        # the activation inside the registered modules, names made by an f-string or ``%``
+        ("8", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n", 'getattr(self, f"layer{i}")(x)', [("GCK001", 8)]),
+        ("8", f'setattr(self, "fc%d" % i, {_BLOCK})', "self.n", 'getattr(self, "fc%d" % i)(x)', [("GCK001", 8)]),
+        ("3", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n", 'getattr(self, f"layer{i}")(x)', []),
+        # more than the loops unroll: the module registered under the name's pattern
+        ("100", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n // 2", 'getattr(self, f"layer{i}")(x)', [("GCK001", 50)]),
+        ("None", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n", 'getattr(self, f"layer{i}")(x)', [("GCK002", None)]),
+        # the activation in forward, the affine layers registered
+        ("8", 'setattr(self, f"fc{i}", nn.Linear(width, width))', "self.n", 'torch.tanh(getattr(self, f"fc{i}")(x))', [("GCK001", 8)]),
+        # a residual block: no chain
+        ("8", f'self.add_module(f"layer{{i}}", {_BLOCK})', "self.n", 'x + getattr(self, f"layer{i}")(x)', []),
+    ],
+)  # fmt: skip
+def test_modules_registered_under_computed_names_in_a_loop(
+    depth: str, register: str, forward: str, call: str, expected: list[tuple[str, int | None]]
+) -> None:
+    src = (
+        _REGISTERED_IN_A_LOOP.replace("DEPTH", depth)
+        .replace("REGISTER", register)
+        .replace("FORWARD", forward)
+        .replace("CALL", call)
+    )
+    assert found(src) == expected
+
+
+_GUARDED = """
+class Net(nn.Module):
+    def __init__(self, width, flag, depth=8):
+        super().__init__()
+        layers = []
+        for i in range(depth):
+            layers.append(nn.Linear(width, width))
+            BODY
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # an ``if`` the linter cannot decide: both ways count, the deepest reachable is reported
+        ("if i % 2 == 0 or flag:\n                layers.append(nn.Tanh())", [("GCK001", 8)]),
+        ("if flag:\n                layers.append(nn.Tanh())", [("GCK001", 8)]),
+        ("if i < depth - 1 or flag:\n                layers.append(nn.Tanh())", [("GCK001", 8)]),
+        # decided: the condition folds
+        ("if i % 2 == 0:\n                layers.append(nn.Tanh())", [("GCK001", 4)]),
+        ("if i < 3:\n                layers.append(nn.Tanh())", []),
+        # a normalization every other layer, whatever the flag: no run deeper than 2
+        (
+            "if i % 2 == 0 or flag:\n                layers.append(nn.LayerNorm(width))\n"
+            "            layers.append(nn.Tanh())",
+            [],
+        ),
+        # either arm appends a tanh
+        (
+            "if flag:\n                layers.append(nn.Tanh())\n            else:\n"
+            "                layers.append(nn.Sigmoid())",
+            [("GCK001", 8)],
+        ),
+    ],
+)
+def test_appends_guarded_by_an_undecidable_if_count_both_ways(
+    body: str, expected: list[tuple[str, int | None]]
+) -> None:
+    assert found(_GUARDED.replace("BODY", body)) == expected
+
+
+def test_a_guarded_sigmoid_stack_is_flagged_in_the_predicted_mode() -> None:
+    src = _GUARDED.replace(
+        "BODY", "if i % 2 == 0 or flag:\n                layers.append(nn.Sigmoid())"
+    )
+    findings = lint_source(HEADER + textwrap.dedent(src), "model.py", Config())
+    assert [(f.code, f.depth) for f in findings] == [("GCK001", 8)]
+
+
+def test_an_undecidable_if_in_forward_counts_its_deepest_arm() -> None:
+    src = """
+    class Net(nn.Module):
+        def __init__(self, flag, width=16, depth=6):
+            super().__init__()
+            self.flag = flag
+            self.fcs = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+        def forward(self, x):
+            for fc in self.fcs:
+                x = fc(x)
+                if self.flag:
+                    x = torch.tanh(x)
+            return x
+    """
+    assert found(src) == [("GCK001", 6)]
+
+
+@pytest.mark.parametrize("how", ["function", "lambda"])
+@pytest.mark.parametrize("body", sorted(USER_ACTIVATIONS))
+def test_user_activation_functions_by_what_they_compute(body: str, how: str) -> None:
+    """The same forms as a plain function applied in ``forward``, or a lambda default."""
+    define = f"def squash(x):\n    return {body}\n" if how == "function" else ""
+    default = "squash" if how == "function" else f"lambda x: {body}"
+    src = f"""
+# tanh
+{define}
+class Net(nn.Module):
+    def __init__(self, width=32, depth=8, act={default}):
+        super().__init__()
+        self.act = act
+        self.fcs = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, x):
+        for fc in self.fcs:
+            x = self.act(fc(x))
+        return x
+"""
+    findings = lint_source(HEADER + src, "model.py", STRUCTURAL)
+    expected = USER_ACTIVATIONS[body]
+    if expected is None:
+        assert findings == []
+        return
+    assert [(f.code, f.depth) for f in findings] == [("GCK001", 8)]
+    assert f"({expected})" in findings[0].message

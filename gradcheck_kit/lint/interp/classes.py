@@ -19,6 +19,7 @@ from gradcheck_kit.lint.interp.frames import (
 )
 from gradcheck_kit.lint.interp.imports import is_foreign
 from gradcheck_kit.lint.interp.normalizes import computes_statistics, normalizes
+from gradcheck_kit.lint.interp.saturates import saturating_function, saturating_kind
 from gradcheck_kit.lint.interp.syntax import (
     full_name,
 )
@@ -26,6 +27,7 @@ from gradcheck_kit.lint.interp.values import (
     ClassInfo,
     ClassRef,
     Const,
+    Data,
     DictVal,
     Entry,
     FuncRef,
@@ -83,7 +85,10 @@ def sequential_base(self: Machine, info: ClassInfo) -> bool:
 
 
 def class_kind(self: Machine, info: ClassInfo) -> Layer | None:
-    """A class of the file that *is* a known kind of layer (a user norm or activation)."""
+    """A class of the file that *is* a known kind of layer: a user norm (by its bases, its name
+    or what its forward computes: :mod:`~gradcheck_kit.lint.interp.normalizes`) or a saturating
+    activation (by its bases, the configured names, or the function its forward computes:
+    :mod:`~gradcheck_kit.lint.interp.saturates`)."""
     bases = info.torch_bases()
     if bases & catalog.NORMALIZATION_MODULES or named_in(info, self.extra_norm):
         return Layer("norm", info.name)
@@ -101,6 +106,11 @@ def class_kind(self: Machine, info: ClassInfo) -> Layer | None:
             return Layer("saturating", act.name, bound=act.derivative_bound)
     if named_in(info, self.extra_saturating):
         return Layer("saturating", info.name)
+    if id(info.node) not in self.saturating_verdicts:
+        self.saturating_verdicts[id(info.node)] = saturating_kind(info)
+    computed = self.saturating_verdicts[id(info.node)]
+    if computed is not None:  # ``1 / (1 + torch.exp(-x))``: a sigmoid, whatever its name
+        return Layer("saturating", computed.name, bound=computed.derivative_bound)
     return None
 
 
@@ -129,6 +139,8 @@ def instantiate(
     if self.call_stack.count(info) >= 2:
         return Unknown(info.name)
     instance = Instance(info)
+    if call is not None:
+        instance.built_at = self.span(call)
     if info.is_dataclass and not info.find_method("__init__"):
         for name, value in info.attrs.items():
             instance.set_attr(name, value)
@@ -241,6 +253,14 @@ def call_function(
 ) -> Value:
     if self.call_depth >= MAX_CALL_DEPTH or self.call_stack.count(func.node) >= 2:
         return Unknown(func.qualname)
+    if func.bound is None and len(args) == 1 and isinstance(args[0], Data) and not kwargs:
+        # ``squash(self.fc(x))`` where ``def squash(x): return 1 / (1 + torch.exp(-x))``
+        if id(func.node) not in self.saturating_verdicts:
+            self.saturating_verdicts[id(func.node)] = saturating_function(func.node)
+        act = self.saturating_verdicts[id(func.node)]
+        if act is not None:
+            layer = Layer("saturating", act.name, self.span(call), act.derivative_bound)
+            return self.extend(args[0], layer)
     foreign = is_foreign(func)
     if foreign and not self.in_foreign:  # this file calls into another module's code
         return self.call_foreign(func, args, kwargs, call)
@@ -267,7 +287,7 @@ def call_function(
         return Const(None)
     result = frame.returns[0]
     for other in frame.returns[1:]:
-        result = self.merge(result, other)
+        result = self.merge(result, other, "alt")
     if call is not None and isinstance(result, ModuleVal) and isinstance(result.node, Layer):
         # ``get_activation("tanh")``: report the layer where the model asks for it
         return ModuleVal(copy_layer(result.node, self.span(call)))

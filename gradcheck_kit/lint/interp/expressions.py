@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit import catalog
@@ -54,6 +55,7 @@ from gradcheck_kit.lint.interp.values import (
     Ref,
     Repeated,
     SeqVal,
+    Template,
     Unknown,
     Value,
 )
@@ -186,6 +188,27 @@ def eval_Constant(self: Machine, node: ast.Constant, frame: Frame) -> Value:
     return Const(node.value)
 
 
+def eval_JoinedStr(self: Machine, node: ast.JoinedStr, frame: Frame) -> Value:
+    """An f-string of constants (``f"layer{i}"`` in an unrolled loop): the string it makes;
+    around values the linter cannot tell, its pattern (:class:`Template`)."""
+    parts: list[str] = []
+    known = True
+    for part in node.values:
+        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+            parts.append(part.value)
+            continue
+        if not isinstance(part, ast.FormattedValue) or part.format_spec is not None:
+            return Unknown()
+        value = self.eval(part.value, frame)
+        if isinstance(value, Const) and isinstance(value.value, (str, int, bool)):
+            parts.append(repr(value.value) if part.conversion == ord("r") else str(value.value))
+        else:
+            known = False
+            parts.append("{}")
+    joined = "".join(parts)
+    return Const(joined) if known else Template(pattern=joined)
+
+
 def eval_Tuple(self: Machine, node: ast.Tuple, frame: Frame) -> Value:
     return SeqVal(self.eval_elements(node.elts, frame), "tuple")
 
@@ -283,7 +306,7 @@ def eval_IfExp(self: Machine, node: ast.IfExp, frame: Frame) -> Value:
         return self.eval(node.body, frame)
     if cond is False:
         return self.eval(node.orelse, frame)
-    return self.merge(self.eval(node.body, frame), self.eval(node.orelse, frame))
+    return self.merge(self.eval(node.body, frame), self.eval(node.orelse, frame), "alt")
 
 
 def eval_UnaryOp(self: Machine, node: ast.UnaryOp, frame: Frame) -> Value:
@@ -344,6 +367,9 @@ def eval_BinOp(self: Machine, node: ast.BinOp, frame: Frame) -> Value:
     return self.binop(type(node.op), left, right)
 
 
+_PERCENT = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdirf]")
+
+
 def binop(self: Machine, op: type[ast.operator], left: Value, right: Value) -> Value:
     if isinstance(left, Data) and isinstance(right, Data):
         if issubclass(op, ADD_OPS):
@@ -355,6 +381,11 @@ def binop(self: Machine, op: type[ast.operator], left: Value, right: Value) -> V
         return right
     if isinstance(left, Const) and isinstance(right, Const):
         return fold(op, left, right)
+    if op is ast.Mod and isinstance(left, Const) and isinstance(left.value, str):
+        # ``"layer%d" % i`` in a loop that is not unrolled: the pattern of the names it makes
+        pattern, n = _PERCENT.subn("{}", left.value)
+        if n == 1 and not isinstance(right, SeqVal):
+            return Template(pattern=pattern)
     if isinstance(left, SeqVal) and isinstance(right, SeqVal) and op is ast.Add:
         holder = SeqVal(left.entries + right.entries, "list")
         return holder

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -106,13 +107,19 @@ _MAX_FOLDED_BITS = 1_024
 _SEQUENCES = (str, bytes, list, tuple)
 
 
+#: a printf specifier with a width or precision (``%0999999999d``, ``%*d``, ``%.5s``)
+_SIZED_SPECIFIER = re.compile(r"%[-#0 +]*(?:[0-9*]|\.)")
+
+
 def _cheap_to_fold(op: type[ast.operator], a: Any, b: Any) -> bool:
     """Whether folding ``a op b`` is cheap. ``"a" * 10**10``, ``"%0999999999d" % 1`` or
     ``n = n * n`` in an unrolled loop would cost gigabytes or hours: they stay unknown."""
     if any(isinstance(v, int) and v.bit_length() > _MAX_FOLDED_BITS for v in (a, b)):
         return False
     if op is ast.Mod and isinstance(a, (str, bytes)):
-        return False  # printf-style formatting: a width can be any size
+        # printf-style formatting: a width can be any size (``"layer_%d" % i`` has none)
+        text = a.decode("latin-1") if isinstance(a, bytes) else a
+        return len(text) <= _MAX_FOLDED_LEN and _SIZED_SPECIFIER.search(text) is None
     if op is ast.Mult:
         for seq, times in ((a, b), (b, a)):
             if isinstance(seq, _SEQUENCES) and isinstance(times, int):

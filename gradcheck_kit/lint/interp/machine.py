@@ -148,6 +148,8 @@ class Machine:
         self.star_modules: tuple[str, ...] = ()
         #: id(class node) -> what its methods compute: "norm", "not" or "by name"
         self.norm_verdicts: dict[int, str] = {}
+        #: id(class node) -> the saturating function its forward computes (None: none)
+        self.saturating_verdicts: dict[int, catalog.Saturating | None] = {}
         #: the file's own option defaults and config reads (False: not looked at yet)
         self.own: CallerValues | bool | None = False
         self.models = MODELS
@@ -340,7 +342,16 @@ class Machine:
         return result
 
     def instance_node(self, instance: Instance) -> Node | None:
-        result = self.forward_value(instance)
+        if instance.cls.foreign and not self.in_foreign and instance.built_at is not None:
+            # another module's block in a container built here: its layers are reported
+            # where this file built it
+            saved, self.entry = self.entry, instance.built_at
+            try:
+                result = self.forward_value(instance)
+            finally:
+                self.entry = saved
+        else:
+            result = self.forward_value(instance)
         found = outputs(result, instance.origin_token)
         if not found:
             return None
@@ -495,6 +506,7 @@ class Machine:
     # objects
     call_builtin = objects.call_builtin
     zip_enumerate = objects.zip_enumerate
+    registered_like = objects.registered_like
     super_value = objects.super_value
     call_method = objects.call_method
     super_init = objects.super_init

@@ -42,6 +42,7 @@ from gradcheck_kit.lint.interp.values import (
     ModuleVal,
     Repeated,
     SeqVal,
+    Template,
     Unknown,
     Value,
 )
@@ -113,13 +114,27 @@ def call_builtin(
     if name == "getattr" and len(args) >= 2:
         owner, attr = args[0], args[1]
         if isinstance(attr, Const) and isinstance(attr.value, str):
-            return self.getattr(owner, attr.value)
+            value = self.getattr(owner, attr.value)
+            if isinstance(value, Unknown) and isinstance(owner, Instance):
+                # ``getattr(self, "fc3")`` after ``add_module(f"fc{i}", ...)`` in a loop that
+                # was not unrolled: the module registered under the pattern
+                patterns = [k for k in owner.attrs if "{}" in k]
+                for key in patterns:
+                    if Template(pattern=key).matches(attr.value):
+                        return owner.attrs[key]
+            return value
+        if isinstance(attr, Template) and isinstance(owner, Instance):
+            found = self.registered_like(owner, attr)
+            if found is not None:
+                return found
         return args[2] if len(args) > 2 else Unknown()
     if name == "setattr" and len(args) >= 3:
         owner, attr = args[0], args[1]
         if isinstance(owner, Instance):
             if isinstance(attr, Const) and isinstance(attr.value, str):
                 owner.set_attr(attr.value, args[2])
+            elif isinstance(attr, Template):
+                owner.set_attr(attr.pattern, args[2])
             owner.children.entries = (*owner.children.entries, args[2])
         return Const(None)
     if name == "hasattr":
@@ -148,6 +163,16 @@ def call_builtin(
     if name == "dict":
         return DictVal(dict(kwargs))
     return Unknown()
+
+
+def registered_like(self: Machine, owner: Instance, name: Template) -> Value | None:
+    """What ``getattr(self, f"layer{i}")`` reads when ``i`` is not known: the module registered
+    under the same pattern (a loop that was not unrolled), or one standing for every attribute
+    the pattern matches (a loop that was: ``layer0`` ... ``layer7``)."""
+    if name.pattern in owner.attrs:
+        return owner.attrs[name.pattern]
+    matched = tuple(value for key, value in owner.attrs.items() if name.matches(key))
+    return self.representative(matched) if matched else None
 
 
 def zip_enumerate(self: Machine, name: str, args: list[Value]) -> Value:
@@ -258,6 +283,8 @@ def call_method(
         if name in catalog.MODULE_REGISTRATION and len(args) >= 2:
             if isinstance(args[0], Const) and isinstance(args[0].value, str):
                 owner.set_attr(args[0].value, args[1])
+            elif isinstance(args[0], Template):  # ``add_module(f"layer{i}", ...)``, not unrolled
+                owner.set_attr(args[0].pattern, args[1])
             owner.children.entries = (*owner.children.entries, args[1])
             return Const(None)
         if name in ("append", "extend"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from gradcheck_kit.lint.interp.folding import (
     UNROLL_LIMIT,
@@ -237,18 +237,24 @@ def branch(
     frame.returned = returned_a and returned_b
 
 
-def merge(self: Machine, a: Value | None, b: Value | None) -> Value:
+def merge(
+    self: Machine, a: Value | None, b: Value | None, op: Literal["alt", "either"] = "either"
+) -> Value:
+    """One value for two that an undecidable condition chose between. The arms of an ``if``
+    statement are ``op="either"`` (the deepest reachable counts: an append or a forward step
+    under it runs in some builds); a value returned or picked by a conditional expression is
+    ``op="alt"`` (``act_func(name)`` with ``name`` unknown is not taken for its tanh arm)."""
     if a is None or b is None:
         return a or b or Unknown()
     if isinstance(a, Data) and isinstance(b, Data):
-        return self.join("alt", a, b)
+        return self.join(op, a, b)
     if isinstance(a, Data) or isinstance(b, Data):
         return a if isinstance(a, Data) else b
     if isinstance(a, Const) and isinstance(b, Const) and same_const(a.value, b.value):
         return a
     na, nb = self.module_node(a), self.module_node(b)
     if na is not None and nb is not None:
-        return ModuleVal(Branches("alt", (na, nb)))
+        return ModuleVal(Branches(op, (na, nb)))
     if isinstance(a, Ref) and isinstance(b, Ref) and a.qname == b.qname:
         return a
     return Unknown()
@@ -260,7 +266,7 @@ def merge_entries(self: Machine, a: tuple[Entry, ...], b: tuple[Entry, ...]) -> 
         return a
     na = self.entries_node(a[n:])
     nb = self.entries_node(b[n:])
-    return (*a[:n], ModuleVal(Branches("alt", (na, nb))))
+    return (*a[:n], ModuleVal(Branches("either", (na, nb))))
 
 
 def loop_representative(

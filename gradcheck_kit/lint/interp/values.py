@@ -82,6 +82,21 @@ class Unknown(Value):
     from_data: bool = False
 
 
+@dataclass(eq=False)
+class Template(Unknown):
+    """A string built from a pattern around values the linter cannot tell: ``f"layer{i}"`` (or
+    ``"layer%d" % i``) in a loop it does not unroll is ``Template("layer{}")``. A module
+    registered under it (``self.add_module(f"layer{i}", ...)``) is found again by the same
+    pattern (``getattr(self, f"layer{i}")``); anywhere else it is unknown."""
+
+    pattern: str = ""
+
+    def matches(self, name: str) -> bool:
+        """Whether ``name`` is one string the pattern can make."""
+        parts = [re.escape(part) for part in self.pattern.split("{}")]
+        return re.fullmatch(".+?".join(parts), name) is not None
+
+
 _NN_MODULES_PATH = catalog.NN_MODULES_PACKAGE.split(".")
 
 
@@ -303,6 +318,9 @@ class Instance(Value):
     children: SeqVal = field(default_factory=lambda: SeqVal((), "sequential"))
     forward_cache: dict[int, Value] = field(default_factory=dict)
     origin_token: object = field(default_factory=object)
+    #: where this file built it (the anchor of the layers of another module's class, when it
+    #: is applied by a container rather than by a call written here)
+    built_at: ast.AST | None = None
 
     def set_attr(self, name: str, value: Value) -> None:
         if JOURNAL.frames:
