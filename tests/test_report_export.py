@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -300,20 +301,23 @@ def test_check_report_names_a_target_that_could_not_run(
     """``check --report`` used to leave an errored target out: the file said "passed"."""
     from gradcheck_kit.cli import main
 
-    (tmp_path / "models.py").write_text(
+    (tmp_path / "report_target_models.py").write_text(
         "import torch.nn as nn\n\n\ndef good(depth):\n"
         "    return nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))\n"
     )
     (tmp_path / "pyproject.toml").write_text(
-        '[[tool.gradcheck-kit.check]]\ntarget = "models:good"\ninput-shape = [4]\n'
+        '[[tool.gradcheck-kit.check]]\ntarget = "report_target_models:good"\ninput-shape = [4]\n'
         "max-examples = 3\n"
-        '[[tool.gradcheck-kit.check]]\ntarget = "models:missing"\ninput-shape = [4]\n'
+        '[[tool.gradcheck-kit.check]]\ntarget = "report_target_models:missing"\ninput-shape = [4]\n'
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert main(["check", "--report", "r.json"]) == 1
+    try:
+        assert main(["check", "--report", "r.json"]) == 1
+    finally:  # the next test may import another ``report_target_models``
+        sys.modules.pop("report_target_models", None)
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["passed"] is False
-    assert [e["target"] for e in data["errors"]] == ["models:missing"]
+    assert [e["target"] for e in data["errors"]] == ["report_target_models:missing"]
     assert "missing" in data["errors"][0]["message"]
     assert len(data["gradients"]) == 1 and data["gradients"][0]["passed"] is True
