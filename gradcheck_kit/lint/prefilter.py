@@ -34,6 +34,7 @@ import ast
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: a warm run imports this module for the words alone
@@ -210,17 +211,10 @@ def _passes(
     text = _lowered(caller)
     words = _words(extend)
     shared: set[bytes] = set()
-    needle = name.lower().encode()
-    at = text.find(needle)
-    while at >= 0:  # ``bytes.find``, then a check: ~10x faster than a regex search
-        after = at + len(needle)
-        opening = _OPENING.match(text, after)
-        if opening is not None and not (at and text[at - 1] in _WORD):
-            call = _call_text(text, opening.end() - 1)
-            if any(word in call for word in words):
-                return True
-            shared.update(_IDENTIFIER.findall(call))
-        at = text.find(needle, after)
+    for call in _calls_of(text, name):
+        if any(word in call for word in words):
+            return True
+        shared.update(_IDENTIFIER.findall(call))
     return not _saturating_names(caller, extend).isdisjoint(shared)
 
 
@@ -230,16 +224,7 @@ def _passes_object(caller: str, name: str, extend: tuple[str, ...]) -> bool:
     text = _lowered(caller)
     words = b"|".join(re.escape(w) for w in _words(extend))
     pattern = re.compile(rb"(?<![\w'\"])(?:[a-z_][a-z0-9_]*\.)*(?:" + words + rb")\b(?![\w'\"])")
-    needle = name.lower().encode()
-    at = text.find(needle)
-    while at >= 0:
-        after = at + len(needle)
-        opening = _OPENING.match(text, after)
-        called = opening is not None and not (at and text[at - 1] in _WORD)
-        if called and pattern.search(_call_text(text, opening.end() - 1)):  # type: ignore[union-attr]
-            return True
-        at = text.find(needle, after)
-    return False
+    return any(pattern.search(call) for call in _calls_of(text, name))
 
 
 def _passes_from_imports(
@@ -339,14 +324,8 @@ def _configs(caller: str, root: str | None) -> list[str]:
 def _shared_names(text: bytes, name: str) -> set[bytes]:
     """The identifiers inside the calls ``name(...)`` in ``text`` (lowercased)."""
     shared: set[bytes] = set()
-    needle = name.lower().encode()
-    at = text.find(needle)
-    while at >= 0:
-        after = at + len(needle)
-        opening = _OPENING.match(text, after)
-        if opening is not None and not (at and text[at - 1] in _WORD):
-            shared.update(_IDENTIFIER.findall(_call_text(text, opening.end() - 1)))
-        at = text.find(needle, after)
+    for call in _calls_of(text, name):
+        shared.update(_IDENTIFIER.findall(call))
     return shared - _COMMON
 
 
@@ -359,6 +338,19 @@ _COMMON = frozenset({b"self", b"true", b"false", b"none", b"nn", b"torch", b"f"}
 _IDENTIFIER = re.compile(rb"[a-z_][a-z0-9_]*")
 #: How far a call's text is read (its arguments), in bytes.
 _CALL_BYTES = 2_000
+
+
+def _calls_of(text: bytes, name: str) -> Iterator[bytes]:
+    """The text of each call ``name(...)`` in the lowercased ``text`` (``bytes.find``, then a
+    check: ~10x faster than a regex search)."""
+    needle = name.lower().encode()
+    at = text.find(needle)
+    while at >= 0:
+        after = at + len(needle)
+        opening = _OPENING.match(text, after)
+        if opening is not None and not (at and text[at - 1] in _WORD):
+            yield _call_text(text, opening.end() - 1)
+        at = text.find(needle, after)
 
 
 def _call_text(text: bytes, start: int) -> bytes:
