@@ -104,7 +104,7 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
                 loaded = project.load(path)
             if loaded is None:
                 continue
-            if loaded.notebook is None and len(names) <= _HOPS:
+            if loaded.notebook is None and len(names) <= _HOPS and path != home:
                 names += [a for a in _renames(project, loaded, looked, home) if a not in names]
             for site in _sites_in(project, loaded, looked, home, wraps):
                 key = (
@@ -204,6 +204,8 @@ def _sites_in(
             continue
         if any(k.arg is None for k in node.keywords):  # ``**config``: the arguments are unseen
             continue
+        if loaded.file.path == home and not _passes_parameters(loaded, node):
+            continue  # a call in the class's own file is the interpreter's, unless a wrapper's
         notes: list[str] = []
         files: list[DataFile] = []
         if options is None:
@@ -303,6 +305,20 @@ def _wrapped(
             )
         )
     return out
+
+
+def _passes_parameters(loaded: LoadedModule, node: ast.Call) -> bool:
+    """Whether ``node`` sits in a module-level function or method and passes one of its
+    parameters on as an argument (what makes it a wrapper's call: :func:`_wrapped`)."""
+    found = _enclosing(loaded).get(id(node))
+    if found is None:
+        return False
+    args = found[0].args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    return any(
+        isinstance(a, ast.Name) and a.id in params
+        for a in (*node.args, *(k.value for k in node.keywords))
+    )
 
 
 def _given(

@@ -133,13 +133,10 @@ def widened(
     held = [r for r in chosen if r not in rules and saturating(r)]
     if held and reached(tree, text, path, extend_saturating, consulted):
         rules = [r for r in chosen if r in rules or r in held]  # the activation is elsewhere
-    if any(not r.syntactic for r in rules):
+    candidates = [r for r in chosen if r not in rules and r.imported_words]
+    if candidates and any(not r.syntactic for r in rules):
         rules = rules + [
-            r
-            for r in chosen
-            if r not in rules
-            and not r.syntactic
-            and imported_tokens(tree, path, r.prefilter, consulted)
+            r for r in candidates if imported_tokens(tree, path, r.prefilter, consulted)
         ]
     return rules
 

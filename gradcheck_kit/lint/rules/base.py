@@ -132,6 +132,9 @@ class Rule:
     #: A second screen, on the stdlib tree of a file that passed the prefilter: False when the
     #: code (not its strings or comments) cannot trigger the rule.
     screen: Callable[[ast.Module], bool] | None = None
+    #: Its words may be in a project module the file imports instead (an init helper called
+    #: here: ``prefilter.imported_tokens``), where the interpreter reads the file anyway.
+    imported_words: bool = False
 
 
 def distinct(run: Run) -> list[Layer]:

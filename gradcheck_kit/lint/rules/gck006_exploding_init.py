@@ -97,4 +97,5 @@ RULE = Rule(
     True,
     check_exploding_init,
     (("init.", "normal_", "uniform_", "constant_", "ones_"),),
+    imported_words=True,  # ``self.apply(init_weights)`` with the init in ``utils.py``
 )
