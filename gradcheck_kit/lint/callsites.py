@@ -260,14 +260,7 @@ def _wrapped(
     if found is None:
         return []
     function, owner = found
-    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
-    if owner is not None:
-        params = params[1:]  # self
-    passed = {
-        a.id
-        for a in (*node.args, *(k.value for k in node.keywords))
-        if isinstance(a, ast.Name) and a.id in params + [k.arg for k in function.args.kwonlyargs]
-    }
+    params, passed = _passed_on(node, function, owner)
     if not passed or passed & _changed(function):
         return []
     wrapper = owner.name if owner is not None else function.name
@@ -311,14 +304,24 @@ def _passes_parameters(loaded: LoadedModule, node: ast.Call) -> bool:
     """Whether ``node`` sits in a module-level function or method and passes one of its
     parameters on as an argument (what makes it a wrapper's call: :func:`_wrapped`)."""
     found = _enclosing(loaded).get(id(node))
-    if found is None:
-        return False
-    args = found[0].args
-    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    return any(
-        isinstance(a, ast.Name) and a.id in params
+    return found is not None and bool(_passed_on(node, *found)[1])
+
+
+def _passed_on(
+    node: ast.Call, function: _Def, owner: ast.ClassDef | None
+) -> tuple[list[str], set[str]]:
+    """The function's positional parameters (less a method's ``self``), and the parameters
+    (keyword-only ones too) that ``node`` passes on as plain arguments."""
+    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+    if owner is not None:
+        params = params[1:]  # self
+    names = {*params, *(k.arg for k in function.args.kwonlyargs)}
+    passed = {
+        a.id
         for a in (*node.args, *(k.value for k in node.keywords))
-    )
+        if isinstance(a, ast.Name) and a.id in names
+    }
+    return params, passed
 
 
 def _given(
