@@ -11,6 +11,7 @@ else is unknown. The note names the place (``depth = 8 at parameters.py:4``).
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import Any
 
 from gradcheck_kit.lint.project import LoadedModule, Project
@@ -23,7 +24,13 @@ _HOPS = 3
 class ImportedValues:
     """The module-level literals a caller module imports from the project."""
 
-    def __init__(self, project: Project, loaded: LoadedModule, constant: Any, literal: Any) -> None:
+    def __init__(
+        self,
+        project: Project,
+        loaded: LoadedModule,
+        constant: Callable[[ast.expr], tuple[Any] | None],
+        literal: Callable[[Any, ast.expr], ast.expr],
+    ) -> None:
         self.project = project
         self.loaded = loaded
         self._constant = constant  # caller_values.constant: a folded constant expression
@@ -61,7 +68,7 @@ class ImportedValues:
         place = node_place(where.file.path, stmt, label)
         display = self.project.display(where.file.path)
         notes.append(cite(f"{label} at {display}:{stmt.lineno}", place=place))
-        return self._literal(value, node)  # type: ignore[no-any-return]
+        return self._literal(value, node)
 
     def _returned(
         self, call: ast.Call, index: int, node: ast.expr, notes: list[str]
@@ -117,7 +124,7 @@ class ImportedValues:
         notes.append(
             cite(f"{label} at {display}:{stmt.lineno} (returned by {name}())", place=place)
         )
-        return self._literal(value, node)  # type: ignore[no-any-return]
+        return self._literal(value, node)
 
     def _binding(self, node: ast.expr) -> tuple[LoadedModule, str] | None:
         """(the module, the name in it) that ``node`` names: an imported name, or an attribute
