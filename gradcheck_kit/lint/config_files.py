@@ -108,6 +108,13 @@ def read(path: str, kind: str, display: str) -> Document | None:
     return Document(_parse(data, kind), display, (info,), attributes=kind == "omegaconf")
 
 
+def read_bytes(path: str) -> bytes | None:
+    """A config file's bytes as :func:`read` reads them (cached per stamp; None past
+    :data:`MAX_CONFIG_BYTES`, for anything not a regular file, or on an error)."""
+    found = _file(path)
+    return found[0] if found is not None else None
+
+
 def _file(path: str) -> tuple[bytes, DataFile] | None:
     try:
         info = os.stat(path)
@@ -537,5 +544,6 @@ __all__ = [
     "parse_yaml",
     "plain",
     "read",
+    "read_bytes",
     "settled",
 ]

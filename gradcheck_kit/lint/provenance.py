@@ -75,19 +75,18 @@ def node_place(path: str, node: Any, label: str) -> Place:
 
 def key_place(path: str, key: str, label: str) -> Place:
     """Where a config file sets ``key`` (``key:``, ``"key":``, ``key =``): its first such line,
-    from the key to the line's end; the file's first line when none does (a value in a list)."""
+    from the key to the line's end; the file's first line when none does (a value in a list).
+    The bytes are the ones the config reader read (:func:`config_files.read_bytes`: cached,
+    regular files only, size-limited)."""
+    from gradcheck_kit.lint.config_files import read_bytes
+
     pattern = re.compile(rf"""(?:^|[\s{{,])(["']?{re.escape(key)}["']?\s*[:=])""")
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                found = pattern.search(line)
-                if found is not None:
-                    width = len(line.rstrip("\r\n"))
-                    return Place(_abs(path), number, found.start(1) + 1, number, width + 1, label)
-                if number >= _MAX_LINES:
-                    break
-    except OSError:
-        pass
+    data = read_bytes(path)
+    lines = data.decode("utf-8", "replace").splitlines()[:_MAX_LINES] if data else []
+    for number, line in enumerate(lines, start=1):
+        found = pattern.search(line)
+        if found is not None:
+            return Place(_abs(path), number, found.start(1) + 1, number, len(line) + 1, label)
     return Place(_abs(path), 1, 1, 1, 1, label)
 
 
