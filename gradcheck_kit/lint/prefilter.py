@@ -104,15 +104,10 @@ def reached(
         return True  # ``MLP(sizes, activation=nn.Tanh)``: no table needed here
     if "getattr(" in text:
         return True
-    for module in _imported(project, tree):
-        stamp = _stamp(module)
-        if stamp is None:
-            continue
-        if consulted is not None:
-            consulted.append(stamp)
-        if _mentions(index, module, extend_saturating):
-            return True
-    return False
+    return any(
+        _mentions(index, module, extend_saturating)
+        for module in _consulted_imports(project, tree, consulted)
+    )
 
 
 def widened(
@@ -158,16 +153,25 @@ def imported_tokens(
     project = Project.for_file(path)
     if project.root is None:
         return False
+    for module in _consulted_imports(project, tree, consulted):
+        text = _lowered(module).decode("utf-8", "replace")
+        if all(any(token in text for token in group) for group in groups):
+            return True
+    return False
+
+
+def _consulted_imports(
+    project: Project, tree: ast.Module, consulted: list[tuple[str, str, int, int]] | None
+) -> Iterator[str]:
+    """The project modules ``tree`` imports (:func:`_imported`), each added to ``consulted``
+    as it is tested (what decided is in the cache key; the rest was not read)."""
     for module in _imported(project, tree):
         stamp = _stamp(module)
         if stamp is None:
             continue
         if consulted is not None:
             consulted.append(stamp)
-        text = _lowered(module).decode("utf-8", "replace")
-        if all(any(token in text for token in group) for group in groups):
-            return True
-    return False
+        yield module
 
 
 def _hands_layers_on(tree: ast.Module) -> bool:
