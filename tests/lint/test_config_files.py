@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from gradcheck_kit.config import Config
-from gradcheck_kit.lint import engine
 from gradcheck_kit.lint.config_files import UNSURE, YamlSubsetError, parse_yaml
 from gradcheck_kit.lint.engine import lint_paths
+from tests.lint.spies import linted as _linted
 
 PROJECTS = Path(__file__).resolve().parent.parent / "projects"
 
@@ -317,18 +317,6 @@ def test_hydra_names_the_file_that_set_the_value(tmp_path: Path) -> None:
     message = _message(_project(tmp_path, dict(files)))
     assert "n_layers = 8 from conf/config.yaml (model.n_layers)" in message
     assert "width = 32 from conf/model/mlp.yaml (model.width)" in message
-
-
-def _linted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    real = engine.lint_bytes
-
-    def spy(data: bytes, display: str, config: Config, *rest):  # type: ignore[no-untyped-def]
-        seen.append(Path(display).name)
-        return real(data, display, config, *rest)
-
-    monkeypatch.setattr(engine, "lint_bytes", spy)
-    return seen
 
 
 def test_editing_the_config_file_relints_the_model_file(

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from gradcheck_kit.config import Config
-from gradcheck_kit.lint import callindex, engine, prefilter, project
+from gradcheck_kit.lint import callindex, prefilter, project
 from gradcheck_kit.lint.engine import lint_paths
+from tests.lint.spies import linted as _linted
 
 PROJECTS = Path(__file__).resolve().parent.parent / "projects"
 
@@ -31,18 +32,6 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
     later = time.time() + 5
     os.utime(path, (later, later))
-
-
-def _linted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    real = engine.lint_bytes
-
-    def spy(data: bytes, display: str, config: Config, *rest):  # type: ignore[no-untyped-def]
-        seen.append(Path(display).name)
-        return real(data, display, config, *rest)
-
-    monkeypatch.setattr(engine, "lint_bytes", spy)
-    return seen
 
 
 def _found(result: object) -> list[tuple[str, str, int | None]]:

@@ -15,9 +15,9 @@ import pytest
 
 from gradcheck_kit.cli import main
 from gradcheck_kit.config import Config
-from gradcheck_kit.lint import engine
 from gradcheck_kit.lint.engine import lint_paths
 from gradcheck_kit.lint.project import Project
+from tests.lint.spies import linted as _linted
 
 PROJECTS = Path(__file__).resolve().parent.parent / "projects"
 
@@ -233,18 +233,6 @@ def test_resolver_finds_packages_src_layouts_and_relative_imports() -> None:
     src = Project.for_file(str(encoder))
     assert src.find_module("acme.nets.layers") == str(encoder.parent / "layers.py")
     assert src.find_module("acme") == str(encoder.parents[1])  # a namespace package (folder)
-
-
-def _linted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    real = engine.lint_bytes
-
-    def spy(data: bytes, display: str, config: Config, *rest):  # type: ignore[no-untyped-def]
-        seen.append(Path(display).name)
-        return real(data, display, config, *rest)
-
-    monkeypatch.setattr(engine, "lint_bytes", spy)
-    return seen
 
 
 def test_editing_a_consulted_file_relints_the_file_that_read_it(
