@@ -15,8 +15,9 @@ process, wall time, median of ``--repeat``):
 * ``TorchFix``  - ``torchfix DIR`` (``--torchfix CMD``, or ``torchfix`` on PATH), when installed
 * ``ruff ALL``  - ``ruff check --select ALL --no-cache`` when ruff is installed
 
-and checks that every run of gradcheck-kit reports the same findings. Two ratio columns: against
-``cold -j1`` and against ``libcst parse``. Usage::
+and checks that every run of gradcheck-kit reports the same findings. The cold runs and the
+baselines run in interleaved rounds (a shared machine's speed drifts over minutes). Two ratio
+columns: against ``cold -j1`` and against ``libcst parse``. Usage::
 
     python bench/lint_scale.py [--files 1500] [--repeat 3] [--jobs N] [--no-parse]
                                [--torchfix CMD] [--no-generated] [--tree DIR ...]
@@ -152,8 +153,29 @@ def bench_tree(name: str, root: Path, args: argparse.Namespace) -> None:
             assert findings == reference, f"{label}: different findings"
         results[label] = median([s for s, _ in samples])
 
-    record("cold -j1", [lint(root, "--no-cache", "--jobs", "1") for _ in range(args.repeat)])
-    record(f"cold -j{jobs}", [lint(root, "--no-cache", "--jobs", jobs) for _ in range(args.repeat)])
+    sources = [p.read_bytes() for p in files]
+    torchfix = args.torchfix or shutil.which("torchfix")
+    ruff = shutil.which("ruff")
+    ruff_command = [str(ruff), "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", "."]
+    # The cold runs and their baselines take turns, one round at a time: a shared machine's
+    # speed drifts over minutes, and a ratio of medians from interleaved rounds follows it.
+    cold: dict[str, list[tuple[float, list[tuple[str, int, int]]]]] = {"cold -j1": []}
+    cold[f"cold -j{jobs}"] = []
+    baselines: dict[str, list[float]] = {}
+    for round_ in range(args.repeat):
+        cold["cold -j1"].append(lint(root, "--no-cache", "--jobs", "1"))
+        cold[f"cold -j{jobs}"].append(lint(root, "--no-cache", "--jobs", jobs))
+        if args.parse:
+            import libcst as cst
+
+            baselines.setdefault("libcst parse", []).append(_parse_all(cst.parse_module, sources))
+        baselines.setdefault("ast parse", []).append(_parse_all(ast.parse, sources))
+        if torchfix and round_ < 2:
+            baselines.setdefault("TorchFix", []).append(_external([*torchfix.split(), "."], root))
+        if ruff:
+            baselines.setdefault("ruff ALL", []).append(_external(ruff_command, root))
+    for label, samples in cold.items():
+        record(label, samples)
     shutil.rmtree(cache, ignore_errors=True)
     lint(root, "--cache-dir", str(cache), "--jobs", jobs)  # fill the cache
     record(
@@ -161,28 +183,12 @@ def bench_tree(name: str, root: Path, args: argparse.Namespace) -> None:
         [lint(root, "--cache-dir", str(cache), "--jobs", jobs) for _ in range(args.repeat)],
     )
     edited = next((p for p in files if b"nn.Module" in p.read_bytes()), files[0])
-    samples = []
+    edits = []
     for k in range(args.repeat):
         edited.write_text(edited.read_text() + f"\n# edit {k}\n")
-        samples.append(lint(root, "--cache-dir", str(cache), "--jobs", jobs))
-    record(f"edit1 -j{jobs}", samples)
-    sources = [p.read_bytes() for p in files]
-    if args.parse:
-        import libcst as cst
-
-        results["libcst parse"] = median(
-            [_parse_all(cst.parse_module, sources) for _ in range(args.repeat)]
-        )
-    results["ast parse"] = median([_parse_all(ast.parse, sources) for _ in range(args.repeat)])
-    torchfix = args.torchfix or shutil.which("torchfix")
-    if torchfix:
-        results["TorchFix"] = median(
-            [_external([*torchfix.split(), "."], root) for _ in range(min(args.repeat, 2))]
-        )
-    ruff = shutil.which("ruff")
-    if ruff:
-        command = [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", "."]
-        results["ruff ALL"] = median([_external(command, root) for _ in range(args.repeat)])
+        edits.append(lint(root, "--cache-dir", str(cache), "--jobs", jobs))
+    record(f"edit1 -j{jobs}", edits)
+    results.update((label, median(samples)) for label, samples in baselines.items())
 
     base = results["cold -j1"]
     parse = results.get("libcst parse")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import multiprocessing
 import multiprocessing.context
 import os
@@ -97,6 +98,7 @@ def lint_source(
             config.extend_normalization,
             config.max_saturating_depth or 1,  # predicted mode: GCK006 judges every stack
             project,
+            text,
         )
         if consulted is not None:
             consulted.extend(root_entry(project))  # no marker: the root this run gives it
@@ -271,7 +273,7 @@ def internal_traceback(path: Path, config: Config) -> str | None:
             text = notebook_source(data.decode("utf-8-sig")).text
         else:
             text = decode_source(data)
-        with _deep_recursion():
+        with _linting():
             lint_source(text, str(path), config)
     except Exception:
         return traceback.format_exc()
@@ -411,7 +413,7 @@ def _run_all(work: list[tuple[bytes, str]], config: Config, jobs: int | None) ->
     Each outcome carries the other project files its file consulted."""
     workers = min(effective_jobs(jobs), len(work) // _MIN_FILES_PER_WORKER)
     if workers <= 1 or sum(len(data) for data, _ in work) < _MIN_BYTES_FOR_POOL:
-        with _deep_recursion():
+        with _linting():
             return [_lint_job((data, display, config)) for data, display in work]
     _index_projects(display for _, display in work)  # once here, not once per worker
     # Largest files first, so no worker is left with one big file at the end.
@@ -508,7 +510,7 @@ def lint_alone(data: bytes, display: str, config: Config) -> tuple[list[Finding]
 
 def _lint_to_pipe(send: Any, data: bytes, display: str, config: Config) -> None:
     _init_worker()
-    with _deep_recursion():
+    with _linting():
         send.send(lint_bytes(data, display, config))
     send.close()
 
@@ -556,6 +558,7 @@ def _init_worker(stop: Any = None, folders: tuple[str, ...] = ()) -> None:
     _STOP = stop
     use_named_folders(folders)  # the parent's project roots of files with no marker
     sys.setrecursionlimit(max(sys.getrecursionlimit(), _RECURSION_LIMIT))
+    gc.set_threshold(*_GC_THRESHOLDS)
     # The parent handles Ctrl-C and SIGTERM (a terminal sends SIGINT to the whole group) and
     # stops the workers itself; a forked worker must not inherit the CLI's SIGTERM handler.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -579,13 +582,19 @@ def _lint_job(job: tuple[bytes, str, Config]) -> Outcome:
 
 
 _RECURSION_LIMIT = 5_000
+#: Collector thresholds while linting: CPython's default (700) took a third of a cold run
+#: (interpreting allocates millions of short-lived objects; timm: 11.4 -> 8.0 s, 295 -> 309 MB).
+_GC_THRESHOLDS = (100_000, 50, 100)
 
 
 @contextlib.contextmanager
-def _deep_recursion() -> Iterator[None]:
-    old_limit = sys.getrecursionlimit()
+def _linting() -> Iterator[None]:
+    """The recursion limit and collector thresholds of a lint, restored after it."""
+    old_limit, old_gc = sys.getrecursionlimit(), gc.get_threshold()
     sys.setrecursionlimit(max(old_limit, _RECURSION_LIMIT))
+    gc.set_threshold(*_GC_THRESHOLDS)
     try:
         yield
     finally:
         sys.setrecursionlimit(old_limit)
+        gc.set_threshold(*old_gc)

@@ -37,13 +37,21 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from gradcheck_kit.lint.caller_text import (
+    SATURATING_WORDS,
+    calls_of,
+    lowered_bytes,
+    passes_directly,
+    read_bytes,
+    word_bytes,
+)
+from gradcheck_kit.lint.caller_text import forget as forget_text
+
 if TYPE_CHECKING:  # imported where used: a warm run imports this module for the words alone
     from gradcheck_kit.lint.callindex import CallIndex
     from gradcheck_kit.lint.project import Project
     from gradcheck_kit.lint.rules.base import Rule
 
-#: The lowercase words whose presence lets a file through the saturating rules' own prefilter.
-SATURATING_WORDS = ("sigmoid", "tanh", "softsign", "expit")
 #: At most this many imported modules are tested per file.
 MAX_MODULES = 64
 
@@ -57,8 +65,10 @@ def forget() -> None:
     """Forget what files said (a new run: they may have changed)."""
     _MENTIONS.clear()
     _STAMPS.clear()
-    _LOWERED.clear()
     _SATURATING_NAMES.clear()
+    _IMPORTED_BY_TEXT.clear()
+    _CONFIGS.clear()
+    forget_text()
 
 
 def reached(
@@ -110,6 +120,39 @@ def reached(
     )
 
 
+def passes_activation(
+    project: Project,
+    name: str,
+    extend_saturating: tuple[str, ...] = (),
+    passed_on: frozenset[str] | None = None,
+) -> bool:
+    """Whether a project file other than ``project.current`` that calls ``name`` may pass it a
+    saturating activation, by the text tests :func:`reached` makes of each caller (a word or a
+    torch object in the call, or a name shared with a line that has one, in the caller, a module
+    it imports or a config file it names). Text only: nothing is parsed.
+
+    ``passed_on``: ``name`` is a wrapper that passes only these names on (the identifiers of its
+    call of the class): only a word or an object in the call itself counts, as a positional
+    argument or the value of a keyword among them."""
+    from gradcheck_kit.lint import callindex
+
+    if project.root is None:
+        return False
+    index = callindex.index(project.root)
+    me = project.current.path
+    for caller in index.callers(name):
+        if caller == me:
+            continue
+        if passed_on is not None:
+            if passes_directly(caller, name, extend_saturating, passed_on):
+                return True
+        elif _passes(index, caller, name, extend_saturating, project) or _passes_object(
+            caller, name, extend_saturating
+        ):
+            return True
+    return False
+
+
 def widened(
     chosen: list[Rule],
     rules: list[Rule],
@@ -154,7 +197,7 @@ def imported_tokens(
     if project.root is None:
         return False
     for module in _consulted_imports(project, tree, consulted):
-        text = _lowered(module).decode("utf-8", "replace")
+        text = lowered_bytes(module).decode("utf-8", "replace")
         if all(any(token in text for token in group) for group in groups):
             return True
     return False
@@ -209,10 +252,10 @@ def _passes(
     entry = index.entries.get(caller)
     if entry is not None and f" ~{name} " in entry[4]:
         return True
-    text = _lowered(caller)
-    words = _words(extend)
+    text = lowered_bytes(caller)
+    words = word_bytes(extend)
     shared: set[bytes] = set()
-    for call in _calls_of(text, name):
+    for call in calls_of(text, name):
         if any(word in call for word in words):
             return True
         shared.update(_IDENTIFIER.findall(call))
@@ -222,10 +265,10 @@ def _passes(
 def _passes_object(caller: str, name: str, extend: tuple[str, ...]) -> bool:
     """Whether a call ``name(...)`` in ``caller`` passes a saturating activation as an object,
     not a string: ``nn.Tanh``, ``torch.nn.Sigmoid()``, ``torch.tanh``, ``F.sigmoid``."""
-    text = _lowered(caller)
-    words = b"|".join(re.escape(w) for w in _words(extend))
+    text = lowered_bytes(caller)
+    words = b"|".join(re.escape(w) for w in word_bytes(extend))
     pattern = re.compile(rb"(?<![\w'\"])(?:[a-z_][a-z0-9_]*\.)*(?:" + words + rb")\b(?![\w'\"])")
-    return any(pattern.search(call) for call in _calls_of(text, name))
+    return any(pattern.search(call) for call in calls_of(text, name))
 
 
 def _passes_from_imports(
@@ -238,7 +281,7 @@ def _passes_from_imports(
 ) -> bool:
     """A caller that names no saturating word itself passes a value from a project module it
     imports that does, on a line that shares a name with the call (``act``)."""
-    shared = _shared_names(_lowered(caller), name)
+    shared = _shared_names(lowered_bytes(caller), name)
     if not shared:
         return False
     for base in _imported_by_text(project, caller):  # a regex over its imports: no parse
@@ -262,11 +305,23 @@ def _passes_from_imports(
 _IMPORT_LINE = re.compile(rb"^[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import|import[ \t]+([\w.]+))", re.M)
 
 
+#: (root, caller) -> the project modules its import lines name (this run)
+_IMPORTED_BY_TEXT: dict[tuple[str | None, str], list[str]] = {}
+
+
 def _imported_by_text(project: Project, caller: str) -> list[str]:
     """The project ``.py`` modules the caller's import lines name (read as text: a statement
     inside a string may count, which only costs a look at a module)."""
+    key = (project.root, caller)
+    known = _IMPORTED_BY_TEXT.get(key)
+    if known is None:
+        known = _IMPORTED_BY_TEXT[key] = _find_imported_by_text(project, caller)
+    return known
+
+
+def _find_imported_by_text(project: Project, caller: str) -> list[str]:
     found: list[str] = []
-    for match in _IMPORT_LINE.finditer(_read(caller)):
+    for match in _IMPORT_LINE.finditer(read_bytes(caller)):
         module = (match.group(1) or match.group(2)).decode("ascii", "replace")
         path = project.find_module(module, caller)
         if path is not None and path.endswith(".py"):
@@ -283,17 +338,28 @@ _CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 _MAX_CONFIGS = 64
 
 
+#: (caller, root) -> the config files it may read (this run)
+_CONFIGS: dict[tuple[str, str | None], list[str]] = {}
+
+
 def _configs(caller: str, root: str | None) -> list[str]:
     """The config files the caller may read: its string literals that name a ``.yaml``,
     ``.yml``, ``.json`` or ``.toml`` file, or a folder of them (``config_path="conf"``), found
     from its folder or the project root, inside the root, at most :data:`MAX_CONFIG_BYTES`."""
-    from gradcheck_kit.lint.config_files import MAX_CONFIG_BYTES
-
     if root is None:
         return []
+    known = _CONFIGS.get((caller, root))
+    if known is None:
+        known = _CONFIGS[(caller, root)] = _find_configs(caller, root)
+    return known
+
+
+def _find_configs(caller: str, root: str) -> list[str]:
+    from gradcheck_kit.lint.config_files import MAX_CONFIG_BYTES
+
     found: list[str] = []
     folders = (os.path.dirname(caller), root)
-    for match in _CONFIG_LITERAL.finditer(_read(caller)):
+    for match in _CONFIG_LITERAL.finditer(read_bytes(caller)):
         name = (match.group(1) or match.group(2)).decode("utf-8", "replace")
         for folder in folders:
             path = os.path.realpath(os.path.join(folder, name))
@@ -325,51 +391,14 @@ def _configs(caller: str, root: str | None) -> list[str]:
 def _shared_names(text: bytes, name: str) -> set[bytes]:
     """The identifiers inside the calls ``name(...)`` in ``text`` (lowercased)."""
     shared: set[bytes] = set()
-    for call in _calls_of(text, name):
+    for call in calls_of(text, name):
         shared.update(_IDENTIFIER.findall(call))
     return shared - _COMMON
-
-
-_OPENING = re.compile(rb"\s*\(")
-_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 #: Names too common to tie a line to a call's arguments.
 _COMMON = frozenset({b"self", b"true", b"false", b"none", b"nn", b"torch", b"f"})
 _IDENTIFIER = re.compile(rb"[a-z_][a-z0-9_]*")
-#: How far a call's text is read (its arguments), in bytes.
-_CALL_BYTES = 2_000
-
-
-def _calls_of(text: bytes, name: str) -> Iterator[bytes]:
-    """The text of each call ``name(...)`` in the lowercased ``text`` (``bytes.find``, then a
-    check: ~10x faster than a regex search)."""
-    needle = name.lower().encode()
-    at = text.find(needle)
-    while at >= 0:
-        after = at + len(needle)
-        opening = _OPENING.match(text, after)
-        if opening is not None and not (at and text[at - 1] in _WORD):
-            yield _call_text(text, opening.end() - 1)
-        at = text.find(needle, after)
-
-
-def _call_text(text: bytes, start: int) -> bytes:
-    """The text of the call whose ``(`` is at ``start``, to its matching ``)`` (strings not
-    skipped: an approximation), at most :data:`_CALL_BYTES`."""
-    depth = 0
-    end = min(len(text), start + _CALL_BYTES)
-    for at in range(start, end):
-        char = text[at]
-        if char == 40:  # (
-            depth += 1
-        elif char == 41:  # )
-            depth -= 1
-            if depth == 0:
-                return text[start : at + 1]
-    return text[start:end]
-
-
 _SATURATING_NAMES: dict[tuple[str, tuple[str, ...]], frozenset[bytes]] = {}
 
 
@@ -379,9 +408,9 @@ def _saturating_names(path: str, extend: tuple[str, ...]) -> frozenset[bytes]:
     key = (path, extend)
     found = _SATURATING_NAMES.get(key)
     if found is None:
-        text = _lowered(path)
+        text = lowered_bytes(path)
         names: set[bytes] = set()
-        for word in _words(extend):
+        for word in word_bytes(extend):
             at = text.find(word)
             while at >= 0:
                 start = text.rfind(b"\n", 0, at) + 1
@@ -390,21 +419,6 @@ def _saturating_names(path: str, extend: tuple[str, ...]) -> frozenset[bytes]:
                 names.update(_IDENTIFIER.findall(text, start, end))
                 at = text.find(word, end)
         found = _SATURATING_NAMES[key] = frozenset(names - _COMMON)
-    return found
-
-
-def _words(extend: tuple[str, ...]) -> tuple[bytes, ...]:
-    names = (*SATURATING_WORDS, *(n.rsplit(".", 1)[-1].lower() for n in extend))
-    return tuple(n.encode("utf-8", "surrogateescape") for n in names)
-
-
-_LOWERED: dict[str, bytes] = {}
-
-
-def _lowered(path: str) -> bytes:
-    found = _LOWERED.get(path)
-    if found is None:
-        found = _LOWERED[path] = _read(path).lower()
     return found
 
 
@@ -419,24 +433,10 @@ def _mentions(index: CallIndex, path: str, extend: tuple[str, ...]) -> bool:
     if entry is not None and not extend:
         found = " ! " in entry[4]
     else:
-        lowered = _lowered(path)
-        found = any(word in lowered for word in _words(extend))
+        lowered = lowered_bytes(path)
+        found = any(word in lowered for word in word_bytes(extend))
     _MENTIONS[key] = found
     return found
-
-
-def _read(path: str) -> bytes:
-    from gradcheck_kit.lint.callindex import MAX_BYTES
-    from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES
-
-    limit = MAX_NOTEBOOK_BYTES if path.endswith(".ipynb") else MAX_BYTES
-    try:
-        if os.path.getsize(path) > limit:
-            return b""
-        with open(path, "rb") as handle:
-            return handle.read(limit + 1)
-    except OSError:
-        return b""
 
 
 def _stamp(path: str) -> tuple[str, str, int, int] | None:

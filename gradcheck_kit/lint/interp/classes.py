@@ -163,15 +163,20 @@ def instantiate(
     return instance
 
 
-def instantiate_call_sites(self: Machine, info: ClassInfo) -> None:
+def instantiate_call_sites(self: Machine, info: ClassInfo, default: Value | None) -> None:
     """Build a class of this file again for each call of it in another project file with
     literal arguments (:mod:`gradcheck_kit.lint.callsites`); each instance is a root, and each
-    literal says where it came from (``MLP(depth=12) at train.py:3``)."""
+    literal says where it came from (``MLP(depth=12) at train.py:3``). ``default``: the class
+    built with its defaults (None: that failed), which says whether the calls can matter
+    (:mod:`~gradcheck_kit.lint.interp.site_gate`)."""
     from gradcheck_kit.lint.callsites import call_sites
+    from gradcheck_kit.lint.interp.site_gate import call_sites_matter
 
     found = info.find_method("__init__")
     if found is None or len(found[1].args.args) + len(found[1].args.kwonlyargs) < 2:
         return  # nothing to pass
+    if not call_sites_matter(self, info, default):
+        return  # the callers it read are in the cache key: one edited to pass one re-lints
     for site in call_sites(self.project, info.name):
         source = site.source
         args = [

@@ -152,9 +152,23 @@ class Machine:
         self.saturating_verdicts: dict[int, catalog.Saturating | None] = {}
         #: the file's own option defaults and config reads (False: not looked at yet)
         self.own: CallerValues | bool | None = False
+        #: the call-site gate's reading of this file (:mod:`~gradcheck_kit.lint.interp.site_gate`):
+        #: top-level name -> the statements binding it; id(statement) -> the names it mentions
+        self.site_names: dict[str, list[ast.stmt]] = {}
+        self.site_mentions: dict[int, tuple[frozenset[str], str]] = {}
+        #: the file's source text (None: interpreted from a tree alone)
+        self.source_text: str | None = None
+        self._source_lines: list[str] | None = None
         self.models = MODELS
         if extend_saturating or extend_normalization:
             self.models = with_configured(MODELS, self.extra_saturating, self.extra_norm)
+
+    @property
+    def source_lines(self) -> list[str] | None:
+        """The file's source lines (None: interpreted from a tree alone)."""
+        if self._source_lines is None and self.source_text is not None:
+            self._source_lines = self.source_text.splitlines()
+        return self._source_lines
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -173,7 +187,7 @@ class Machine:
                         self.add_instance_root(instance)
                 if not info.foreign and info.node in self.module.body:
                     with contextlib.suppress(BudgetExceeded):
-                        self.instantiate_call_sites(info)
+                        self.instantiate_call_sites(info, defaults.get(id(info)))
         # every function, with its defaults: finds the Sequentials that builders return
         for func in list(self.functions):
             with contextlib.suppress(BudgetExceeded):
@@ -532,16 +546,20 @@ def extract(
     extend_normalization: tuple[str, ...] = (),
     max_depth: int = 0,
     project: Project | None = None,
+    text: str | None = None,
 ) -> Extraction:
     """The roots and events of ``source`` (text or its parsed tree), and the project files the
     interpretation consulted. Raises SyntaxError on bad syntax. ``max_depth``: GCK006 events only
     for stacks deeper than this. ``project``: the project the file belongs to (default: the
-    file alone)."""
+    file alone). ``text``: the source of a tree passed as ``source`` (read, not parsed)."""
     module = ast.parse(source) if isinstance(source, str) else source
+    if isinstance(source, str):
+        text = source
     if project is not None:
         project.take_tree(module)  # a wrapper of a class in this same file reads it
     JOURNAL.frames.clear()  # each file starts with no open undo frames, whatever came before
     machine = Machine(module, extend_saturating, extend_normalization, max_depth, project)
+    machine.source_text = text
     roots = machine.run()
     events = machine.events
     for instance in machine.pending:

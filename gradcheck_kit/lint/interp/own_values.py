@@ -12,6 +12,7 @@ cannot tell stays unknown.
 from __future__ import annotations
 
 import ast
+import re
 from typing import TYPE_CHECKING
 
 from gradcheck_kit.lint.caller_values import CallerValues
@@ -27,8 +28,22 @@ if TYPE_CHECKING:
 _MODULES = frozenset(name.split(".")[0] for name in LOADERS) | {"hydra"}
 
 
-def _reads_outside(tree: ast.Module) -> bool:
-    """Whether the file defines argparse options or imports a config loader."""
+#: An import of a config loader (or Hydra), read in the text.
+_LOADER_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?:"
+    + "|".join(sorted(_MODULES))
+    + r")\b|import[ \t][^\n]*\b(?:"
+    + "|".join(sorted(_MODULES))
+    + r")\b)",
+    re.M,
+)
+
+
+def _reads_outside(tree: ast.Module, text: str | None) -> bool:
+    """Whether the file defines argparse options or imports a config loader (read in its text
+    where it is known: a word in a string or a comment only costs building the readers)."""
+    if text is not None:
+        return "add_argument" in text or _LOADER_IMPORT.search(text) is not None
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == "add_argument":
             return True
@@ -47,7 +62,7 @@ def own_readers(self: Machine) -> CallerValues | None:
     if self.own is False:
         project = self.project
         own = None
-        if _reads_outside(self.module):
+        if _reads_outside(self.module, self.source_text):
             own = CallerValues(
                 project,
                 indexed(project.current, self.module),
