@@ -34,7 +34,7 @@ from gradcheck_kit.lint.caller_values import CallerValues, literal
 from gradcheck_kit.lint.callindex import MAX_FILES
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.interp.syntax import dotted_name
-from gradcheck_kit.lint.project import LoadedModule, Project
+from gradcheck_kit.lint.project import LoadedModule, Project, stem
 from gradcheck_kit.lint.provenance import Place, Provenance, cite, node_place, places_of
 
 #: At most this many call sites of one class are interpreted (distinct argument lists).
@@ -524,10 +524,23 @@ def _bindings(
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 found = project.find_module(alias.name, importer)
-                if found is None or not _defines(project, found, name, _HOPS, home):
+                if found is None:
                     continue
-                modules.add(alias.asname or alias.name)
+                bound = alias.asname or alias.name
+                if _defines(project, found, name, _HOPS, home):
+                    modules.add(bound)
+                elif found.endswith("__init__.py") and _within(home, found):
+                    # ``import deepxde as dde`` then ``dde.nn.FNN(...)``: a subpackage
+                    for sub in project.submodules(found):
+                        if _within(home, sub) and _defines(project, sub, name, _HOPS, home):
+                            modules.add(f"{bound}.{stem(sub)}")
     return direct, modules
+
+
+def _within(home: str, module: str) -> bool:
+    """Whether ``home`` is inside the package or module at ``module`` (its folder)."""
+    folder = os.path.dirname(module) if module.endswith("__init__.py") else module
+    return home == module or home.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _defines(project: Project, path: str, name: str, hops: int, home: str) -> bool:
@@ -555,6 +568,8 @@ def _defines(project: Project, path: str, name: str, hops: int, home: str) -> bo
         found = project.find_module("." * star.level + (star.module or ""), path)
         if found is not None and _defines(project, found, name, hops - 1, home):
             return True
+    if loaded.dispatches and name not in loaded.bindings:  # a backend chosen at run time
+        return any(_defines(project, sub, name, hops - 1, home) for sub in project.dispatched(path))
     return False
 
 

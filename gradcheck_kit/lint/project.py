@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import re
 import stat
 import sys
 import warnings
@@ -46,6 +47,8 @@ ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
 MAX_MODULE_BYTES = 2_000_000
 #: A notebook larger than this is not read for another file's sake (its outputs: images, data).
 MAX_NOTEBOOK_BYTES = 10_000_000
+#: At most this many submodules of a dispatching package are looked in.
+MAX_SUBMODULES = 32
 #: Top-level names that are never the project's, whatever the project holds.
 NEVER_RESOLVED = frozenset(sys.stdlib_module_names) | {"torch", "numpy", "__future__"}
 
@@ -75,6 +78,10 @@ class LoadedModule:
     exports: tuple[str, ...] | None = None  # a literal ``__all__``
     #: a notebook's code cells (its ``tree`` is their joined source): where each line is
     notebook: NotebookSource | None = None
+    #: a package that imports one of its own submodules by a computed name
+    #: (``importlib.import_module(".%s" % backend, __name__)``, deepxde's backends): a name it
+    #: does not bind may be any submodule's
+    dispatches: bool = False
 
 
 def module_name(path: str) -> str:
@@ -214,6 +221,32 @@ class Project:
         folder = os.path.dirname(package) if package.endswith(".py") else package
         return _module_at(folder, [name])
 
+    def submodules(self, package: str) -> list[str]:
+        """The modules and packages directly inside a package (its ``__init__.py``), in name
+        order, at most :data:`MAX_SUBMODULES`."""
+        folder = os.path.dirname(package)
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return []
+        found = [
+            path
+            for name in names
+            if name != "__init__.py"
+            and not name.startswith((".", "_"))
+            and (path := _module_at(folder, [name.removesuffix(".py")])) is not None
+            and path.endswith(".py")
+        ]
+        return found[:MAX_SUBMODULES]
+
+    def dispatched(self, package: str) -> list[str]:
+        """Where a name of a package that loads a submodule by a computed name may come from
+        (:attr:`LoadedModule.dispatches`): its PyTorch submodule (named like ``torch``: this is
+        a PyTorch linter, and that is the backend its users run), else any of them."""
+        subs = self.submodules(package)
+        torch = [sub for sub in subs if "torch" in stem(sub)]
+        return torch or subs
+
     def display(self, path: str) -> str:
         """``path`` as messages name it: relative to the project root, with ``/``."""
         if self.root is None or not _inside(path, self.root):
@@ -328,6 +361,12 @@ def _isfile(path: str) -> bool:
     return os.path.isfile(path)
 
 
+def stem(module: str) -> str:
+    """The name a module is imported by: its file's stem, or its package's folder."""
+    folder, file = os.path.split(module)
+    return os.path.basename(folder) if file == "__init__.py" else os.path.splitext(file)[0]
+
+
 def _module_at(folder: str, parts: list[str]) -> str | None:
     if not all(p.isidentifier() for p in parts):
         return None
@@ -370,11 +409,16 @@ def _load(path: str, size: int, mtime: int, file: ProjectFile) -> LoadedModule |
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     digest = hashlib.sha256(data).hexdigest()
-    loaded = LoadedModule(
-        file, tree, digest, (size, mtime), os.path.basename(path) == "__init__.py"
-    )
+    package = os.path.basename(path) == "__init__.py"
+    loaded = LoadedModule(file, tree, digest, (size, mtime), package)
+    loaded.dispatches = package and _DISPATCH.search(text) is not None
     _index(loaded)
     return loaded
+
+
+#: ``import_module(".%s" % name, ...)`` / ``import_module(f".{name}", ...)``: a package loading
+#: one of its own submodules by a computed, relative name.
+_DISPATCH = re.compile(r"import_module\(\s*[fFrR]?[\"']\.[^\"']*[%{]")
 
 
 @lru_cache(maxsize=64)

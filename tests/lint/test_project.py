@@ -140,6 +140,12 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # module: the model file names no saturating activation (the project-aware prefilter)
     "string_act_deep": ("pkg/models.py", 20, "FNN([2] + [50] * 8 + [1], 'sigmoid') at train.py:3"),
     "string_act_shallow": None,
+    # ``lab.nets.FNN`` where ``lab/nets/__init__.py`` loads a backend subpackage by a computed
+    # name (``importlib.import_module(f".{name}", __name__)``, as deepxde does), and the
+    # activation is ``bkd.sigmoid`` from a backend package that dispatches the same way; the
+    # PyTorch backend is the one read (the jax twin's FNN is not a Module)
+    "dispatch_deep": ("lab/nets/pytorch/fnn.py", 16, "lab.nets.FNN([2] + [50] * 8 + [1]"),
+    "dispatch_shallow": None,
 }
 
 

@@ -78,6 +78,20 @@ def module_attr(self: Machine, module: ModuleNS, attr: str) -> Value:
         sub = self.project.submodule(module.path, attr)
         if sub is not None:
             return ModuleNS(sub)
+    if env is not None and env.module.dispatches:
+        return self.dispatched(module.path, attr)
+    return Unknown(attr)
+
+
+def dispatched(self: Machine, package: str, attr: str) -> Value:
+    """``attr`` of a package that loads one of its submodules by a computed name
+    (:attr:`~gradcheck_kit.lint.project.LoadedModule.dispatches`: ``bkd.tanh`` with deepxde's
+    backends): its PyTorch submodule's (:meth:`~gradcheck_kit.lint.project.Project.dispatched`),
+    the first that binds it."""
+    for sub in self.project.dispatched(package):
+        env = self.module_env(sub)
+        if env is not None and attr in env:
+            return env[attr]
     return Unknown(attr)
 
 
@@ -175,7 +189,9 @@ def import_from(self: Machine, stmt: ast.ImportFrom, frame: Frame, only: str | N
     project resolves ``base``, else the qualified reference it always was."""
     base = _base(stmt)
     importer = importer_of(frame)
-    found = self.project.find_module(base, importer.module.file.path if importer else None)
+    found = self.project.find_module(
+        base, importer.module.file.path if importer is not None else None
+    )
     if any(alias.name == "*" for alias in stmt.names):
         if importer is None:
             self.star_modules = (*self.star_modules, base)
@@ -198,7 +214,7 @@ def import_from(self: Machine, stmt: ast.ImportFrom, frame: Frame, only: str | N
 def import_names(self: Machine, stmt: ast.Import, frame: Frame) -> None:
     """``import a.b as c`` / ``import a.b``: a project module where the project resolves it."""
     importer = importer_of(frame)
-    where = importer.module.file.path if importer else None
+    where = importer.module.file.path if importer is not None else None
     for alias in stmt.names:
         name = alias.name if alias.asname is not None else alias.name.split(".")[0]
         found = self.project.find_module(name, where)

@@ -469,6 +469,7 @@ class Machine:
     module_env = imports.module_env
     resolve_lazy = imports.resolve_lazy
     module_attr = imports.module_attr
+    dispatched = imports.dispatched
     resolve_global = imports.resolve_global
     bind_star_or_submodule = imports.bind_star_or_submodule
     star_global = imports.star_global

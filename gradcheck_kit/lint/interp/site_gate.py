@@ -18,11 +18,18 @@ test reads it first, and then only text:
     counts too;
 (c) a caller passes a saturating activation: a call of the class mentions a saturating word or
     object, or shares a name with a line of the caller (or a module or config file it reads)
-    that does (:func:`~gradcheck_kit.lint.prefilter.passes_activation`, text only).
+    that does (:func:`~gradcheck_kit.lint.prefilter.passes_activation`, text only); or a call
+    of a wrapper that passes its parameters on to the class (a top-level class or function of
+    this file whose code names it, or of another file whose text calls it:
+    :func:`~gradcheck_kit.lint.caller_text.wrappers_of`, two wrappers deep) has a saturating
+    word in a positional argument or in a keyword the wrapper's call passes on.
 
 None of them holding, no argument can put a saturating layer or an explicit init into the class,
-and its call sites are not looked up. The files that name the class stay in the cache key all
-the same (a caller edited to pass ``"tanh"`` re-lints the file).
+and its call sites are not looked up. The files that name the class or a wrapper read for (c)
+stay in the cache key all the same (a caller edited to pass ``"tanh"`` re-lints the file).
+What the gate cannot see is a block passed as a class from another file (``Stack(block=
+TanhBlock)`` with ``Stack`` building no saturating layer itself): call sites do not read such an
+argument either.
 """
 
 from __future__ import annotations

@@ -14,8 +14,11 @@ from gradcheck_kit.lint.interp.models import Model, model
 from gradcheck_kit.lint.interp.models.init import fan_in_of
 from gradcheck_kit.lint.interp.syntax import call_operand
 from gradcheck_kit.lint.interp.values import (
+    ClassRef,
     Const,
     Data,
+    DictVal,
+    FuncRef,
     Instance,
     ModuleVal,
     Ref,
@@ -213,6 +216,17 @@ def isinstance_of(value: Value, classes: Value) -> Value:
     ``isinstance(m, nn.Module)`` for any module (a torch layer, an instance of a Module class of
     the project: a container's own forward checks it before calling)."""
     options = classes.plain() if isinstance(classes, SeqVal) else [classes]
+    builtin = _builtin_types(options)
+    if builtin is not None:  # ``isinstance(identifier, str)`` in an activation helper
+        if isinstance(value, Const):
+            return Const(isinstance(value.value, builtin))
+        if isinstance(value, SeqVal) and value.kind in ("list", "tuple"):
+            return Const(list in builtin if value.kind == "list" else tuple in builtin)
+        if isinstance(value, DictVal):
+            return Const(dict in builtin)
+        if isinstance(value, (FuncRef, ClassRef, ModuleVal, Instance, Data)):
+            return Const(False)  # a function, a class, a module or a tensor: none of them
+        return Unknown()
     any_module = options is not None and any(
         isinstance(o, Ref) and o.qname in catalog.MODULE_BASES for o in options
     )
@@ -231,3 +245,23 @@ def isinstance_of(value: Value, classes: Value) -> Value:
     if layer.name in names:
         return Const(True)
     return Const(False) if known else Unknown()
+
+
+#: The builtin types ``isinstance`` is decided for on a constant.
+_BUILTIN_TYPES: dict[str, type] = {
+    "builtins.str": str,
+    "builtins.int": int,
+    "builtins.float": float,
+    "builtins.bool": bool,
+    "builtins.list": list,
+    "builtins.tuple": tuple,
+    "builtins.dict": dict,
+}
+
+
+def _builtin_types(options: list[Value] | None) -> tuple[type, ...] | None:
+    """The builtin types ``options`` name (``str``, ``(int, float)``), or None where any is not
+    one."""
+    if not options or not all(isinstance(o, Ref) and o.qname in _BUILTIN_TYPES for o in options):
+        return None
+    return tuple(_BUILTIN_TYPES[o.qname] for o in options if isinstance(o, Ref))

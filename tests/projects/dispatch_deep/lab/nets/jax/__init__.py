@@ -1,0 +1,3 @@
+from .fnn import FNN
+
+__all__ = ["FNN"]

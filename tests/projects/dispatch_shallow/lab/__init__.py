@@ -1,0 +1,3 @@
+from . import backend, nets
+
+__all__ = ["backend", "nets"]

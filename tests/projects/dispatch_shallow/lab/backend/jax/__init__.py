@@ -1,0 +1,6 @@
+def sigmoid(x):
+    return x
+
+
+def relu(x):
+    return x
