@@ -276,6 +276,9 @@ def call_function(
     self.call_stack.append(func.node)
     saved = self.in_foreign
     self.in_foreign = foreign
+    # this file's code called back from another module's (a container's forward applying this
+    # file's blocks): its steps are the file's, not the other module's budget
+    callback, before = saved and not foreign, self.steps
     try:
         if isinstance(func.node, ast.Lambda):
             self.frame_stack.append(frame)
@@ -288,6 +291,12 @@ def call_function(
         self.call_depth -= 1
         self.call_stack.pop()
         self.in_foreign = saved
+        if callback:
+            from gradcheck_kit.lint.interp.machine import STEP_BUDGET
+
+            spent = self.steps - before
+            self.limit = min(self.limit + spent, STEP_BUDGET)
+            self.refunded += spent
     if not frame.returns:
         return Const(None)
     result = frame.returns[0]

@@ -251,7 +251,7 @@ def call_foreign(
     anchor = self.foreign_anchor(func, call)
     if self.foreign_left <= 0:
         return self.foreign_fallback(func, args, anchor)
-    saved, start = (self.entry, self.limit), self.steps
+    saved, start, refunded = (self.entry, self.limit), self.steps, self.refunded
     self.entry, self.limit = anchor, min(self.limit, start + self.foreign_left)
     self.in_foreign = True
     try:
@@ -262,7 +262,8 @@ def call_foreign(
         return self.foreign_fallback(func, args, anchor)
     finally:
         self.in_foreign = False
-        self.foreign_left -= self.steps - start
+        # this file's code it called back is not the other module's (classes.call_function)
+        self.foreign_left -= self.steps - start - (self.refunded - refunded)
         self.entry, self.limit = saved
 
 

@@ -88,7 +88,7 @@ from gradcheck_kit.lint.sketch import Branches, Layer, Node, Repeat, Seq, seq
 STEP_BUDGET = 400_000  # abstract evaluation steps per file; past it, values become Unknown
 #: of those, the steps spent in other modules' code; past it, their callables are what an
 #: unresolved import is (a name, and what the name says)
-FOREIGN_BUDGET = 1000
+FOREIGN_BUDGET = 2000
 
 
 class Extraction(NamedTuple):
@@ -128,6 +128,7 @@ class Machine:
         self.steps = 0
         self.limit = STEP_BUDGET  # lower while running another module's code (imports.py)
         self.foreign_left = FOREIGN_BUDGET
+        self.refunded = 0  # steps of this file's code run from another module's (not charged)
         self.call_depth = 0
         self.call_stack: list[object] = []
         self.classes: list[ClassInfo] = []
