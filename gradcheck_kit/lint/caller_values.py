@@ -17,6 +17,7 @@ from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.config_reads import ConfigReads
 from gradcheck_kit.lint.derived_values import MAX_HOPS, TYPES, Derivations
 from gradcheck_kit.lint.imported_values import ImportedValues
+from gradcheck_kit.lint.interp.syntax import walked
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
 from gradcheck_kit.lint.torch_refs import torch_reference
@@ -176,13 +177,13 @@ class Options:
             return
         parsers = {"parse_args", "parse_known_args"}
         returning: set[str] = set()
-        for node in ast.walk(tree):
+        for node in walked(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
                 isinstance(r, ast.Return) and _calls_method(r.value, parsers)
                 for r in ast.walk(node)
             ):
                 returning.add(node.name)
-        for node in ast.walk(tree):
+        for node in walked(tree):
             if isinstance(node, ast.Call) and _method(node) == "add_argument":
                 self._option(node, display)
             elif isinstance(node, ast.Assign) and (
@@ -196,10 +197,10 @@ class Options:
         # ``main(get_args())`` / ``main(args)``: main's parameter holds the options too
         functions = {
             n.name: n
-            for n in ast.walk(tree)
+            for n in walked(tree)
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
-        for node in ast.walk(tree):
+        for node in walked(tree):
             if not isinstance(node, ast.Call) or _name(node.func) not in functions:
                 continue
             params = functions[str(_name(node.func))].args.args
@@ -260,7 +261,7 @@ class Options:
 
 
 def _mentions(tree: ast.Module, attribute: str) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr == attribute for n in ast.walk(tree))
+    return any(isinstance(n, ast.Attribute) and n.attr == attribute for n in walked(tree))
 
 
 def _method(call: ast.Call) -> str | None:
@@ -290,7 +291,7 @@ class Configs:
         self.classes: dict[str, tuple[dict[str, tuple[Any, str]], str] | None] = {}
         #: name -> (class name, literal keyword overrides) of an instance bound to it
         self.holders: dict[str, tuple[str, dict[str, Any]] | None] = {}
-        for node in ast.walk(loaded.tree):
+        for node in walked(loaded.tree):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
                 made = self._instance(node.value)

@@ -33,7 +33,7 @@ from gradcheck_kit.lint import callindex
 from gradcheck_kit.lint.caller_values import CallerValues, literal
 from gradcheck_kit.lint.callindex import MAX_FILES
 from gradcheck_kit.lint.config_files import DataFile
-from gradcheck_kit.lint.interp.syntax import dotted_name
+from gradcheck_kit.lint.interp.syntax import dotted_name, walked
 from gradcheck_kit.lint.project import LoadedModule, Project, stem
 from gradcheck_kit.lint.provenance import Place, Provenance, cite, node_place, places_of
 
@@ -160,7 +160,7 @@ def _outline(loaded: LoadedModule) -> _Outline:
     if found is not None and found[0] is loaded.tree:
         return found[1]
     outline = _Outline([], {})
-    for position, node in enumerate(ast.walk(loaded.tree)):
+    for position, node in enumerate(walked(loaded.tree)):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             outline.imports.append(node)
         elif isinstance(node, ast.Call):

@@ -23,6 +23,7 @@ from typing import Any
 
 from gradcheck_kit.lint import config_files
 from gradcheck_kit.lint.config_files import DataFile, Document
+from gradcheck_kit.lint.interp.syntax import walked
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, key_place
 
@@ -73,7 +74,7 @@ class ConfigReads:
         self.compose_dirs: dict[int, str] = {}
         self.hydra_dirs: dict[int, str | None] = {}
         tree = loaded.tree
-        for node in ast.walk(tree):
+        for node in walked(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.split(".")[0] in _MODULES:
@@ -181,7 +182,7 @@ class ConfigReads:
     ) -> None:
         """``main(cfg)`` / ``build(cfg.model)``: the parameter holds what every call passes."""
         passed: dict[tuple[int, str], list[Held | None]] = {}
-        for node in ast.walk(tree):
+        for node in walked(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
                 continue
             func = functions.get(node.func.id)

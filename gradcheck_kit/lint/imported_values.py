@@ -14,6 +14,7 @@ import ast
 from collections.abc import Callable
 from typing import Any
 
+from gradcheck_kit.lint.interp.syntax import walked
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
 
@@ -193,7 +194,7 @@ class ImportedValues:
         """Every name the caller binds other than by an import: it may shadow the import."""
         if self._stored is None:
             stored: set[str] = set()
-            for node in ast.walk(self.loaded.tree):
+            for node in walked(self.loaded.tree):
                 if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
                     stored.add(node.id)
                 elif isinstance(node, ast.arg):

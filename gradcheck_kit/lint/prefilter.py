@@ -221,7 +221,9 @@ def _hands_layers_on(tree: ast.Module) -> bool:
     """Whether the file calls something that may initialise its layers elsewhere:
     ``module.apply(fn)``, or a function or method whose name says so (``init_weights(m)``,
     ``reset_parameters()``), ``__init__`` aside."""
-    for node in ast.walk(tree):
+    from gradcheck_kit.lint.interp.syntax import walked
+
+    for node in walked(tree):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")

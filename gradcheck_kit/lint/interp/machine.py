@@ -153,6 +153,7 @@ class Machine:
         self.saturating_verdicts: dict[int, catalog.Saturating | None] = {}
         #: the file's own option defaults and config reads (False: not looked at yet)
         self.own: CallerValues | bool | None = False
+        self.own_reads: dict[int, own_values.OwnRead] = {}  # id(node) -> what readers gave
         #: the call-site gate's reading of this file (:mod:`~gradcheck_kit.lint.interp.site_gate`):
         #: top-level name -> the statements binding it; id(statement) -> the names it mentions
         self.site_names: dict[str, list[ast.stmt]] = {}

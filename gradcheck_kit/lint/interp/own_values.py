@@ -75,17 +75,21 @@ def own_readers(self: Machine) -> CallerValues | None:
 def read_own(self: Machine, node: ast.expr) -> Value | None:
     """The value the file's own parser or config gives ``node``, as a constant naming where it
     came from; None where it gives none."""
-    if self.in_foreign:
+    if self.in_foreign or _root_name(node) in _NEVER_READ:
         return None
     readers = self.own_readers()
     if readers is None:
         return None
-    notes: list[str] = []
-    files: list[DataFile] = []
-    try:
-        found = readers.literal(node, notes, files)
-    except RecursionError:
-        return None
+    known = self.own_reads.get(id(node))
+    if known is None:
+        said: list[str] = []
+        read: list[DataFile] = []
+        try:
+            literal = readers.literal(node, said, read)
+        except RecursionError:
+            literal = None
+        known = self.own_reads[id(node)] = (literal, tuple(said), tuple(read))
+    found, notes, files = known
     if found is None or not notes:
         return None
     try:
@@ -97,6 +101,27 @@ def read_own(self: Machine, node: ast.expr) -> Value | None:
     for data in files:  # an edit of the config re-lints this file
         self.data_files[data.path] = data
     return _value(value, notes[-1])
+
+
+#: What the readers gave an expression of the file (memoized per node): the literal, the notes
+#: saying where it came from, the config files read.
+OwnRead = tuple[ast.expr | None, tuple[str, ...], tuple[DataFile, ...]]
+
+#: Names the readers never resolve (an instance's attributes are the interpreter's to read): an
+#: expression rooted at one is not asked about (``self.args.n`` evaluated in every forward).
+_NEVER_READ = frozenset({"self", "cls"})
+
+
+def _root_name(node: ast.expr) -> str | None:
+    """The name an attribute, subscript or call chain starts from (``args`` of
+    ``args.sizes[0]``, ``cfg`` of ``cfg.get("n")``)."""
+    while True:
+        if isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        else:
+            return node.id if isinstance(node, ast.Name) else None
 
 
 def _value(value: object, note: str) -> Value:
