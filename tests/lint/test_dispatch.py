@@ -10,15 +10,7 @@ from pathlib import Path
 from gradcheck_kit import lint_source
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint.engine import lint_paths
-
-
-def _project(root: Path, files: dict[str, str]) -> Path:
-    (root / "pyproject.toml").write_text("[project]\nname = 'lab'\n")
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
+from tests.lint.written import write_project
 
 
 def _found(root: Path) -> list[tuple[str, str, int | None]]:
@@ -49,7 +41,7 @@ STACK = """
 def test_a_relative_import_is_read_from_the_package_that_makes_it(tmp_path: Path) -> None:
     """``from .table import ACTS`` in ``lab/acts.py``, the first name read of that module: it is
     ``lab/table.py``'s, not that of a ``table`` next to the file being linted."""
-    root = _project(
+    root = write_project(
         tmp_path,
         {
             "lab/__init__.py": "",
@@ -101,7 +93,7 @@ def test_a_dispatching_package_with_no_torch_backend_reads_any(tmp_path: Path) -
         _module = importlib.import_module(".%s" % "numeric", __name__)
         globals().update(vars(_module))
         """
-    root = _project(
+    root = write_project(
         tmp_path,
         {
             "lab/__init__.py": "",

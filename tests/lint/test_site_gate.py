@@ -4,7 +4,6 @@ lookup still keys the cache on the callers (an edit that starts passing ``"tanh"
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,17 +11,9 @@ import pytest
 from gradcheck_kit.config import Config
 from gradcheck_kit.lint import callsites
 from gradcheck_kit.lint.engine import lint_paths
+from tests.lint.written import write_project
 
 STRUCTURAL = Config(max_saturating_depth=3)
-
-
-def _project(root: Path, files: dict[str, str]) -> Path:
-    (root / "pyproject.toml").write_text("[project]\nname = 'lab'\n")
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
 
 
 def _codes(root: Path, path: str, cache: Path | None = None) -> list[tuple[str, str, int]]:
@@ -114,7 +105,7 @@ HIDDEN = {
 @pytest.mark.parametrize("case", sorted(HIDDEN))
 def test_call_sites_that_build_hidden_saturating_layers_are_read(tmp_path: Path, case: str) -> None:
     model, call = HIDDEN[case]
-    root = _project(
+    root = write_project(
         tmp_path,
         {
             "lab/__init__.py": "",
@@ -155,7 +146,7 @@ def test_a_class_no_argument_can_saturate_is_not_looked_up(
     files |= {
         f"run{i}.py": f"from lab.model import Net\n\nnet = Net(16, depth={i})\n" for i in range(5)
     }
-    root = _project(tmp_path, files)
+    root = write_project(tmp_path, files)
     looked = _looked_up(monkeypatch)
     assert _codes(root, "model.py") == []
     assert "Net" not in looked
@@ -169,7 +160,7 @@ def test_a_caller_passing_an_activation_opens_the_gate(
     files["train.py"] = (
         "import torch.nn as nn\nfrom lab.model import Net\n\nnet = Net(16, depth=8, act=nn.Tanh)\n"
     )
-    root = _project(tmp_path, files)
+    root = write_project(tmp_path, files)
     looked = _looked_up(monkeypatch)
     assert [code for code, _, _ in _codes(root, "model.py")] == ["GCK001"]
     assert "Net" in looked
@@ -208,7 +199,7 @@ def test_a_wrapper_in_the_same_file_passes_the_activation_on(tmp_path: Path) -> 
                 return nn.Tanh()
             return nn.ReLU()
         """
-    root = _project(
+    root = write_project(
         tmp_path,
         {
             "lab/__init__.py": "",
@@ -235,7 +226,7 @@ def test_a_wrapper_in_another_file_passes_the_activation_on(tmp_path: Path) -> N
             def __init__(self, depth, act):
                 self.net = Net(16, depth, act)
         """
-    root = _project(
+    root = write_project(
         tmp_path,
         {
             "lab/__init__.py": "",
@@ -255,7 +246,7 @@ def test_a_skipped_lookup_still_keys_the_cache_on_the_callers(tmp_path: Path) ->
     skipped before the edit."""
     files = {"lab/__init__.py": "", "lab/model.py": RELU_NET}
     files["train.py"] = "from lab.model import Net\n\nnet = Net(16, depth=8)\n"
-    root = _project(tmp_path, files)
+    root = write_project(tmp_path, files)
     cache = tmp_path / ".cache"
     assert _codes(root, "model.py", cache) == []
     (root / "train.py").write_text(
