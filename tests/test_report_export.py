@@ -302,8 +302,8 @@ def test_check_report_names_a_target_that_could_not_run(
     from gradcheck_kit.cli import main
 
     (tmp_path / "report_target_models.py").write_text(
-        "import torch.nn as nn\n\n\ndef good(depth):\n"
-        "    return nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))\n"
+        "import torch.nn as nn\n\n\ndef good(depth):\n"  # linear: no unit can die at any init
+        "    return nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 1))\n"
     )
     (tmp_path / "pyproject.toml").write_text(
         '[[tool.gradcheck-kit.check]]\ntarget = "report_target_models:good"\ninput-shape = [4]\n'

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcheck_kit.report.findings import Finding, LintResult
-from gradcheck_kit.report.formats import error_location, fix_hints, statistics
+from gradcheck_kit.report.formats import all_passed, error_location, fix_hints, statistics
 from gradcheck_kit.report.gradient_console import plural
 from gradcheck_kit.report.source import python_lines, read_source
 
@@ -76,7 +76,7 @@ class LintSummary:
             text = f"Found {plural(n, 'finding')} in {files} checked."
         else:
             style = "bold green"
-            text = f"All checks passed: {plural(r.files_checked, 'file')} checked, no findings."
+            text = all_passed(r.files_checked)
         yield Text(text, style=style)
         if r.errors:
             yield Text(

@@ -58,6 +58,12 @@ def summary_line(result: LintResult) -> str:
     return "\n".join([text, *fix_hints(result)])
 
 
+def all_passed(files_checked: int) -> str:
+    """A clean run's summary line."""
+    files = f"{files_checked} file{'s' if files_checked != 1 else ''}"
+    return f"All checks passed: {files} checked, no findings."
+
+
 def fix_hints(result: LintResult) -> list[str]:
     """``[*] N fixable with --fix.`` and ``N hidden fixes can be enabled with
     --unsafe-fixes.``, as ruff closes its summary (nothing when there is nothing to fix)."""
