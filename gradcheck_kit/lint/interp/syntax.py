@@ -94,7 +94,7 @@ def single_operand(call: ast.Call | None) -> ast.expr | None:
 
 #: id(tree) -> (the tree, its nodes in ``ast.walk`` order): at most :data:`_WALKS_KEPT` trees
 _WALKED: dict[int, tuple[ast.AST, list[ast.AST]]] = {}
-_WALKS_KEPT = 256
+_WALKS_KEPT = 64
 
 
 def walked(tree: ast.AST) -> list[ast.AST]:
