@@ -20,8 +20,9 @@ SATURATING_WORDS = ("sigmoid", "tanh", "softsign", "expit")
 
 _OPENING = re.compile(rb"\s*\(")
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
-_WORD_CASED = _WORD | frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+#: The bytes of a Python identifier, and an identifier (the call index reads both too).
+NAME_BYTES = _WORD | frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 #: How far a call's text is read (its arguments), in bytes.
 _CALL_BYTES = 2_000
 
@@ -164,12 +165,12 @@ def wrappers_of(project: Project, name: str) -> dict[str, frozenset[str]]:
         while at >= 0:
             after = at + len(needle)
             opening = _OPENING.match(text, after)
-            if opening is not None and not (at and text[at - 1] in _WORD_CASED):
+            if opening is not None and not (at and text[at - 1] in NAME_BYTES):
                 line = bisect.bisect_right(starts, at) - 1
                 wrapper = names[line] if line >= 0 else None
                 if wrapper is not None:
                     call = call_text(text, opening.end() - 1)
-                    passed = {n.decode("ascii") for n in _IDENTIFIER.findall(call)}
+                    passed = {n.decode("ascii") for n in NAME.findall(call)}
                     found[wrapper] = found.get(wrapper, frozenset()) | passed
             at = text.find(needle, after)
     return found

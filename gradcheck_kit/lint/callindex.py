@@ -30,7 +30,7 @@ from pathlib import Path
 
 from gradcheck_kit._io import ignore_in_git, write_atomic
 from gradcheck_kit._version import __version__
-from gradcheck_kit.lint.prefilter import SATURATING_WORDS
+from gradcheck_kit.lint.caller_text import NAME, NAME_BYTES, SATURATING_WORDS
 from gradcheck_kit.lint.project import MAX_NOTEBOOK_BYTES
 
 #: Past this many Python files, the rest of a project is not indexed (a home folder with a
@@ -61,8 +61,6 @@ _CALLED_REVERSED = re.compile(rb"\(\s*([A-Za-z0-9_]+)([\s\\]*\.)?")
 #: What an import statement names (``from m import (A, B as C)``): a class may be called by an
 #: alias (``Net(...)``), so a file that imports the name is a caller too.
 _IMPORTED = re.compile(rb"\s+(\([^)]*\)|[^\n]*)")  # after the word ``import``
-_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 #: (size, mtime in ns, content hash, the names it calls, its marks: see :func:`_names`)
 Entry = tuple[int, int, str, str, str]
 
@@ -235,8 +233,8 @@ def _names(data: bytes) -> tuple[str, str]:
         if match is None:
             start = data.find(b"import", start + 1)
             continue
-        if not (start and data[start - 1] in _WORD):  # ``reimport``: not the keyword
-            imported = _NAME.findall(match.group(1))
+        if not (start and data[start - 1] in NAME_BYTES):  # ``reimport``: not the keyword
+            imported = NAME.findall(match.group(1))
             marks.update(b"=" + name for name in imported)
             marks.update(b"~" + imported[i - 1] for i, n in enumerate(imported) if n == b"as" and i)
             if b"*" in match.group(1):

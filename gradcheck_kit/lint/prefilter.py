@@ -47,7 +47,7 @@ from gradcheck_kit.lint.caller_text import (
 )
 from gradcheck_kit.lint.caller_text import forget as forget_text
 
-if TYPE_CHECKING:  # imported where used: a warm run imports this module for the words alone
+if TYPE_CHECKING:  # imported where used: a run that never interprets needs none of them
     from gradcheck_kit.lint.callindex import CallIndex
     from gradcheck_kit.lint.project import Project
     from gradcheck_kit.lint.rules.base import Rule

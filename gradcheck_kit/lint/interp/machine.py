@@ -155,8 +155,7 @@ class Machine:
         self.own: CallerValues | bool | None = False
         self.own_reads: dict[int, own_values.OwnRead] = {}  # id(node) -> what readers gave
         #: the call-site gate's reading of this file (:mod:`~gradcheck_kit.lint.interp.site_gate`):
-        #: top-level name -> the statements binding it; id(statement) -> the names it mentions
-        self.site_names: dict[str, list[ast.stmt]] = {}
+        #: id(top-level statement) -> the names it mentions and its text, lowercased
         self.site_mentions: dict[int, tuple[frozenset[str], str]] = {}
         #: the file's source text (None: interpreted from a tree alone)
         self.source_text: str | None = None

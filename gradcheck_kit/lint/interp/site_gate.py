@@ -82,21 +82,24 @@ def _open_default(machine: Machine, default: Value | None) -> bool | None:
     return False
 
 
-#: Names that set an explicit init (GCK006), looked for where the default instance has no sketch.
-_INIT_WORDS = ("normal_", "uniform_", "constant_", "ones_", "orthogonal_", "xavier", "kaiming")
+_IMPORTS = (ast.Import, ast.ImportFrom)
 
 
 def _names_saturating(machine: Machine, info: ClassInfo, inits: bool) -> bool:
-    """Whether the class's code, or the top-level definitions of its file it reaches by name,
-    mentions a saturating word (or, with ``inits``, an explicit init)."""
-    if info.node not in machine.module.body:
-        return True  # not a top-level class: its file's names are not read here
-    words = _words(machine) + (_INIT_WORDS if inits else ())
-    table = machine.site_names
-    if not table:
-        for stmt in machine.module.body:
-            for name in _bound(stmt):
-                table.setdefault(name, []).append(stmt)
+    """Whether the class's code, or the top-level definitions of its file it reaches by name
+    (the bindings the project indexed for the file: :attr:`Project.own`), mentions a saturating
+    word (or, with ``inits``, an explicit init: GCK006's own words)."""
+    from gradcheck_kit.lint.caller_text import word_bytes
+    from gradcheck_kit.lint.rules.gck006_exploding_init import INIT_WORDS
+
+    own = machine.project.own
+    if own is None or own.tree is not machine.module or info.node not in machine.module.body:
+        return True  # its file's names are not indexed: do not skip on a guess
+    extend = tuple(sorted(machine.extra_saturating))
+    words = tuple(w.decode("utf-8", "surrogateescape") for w in word_bytes(extend))
+    if inits:
+        words += INIT_WORDS
+    table = own.bindings
     seen: set[int] = set()
     todo: list[ast.stmt] = [info.node]
     while todo:
@@ -105,10 +108,11 @@ def _names_saturating(machine: Machine, info: ClassInfo, inits: bool) -> bool:
             continue
         seen.add(id(stmt))
         names, text = _mentioned(machine, stmt)
-        if any(word in text for word in words) or (inits and "init." in text):
+        if any(word in text for word in words):
             return True
         for name in names:
-            todo.extend(table.get(name, ()))
+            # an import line names many things; what it imports is another file's to say
+            todo.extend(s for s in table.get(name, ()) if not isinstance(s, _IMPORTS))
     return False
 
 
@@ -129,23 +133,6 @@ def _mentioned(machine: Machine, stmt: ast.stmt) -> tuple[frozenset[str], str]:
         found = (frozenset(_IDENTIFIER.findall(text)), text.lower())
         machine.site_mentions[id(stmt)] = found
     return found
-
-
-def _bound(stmt: ast.stmt) -> list[str]:
-    if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-        return [stmt.name]
-    if isinstance(stmt, ast.Assign):
-        return [t.id for t in stmt.targets if isinstance(t, ast.Name)]
-    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-        return [stmt.target.id]
-    return []
-
-
-def _words(machine: Machine) -> tuple[str, ...]:
-    from gradcheck_kit.lint.prefilter import SATURATING_WORDS
-
-    extra = (n.rsplit(".", 1)[-1].lower() for n in machine.extra_saturating)
-    return (*SATURATING_WORDS, *extra)
 
 
 def _callers_pass(machine: Machine, name: str) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from gradcheck_kit.lint.analyze import Run
 from gradcheck_kit.lint.provenance import Place, places_of
 from gradcheck_kit.lint.facts import Event, FileFacts, FileRun
-from gradcheck_kit.lint.prefilter import SATURATING_WORDS
+from gradcheck_kit.lint.caller_text import SATURATING_WORDS
 from gradcheck_kit.lint.sketch import Layer, Span
 from gradcheck_kit.report.findings import Finding, Fix, RelatedLocation
 from gradcheck_kit.theory import EXPLODE_BOUND, VANISH_BOUND

@@ -89,6 +89,10 @@ def check_exploding_init(facts: FileFacts, ctx: RuleContext) -> Iterator[Finding
                 yield finding
 
 
+#: Words of an explicit init in a file's text (``nn.init.``, ``w.data.normal_(...)``): the rule's
+#: prefilter, and what the call-site gate looks for where a class has no sketch.
+INIT_WORDS = ("init.", "normal_", "uniform_", "constant_", "ones_")
+
 RULE = Rule(
     "GCK006",
     "exploding-init",
@@ -96,6 +100,6 @@ RULE = Rule(
     "warning",
     True,
     check_exploding_init,
-    (("init.", "normal_", "uniform_", "constant_", "ones_"),),
+    (INIT_WORDS,),
     imported_words=True,  # ``self.apply(init_weights)`` with the init in ``utils.py``
 )
