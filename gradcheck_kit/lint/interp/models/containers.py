@@ -73,6 +73,22 @@ def module_dict(
     return DictVal(dict(kwargs), True)
 
 
+@model("numpy.array", "numpy.asarray")
+def array_of_sizes(
+    m: Machine,
+    qname: str,
+    args: list[Value],
+    kwargs: dict[str, Value],
+    node: ast.Call,
+    frame: Frame,
+) -> Value | None:
+    """``np.array([2, 20, 20, 1])``: layer sizes kept in an array are the list's elements (its
+    length, indexing and slicing are what a constructor reads)."""
+    if args and isinstance(args[0], SeqVal) and args[0].kind in ("list", "tuple"):
+        return SeqVal(args[0].entries, "list")
+    return None
+
+
 @model(catalog.MODULE_WRAPPERS, "functools.partial", "copy.deepcopy", "copy.copy")
 def same_module(
     m: Machine,
