@@ -11,6 +11,7 @@ is not is None ("unknown"), as for every other value the linter cannot see.
 from __future__ import annotations
 
 import ast
+from functools import cached_property
 from typing import Any
 
 from gradcheck_kit.lint.config_files import DataFile
@@ -106,12 +107,30 @@ class CallerValues:
     """Literal values of a call site's arguments, read in the caller module."""
 
     def __init__(self, project: Project, loaded: LoadedModule, display: str) -> None:
-        self.options = Options(loaded.tree, display, loaded.file.path)
-        self.configs = Configs(project, loaded)
-        self.files = ConfigReads(project, loaded, display)
-        self.derived = Derivations(loaded.tree, self._python)
-        self.imported = ImportedValues(project, loaded, constant, literal_node)
+        self.project = project
         self.loaded = loaded
+        self.display = display
+
+    # each reader is made on its first question: most call sites read one or none of them
+    @cached_property
+    def options(self) -> Options:
+        return Options(self.loaded.tree, self.display, self.loaded.file.path)
+
+    @cached_property
+    def configs(self) -> Configs:
+        return Configs(self.project, self.loaded)
+
+    @cached_property
+    def files(self) -> ConfigReads:
+        return ConfigReads(self.project, self.loaded, self.display)
+
+    @cached_property
+    def derived(self) -> Derivations:
+        return Derivations(self.loaded.tree, self._python)
+
+    @cached_property
+    def imported(self) -> ImportedValues:
+        return ImportedValues(self.project, self.loaded, constant, literal_node)
 
     def literal(
         self, node: ast.expr, notes: list[str], files: list[DataFile] | None = None
@@ -289,25 +308,46 @@ class Configs:
         self.project = project
         self.loaded = loaded
         self.classes: dict[str, tuple[dict[str, tuple[Any, str]], str] | None] = {}
+        #: name -> what may bind it to an instance, in walk order: (class name, the call), or
+        #: (class name, None) for a parameter annotated with it; read on the first question
+        #: about the name, so a class is looked up (and its module read) only when asked
+        self._bound: dict[str, list[tuple[str, ast.Call | None]]] | None = None
         #: name -> (class name, literal keyword overrides) of an instance bound to it
-        self.holders: dict[str, tuple[str, dict[str, Any]] | None] = {}
-        for node in walked(loaded.tree):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
-                made = self._instance(node.value)
-                if isinstance(target, ast.Name) and made is not None:
-                    self._hold(target.id, made)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for arg in [*node.args.args, *node.args.kwonlyargs]:
-                    if isinstance(arg.annotation, ast.Name) and self.fields(arg.annotation.id):
-                        self._hold(arg.arg, (arg.annotation.id, {}))
+        self._held: dict[str, tuple[str, dict[str, Any]] | bool | None] = {}
 
-    def _hold(self, name: str, made: tuple[str, dict[str, Any]]) -> None:
-        """``name`` holds an instance made so; a name bound to two different ones is unknown."""
-        if name in self.holders and self.holders[name] != made:
-            self.holders[name] = None
-        elif name not in self.holders:
-            self.holders[name] = made
+    def _holder(self, name: str) -> tuple[str, dict[str, Any]] | bool | None:
+        """What ``name`` holds: an instance of a config class (class name, overrides); None
+        when it is bound to two different ones; False when to none."""
+        if name in self._held:
+            return self._held[name]
+        if self._bound is None:
+            self._bound = {}
+            for node in walked(self.loaded.tree):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, value = node.targets[0], node.value
+                    if (
+                        isinstance(target, ast.Name)
+                        and isinstance(value, ast.Call)
+                        and isinstance(value.func, ast.Name)
+                        and not value.args
+                    ):
+                        self._bound.setdefault(target.id, []).append((value.func.id, value))
+                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    for arg in [*node.args.args, *node.args.kwonlyargs]:
+                        if isinstance(arg.annotation, ast.Name):
+                            bound = self._bound.setdefault(arg.arg, [])
+                            bound.append((arg.annotation.id, None))
+        held: tuple[str, dict[str, Any]] | bool | None = False
+        for cls, call in self._bound.get(name, ()):
+            made = self._instance(call) if call is not None else (cls, {})
+            if made is None or (call is None and self.fields(cls) is None):
+                continue
+            if held is False:
+                held = made
+            elif held is not None and held != made:
+                held = None  # bound to two different instances: unknown
+        self._held[name] = held
+        return held
 
     def _instance(self, node: ast.expr) -> tuple[str, dict[str, Any]] | None:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
@@ -330,10 +370,10 @@ class Configs:
         owner = node.value
         cls: str | None = None
         overrides: dict[str, Any] = {}
-        if isinstance(owner, ast.Name) and owner.id in self.holders:
-            held = self.holders[owner.id]
-            if held is None:
-                return None
+        held = self._holder(owner.id) if isinstance(owner, ast.Name) else False
+        if held is None:
+            return None
+        if isinstance(held, tuple):
             cls, overrides = held
         elif isinstance(owner, ast.Name):
             cls = owner.id  # ``Config.n_layers``

@@ -6,8 +6,9 @@ bytes (no parse), with its size, modification time (ns) and content hash; a note
 name it calls or imports, read the same way over its JSON bytes. The first lookup in a
 run walks the project (a ``stat`` per file) and re-reads only the files whose size or time
 changed since the index was saved; the index is saved in the lint cache directory
-(``.gradcheck_cache/callindex-<root hash>.json``) and kept in memory only with ``--no-cache``
-(or from :func:`~gradcheck_kit.lint.engine.lint_source`, which has no cache).
+(``.gradcheck_cache/callindex-<root hash>.json``; again only once more than
+:data:`UNSAVED_CHANGES` files differ from the saved one) and kept in memory only with
+``--no-cache`` (or from :func:`~gradcheck_kit.lint.engine.lint_source`, which has no cache).
 
 The cache entry of a model file that looked up call sites records the class names it looked up
 as a pseudo consulted file (:func:`callers_key`) whose "hash" is :meth:`CallIndex.digest`: the
@@ -45,9 +46,13 @@ MAX_BYTES = 2_000_000
 SKIPPED_DIRS = frozenset(
     {"__pycache__", "node_modules", "build", "dist", "site-packages", "venv", "env"}
 )
+#: Up to this many files changed, added or removed since the index was saved, it is not saved
+#: again (a pre-commit run with a few edited files: re-reading them next time costs less than
+#: writing the whole index, several MB for a large project); past it, it is.
+UNSAVED_CHANGES = 16
 #: The pseudo path of a cache entry's "files that name these classes" (see the docstring).
 CALLERS_PREFIX = "<callers-of>"
-_FORMAT = 5
+_FORMAT = 6
 #: The words of the saturating rules' prefilter, as bytes: a file that holds one (lowercased) is
 #: marked ``!`` (the project-aware prefilter, :mod:`gradcheck_kit.lint.prefilter`, asks).
 _SATURATING = tuple(word.encode() for word in SATURATING_WORDS)
@@ -60,7 +65,7 @@ _FINDS_BEFORE_TABLE = 64
 _CALLED_REVERSED = re.compile(rb"\(\s*([A-Za-z0-9_]+)([\s\\]*\.)?")
 #: What an import statement names (``from m import (A, B as C)``): a class may be called by an
 #: alias (``Net(...)``), so a file that imports the name is a caller too.
-_IMPORTED = re.compile(rb"\s+(\([^)]*\)|[^\n]*)")  # after the word ``import``
+_IMPORTED = re.compile(rb"\s+(\([^)]*\)|(?:\\\r?\n|[^\n])*)")  # after ``import``; ``\`` goes on
 #: (size, mtime in ns, content hash, the names it calls, its marks: see :func:`_names`)
 Entry = tuple[int, int, str, str, str]
 
@@ -188,13 +193,13 @@ def index(root: str) -> CallIndex:
     """The index of ``root`` now: the saved one, brought up to date (see the docstring)."""
     saved = _load(root)
     entries: dict[str, Entry] = {}
-    changed = saved is None
+    read = 0
     for path, size, mtime in python_files(root):
         old = saved.get(path) if saved is not None else None
         if old is not None and old[0] == size and old[1] == mtime:
             entries[path] = old
             continue
-        changed = True
+        read += 1
         notebook = path.endswith(".ipynb")
         limit = MAX_NOTEBOOK_BYTES if notebook else MAX_BYTES
         if size > limit:
@@ -207,9 +212,7 @@ def index(root: str) -> CallIndex:
             continue
         names = _notebook_names(data) if notebook else _names(data)
         entries[path] = (size, mtime, hashlib.sha1(data).hexdigest(), *names)
-    if saved is not None and len(saved) != len(entries):
-        changed = True  # files deleted
-    if changed:
+    if saved is None or read + len(saved.keys() - entries.keys()) > UNSAVED_CHANGES:
         _save(root, entries)
     return CallIndex(root, entries)
 
@@ -360,6 +363,7 @@ __all__ = [
     "INDEXES_KEPT",
     "MAX_FILES",
     "MAX_NOTEBOOKS",
+    "UNSAVED_CHANGES",
     "CallIndex",
     "callers_digest",
     "callers_entry",

@@ -29,7 +29,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from gradcheck_kit.lint import callindex
+from gradcheck_kit.lint import callindex, enclosing
 from gradcheck_kit.lint.caller_values import CallerValues, literal
 from gradcheck_kit.lint.callindex import MAX_FILES
 from gradcheck_kit.lint.config_files import DataFile
@@ -204,14 +204,27 @@ def _sites_in(
             continue
         if any(k.arg is None for k in node.keywords):  # ``**config``: the arguments are unseen
             continue
-        if loaded.file.path == home and not _passes_parameters(loaded, node):
+        if loaded.file.path == home and not enclosing.passes_parameters(loaded, node):
             continue  # a call in the class's own file is the interpreter's, unless a wrapper's
         notes: list[str] = []
         files: list[DataFile] = []
-        if options is None:
-            options = _caller_values(project, loaded, display)
-        args = tuple(options.literal(a, notes, files) for a in node.args)
-        kwargs = tuple((str(k.arg), options.literal(k.value, notes, files)) for k in node.keywords)
+        # a parameter of the function around the call reads as nothing here (its callers give
+        # it: ``_wrapped``); the caller's readers are made for the first argument that may read
+        params = enclosing.parameters(loaded, node)
+        values: list[ast.expr | None] = []
+        for arg in (*node.args, *(k.value for k in node.keywords)):
+            if literal(arg):
+                values.append(arg)
+            elif isinstance(arg, ast.Name) and arg.id in params:
+                values.append(None)
+            else:
+                if options is None:
+                    options = _caller_values(project, loaded, display)
+                values.append(options.literal(arg, notes, files))
+        args = tuple(values[: len(node.args)])
+        kwargs = tuple(
+            (str(k.arg), v) for k, v in zip(node.keywords, values[len(node.args) :], strict=True)
+        )
         if wraps < MAX_WRAPPERS and loaded.notebook is None:
             wrapped = _wrapped(project, loaded, node, args, kwargs, wraps)
             if wrapped:
@@ -256,12 +269,12 @@ def _wrapped(
     (``self.dnn = DNN(layers, activation)`` in ``Solver.__init__``): the calls of that wrapper
     (``Solver([2, 50, 50, 1], "tanh")``, or the wrapper's literal defaults) give those
     parameters, so each is a call site of the class, named by the wrapper's call."""
-    found = _enclosing(loaded).get(id(node))
+    found = enclosing.enclosing(loaded).get(id(node))
     if found is None:
         return []
     function, owner = found
-    params, passed = _passed_on(node, function, owner)
-    if not passed or passed & _changed(function):
+    params, passed = enclosing.passed_on(node, function, owner)
+    if not passed or passed & enclosing.changed(function):
         return []
     wrapper = owner.name if owner is not None else function.name
     if owner is not None and function.name != "__init__":
@@ -275,12 +288,12 @@ def _wrapped(
     )
     out: list[CallSite] = []
     for outer in _find_sites(project, wrapper, loaded.file.path, wraps + 1):
-        bound = _bind(function, params, outer)
+        bound = enclosing.bind(function, params, outer.args, outer.kwargs)
         inner_args = tuple(
-            _given(a, g, passed, bound) for a, g in zip(node.args, args, strict=True)
+            enclosing.given(a, g, passed, bound) for a, g in zip(node.args, args, strict=True)
         )
         inner_kwargs = tuple(
-            (k, _given(kw.value, g, passed, bound))
+            (k, enclosing.given(kw.value, g, passed, bound))
             for kw, (k, g) in zip(node.keywords, kwargs, strict=True)
         )
         if all(a is None for a in inner_args) and all(v is None for _, v in inner_kwargs):
@@ -298,117 +311,6 @@ def _wrapped(
             )
         )
     return out
-
-
-def _passes_parameters(loaded: LoadedModule, node: ast.Call) -> bool:
-    """Whether ``node`` sits in a module-level function or method and passes one of its
-    parameters on as an argument (what makes it a wrapper's call: :func:`_wrapped`)."""
-    found = _enclosing(loaded).get(id(node))
-    return found is not None and bool(_passed_on(node, *found)[1])
-
-
-def _passed_on(
-    node: ast.Call, function: _Def, owner: ast.ClassDef | None
-) -> tuple[list[str], set[str]]:
-    """The function's positional parameters (less a method's ``self``), and the parameters
-    (keyword-only ones too) that ``node`` passes on as plain arguments."""
-    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
-    if owner is not None:
-        params = params[1:]  # self
-    names = {*params, *(k.arg for k in function.args.kwonlyargs)}
-    passed = {
-        a.id
-        for a in (*node.args, *(k.value for k in node.keywords))
-        if isinstance(a, ast.Name) and a.id in names
-    }
-    return params, passed
-
-
-def _given(
-    arg: ast.expr, own: ast.expr | None, passed: set[str], bound: dict[str, ast.expr | None]
-) -> ast.expr | None:
-    """An argument of the inner call: the wrapper's caller's value of a parameter passed on,
-    else what the argument itself reads (``own``)."""
-    if isinstance(arg, ast.Name) and arg.id in passed:
-        return bound.get(arg.id)
-    return own
-
-
-def _bind(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, params: list[str], site: CallSite
-) -> dict[str, ast.expr | None]:
-    """The wrapper's parameters as its call site gives them: literal defaults, then the call's
-    positional and keyword arguments (None: not a literal)."""
-    bound: dict[str, ast.expr | None] = {}
-    defaults = function.args.defaults
-    for param, default in zip(params[len(params) - len(defaults) :], defaults, strict=False):
-        bound[param] = default if literal(default) else None
-    for keyword, given in zip(function.args.kwonlyargs, function.args.kw_defaults, strict=True):
-        if given is not None:
-            bound[keyword.arg] = given if literal(given) else None
-    for param, arg in zip(params, site.args, strict=False):
-        bound[param] = arg
-    bound.update(site.kwargs)
-    return bound
-
-
-#: Methods that change a list or dict in place: a parameter they are called on is not what the
-#: wrapper's caller passed.
-_MUTATORS = frozenset(
-    {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update"}
-)
-
-
-def _changed(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """The names a function assigns or changes in place (``layers = ...``, ``layers +=``,
-    ``layers.insert(0, n)``, ``layers[0] = n``)."""
-    out: set[str] = set()
-    for node in ast.walk(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            out.add(node.id)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in _MUTATORS
-            and isinstance(node.func.value, ast.Name)
-        ):
-            out.add(node.func.value.id)
-        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(
-            node.ctx, (ast.Store, ast.Del)
-        ):
-            base = node.value
-            if isinstance(base, ast.Name):
-                out.add(base.id)
-    return out
-
-
-_Def = ast.FunctionDef | ast.AsyncFunctionDef
-_ENCLOSING: dict[int, tuple[ast.Module, dict[int, tuple[_Def, ast.ClassDef | None]]]] = {}
-
-
-def _enclosing(loaded: LoadedModule) -> dict[int, tuple[_Def, ast.ClassDef | None]]:
-    """Each call inside a module-level function or a method of a module-level class -> that
-    function and its class (None for a function), found in one walk per module."""
-    found = _ENCLOSING.get(id(loaded.tree))
-    if found is not None and found[0] is loaded.tree:
-        return found[1]
-    table: dict[int, tuple[_Def, ast.ClassDef | None]] = {}
-    for stmt in loaded.tree.body:
-        pairs: list[tuple[_Def, ast.ClassDef | None]] = []
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            pairs.append((stmt, None))
-        elif isinstance(stmt, ast.ClassDef):
-            pairs += [
-                (item, stmt)
-                for item in stmt.body
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
-            ]
-        for function, owner in pairs:
-            for node in ast.walk(function):
-                if isinstance(node, ast.Call):
-                    table.setdefault(id(node), (function, owner))
-    _ENCLOSING[id(loaded.tree)] = (loaded.tree, table)
-    return table
 
 
 #: (project root, search path, module tree) -> what its expressions read: built once per process per module,
@@ -551,6 +453,8 @@ def _defines(project: Project, path: str, name: str, hops: int, home: str) -> bo
         return True
     if hops <= 0 or not path.endswith(".py"):
         return False
+    if project.root is not None and not _may_rebind(_index(project.root), path, name):
+        return False  # its text imports no ``name``, star-imports nothing, loads nothing
     loaded = project.load(path)
     if loaded is None:
         return False
@@ -573,11 +477,22 @@ def _defines(project: Project, path: str, name: str, hops: int, home: str) -> bo
     return False
 
 
+def _may_rebind(index: callindex.CallIndex, path: str, name: str) -> bool:
+    """Whether the module at ``path`` may re-export ``name`` as :func:`_defines` follows it, by
+    its index entry (no parse): it imports the name, star-imports, or calls ``import_module``
+    (a package choosing a backend); a file not in the index may."""
+    entry = index.entries.get(path)
+    if entry is None:
+        return True
+    marks = entry[4]
+    return f" ={name} " in marks or " * " in marks or " import_module " in entry[3]
+
+
 def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
     callindex.forget()
     _OUTLINES.clear()
-    _ENCLOSING.clear()
+    enclosing.forget()
     _IMPORTS.clear()
     _VALUES.clear()
 

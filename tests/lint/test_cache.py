@@ -13,7 +13,7 @@ import pytest
 from gradcheck_kit import __version__
 from gradcheck_kit.cli import main
 from gradcheck_kit.config import Config
-from gradcheck_kit.lint import engine
+from gradcheck_kit.lint import engine, pool
 from gradcheck_kit.lint.cache import _FORMAT as cache_format
 from gradcheck_kit.lint.cache import CACHE_DIR_NAME, config_key
 from gradcheck_kit.lint.engine import lint_paths
@@ -189,13 +189,13 @@ def test_findings_identical_for_any_jobs(tmp_path: Path, jobs: int) -> None:
 def test_pool_is_used_for_large_trees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     many_files(tmp_path)
     started: list[int] = []
-    real = engine.ProcessPoolExecutor
+    real = pool.ProcessPoolExecutor
 
     def spy(*args: object, **kwargs: object) -> object:
         started.append(int(kwargs["max_workers"]))  # type: ignore[call-overload]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(engine, "ProcessPoolExecutor", spy)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", spy)
     lint_paths([tmp_path], jobs=2)
     assert started == [2]
     lint_paths([tmp_path / "m01.py", tmp_path / "m02.py"], jobs=2)  # small: in process
@@ -240,3 +240,20 @@ def test_file_reached_through_a_directory_symlink_is_linted_once(
     forbid_linting(monkeypatch)
     warm = lint_paths([tmp_path / "alias"], Config(), cache_dir=cache)
     assert warm.files_checked == 1 and [f.code for f in warm.findings] == ["GCK001"]
+
+
+def test_a_run_without_a_pool_never_imports_multiprocessing(tmp_path: Path) -> None:
+    """A pre-commit run of a file or two starts no pool: the pool's imports are not paid."""
+    import subprocess
+    import sys
+
+    many_files(tmp_path)
+    code = (
+        "import sys\n"
+        "from gradcheck_kit.cli import main\n"
+        f"main(['lint', '--no-cache', '--exit-zero', {str(tmp_path / 'm01.py')!r}])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('multiprocessing', 'concurrent')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

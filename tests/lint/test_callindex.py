@@ -254,7 +254,7 @@ def test_with_two_jobs_the_index_is_built_and_saved_once(
         with open(log, "a") as handle:
             handle.write(f"{event} {os.getpid()}\n")
 
-    real_names, real_save, real_job = callindex._names, callindex._save, engine._lint_job
+    real_names, real_save, real_job = callindex._names, callindex._save, engine.lint_job
 
     def names(data: bytes) -> tuple[str, str]:
         note("read")
@@ -270,7 +270,7 @@ def test_with_two_jobs_the_index_is_built_and_saved_once(
 
     monkeypatch.setattr(callindex, "_names", names)
     monkeypatch.setattr(callindex, "_save", save)
-    monkeypatch.setattr(engine, "_lint_job", job)
+    monkeypatch.setattr(engine, "lint_job", job)
     result = lint_paths([project], Config(), jobs=2, cache_dir=tmp_path / "cache")
     assert _depths(result) == [("GCK001", "mlp.py", 8)]
     events = [line.split() for line in log.read_text().splitlines()]

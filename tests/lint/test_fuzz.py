@@ -165,7 +165,7 @@ def model_source(draw: st.DrawFn) -> str:
 def assert_lints_cleanly(source: str) -> None:
     """Never raises, never an internal error; JSON and SARIF parse; the same twice."""
     config = Config()
-    with engine._linting():
+    with engine.linting():
         findings, error = lint_text(source, "fuzz.py", config)
         again = lint_text(source, "fuzz.py", config)
     assert error is None or not error.message.startswith(INTERNAL_ERROR), error.message

@@ -1,0 +1,149 @@
+"""The function around a call, and what it passes on: the wrappers of
+:mod:`gradcheck_kit.lint.callsites` (``self.dnn = DNN(layers, act)`` in ``Solver.__init__``,
+whose callers give ``layers``), read from the AST of the caller's module, one walk per module.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from gradcheck_kit.lint.caller_values import literal
+from gradcheck_kit.lint.project import LoadedModule
+
+
+def parameters(loaded: LoadedModule, node: ast.Call) -> set[str]:
+    """The parameters of the module-level function or method around ``node`` (none outside
+    one): what no reader of the caller's values can give a literal for."""
+    found = enclosing(loaded).get(id(node))
+    if found is None:
+        return set()
+    function = found[0]
+    kept = _UNCHANGED.get(id(function))
+    if kept is None or kept[0] is not function:
+        args = function.args
+        names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+        kept = (function, names - changed(function))  # a name stored again may be a literal
+        _UNCHANGED[id(function)] = kept
+    return kept[1]
+
+
+def passes_parameters(loaded: LoadedModule, node: ast.Call) -> bool:
+    """Whether ``node`` sits in a module-level function or method and passes one of its
+    parameters on as an argument (what makes it a wrapper's call: :func:`_wrapped`)."""
+    found = enclosing(loaded).get(id(node))
+    return found is not None and bool(passed_on(node, *found)[1])
+
+
+def passed_on(
+    node: ast.Call, function: _Def, owner: ast.ClassDef | None
+) -> tuple[list[str], set[str]]:
+    """The function's positional parameters (less a method's ``self``), and the parameters
+    (keyword-only ones too) that ``node`` passes on as plain arguments."""
+    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+    if owner is not None:
+        params = params[1:]  # self
+    names = {*params, *(k.arg for k in function.args.kwonlyargs)}
+    passed = {
+        a.id
+        for a in (*node.args, *(k.value for k in node.keywords))
+        if isinstance(a, ast.Name) and a.id in names
+    }
+    return params, passed
+
+
+def given(
+    arg: ast.expr, own: ast.expr | None, passed: set[str], bound: dict[str, ast.expr | None]
+) -> ast.expr | None:
+    """An argument of the inner call: the wrapper's caller's value of a parameter passed on,
+    else what the argument itself reads (``own``)."""
+    if isinstance(arg, ast.Name) and arg.id in passed:
+        return bound.get(arg.id)
+    return own
+
+
+def bind(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    params: list[str],
+    args: tuple[ast.expr | None, ...],
+    kwargs: tuple[tuple[str, ast.expr | None], ...],
+) -> dict[str, ast.expr | None]:
+    """The wrapper's parameters as a call site gives them (``args``, ``kwargs``): literal
+    defaults, then the call's positional and keyword arguments (None: not a literal)."""
+    bound: dict[str, ast.expr | None] = {}
+    defaults = function.args.defaults
+    for param, default in zip(params[len(params) - len(defaults) :], defaults, strict=False):
+        bound[param] = default if literal(default) else None
+    for keyword, given in zip(function.args.kwonlyargs, function.args.kw_defaults, strict=True):
+        if given is not None:
+            bound[keyword.arg] = given if literal(given) else None
+    for param, arg in zip(params, args, strict=False):
+        bound[param] = arg
+    bound.update(kwargs)
+    return bound
+
+
+#: Methods that change a list or dict in place: a parameter they are called on is not what the
+#: wrapper's caller passed.
+_MUTATORS = frozenset(
+    {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update"}
+)
+
+
+def changed(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names a function assigns or changes in place (``layers = ...``, ``layers +=``,
+    ``layers.insert(0, n)``, ``layers[0] = n``)."""
+    out: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.add(node.id)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _MUTATORS
+            and isinstance(node.func.value, ast.Name)
+        ):
+            out.add(node.func.value.id)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(
+            node.ctx, (ast.Store, ast.Del)
+        ):
+            base = node.value
+            if isinstance(base, ast.Name):
+                out.add(base.id)
+    return out
+
+
+_Def = ast.FunctionDef | ast.AsyncFunctionDef
+#: id(function) -> (the function, its parameters it never stores or changes): :func:`parameters`
+_UNCHANGED: dict[int, tuple[_Def, set[str]]] = {}
+_ENCLOSING: dict[int, tuple[ast.Module, dict[int, tuple[_Def, ast.ClassDef | None]]]] = {}
+
+
+def enclosing(loaded: LoadedModule) -> dict[int, tuple[_Def, ast.ClassDef | None]]:
+    """Each call inside a module-level function or a method of a module-level class -> that
+    function and its class (None for a function), found in one walk per module."""
+    found = _ENCLOSING.get(id(loaded.tree))
+    if found is not None and found[0] is loaded.tree:
+        return found[1]
+    table: dict[int, tuple[_Def, ast.ClassDef | None]] = {}
+    for stmt in loaded.tree.body:
+        pairs: list[tuple[_Def, ast.ClassDef | None]] = []
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pairs.append((stmt, None))
+        elif isinstance(stmt, ast.ClassDef):
+            pairs += [
+                (item, stmt)
+                for item in stmt.body
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+            ]
+        for function, owner in pairs:
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call):
+                    table.setdefault(id(node), (function, owner))
+    _ENCLOSING[id(loaded.tree)] = (loaded.tree, table)
+    return table
+
+
+def forget() -> None:
+    """Forget the tables of past runs' modules."""
+    _ENCLOSING.clear()
+    _UNCHANGED.clear()
