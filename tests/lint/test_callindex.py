@@ -277,3 +277,40 @@ def test_with_two_jobs_the_index_is_built_and_saved_once(
     assert {pid for event, pid in events if event == "lint"} - {str(os.getpid())}  # a pool ran
     assert [event for event, _ in events].count("save") == 1
     assert [event for event, _ in events].count("read") == len(list(project.rglob("*.py")))
+
+
+def test_a_few_changed_files_do_not_rewrite_the_saved_index_and_are_still_seen(
+    tmp_path: Path,
+) -> None:
+    """Up to ``UNSAVED_CHANGES`` files differing from the saved index are re-read each run
+    (cheap) instead of rewriting the whole index; the saved mark table answers for the rest."""
+    project = _project(tmp_path, train=False)
+    cache = tmp_path / "cache"
+    lint_paths([project], Config(), cache_dir=cache)
+    (stored,) = cache.glob("callindex-*.json")
+    before = stored.read_bytes()
+    assert json.loads(before)["marks"]["=SigmoidMLP"]  # the table is saved with the entries
+    _write(project / "scripts" / "deep.py", DEEP_CALLER)
+    warm = lint_paths([project], Config(), cache_dir=cache)
+    assert _depths(warm) == [("GCK001", "mlp.py", 12)]
+    assert stored.read_bytes() == before
+    for i in range(callindex.UNSAVED_CHANGES):
+        _write(project / "scripts" / f"extra{i}.py", f"X = {i}\n")
+    assert _depths(lint_paths([project], Config(), cache_dir=cache)) == _depths(warm)
+    saved = json.loads(stored.read_text())
+    assert any(path.endswith("deep.py") for path in saved["files"])  # past the limit: saved
+
+
+@pytest.mark.parametrize("planted", ["x", "99999", "-1", "0 x"])
+def test_a_broken_mark_table_is_not_trusted(tmp_path: Path, planted: str) -> None:
+    project = _project(tmp_path)
+    cache = tmp_path / "cache"
+    lint_paths([project], Config(), cache_dir=cache)
+    (stored,) = cache.glob("callindex-*.json")
+    saved = json.loads(stored.read_text())
+    saved["marks"]["=SigmoidMLP"] = planted
+    stored.write_text(json.dumps(saved))
+    (cached,) = cache.glob("lint-*.json")
+    cached.unlink()  # lint everything again, with the planted table
+    # train.py's call is found by scanning the entries, not lost to the table
+    assert _depths(lint_paths([project], Config(), cache_dir=cache)) == [("GCK001", "mlp.py", 8)]
