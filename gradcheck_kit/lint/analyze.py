@@ -59,7 +59,7 @@ class Run:
             layers,
             self.unbounded or other.unbounded,
             _unique(self.counts + other.counts),
-            _unique(self.sources + other.sources),
+            _sources(self.sources + other.sources),
             index,
         )
 
@@ -69,7 +69,7 @@ class Run:
         if count.value is None:
             return replace(self, unbounded=True, counts=_unique((*self.counts, count)))
         sources = self.sources + ((count.source,) if count.source else ())
-        return replace(self, depth=self.depth * count.value, sources=_unique(sources))
+        return replace(self, depth=self.depth * count.value, sources=_sources(sources))
 
     @property
     def empty(self) -> bool:
@@ -91,6 +91,13 @@ EMPTY_RUN = Run()
 
 def _unique(items: tuple[object, ...]) -> tuple:  # type: ignore[type-arg]
     return tuple(dict.fromkeys(items))
+
+
+def _sources(items: tuple[str, ...]) -> tuple[str, ...]:
+    """The distinct sources, less one another repeats with notes after it (a call site named
+    alone, and with where a value it passed came from: ``MLP(cfg) at t.py:3 (depth = 8 ...)``)."""
+    unique = tuple(dict.fromkeys(items))
+    return tuple(s for s in unique if not any(t != s and t.startswith(f"{s} (") for t in unique))
 
 
 def _shortest(runs: list[Run]) -> Run:
@@ -221,7 +228,7 @@ class Analyzer:
             for item in node.items:
                 run = self.walk(item, run)
             if node.source and run.depth > incoming.depth:
-                run = replace(run, sources=_unique((*run.sources, node.source)))
+                run = replace(run, sources=_sources((*run.sources, node.source)))
             return run
         if isinstance(node, Residual):
             self.record(incoming)

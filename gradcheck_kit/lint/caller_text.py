@@ -176,7 +176,26 @@ def wrappers_of(project: Project, name: str) -> dict[str, frozenset[str]]:
     return found
 
 
+#: A line that assigns a name (``args = parser.parse_args()``; ``a, b = ...``), lowercased:
+#: the first target and the value's text.
+_ASSIGNED = re.compile(rb"^[ \t]*([a-z_][a-z0-9_]*)[ \t]*(?:,[^=\n]*)?=(?!=)([^\n]*)", re.M)
+_LOWER_NAME = re.compile(rb"[a-z_][a-z0-9_]*")
+_ASSIGNMENTS: dict[str, dict[bytes, frozenset[bytes]]] = {}
+
+
+def assignments(path: str) -> dict[bytes, frozenset[bytes]]:
+    """Each name ``path`` assigns (lowercased) -> the names on the right of its assignments."""
+    found = _ASSIGNMENTS.get(path)
+    if found is None:
+        table: dict[bytes, set[bytes]] = {}
+        for match in _ASSIGNED.finditer(lowered_bytes(path)):
+            table.setdefault(match.group(1), set()).update(_LOWER_NAME.findall(match.group(2)))
+        found = _ASSIGNMENTS[path] = {k: frozenset(v) for k, v in table.items()}
+    return found
+
+
 def forget() -> None:
     """Forget what files said (a new run: they may have changed)."""
     _LOWERED.clear()
     _LAYOUT.clear()
+    _ASSIGNMENTS.clear()

@@ -23,6 +23,10 @@ from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
 from gradcheck_kit.lint.torch_refs import torch_reference
 
+#: Attribute and item reads after a name: ``(".", "depth")`` is ``.depth``, ``("[]", "model")``
+#: is ``["model"]``.
+Path = tuple[tuple[str, str | int], ...]
+
 
 def literal(node: ast.expr) -> bool:
     """Whether ``node`` is a Python literal (``ast.literal_eval`` reads it)."""
@@ -103,6 +107,36 @@ def literal_node(value: Any, where: ast.expr) -> ast.expr:
     return node
 
 
+class Held:
+    """A name that a call site passes and that holds what the caller's readers read attributes
+    or items of (parsed argparse options, a config instance, a loaded config file): ``MLP(args)``
+    or ``get_model(cfg)``. Its values are read in the caller when the callee asks for them
+    (``args.depth`` there: :meth:`read`)."""
+
+    __slots__ = ("node", "values")
+
+    def __init__(self, values: CallerValues, node: ast.Name) -> None:
+        self.values = values
+        self.node = node
+
+    def read(self, path: Path) -> tuple[ast.expr | None, list[str], list[DataFile]]:
+        """The literal the name followed by ``path`` reads in the caller, the notes saying
+        where it comes from, and the config files read."""
+        notes: list[str] = []
+        files: list[DataFile] = []
+        return self.values.read_path(self.node, path, notes, files), notes, files
+
+    def key(self) -> tuple[object, ...]:
+        """Which name of which caller it is (two sites passing it are one)."""
+        node = self.node
+        return ("held", self.values.loaded.file.path, node.id, node.lineno, node.col_offset)
+
+
+#: A call site's argument as :mod:`~gradcheck_kit.lint.callsites` reads it: a literal, a
+#: :class:`Held` name, or None (nothing the linter can read).
+Arg = ast.expr | Held | None
+
+
 class CallerValues:
     """Literal values of a call site's arguments, read in the caller module."""
 
@@ -164,6 +198,41 @@ class CallerValues:
             else:
                 del notes[kept:]  # what a failed derivation read is not a source
         return found
+
+    def holds(self, node: ast.expr) -> bool:
+        """Whether the name ``node`` holds what these readers read attributes or items of:
+        parsed argparse options, an instance of a config class, a loaded config file. A call
+        that passes it passes those values (``get_model(args)``, ``MLP(cfg)``)."""
+        if not isinstance(node, ast.Name):
+            return False
+        return (
+            node.id in self.options.holders
+            or isinstance(self.configs.holder(node.id), tuple)
+            or self.files.holds(node)
+        )
+
+    def read_path(
+        self, node: ast.expr, path: Path, notes: list[str], files: list[DataFile]
+    ) -> ast.expr | None:
+        """The literal that ``node`` followed by ``path`` reads (``args`` and ``(".", "depth")``:
+        ``args.depth``), with notes, as :meth:`literal` reads the expression written out."""
+        expr = node
+        for kind, key in path:
+            if kind == ".":
+                expr = ast.Attribute(value=expr, attr=str(key), ctx=ast.Load())
+            else:
+                expr = ast.Subscript(value=expr, slice=ast.Constant(key), ctx=ast.Load())
+            ast.copy_location(expr, node)
+        if expr is node:
+            return self.literal(node, notes, files)
+        scope = self.files.scope_of.get(id(node))
+        if scope is not None:  # the written-out read is in the name's scope
+            self.files.scope_of[id(expr)] = scope
+        try:
+            return self.literal(expr, notes, files)
+        finally:
+            if scope is not None:
+                del self.files.scope_of[id(expr)]
 
     def _python(
         self, node: ast.expr, notes: list[str], files: list[DataFile], hops: int
@@ -315,7 +384,7 @@ class Configs:
         #: name -> (class name, literal keyword overrides) of an instance bound to it
         self._held: dict[str, tuple[str, dict[str, Any]] | bool | None] = {}
 
-    def _holder(self, name: str) -> tuple[str, dict[str, Any]] | bool | None:
+    def holder(self, name: str) -> tuple[str, dict[str, Any]] | bool | None:
         """What ``name`` holds: an instance of a config class (class name, overrides); None
         when it is bound to two different ones; False when to none."""
         if name in self._held:
@@ -370,7 +439,7 @@ class Configs:
         owner = node.value
         cls: str | None = None
         overrides: dict[str, Any] = {}
-        held = self._holder(owner.id) if isinstance(owner, ast.Name) else False
+        held = self.holder(owner.id) if isinstance(owner, ast.Name) else False
         if held is None:
             return None
         if isinstance(held, tuple):

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, replace
 
 from gradcheck_kit.lint import callindex, enclosing
-from gradcheck_kit.lint.caller_values import CallerValues, literal
+from gradcheck_kit.lint.caller_values import Arg, CallerValues, Held, literal
 from gradcheck_kit.lint.callindex import MAX_FILES
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.interp.syntax import dotted_name, walked
@@ -50,8 +50,8 @@ class CallSite:
     """A call of the class in another file: its literal arguments (``None`` where an argument is
     not a literal), where it is (``train.py:3``) and how it reads (``MLP(depth=12)``)."""
 
-    args: tuple[ast.expr | None, ...]
-    kwargs: tuple[tuple[str, ast.expr | None], ...]
+    args: tuple[Arg, ...]
+    kwargs: tuple[tuple[str, Arg], ...]
     where: str
     text: str
     module: LoadedModule
@@ -108,8 +108,8 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
                 names += [a for a in _renames(project, loaded, looked, home) if a not in names]
             for site in _sites_in(project, loaded, looked, home, wraps):
                 key = (
-                    tuple(ast.dump(a) if a else None for a in site.args),
-                    tuple((k, ast.dump(v) if v else None) for k, v in site.kwargs),
+                    tuple(_key(a) for a in site.args),
+                    tuple((k, _key(v)) for k, v in site.kwargs),
                 )
                 if key not in seen:
                     seen.add(key)
@@ -117,6 +117,13 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
                 if len(sites) >= MAX_SITES:
                     return sites
     return sites
+
+
+def _key(arg: Arg) -> object:
+    """An argument as two sites compare: the literal's syntax, the held name's place."""
+    if isinstance(arg, Held):
+        return arg.key()
+    return ast.dump(arg) if arg is not None else None
 
 
 def _renames(project: Project, loaded: LoadedModule, name: str, home: str) -> list[str]:
@@ -211,7 +218,7 @@ def _sites_in(
         # a parameter of the function around the call reads as nothing here (its callers give
         # it: ``_wrapped``); the caller's readers are made for the first argument that may read
         params = enclosing.parameters(loaded, node)
-        values: list[ast.expr | None] = []
+        values: list[Arg] = []
         for arg in (*node.args, *(k.value for k in node.keywords)):
             if literal(arg):
                 values.append(arg)
@@ -220,7 +227,10 @@ def _sites_in(
             else:
                 if options is None:
                     options = _caller_values(project, loaded, display)
-                values.append(options.literal(arg, notes, files))
+                found: Arg = options.literal(arg, notes, files)
+                if found is None and isinstance(arg, ast.Name) and options.holds(arg):
+                    found = Held(options, arg)  # ``MLP(args)``: read where the class asks
+                values.append(found)
         args = tuple(values[: len(node.args)])
         kwargs = tuple(
             (str(k.arg), v) for k, v in zip(node.keywords, values[len(node.args) :], strict=True)
@@ -261,8 +271,8 @@ def _wrapped(
     project: Project,
     loaded: LoadedModule,
     node: ast.Call,
-    args: tuple[ast.expr | None, ...],
-    kwargs: tuple[tuple[str, ast.expr | None], ...],
+    args: tuple[Arg, ...],
+    kwargs: tuple[tuple[str, Arg], ...],
     wraps: int,
 ) -> list[CallSite]:
     """A call whose arguments include parameters of the function around it, untouched there
@@ -289,11 +299,15 @@ def _wrapped(
     out: list[CallSite] = []
     for outer in _find_sites(project, wrapper, loaded.file.path, wraps + 1):
         bound = enclosing.bind(function, params, outer.args, outer.kwargs)
+        notes: list[str] = []
+        files: list[DataFile] = []
+        local = enclosing.aliases(function)
         inner_args = tuple(
-            enclosing.given(a, g, passed, bound) for a, g in zip(node.args, args, strict=True)
+            enclosing.given(a, g, passed, bound, notes, files, local)
+            for a, g in zip(node.args, args, strict=True)
         )
         inner_kwargs = tuple(
-            (k, enclosing.given(kw.value, g, passed, bound))
+            (k, enclosing.given(kw.value, g, passed, bound, notes, files, local))
             for kw, (k, g) in zip(node.keywords, kwargs, strict=True)
         )
         if all(a is None for a in inner_args) and all(v is None for _, v in inner_kwargs):
@@ -305,8 +319,8 @@ def _wrapped(
                 outer.where,
                 outer.text,
                 outer.module,
-                (*outer.notes, through),
-                outer.files,
+                tuple(dict.fromkeys((*outer.notes, *notes, through))),
+                tuple(dict.fromkeys((*outer.files, *files))),
                 outer.place,
             )
         )

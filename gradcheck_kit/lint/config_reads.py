@@ -436,6 +436,17 @@ class ConfigReads:
             return None
         return config_files.read(real, kind, self.project.display(real))
 
+    def holds(self, node: ast.Name) -> bool:
+        """Whether the name ``node`` holds a config file's document (``cfg = yaml.safe_load(
+        open("config.yaml"))``), not a value read from one."""
+        if not self.imports:
+            return False
+        try:
+            held = self._resolve(node, self.scope_of.get(id(node), id(self.loaded.tree)))
+        except RecursionError:
+            return False
+        return held is not None and not held[1]
+
     def value(self, node: ast.expr, notes: list[str], files: list[DataFile]) -> tuple[Any] | None:
         """The plain value a config file gives ``node`` (with a note naming the file and key;
         the files read are added to ``files``); else None."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import ast
 
-from gradcheck_kit.lint.caller_values import literal
+from gradcheck_kit.lint.caller_values import Arg, Held, Path, literal, literal_node
+from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.project import LoadedModule
 
 
@@ -43,33 +44,121 @@ def passed_on(
     if owner is not None:
         params = params[1:]  # self
     names = {*params, *(k.arg for k in function.args.kwonlyargs)}
-    passed = {
-        a.id
-        for a in (*node.args, *(k.value for k in node.keywords))
-        if isinstance(a, ast.Name) and a.id in names
-    }
+    local = aliases(function)
+    passed = set()
+    for arg in (*node.args, *(k.value for k in node.keywords)):
+        read = chain(arg, local)
+        if read is not None and read[0] in names:
+            passed.add(read[0])
     return params, passed
 
 
+def aliases(function: _Def) -> dict[str, tuple[str, Path]]:
+    """The function's names bound once, in its own body, to a parameter's attribute or item
+    (``acti = args.activate``): each read as that attribute."""
+    found = _ALIASES.get(id(function))
+    if found is not None and found[0] is function:
+        return found[1]
+    stores: dict[str, int] = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    args = function.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    out: dict[str, tuple[str, Path]] = {}
+    for stmt in function.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+            continue
+        target = stmt.targets[0]
+        read = chain(stmt.value)
+        if (
+            isinstance(target, ast.Name)
+            and stores.get(target.id) == 1
+            and target.id not in params
+            and read is not None
+            and read[1]
+            and read[0] in params
+        ):
+            out[target.id] = read
+    _ALIASES[id(function)] = (function, out)
+    return out
+
+
+def chain(
+    node: ast.expr, local: dict[str, tuple[str, Path]] | None = None
+) -> tuple[str, Path] | None:
+    """A name, or a name's attributes and constant items (``args.depth``,
+    ``cfg["model"]["depth"]``): the name and the path after it (through ``local``, a
+    function's :func:`aliases`); else None."""
+    path: list[tuple[str, str | int]] = []
+    while True:
+        if isinstance(node, ast.Name):
+            if local is not None and node.id in local:
+                root, before = local[node.id]
+                return root, (*before, *reversed(path))
+            return node.id, tuple(reversed(path))
+        if isinstance(node, ast.Attribute):
+            path.append((".", node.attr))
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, (str, int))
+            and not isinstance(node.slice.value, bool)
+        ):
+            path.append(("[]", node.slice.value))
+        else:
+            return None
+        node = node.value
+
+
 def given(
-    arg: ast.expr, own: ast.expr | None, passed: set[str], bound: dict[str, ast.expr | None]
-) -> ast.expr | None:
-    """An argument of the inner call: the wrapper's caller's value of a parameter passed on,
-    else what the argument itself reads (``own``)."""
-    if isinstance(arg, ast.Name) and arg.id in passed:
-        return bound.get(arg.id)
+    arg: ast.expr,
+    own: Arg,
+    passed: set[str],
+    bound: dict[str, Arg],
+    notes: list[str],
+    files: list[DataFile],
+    local: dict[str, tuple[str, Path]] | None = None,
+) -> Arg:
+    """An argument of the inner call: the wrapper's caller's value of a parameter passed on, or
+    of its attribute or item (``args.depth`` in ``get_model(args)``, read in that caller: the
+    notes and config files it read are added), else what the argument itself reads (``own``)."""
+    read = chain(arg, local)
+    if read is None or read[0] not in passed:
+        return own
+    name, path = read
+    value = bound.get(name)
+    if not path:
+        return value
+    if isinstance(value, Held):
+        found, said, read_files = value.read(path)
+        if found is not None:
+            notes += said
+            files += read_files
+            return found
+        return own
+    if value is not None and literal(value):  # a literal dict passed: its item
+        item: object = ast.literal_eval(value)
+        for kind, key in path:
+            if kind != "[]" or not isinstance(item, (dict, list, tuple)):
+                return own
+            try:
+                item = item[key]  # type: ignore[index]
+            except (KeyError, IndexError, TypeError):
+                return own
+        return literal_node(item, arg)
     return own
 
 
 def bind(
     function: ast.FunctionDef | ast.AsyncFunctionDef,
     params: list[str],
-    args: tuple[ast.expr | None, ...],
-    kwargs: tuple[tuple[str, ast.expr | None], ...],
-) -> dict[str, ast.expr | None]:
+    args: tuple[Arg, ...],
+    kwargs: tuple[tuple[str, Arg], ...],
+) -> dict[str, Arg]:
     """The wrapper's parameters as a call site gives them (``args``, ``kwargs``): literal
     defaults, then the call's positional and keyword arguments (None: not a literal)."""
-    bound: dict[str, ast.expr | None] = {}
+    bound: dict[str, Arg] = {}
     defaults = function.args.defaults
     for param, default in zip(params[len(params) - len(defaults) :], defaults, strict=False):
         bound[param] = default if literal(default) else None
@@ -115,6 +204,8 @@ def changed(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
 _Def = ast.FunctionDef | ast.AsyncFunctionDef
 #: id(function) -> (the function, its parameters it never stores or changes): :func:`parameters`
 _UNCHANGED: dict[int, tuple[_Def, set[str]]] = {}
+#: id(function) -> (the function, its :func:`aliases`)
+_ALIASES: dict[int, tuple[_Def, dict[str, tuple[str, Path]]]] = {}
 _ENCLOSING: dict[int, tuple[ast.Module, dict[int, tuple[_Def, ast.ClassDef | None]]]] = {}
 
 
@@ -147,3 +238,4 @@ def forget() -> None:
     """Forget the tables of past runs' modules."""
     _ENCLOSING.clear()
     _UNCHANGED.clear()
+    _ALIASES.clear()

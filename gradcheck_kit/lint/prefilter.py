@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from gradcheck_kit.lint.caller_text import (
     SATURATING_WORDS,
+    assignments,
     calls_of,
     lowered_bytes,
     passes_directly,
@@ -109,6 +110,8 @@ def reached(
     ]
     passing = [(caller, name) for caller, name in passing if binds(project, caller, name)]
     if not passing:
+        passing = _through_wrappers(project, index, names, extend_saturating, consulted)
+    if not passing:
         return False
     if any(_passes_object(caller, name, extend_saturating) for caller, name in passing):
         return True  # ``MLP(sizes, activation=nn.Tanh)``: no table needed here
@@ -118,6 +121,33 @@ def reached(
         _mentions(index, module, extend_saturating)
         for module in _consulted_imports(project, tree, consulted)
     )
+
+
+def _through_wrappers(
+    project: Project,
+    index: CallIndex,
+    names: list[str],
+    extend: tuple[str, ...],
+    consulted: list[tuple[str, str, int, int]] | None,
+) -> list[tuple[str, str]]:
+    """The callers that pass a saturating word to a wrapper in another file of ``names``
+    (``get_model(args)`` in ``train.py``, whose ``get_model`` in ``builders.py`` builds
+    ``MLP(..., act=args.activation)``): one wrapper deep, by the text, as (caller, wrapper)."""
+    from gradcheck_kit.lint import callindex
+    from gradcheck_kit.lint.caller_text import wrappers_of
+
+    wrappers = sorted({w for name in names for w in wrappers_of(project, name)} - set(names))
+    if not wrappers:
+        return []
+    if consulted is not None:  # a caller of a wrapper edited to pass one re-lints the file
+        consulted.append(callindex.callers_entry(project.root or "", wrappers))
+    me = project.current.path
+    return [
+        (caller, wrapper)
+        for wrapper in wrappers
+        for caller in index.callers(wrapper)
+        if caller != me and _passes(index, caller, wrapper, extend, project, consulted)
+    ]
 
 
 def passes_activation(
@@ -144,7 +174,9 @@ def passes_activation(
         if caller == me:
             continue
         if passed_on is not None:
-            if passes_directly(caller, name, extend_saturating, passed_on):
+            if passes_directly(caller, name, extend_saturating, passed_on) or _passes_assigned(
+                index, caller, name, extend_saturating
+            ):
                 return True
         elif _passes(index, caller, name, extend_saturating, project) or _passes_object(
             caller, name, extend_saturating
@@ -261,7 +293,28 @@ def _passes(
         if any(word in call for word in words):
             return True
         shared.update(_IDENTIFIER.findall(call))
-    return not _saturating_names(caller, extend).isdisjoint(shared)
+    saturating = _saturating_names(caller, extend)
+    if not saturating.isdisjoint(shared):
+        return True
+    return _hop(caller, shared, saturating)
+
+
+def _hop(caller: str, shared: set[bytes], saturating: frozenset[bytes]) -> bool:
+    """Whether a name the call passes is assigned from a line that shares a name with one that
+    names a saturating word: ``get_model(args)`` after ``args = parser.parse_args()``, whose
+    ``parser`` has ``add_argument("--act", default="tanh")``."""
+    assigned = assignments(caller)
+    hop = {n for name in shared for n in assigned.get(name, ())}
+    return not saturating.isdisjoint(hop - _COMMON)
+
+
+def _passes_assigned(index: CallIndex, caller: str, name: str, extend: tuple[str, ...]) -> bool:
+    """A caller that passes a wrapper a name assigned from a saturating line (:func:`_hop`):
+    the options or config object it passes carries the activation."""
+    if not _mentions(index, caller, extend):
+        return False
+    shared = _shared_names(lowered_bytes(caller), name)
+    return bool(shared) and _hop(caller, shared, _saturating_names(caller, extend))
 
 
 def _passes_object(caller: str, name: str, extend: tuple[str, ...]) -> bool:

@@ -146,6 +146,20 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # PyTorch backend is the one read (the jax twin's FNN is not a Module)
     "dispatch_deep": ("lab/nets/pytorch/fnn.py", 16, "lab.nets.FNN([2] + [50] * 8 + [1]"),
     "dispatch_shallow": None,
+    # an object whose attributes hold the sizes, passed whole: parsed argparse options
+    # (``TanhMLP(args)`` in ``main()``, the class reads ``args.depth``); a wrapper in a third
+    # file reading ``args.layers`` and, through a local name, ``args.activation`` (a string
+    # mapped by ``getattr(nn, act)``: the model file names no activation); a dataclass
+    # instance with a keyword override; a YAML document whose ``["model"]["depth"]`` the class
+    # reads. Each twin sets 3
+    "options_object_deep": ("model.py", 11, "TanhMLP(args) at train.py:11 (--depth default 8"),
+    "options_object_shallow": None,
+    "wrapper_attr_deep": ("nets/mlp.py", 9, "--activation default 'Sigmoid' at run.py:9"),
+    "wrapper_attr_shallow": None,
+    "config_object_deep": ("lab/model.py", 9, "SigmoidNet(cfg) at experiment.py:5"),
+    "config_object_shallow": None,
+    "yaml_object_deep": ("net.py", 15, "depth = 8 from config.yaml (model.depth)"),
+    "yaml_object_shallow": None,
 }
 
 

@@ -7,7 +7,8 @@ source of a symbolic depth) and runs its body, bounded in depth and recursion.
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit import catalog
 from gradcheck_kit.lint.interp.frames import (
@@ -33,6 +34,7 @@ from gradcheck_kit.lint.interp.values import (
     FuncRef,
     Instance,
     ModuleVal,
+    Namespace,
     ProjectConst,
     Ref,
     Repeated,
@@ -49,10 +51,9 @@ from gradcheck_kit.lint.sketch import (
 from gradcheck_kit.lint.torch_refs import TorchRef
 
 if TYPE_CHECKING:
+    from gradcheck_kit.lint.caller_values import Arg
+    from gradcheck_kit.lint.callsites import CallSite
     from gradcheck_kit.lint.interp.machine import Machine
-
-if TYPE_CHECKING:
-    pass
 
 
 def define_class(self: Machine, stmt: ast.ClassDef, frame: Frame) -> None:
@@ -180,10 +181,10 @@ def instantiate_call_sites(self: Machine, info: ClassInfo, default: Value | None
     for site in call_sites(self.project, info.name):
         source = site.source
         args = [
-            call_site_value(self, node, f"argument {i + 1}", source)
+            _site_value(self, site, node, f"argument {i + 1}", source)
             for i, node in enumerate(site.args)
         ]
-        kwargs = {name: call_site_value(self, node, name, source) for name, node in site.kwargs}
+        kwargs = {name: _site_value(self, site, node, name, source) for name, node in site.kwargs}
         if site.module is not self.project.own:  # its edits re-lint this file
             self.loaded[site.module.file.path] = site.module
         for data in site.files:  # so do a config file's
@@ -192,6 +193,28 @@ def instantiate_call_sites(self: Machine, info: ClassInfo, default: Value | None
         if isinstance(instance, Instance):
             self.pending.append(instance)
             self.built_at[id(instance)] = source
+
+
+def _site_value(self: Machine, site: CallSite, node: Arg, name: str, source: str) -> Value:
+    """An argument of a call site: its literal, or a :class:`Namespace` whose attributes and
+    items are read in the caller when the class asks (``MLP(args)``, then ``args.depth``),
+    each saying where it came from and consulting the config files it read."""
+    from gradcheck_kit.lint.caller_values import Held
+
+    if not isinstance(node, Held):
+        return call_site_value(self, node, name, source)
+    held = node
+
+    def read(path: tuple[tuple[str, Any], ...]) -> Value:
+        found, notes, files = held.read(path)
+        if found is None or isinstance(found, ast.Dict):  # a mapping: read its keys one by one
+            return Namespace(name, False, read, path)
+        for data in files:  # an edit to the config file re-lints this one
+            self.data_files[data.path] = data
+        said = replace(site, notes=tuple(dict.fromkeys((*site.notes, *notes)))).source
+        return call_site_value(self, found, name, said)
+
+    return Namespace(name, False, read, ())
 
 
 def call_site_value(self: Machine, node: ast.expr | None, name: str, source: str) -> Value:
@@ -347,6 +370,8 @@ def bind_params(
             continue
         if isinstance(value, Const) and value.source is None and call is not None:
             value = Const(value.value, f"{callee}({name}={value.value!r})")
+        elif isinstance(value, Namespace):
+            value = value.named(name)  # ``cfg.depth`` in messages, as the class calls it
         env[name] = value
     if params.vararg is not None:
         env[params.vararg.arg] = SeqVal(tuple(args), "tuple")

@@ -52,6 +52,7 @@ from gradcheck_kit.lint.interp.values import (
     LazyImport,
     ModuleNS,
     ModuleVal,
+    Namespace,
     Ref,
     Repeated,
     SeqVal,
@@ -164,6 +165,8 @@ def getattr(self: Machine, owner: Value, attr: str) -> Value:
         return BoundMethod(owner, attr)
     if isinstance(owner, (SeqVal, DictVal, Const)):
         return BoundMethod(owner, attr)
+    if isinstance(owner, Namespace):
+        return owner.step(".", attr)
     if isinstance(owner, Unknown):
         symbol = f"{owner.symbol}.{attr}" if owner.symbol else None
         return Unknown(symbol, owner.from_data)
@@ -490,6 +493,13 @@ def subscript(self: Machine, owner: Value, key: Value) -> Value:
             return Unknown()
     if isinstance(owner, Ref):
         return owner  # typing generics: Optional[...] and the like
+    if (
+        isinstance(owner, Namespace)
+        and isinstance(key, Const)
+        and isinstance(key.value, (str, int))
+        and not isinstance(key.value, bool)
+    ):
+        return owner.step("[]", key.value)
     if isinstance(owner, Unknown):
         return Unknown(owner.symbol, owner.from_data)
     return Unknown()

@@ -83,6 +83,32 @@ class Unknown(Value):
 
 
 @dataclass(eq=False)
+class Namespace(Unknown):
+    """What a call site in another file passes as parsed options or a config (``MLP(args)``
+    in ``train.py``): unknown as a whole, but an attribute or constant item of it
+    (``cfg.depth``, ``cfg["model"]``) is read in that file when asked (``read``, given the
+    path from the passed name)."""
+
+    read: Callable[[tuple[tuple[str, Any], ...]], Value] | None = None
+    path: tuple[tuple[str, Any], ...] = ()
+
+    def step(self, kind: str, key: Any) -> Value:
+        """``.key`` (kind ``"."``) or ``[key]`` (kind ``"[]"``) of it."""
+        shown = f".{key}" if kind == "." else f"[{key!r}]"
+        if self.read is None:
+            return Unknown(f"{self.symbol}{shown}" if self.symbol else None)
+        found = self.read((*self.path, (kind, key)))
+        if isinstance(found, Namespace):  # not a value there: read deeper from there
+            symbol = f"{self.symbol}{shown}" if self.symbol else None
+            return Namespace(symbol, False, found.read, found.path)
+        return found
+
+    def named(self, name: str) -> Namespace:
+        """The same, named as the parameter it binds (for messages: ``cfg.depth``)."""
+        return Namespace(name, self.from_data, self.read, self.path)
+
+
+@dataclass(eq=False)
 class Template(Unknown):
     """A string built from a pattern around values the linter cannot tell: ``f"layer{i}"`` (or
     ``"layer%d" % i``) in a loop it does not unroll is ``Template("layer{}")``. A module

@@ -163,6 +163,8 @@ def check_clip_has_no_effect(facts: FileFacts, ctx: RuleContext) -> Iterator[Fin
         "lightning": ("Lightning runs backward and the step after training_step returns", ""),
     }
     verdicts = list(ineffective_clips(module))
+    if not verdicts:
+        return  # no fix to build: the file's index for them is not made
     fixes = _Fixes(ctx, module, len(verdicts))
     for verdict in verdicts:
         span = ctx.locate(verdict.clip)

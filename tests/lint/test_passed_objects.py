@@ -1,0 +1,123 @@
+"""An object passed whole whose attributes or items hold the sizes (``MLP(args)``,
+``get_model(args)`` then ``MLP(args.width, args.depth)``, ``MLP(cfg)`` of a config class or a
+loaded YAML file): the class's reads (``args.depth``, ``cfg["model"]["depth"]``) are read in the
+caller, where the options, the config class or the file say what they hold. The fixture pairs
+are in ``test_project.py`` (``options_object``, ``wrapper_attr``, ``config_object``,
+``yaml_object``); these are the edges."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from gradcheck_kit.config import Config
+from gradcheck_kit.lint.engine import lint_paths
+from tests.lint.written import write_project
+
+MODEL = """
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self, cfg):
+            super().__init__()
+            layers = []
+            for _ in range(cfg.depth):
+                layers += [nn.Linear(16, 16), nn.Sigmoid()]
+            self.body = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.body(x)
+    """
+
+TRAIN = """
+    import argparse
+
+    from model import Net
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--{option}", type=int, default={depth})
+    args = parser.parse_args()
+    net = Net(args)
+    """
+
+
+def _found(root: Path, **config: object) -> list[tuple[str, int | None, str]]:
+    result = lint_paths([root], Config(**config))  # type: ignore[arg-type]
+    assert result.errors == []
+    return [(f.code, f.depth, f.message) for f in result.findings]
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text)
+    later = time.time() + 5  # a modification time no earlier run recorded
+    os.utime(path, (later, later))
+
+
+def test_an_attribute_the_options_do_not_hold_stays_unknown_by_its_name(tmp_path: Path) -> None:
+    root = write_project(
+        tmp_path, {"model.py": MODEL, "train.py": TRAIN.format(option="layers", depth=8)}
+    )
+    ((code, depth, message),) = _found(root, max_saturating_depth=3)
+    assert (code, depth) == ("GCK002", None)
+    assert "'cfg.depth'" in message  # named as the class reads it
+
+
+def test_the_option_that_holds_it_decides(tmp_path: Path) -> None:
+    root = write_project(
+        tmp_path, {"model.py": MODEL, "train.py": TRAIN.format(option="depth", depth=8)}
+    )
+    ((code, depth, message),) = _found(root)
+    assert (code, depth) == ("GCK001", 8)
+    assert "Net(args) at train.py:9 (--depth default 8 at train.py:7)" in message
+
+
+def test_a_plain_name_passed_is_not_read_as_options(tmp_path: Path) -> None:
+    train = """
+        from model import Net
+
+        settings = object()
+        net = Net(settings)
+        """
+    root = write_project(tmp_path, {"model.py": MODEL, "train.py": train})
+    assert [c for c, _, _ in _found(root, max_saturating_depth=3)] == ["GCK002"]
+
+
+def test_an_item_of_a_literal_dict_given_to_a_wrapper(tmp_path: Path) -> None:
+    model = MODEL.replace("range(cfg.depth)", "range(depth)").replace(
+        "def __init__(self, cfg)", "def __init__(self, depth)"
+    )
+    model += """
+
+    def build(settings):
+        return Net(settings["depth"])
+    """
+    train = """
+        from model import build
+
+        net = build({"depth": 8, "width": 16})
+        """
+    root = write_project(tmp_path, {"model.py": model, "train.py": train})
+    assert [(c, d) for c, d, _ in _found(root)] == [("GCK001", 8)]
+
+
+def test_editing_the_config_file_relints_the_model(tmp_path: Path) -> None:
+    model = MODEL.replace("range(cfg.depth)", 'range(cfg["model"]["depth"])')
+    train = """
+        import yaml
+
+        from model import Net
+
+        with open("config.yaml") as handle:
+            cfg = yaml.safe_load(handle)
+        net = Net(cfg)
+        """
+    root = write_project(tmp_path, {"model.py": model, "train.py": train})
+    (root / "config.yaml").write_text("model:\n  depth: 8\n")
+    cache = tmp_path / "cache"
+    first = lint_paths([root], Config(), cache_dir=cache)
+    assert [(f.code, f.depth) for f in first.findings] == [("GCK001", 8)]
+    assert "depth = 8 from config.yaml (model.depth)" in first.findings[0].message
+    _write(root / "config.yaml", "model:\n  depth: 3\n")
+    assert lint_paths([root], Config(), cache_dir=cache).findings == []
