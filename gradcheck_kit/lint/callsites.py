@@ -119,6 +119,15 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
     return sites
 
 
+def _parses_options(project: Project, loaded: LoadedModule) -> bool:
+    """Whether the module may define argparse options (its call-index entry calls
+    ``.add_argument``; a file not in the index may)."""
+    if project.root is None:
+        return False
+    entry = _index(project.root).entries.get(loaded.file.path)
+    return entry is None or " .add_argument " in entry[4]
+
+
 def _key(arg: Arg) -> object:
     """An argument as two sites compare: the literal's syntax, the held name's place."""
     if isinstance(arg, Held):
@@ -223,7 +232,14 @@ def _sites_in(
             if literal(arg):
                 values.append(arg)
             elif isinstance(arg, ast.Name) and arg.id in params:
-                values.append(None)
+                # ``main(args)`` given ``parse_args()``: its ``args`` holds the options too
+                held = None
+                if _parses_options(project, loaded):
+                    if options is None:
+                        options = _caller_values(project, loaded, display)
+                    if arg.id in options.options.holders:
+                        held = Held(options, arg)
+                values.append(held)
             else:
                 if options is None:
                     options = _caller_values(project, loaded, display)

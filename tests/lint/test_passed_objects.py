@@ -121,3 +121,29 @@ def test_editing_the_config_file_relints_the_model(tmp_path: Path) -> None:
     assert "depth = 8 from config.yaml (model.depth)" in first.findings[0].message
     _write(root / "config.yaml", "model:\n  depth: 3\n")
     assert lint_paths([root], Config(), cache_dir=cache).findings == []
+
+
+def test_options_a_helper_returns_and_main_is_given(tmp_path: Path) -> None:
+    train = """
+        import argparse
+
+        from model import Net
+
+
+        def get_args():
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--depth", type=int, default=8)
+            return parser.parse_args()
+
+
+        def main(args):
+            return Net(args)
+
+
+        if __name__ == "__main__":
+            main(get_args())
+        """
+    root = write_project(tmp_path, {"model.py": MODEL, "train.py": train})
+    ((code, depth, message),) = _found(root)
+    assert (code, depth) == ("GCK001", 8)
+    assert "Net(args) at train.py:14 (--depth default 8 at train.py:9)" in message

@@ -158,7 +158,7 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     "wrapper_attr_shallow": None,
     "config_object_deep": ("lab/model.py", 9, "SigmoidNet(cfg) at experiment.py:5"),
     "config_object_shallow": None,
-    "yaml_object_deep": ("net.py", 15, "depth = 8 from config.yaml (model.depth)"),
+    "yaml_object_deep": ("net.py", 13, "depth = 8 from config.yaml (model.depth)"),
     "yaml_object_shallow": None,
 }
 

@@ -1,5 +1,4 @@
 import yaml
-
 from net import Net
 
 with open("config.yaml") as handle:

@@ -5,9 +5,7 @@ class Net(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         width = cfg["model"]["width"]
-        self.layers = nn.ModuleList(
-            nn.Linear(width, width) for _ in range(cfg["model"]["depth"])
-        )
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(cfg["model"]["depth"]))
         self.act = nn.Sigmoid()
 
     def forward(self, x):
