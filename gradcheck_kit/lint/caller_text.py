@@ -194,6 +194,11 @@ def assignments(path: str) -> dict[bytes, frozenset[bytes]]:
     return found
 
 
+def defined_functions(path: str) -> set[bytes]:
+    """The top-level ``def`` and ``class`` names of ``path`` (lowercased), by the text."""
+    return {m.group(1) for m in _TOP_LEVEL_LINE.finditer(lowered_bytes(path)) if m.group(1)}
+
+
 def forget() -> None:
     """Forget what files said (a new run: they may have changed)."""
     _LOWERED.clear()

@@ -41,6 +41,7 @@ from gradcheck_kit.lint.caller_text import (
     SATURATING_WORDS,
     assignments,
     calls_of,
+    defined_functions,
     lowered_bytes,
     passes_directly,
     read_bytes,
@@ -130,9 +131,10 @@ def _through_wrappers(
     extend: tuple[str, ...],
     consulted: list[tuple[str, str, int, int]] | None,
 ) -> list[tuple[str, str]]:
-    """The callers that pass a saturating word to a wrapper in another file of ``names``
-    (``get_model(args)`` in ``train.py``, whose ``get_model`` in ``builders.py`` builds
-    ``MLP(..., act=args.activation)``): one wrapper deep, by the text, as (caller, wrapper)."""
+    """The callers that pass parsed argparse options with a saturating default to a wrapper in
+    another file of ``names`` (``get_model(args)`` in ``train.py``, whose ``get_model`` in
+    ``builders.py`` builds ``MLP(..., act=args.activation)``): one wrapper deep, by the text,
+    as (caller, wrapper)."""
     from gradcheck_kit.lint import callindex
     from gradcheck_kit.lint.caller_text import wrappers_of
 
@@ -146,7 +148,7 @@ def _through_wrappers(
         (caller, wrapper)
         for wrapper in wrappers
         for caller in index.callers(wrapper)
-        if caller != me and _passes(index, caller, wrapper, extend, project, consulted)
+        if caller != me and _passes_assigned(index, caller, wrapper, extend)
     ]
 
 
@@ -300,12 +302,20 @@ def _passes(
 
 
 def _hop(caller: str, shared: set[bytes], saturating: frozenset[bytes]) -> bool:
-    """Whether a name the call passes is assigned from a line that shares a name with one that
-    names a saturating word: ``get_model(args)`` after ``args = parser.parse_args()``, whose
-    ``parser`` has ``add_argument("--act", default="tanh")``."""
+    """Whether the call passes the parsed argparse options of a caller whose options have a
+    saturating default: ``get_model(args)`` after ``args = parser.parse_args()`` (or ``args =
+    get_args()``, a function of the file), with ``add_argument("--act", default="tanh")``."""
+    if b"add_argument" not in saturating:
+        return False
     assigned = assignments(caller)
-    hop = {n for name in shared for n in assigned.get(name, ())}
-    return not saturating.isdisjoint(hop - _COMMON)
+    parsers = _PARSE | (
+        defined_functions(caller) if b"parse_args" in lowered_bytes(caller) else set()
+    )
+    return any(not parsers.isdisjoint(assigned.get(name, ())) for name in shared)
+
+
+#: What returns parsed options.
+_PARSE = frozenset({b"parse_args", b"parse_known_args"})
 
 
 def _passes_assigned(index: CallIndex, caller: str, name: str, extend: tuple[str, ...]) -> bool:

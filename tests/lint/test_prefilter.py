@@ -301,3 +301,17 @@ def test_the_activation_named_in_a_config_file_the_caller_reads(tmp_path: Path) 
     assert _found(found) == [("GCK001", "model.py", 8)]
     _write(config, "model:\n  width: 64\n  depth: 8\n  act: ReLU\n")
     assert _found(lint_paths([tmp_path], Config(max_saturating_depth=3), cache_dir=cache)) == []
+
+
+def test_options_passed_to_a_wrapper_reach_the_model_file(tmp_path: Path) -> None:
+    """``get_model("cpu", args)`` in ``run.py`` passes options whose ``--activation`` defaults to
+    ``"Sigmoid"``; ``builders.get_model`` builds the model file's ``MLP`` with
+    ``args.activation``, mapped there by ``getattr(nn, act)``. A word elsewhere in a wrapper's
+    caller (not an option's default) reaches nothing."""
+    root = _copy(tmp_path, "wrapper_attr_deep")
+    model = root / "nets" / "mlp.py"
+    assert _reached(model)
+    run = root / "run.py"
+    text = run.read_text()
+    _write(run, text.replace('default="Sigmoid"', 'default="ReLU"') + 'print("sigmoid", args)\n')
+    assert not _reached(model)
