@@ -115,9 +115,9 @@ class Held:
 
     __slots__ = ("node", "values")
 
-    def __init__(self, values: CallerValues, node: ast.Name) -> None:
+    def __init__(self, values: CallerValues, node: ast.expr) -> None:
         self.values = values
-        self.node = node
+        self.node = node  # the name, or a mapping read off one (``cfg.model``)
 
     def read(self, path: Path) -> tuple[ast.expr | None, list[str], list[DataFile]]:
         """The literal the name followed by ``path`` reads in the caller, the notes saying
@@ -129,7 +129,7 @@ class Held:
     def key(self) -> tuple[object, ...]:
         """Which name of which caller it is (two sites passing it are one)."""
         node = self.node
-        return ("held", self.values.loaded.file.path, node.id, node.lineno, node.col_offset)
+        return ("held", self.values.loaded.file.path, ast.dump(node), node.lineno, node.col_offset)
 
 
 #: A call site's argument as :mod:`~gradcheck_kit.lint.callsites` reads it: a literal, a

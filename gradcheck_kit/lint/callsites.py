@@ -119,9 +119,19 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
     return sites
 
 
-def _parses_options(project: Project, loaded: LoadedModule) -> bool:
-    """Whether the module may define argparse options (its call-index entry calls
-    ``.add_argument``; a file not in the index may)."""
+def _may_hold(project: Project, loaded: LoadedModule, node: ast.Call) -> bool:
+    """Whether a parameter of the function around ``node`` may hold options or a config: the
+    function is decorated (``@hydra.main``) or annotates a parameter with a name
+    (``cfg: TrainConfig``), or the module may define argparse options (its call-index entry
+    calls ``.add_argument``; a file not in the index may). Cheap: no reader is made."""
+    found = enclosing.enclosing(loaded).get(id(node))
+    if found is not None:
+        function = found[0]
+        args = function.args
+        if function.decorator_list or any(
+            isinstance(a.annotation, ast.Name) for a in (*args.args, *args.kwonlyargs)
+        ):
+            return True
     if project.root is None:
         return False
     entry = _index(project.root).entries.get(loaded.file.path)
@@ -232,20 +242,25 @@ def _sites_in(
             if literal(arg):
                 values.append(arg)
             elif isinstance(arg, ast.Name) and arg.id in params:
-                # ``main(args)`` given ``parse_args()``: its ``args`` holds the options too
+                # a parameter that holds options or a config all the same: ``main(args)`` given
+                # ``parse_args()``, ``cfg: TrainConfig``, ``@hydra.main``'s ``cfg``
                 held = None
-                if _parses_options(project, loaded):
+                if _may_hold(project, loaded, node):
                     if options is None:
                         options = _caller_values(project, loaded, display)
-                    if arg.id in options.options.holders:
+                    if options.holds(arg):
                         held = Held(options, arg)
                 values.append(held)
             else:
                 if options is None:
                     options = _caller_values(project, loaded, display)
+                kept = len(notes)
                 found: Arg = options.literal(arg, notes, files)
                 if found is None and isinstance(arg, ast.Name) and options.holds(arg):
                     found = Held(options, arg)  # ``MLP(args)``: read where the class asks
+                elif isinstance(found, ast.Dict) and not isinstance(arg, ast.Dict):
+                    found = Held(options, arg)  # ``MLP(cfg.model)``: key by key, with notes
+                    del notes[kept:]
                 values.append(found)
         args = tuple(values[: len(node.args)])
         kwargs = tuple(

@@ -147,3 +147,61 @@ def test_options_a_helper_returns_and_main_is_given(tmp_path: Path) -> None:
     ((code, depth, message),) = _found(root)
     assert (code, depth) == ("GCK001", 8)
     assert "Net(args) at train.py:14 (--depth default 8 at train.py:9)" in message
+
+
+def test_hydra_main_passes_a_sub_config_whole(tmp_path: Path) -> None:
+    main = """
+        import hydra
+
+        from model import Net
+
+
+        @hydra.main(config_path="conf", config_name="config", version_base=None)
+        def main(cfg):
+            return Net(cfg.model)
+        """
+    root = write_project(tmp_path, {"model.py": MODEL, "main.py": main})
+    (root / "conf").mkdir()
+    (root / "conf" / "config.yaml").write_text("model:\n  depth: 8\n")
+    ((code, depth, message),) = _found(root)
+    assert (code, depth) == ("GCK001", 8)
+    assert "Net(cfg.model) at main.py:9 (depth = 8 from conf/config.yaml (model.depth))" in message
+
+
+def test_get_with_a_default_on_a_passed_mapping(tmp_path: Path) -> None:
+    model = MODEL.replace("range(cfg.depth)", 'range(cfg.get("depth", 2))')
+    train = """
+        import json
+
+        from model import Net
+
+        with open("config.json") as handle:
+            config = json.load(handle)
+        net = Net(config["model"])
+        """
+    root = write_project(tmp_path, {"model.py": model, "train.py": train})
+    (root / "config.json").write_text('{"model": {"depth": 8}}')
+    assert [(c, d) for c, d, _ in _found(root)] == [("GCK001", 8)]
+    (root / "config.json").write_text('{"model": {"width": 8}}')  # the default: 2
+    assert _found(root, max_saturating_depth=3) == []
+
+
+def test_a_parameter_annotated_with_a_config_class(tmp_path: Path) -> None:
+    train = """
+        from dataclasses import dataclass
+
+        from model import Net
+
+
+        @dataclass
+        class TrainConfig:
+            depth: int = 8
+
+
+        def run(cfg: TrainConfig):
+            return Net(cfg)
+        """
+    root = write_project(tmp_path, {"model.py": MODEL, "train.py": train})
+    ((code, depth, message),) = _found(root)
+    assert (code, depth) == ("GCK001", 8)
+    assert "TrainConfig.depth default 8 at train.py:9" in message

@@ -550,7 +550,22 @@ def eval_Call(self: Machine, node: ast.Call, frame: Frame) -> Value:
             args.append(value)
     if loss:
         return next((a for a in args if isinstance(a, Data)), Unknown())
+    if isinstance(func, Namespace) and func.path[-1:] == ((".", "get"),):
+        return _namespace_get(func, args)
     return self.call(func, args, kwargs, node, frame)
+
+
+def _namespace_get(func: Namespace, args: list[Value]) -> Value:
+    """``cfg.get("depth", 4)`` on a config passed from another file: its ``["depth"]`` there,
+    else the default."""
+    if not args or not isinstance(args[0], Const) or not isinstance(args[0].value, str):
+        return Unknown(func.symbol)
+    symbol = func.symbol[: -len(".get")] if func.symbol and func.symbol.endswith(".get") else None
+    owner = Namespace(symbol, False, func.read, func.path[:-1])
+    found = owner.step("[]", args[0].value)
+    if isinstance(found, Unknown) and len(args) > 1:
+        return args[1]
+    return found
 
 
 def expand_star(self: Machine, value: Value) -> list[Value]:
