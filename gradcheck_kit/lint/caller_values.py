@@ -1,5 +1,5 @@
 """Values a caller module gives a call site that are not literals written in the call: argparse
-option defaults (``args.n_layers``), config-class field defaults (``cfg.n_layers`` where
+option defaults (``args.n_layers``: :mod:`gradcheck_kit.lint.argparse_options`), config-class field defaults (``cfg.n_layers`` where
 ``cfg = Config()`` and ``Config`` is a ``@dataclass``, or a plain class of literal attributes, in
 the caller or imported from another project module), and values of config files read by a
 literal path (``cfg["model"]["n_layers"]``: :mod:`gradcheck_kit.lint.config_reads`).
@@ -14,11 +14,13 @@ import ast
 from functools import cached_property
 from typing import Any
 
+from gradcheck_kit.lint.argparse_options import Options
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.config_reads import ConfigReads
-from gradcheck_kit.lint.derived_values import MAX_HOPS, TYPES, Derivations
+from gradcheck_kit.lint.derived_values import MAX_HOPS, Derivations
 from gradcheck_kit.lint.imported_values import ImportedValues
 from gradcheck_kit.lint.interp.syntax import walked
+from gradcheck_kit.lint.literals import constant, literal, literal_node
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
 from gradcheck_kit.lint.torch_refs import torch_reference
@@ -26,85 +28,6 @@ from gradcheck_kit.lint.torch_refs import torch_reference
 #: Attribute and item reads after a name: ``(".", "depth")`` is ``.depth``, ``("[]", "model")``
 #: is ``["model"]``.
 Path = tuple[tuple[str, str | int], ...]
-
-
-def literal(node: ast.expr) -> bool:
-    """Whether ``node`` is a Python literal (``ast.literal_eval`` reads it)."""
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
-
-
-#: The most elements a folded call-site argument may have (``[20] * 3`` folds; ``[0] * 10**9``
-#: does not).
-MAX_FOLDED = 10_000
-
-
-def constant(node: ast.expr) -> tuple[Any] | None:
-    """The value of a constant expression of literals as model code writes layer sizes
-    (``[2] + [20] * 3 + [1]``, ``4 * [50]``, ``-1``, ``2 ** 8``): ``+``, ``-`` and ``*`` of
-    numbers, strings, lists and tuples, within :data:`MAX_FOLDED` elements, ``**`` and ``//`` of
-    integers (an exponent up to 64); None for anything else (a name, a call, another
-    operator)."""
-    if literal(node):
-        return (ast.literal_eval(node),)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = constant(node.operand)
-        if inner is None or not isinstance(inner[0], (int, float)) or isinstance(inner[0], bool):
-            return None
-        return (-inner[0] if isinstance(node.op, ast.USub) else inner[0],)
-    ops = (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.FloorDiv)
-    if not isinstance(node, ast.BinOp) or not isinstance(node.op, ops):
-        return None
-    left, right = constant(node.left), constant(node.right)
-    if left is None or right is None:
-        return None
-    a, b = left[0], right[0]
-    if isinstance(node.op, (ast.Pow, ast.FloorDiv)):  # ``2 ** 8``, ``256 // 4``: integers
-        if not all(isinstance(v, int) and _number(v) for v in (a, b)):
-            return None
-        if isinstance(node.op, ast.FloorDiv):
-            return (a // b,) if b else None
-        return (a**b,) if 0 <= b <= 64 and abs(a) <= 2**16 else None
-    sized = (str, list, tuple)
-    if isinstance(node.op, ast.Mult) and isinstance(a, int) and isinstance(b, sized):
-        a, b = b, a
-    if isinstance(node.op, ast.Mult) and isinstance(a, sized):
-        if not isinstance(b, int) or isinstance(b, bool) or len(a) * max(b, 0) > MAX_FOLDED:
-            return None
-    elif isinstance(a, sized) or isinstance(b, sized):
-        if not (isinstance(node.op, ast.Add) and type(a) is type(b)):
-            return None
-        if len(a) + len(b) > MAX_FOLDED:  # type: ignore[arg-type]
-            return None
-    elif not all(_number(v) for v in (a, b)):
-        return None
-    try:
-        if isinstance(node.op, ast.Add):
-            return (a + b,)
-        if isinstance(node.op, ast.Sub):
-            return (a - b,)
-        return (a * b,)
-    except (TypeError, ValueError, OverflowError, MemoryError):
-        return None
-
-
-def _number(value: object) -> bool:
-    """A number small enough to fold (an int of at most 64 bits, a float; not a bool)."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, float) or (isinstance(value, int) and value.bit_length() <= 64)
-
-
-def literal_node(value: Any, where: ast.expr) -> ast.expr:
-    """``value`` (a literal: a number, a string, a list of them...) as the expression that
-    writes it, at ``where``'s position."""
-    node = ast.parse(repr(value), mode="eval").body
-    for child in ast.walk(node):
-        ast.copy_location(child, where)
-    return node
 
 
 class Held:
@@ -148,7 +71,84 @@ class CallerValues:
     # each reader is made on its first question: most call sites read one or none of them
     @cached_property
     def options(self) -> Options:
-        return Options(self.loaded.tree, self.display, self.loaded.file.path)
+        options = Options(self.loaded.tree, self.display, self.loaded.file.path)
+        for call, where in options.handed:  # ``add_model_args(parser)`` in another module
+            found = self._function(call.func)
+            if found is None:
+                continue
+            module, function, skip = found
+            params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)][skip:]
+            names = {*params, *(a.arg for a in function.args.kwonlyargs)}
+            param = params[where] if isinstance(where, int) and where < len(params) else where
+            if isinstance(param, str) and param in names:
+                display = self.project.display(module.file.path)
+                options.add_from(function, param, display, module.file.path)
+        return options
+
+    def _function(
+        self, func: ast.expr
+    ) -> tuple[LoadedModule, ast.FunctionDef | ast.AsyncFunctionDef, int] | None:
+        """The function ``func`` names, here or imported from the project (a module-level
+        function, or a class's static or class method: ``Model.add_args``), its module, and how
+        many leading parameters a call does not pass (a classmethod's ``cls``)."""
+        if isinstance(func, ast.Attribute):
+            found = self._defined(func.value)
+            if found is not None and isinstance(found[1], ast.ClassDef):
+                methods = [
+                    n
+                    for n in found[1].body
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and n.name == func.attr
+                ]
+                if len(methods) != 1:
+                    return None
+                decorators = {_decorator_name(d) for d in methods[0].decorator_list}
+                if "staticmethod" in decorators:
+                    return found[0], methods[0], 0
+                return (found[0], methods[0], 1) if "classmethod" in decorators else None
+        found = self._defined(func)
+        if found is None or not isinstance(found[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        return found[0], found[1], 0
+
+    def _defined(self, node: ast.expr) -> tuple[LoadedModule, ast.stmt] | None:
+        """The one top-level statement that defines what ``node`` names (``f``, ``m.f``): in
+        this module, or imported from the project (the file being linted included)."""
+        module: LoadedModule | None = self.loaded
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            imports = self.loaded.bindings.get(node.value.id, [])
+            if len(imports) != 1 or not isinstance(imports[0], ast.Import):
+                return None
+            alias = next(
+                (a for a in imports[0].names if (a.asname or a.name) == node.value.id), None
+            )
+            if alias is None:
+                return None
+            module, name = self._module(alias.name), node.attr
+        elif isinstance(node, ast.Name):
+            name = node.id
+            statements = self.loaded.bindings.get(name, [])
+            if len(statements) == 1 and isinstance(statements[0], ast.ImportFrom):
+                stmt = statements[0]
+                alias = next((a for a in stmt.names if (a.asname or a.name) == name), None)
+                if alias is None:
+                    return None
+                module = self._module("." * stmt.level + (stmt.module or ""))
+                name = alias.name
+        else:
+            return None
+        statements = module.bindings.get(name, []) if module is not None else []
+        if module is None or len(statements) != 1:
+            return None
+        return module, statements[0]
+
+    def _module(self, dotted: str) -> LoadedModule | None:
+        path = self.project.find_module(dotted, self.loaded.file.path)
+        if path is None:
+            return None
+        if path == self.project.current.path:
+            return self.project.own
+        return self.project.load(path)
 
     @cached_property
     def configs(self) -> Configs:
@@ -244,126 +244,6 @@ class CallerValues:
             return (ast.literal_eval(found),)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return None
-
-
-#: argparse's ``type=`` callables applied to a string default, as argparse does.
-_TYPES = TYPES
-
-
-class Options:
-    """The argparse options of a caller module: ``args.layers`` is the default of
-    ``parser.add_argument("--layers", type=int, default=8)`` when ``args`` is what
-    ``parse_args()`` returned (directly, through a function that returns it, or passed on as a
-    parameter of the same name). An option defined twice, or with a default that is not a
-    literal, is unknown."""
-
-    def __init__(self, tree: ast.Module, display: str, path: str | None = None) -> None:
-        self.path = path  # the module's file, for the related locations of the notes
-        self.defaults: dict[str, tuple[Any, str] | None] = {}
-        self.holders: set[str] = set()
-        if not _mentions(tree, "add_argument"):
-            return
-        parsers = {"parse_args", "parse_known_args"}
-        returning: set[str] = set()
-        for node in walked(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-                isinstance(r, ast.Return) and _calls_method(r.value, parsers)
-                for r in ast.walk(node)
-            ):
-                returning.add(node.name)
-        for node in walked(tree):
-            if isinstance(node, ast.Call) and _method(node) == "add_argument":
-                self._option(node, display)
-            elif isinstance(node, ast.Assign) and (
-                _calls_method(node.value, parsers)
-                or (isinstance(node.value, ast.Call) and _name(node.value.func) in returning)
-            ):
-                for target in node.targets:
-                    first = target.elts[0] if isinstance(target, ast.Tuple) else target
-                    if isinstance(first, ast.Name):
-                        self.holders.add(first.id)
-        # ``main(get_args())`` / ``main(args)``: main's parameter holds the options too
-        functions = {
-            n.name: n
-            for n in walked(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-        }
-        for node in walked(tree):
-            if not isinstance(node, ast.Call) or _name(node.func) not in functions:
-                continue
-            params = functions[str(_name(node.func))].args.args
-            for param, arg in zip(params, node.args, strict=False):
-                if (
-                    (isinstance(arg, ast.Name) and arg.id in self.holders)
-                    or _calls_method(arg, parsers)
-                    or (isinstance(arg, ast.Call) and _name(arg.func) in returning)
-                ):
-                    self.holders.add(param.arg)
-
-    def _option(self, call: ast.Call, display: str) -> None:
-        flags = [
-            a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
-        ]
-        keywords = {k.arg: k.value for k in call.keywords if k.arg}
-        dest_node = keywords.get("dest")
-        if isinstance(dest_node, ast.Constant) and isinstance(dest_node.value, str):
-            dest = dest_node.value
-        else:
-            long = [f for f in flags if f.startswith("--")] or flags
-            if not long:
-                return
-            dest = long[0].lstrip("-").replace("-", "_")
-        flag = next((f for f in flags if f.startswith("-")), dest)
-        value: tuple[Any, str] | None = None
-        default = keywords.get("default")
-        if default is not None and literal(default):
-            raw = ast.literal_eval(default)
-            kind = keywords.get("type")
-            convert = _TYPES.get(kind.id) if isinstance(kind, ast.Name) else None
-            if isinstance(raw, str) and convert is not None:
-                try:
-                    raw = convert(raw)
-                except ValueError:
-                    raw = None
-            elif kind is not None and convert is None:
-                raw = None  # ``type=parse_list``: what it makes of the default is unseen
-            if raw is not None:
-                label = f"{flag} default {raw!r}"
-                place = node_place(self.path, call, label) if self.path else None
-                value = (raw, cite(f"{label} at {display}:{call.lineno}", place=place))
-        self.defaults[dest] = None if dest in self.defaults else value
-
-    def value(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
-        """The option default ``node`` reads (``args.layers``), as a literal; else None."""
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in self.holders
-        ):
-            found = self.defaults.get(node.attr)
-            if found is not None:
-                value, note = found
-                notes.append(note)
-                return literal_node(value, node)
-        return None
-
-
-def _mentions(tree: ast.Module, attribute: str) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr == attribute for n in walked(tree))
-
-
-def _method(call: ast.Call) -> str | None:
-    return call.func.attr if isinstance(call.func, ast.Attribute) else None
-
-
-def _calls_method(node: ast.expr | None, names: set[str]) -> bool:
-    while isinstance(node, ast.Subscript):  # ``parser.parse_known_args()[0]``
-        node = node.value
-    return isinstance(node, ast.Call) and _method(node) in names
-
-
-def _name(node: ast.expr) -> str | None:
-    return node.id if isinstance(node, ast.Name) else None
 
 
 class Configs:

@@ -30,10 +30,11 @@ import re
 from dataclasses import dataclass, replace
 
 from gradcheck_kit.lint import callindex, enclosing
-from gradcheck_kit.lint.caller_values import Arg, CallerValues, Held, literal
+from gradcheck_kit.lint.caller_values import Arg, CallerValues, Held
 from gradcheck_kit.lint.callindex import MAX_FILES
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.interp.syntax import dotted_name, walked
+from gradcheck_kit.lint.literals import literal
 from gradcheck_kit.lint.project import LoadedModule, Project, stem
 from gradcheck_kit.lint.provenance import Place, Provenance, cite, node_place, places_of
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import ast
 
-from gradcheck_kit.lint.caller_values import Arg, Held, Path, literal, literal_node
+from gradcheck_kit.lint.caller_values import Arg, Held, Path
 from gradcheck_kit.lint.config_files import DataFile
+from gradcheck_kit.lint.literals import literal, literal_node
 from gradcheck_kit.lint.project import LoadedModule
 
 

@@ -34,8 +34,8 @@ class ImportedValues:
     ) -> None:
         self.project = project
         self.loaded = loaded
-        self._constant = constant  # caller_values.constant: a folded constant expression
-        self._literal = literal  # caller_values.literal_node: a value as an expression
+        self._constant = constant  # literals.constant: a folded constant expression
+        self._literal = literal  # literals.literal_node: a value as an expression
         self._stored: set[str] | None = None
 
     def value(self, node: ast.expr, notes: list[str]) -> ast.expr | None:

@@ -205,3 +205,47 @@ def test_a_parameter_annotated_with_a_config_class(tmp_path: Path) -> None:
     ((code, depth, message),) = _found(root)
     assert (code, depth) == ("GCK001", 8)
     assert "TrainConfig.depth default 8 at train.py:9" in message
+
+
+def test_options_added_by_a_function_of_the_model_file(tmp_path: Path) -> None:
+    """``add_model_args(parser)`` (an argument group) and ``Net.add_args(parser)`` (a static
+    method), defined next to the model, called by the training script that parses."""
+    model = """
+        import torch.nn as nn
+
+
+        def add_model_args(parser):
+            group = parser.add_argument_group("model")
+            group.add_argument("--depth", type=int, default=8)
+
+
+        class Net(nn.Module):
+            @staticmethod
+            def add_args(parser):
+                parser.add_argument("--width", type=int, default=16)
+
+            def __init__(self, args):
+                super().__init__()
+                layers = []
+                for _ in range(args.depth):
+                    layers += [nn.Linear(args.width, args.width), nn.Sigmoid()]
+                self.body = nn.Sequential(*layers)
+
+            def forward(self, x):
+                return self.body(x)
+        """
+    train = """
+        import argparse
+
+        import model
+
+        parser = argparse.ArgumentParser()
+        model.add_model_args(parser)
+        model.Net.add_args(parser)
+        args = parser.parse_args()
+        net = model.Net(args)
+        """
+    root = write_project(tmp_path, {"model.py": model, "train.py": train})
+    ((code, depth, message),) = _found(root)
+    assert (code, depth) == ("GCK001", 8)
+    assert "model.Net(args) at train.py:10 (--depth default 8 at model.py:7" in message

@@ -1,0 +1,87 @@
+"""Literals in a caller's code: whether an expression is one (``ast.literal_eval`` reads it),
+a constant expression of literals folded (``[2] + [50] * 8 + [1]``), and a value written back
+as the expression that spells it."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+
+def literal(node: ast.expr) -> bool:
+    """Whether ``node`` is a Python literal (``ast.literal_eval`` reads it)."""
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+#: The most elements a folded call-site argument may have (``[20] * 3`` folds; ``[0] * 10**9``
+#: does not).
+MAX_FOLDED = 10_000
+
+
+def constant(node: ast.expr) -> tuple[Any] | None:
+    """The value of a constant expression of literals as model code writes layer sizes
+    (``[2] + [20] * 3 + [1]``, ``4 * [50]``, ``-1``, ``2 ** 8``): ``+``, ``-`` and ``*`` of
+    numbers, strings, lists and tuples, within :data:`MAX_FOLDED` elements, ``**`` and ``//`` of
+    integers (an exponent up to 64); None for anything else (a name, a call, another
+    operator)."""
+    if literal(node):
+        return (ast.literal_eval(node),)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = constant(node.operand)
+        if inner is None or not isinstance(inner[0], (int, float)) or isinstance(inner[0], bool):
+            return None
+        return (-inner[0] if isinstance(node.op, ast.USub) else inner[0],)
+    ops = (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.FloorDiv)
+    if not isinstance(node, ast.BinOp) or not isinstance(node.op, ops):
+        return None
+    left, right = constant(node.left), constant(node.right)
+    if left is None or right is None:
+        return None
+    a, b = left[0], right[0]
+    if isinstance(node.op, (ast.Pow, ast.FloorDiv)):  # ``2 ** 8``, ``256 // 4``: integers
+        if not all(isinstance(v, int) and _number(v) for v in (a, b)):
+            return None
+        if isinstance(node.op, ast.FloorDiv):
+            return (a // b,) if b else None
+        return (a**b,) if 0 <= b <= 64 and abs(a) <= 2**16 else None
+    sized = (str, list, tuple)
+    if isinstance(node.op, ast.Mult) and isinstance(a, int) and isinstance(b, sized):
+        a, b = b, a
+    if isinstance(node.op, ast.Mult) and isinstance(a, sized):
+        if not isinstance(b, int) or isinstance(b, bool) or len(a) * max(b, 0) > MAX_FOLDED:
+            return None
+    elif isinstance(a, sized) or isinstance(b, sized):
+        if not (isinstance(node.op, ast.Add) and type(a) is type(b)):
+            return None
+        if len(a) + len(b) > MAX_FOLDED:  # type: ignore[arg-type]
+            return None
+    elif not all(_number(v) for v in (a, b)):
+        return None
+    try:
+        if isinstance(node.op, ast.Add):
+            return (a + b,)
+        if isinstance(node.op, ast.Sub):
+            return (a - b,)
+        return (a * b,)
+    except (TypeError, ValueError, OverflowError, MemoryError):
+        return None
+
+
+def _number(value: object) -> bool:
+    """A number small enough to fold (an int of at most 64 bits, a float; not a bool)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and value.bit_length() <= 64)
+
+
+def literal_node(value: Any, where: ast.expr) -> ast.expr:
+    """``value`` (a literal: a number, a string, a list of them...) as the expression that
+    writes it, at ``where``'s position."""
+    node = ast.parse(repr(value), mode="eval").body
+    for child in ast.walk(node):
+        ast.copy_location(child, where)
+    return node
