@@ -120,23 +120,35 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
     return sites
 
 
-def _may_hold(project: Project, loaded: LoadedModule, node: ast.Call) -> bool:
-    """Whether a parameter of the function around ``node`` may hold options or a config: the
-    function is decorated (``@hydra.main``) or annotates a parameter with a name
-    (``cfg: TrainConfig``), or the module may define argparse options (its call-index entry
-    calls ``.add_argument``; a file not in the index may). Cheap: no reader is made."""
+def _held_parameter(
+    project: Project, loaded: LoadedModule, node: ast.Call, arg: ast.Name, values: CallerValues
+) -> bool:
+    """Whether the parameter ``arg`` of the function around ``node`` holds options or a config
+    its callers cannot give but this module can read: annotated with a config class (``cfg:
+    TrainConfig``), the first parameter of a decorated function that a config file fills
+    (``@hydra.main``), or options a call here gives it (``main(parse_args())``, only where the
+    module may define options: its call-index entry calls ``.add_argument``). Each reader is
+    asked only where its case applies."""
     found = enclosing.enclosing(loaded).get(id(node))
-    if found is not None:
-        function = found[0]
-        args = function.args
-        if function.decorator_list or any(
-            isinstance(a.annotation, ast.Name) for a in (*args.args, *args.kwonlyargs)
-        ):
-            return True
+    if found is None:
+        return False
+    function = found[0]
+    params = function.args
+    param = next(
+        (p for p in (*params.posonlyargs, *params.args, *params.kwonlyargs) if p.arg == arg.id),
+        None,
+    )
+    if param is None:
+        return False
+    if isinstance(param.annotation, ast.Name) and values.configs.fields(param.annotation.id):
+        return True
+    if function.decorator_list and values.files.holds(arg):
+        return True
     if project.root is None:
         return False
     entry = _index(project.root).entries.get(loaded.file.path)
-    return entry is None or " .add_argument " in entry[4]
+    parses = entry is None or " .add_argument " in entry[4]
+    return parses and arg.id in values.options.holders
 
 
 def _key(arg: Arg) -> object:
@@ -245,13 +257,10 @@ def _sites_in(
             elif isinstance(arg, ast.Name) and arg.id in params:
                 # a parameter that holds options or a config all the same: ``main(args)`` given
                 # ``parse_args()``, ``cfg: TrainConfig``, ``@hydra.main``'s ``cfg``
-                held = None
-                if _may_hold(project, loaded, node):
-                    if options is None:
-                        options = _caller_values(project, loaded, display)
-                    if options.holds(arg):
-                        held = Held(options, arg)
-                values.append(held)
+                if options is None:
+                    options = _caller_values(project, loaded, display)  # nothing made yet
+                held = _held_parameter(project, loaded, node, arg, options)
+                values.append(Held(options, arg) if held else None)
             else:
                 if options is None:
                     options = _caller_values(project, loaded, display)
