@@ -52,7 +52,7 @@ SKIPPED_DIRS = frozenset(
 UNSAVED_CHANGES = 16
 #: The pseudo path of a cache entry's "files that name these classes" (see the docstring).
 CALLERS_PREFIX = "<callers-of>"
-_FORMAT = 7
+_FORMAT = 8
 #: The words of the saturating rules' prefilter, as bytes: a file that holds one (lowercased) is
 #: marked ``!`` (the project-aware prefilter, :mod:`gradcheck_kit.lint.prefilter`, asks).
 _SATURATING = tuple(word.encode() for word in SATURATING_WORDS)
@@ -262,8 +262,9 @@ class SavedMarks:
 
 
 def _names(data: bytes) -> tuple[str, str]:
-    """`` a b c `` (sorted, padded for substring tests): the names ``data`` calls (``a(``), and
-    its marks: ``.a`` for a name called as an attribute (``m.a(``), ``=a`` for a name imported,
+    """`` a b c `` (sorted, padded for substring tests): the names ``data`` calls (``a(``) -
+    those it also imports, or all of them when it star-imports: no lookup reads the others -,
+    and its marks: ``.a`` for a name called as an attribute (``m.a(``), ``=a`` for a name imported,
     ``*`` for a star import, ``~a`` for ``a`` imported ``as`` another name and ``!`` when it
     mentions a saturating word (any case)."""
     called: set[bytes] = set()
@@ -290,6 +291,8 @@ def _names(data: bytes) -> tuple[str, str]:
     lowered = data.lower()
     if any(word in lowered for word in _SATURATING):
         marks.add(b"!")
+    if b"*" not in marks:  # a lookup reads a file's calls only for a name it imports
+        called = {n for n in called if b"=" + n in marks}
     return _padded(called), _padded(marks)
 
 

@@ -540,7 +540,12 @@ def _may_rebind(index: callindex.CallIndex, path: str, name: str) -> bool:
     if entry is None:
         return True
     marks = entry[4]
-    return f" ={name} " in marks or " * " in marks or " import_module " in entry[3]
+    return (
+        f" ={name} " in marks
+        or " * " in marks
+        or " .import_module " in marks  # ``importlib.import_module(...)``
+        or " =import_module " in marks  # ``from importlib import import_module``
+    )
 
 
 def forget() -> None:
