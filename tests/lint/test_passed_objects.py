@@ -249,3 +249,74 @@ def test_options_added_by_a_function_of_the_model_file(tmp_path: Path) -> None:
     ((code, depth, message),) = _found(root)
     assert (code, depth) == ("GCK001", 8)
     assert "model.Net(args) at train.py:10 (--depth default 8 at model.py:7" in message
+
+
+def test_odd_uses_of_a_passed_object_are_unknown_not_errors(tmp_path: Path) -> None:
+    """Indexing, slicing, iterating, calling, ``vars()``, ``**``, arithmetic and deep chains on
+    a passed options object, a YAML document, a JSON one and an option defined twice: each is
+    unknown; nothing crashes and the file is still linted."""
+    model = """
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self, args):
+                super().__init__()
+                a = args[0]
+                b = args.depth.x
+                c = getattr(args, "depth")
+                d = vars(args)["depth"]
+                e = len(args) + (args + 1)
+                g = args.depth()
+                h = args.a.b.c.d.e.f.g
+                i = args[1:3]
+                j = [k for k in args]
+                k = args.get() or args.get(3, 4) or args.get("depth")
+                self.other = Other(**vars(args))
+                layers = []
+                for _ in range(args.depth):
+                    layers += [nn.Linear(8, 8), nn.Tanh()]
+                self.body = nn.Sequential(*layers)
+                self.args = args
+
+            def forward(self, x):
+                if self.args.depth > 2:
+                    x = self.body(x)
+                return x
+
+
+        class Other(nn.Module):
+            def __init__(self, depth=2, **kwargs):
+                super().__init__()
+                self.body = nn.Sequential(*[nn.Sigmoid() for _ in range(depth)])
+
+            def forward(self, x):
+                return self.body(x)
+        """
+    train = """
+        import argparse
+        import json
+
+        import yaml
+
+        from model import Net
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--depth", type=int, default=8)
+        parser.add_argument("--depth", type=int, default=9)
+        args = parser.parse_args()
+        net = Net(args)
+        with open("c.yaml") as f:
+            cfg = yaml.safe_load(f)
+        net2 = Net(cfg)
+        net3 = Net(cfg["model"])
+        with open("c.json") as f:
+            doc = json.load(f)
+        net4 = Net(doc)
+        """
+    root = write_project(tmp_path, {"model.py": model, "train.py": train})
+    (root / "c.yaml").write_text("model: [1, 2]\ndepth: 5\n")
+    (root / "c.json").write_text('{"depth": {"x": 1}}')
+    result = lint_paths([root], Config(max_saturating_depth=3))
+    assert result.errors == []
+    assert [f.code for f in result.findings] == ["GCK002"]  # ``--depth`` twice: unknown

@@ -204,15 +204,22 @@ def _site_value(self: Machine, site: CallSite, node: Arg, name: str, source: str
     if not isinstance(node, Held):
         return call_site_value(self, node, name, source)
     held = node
+    seen: dict[tuple[tuple[str, Any], ...], Value] = {}  # a loop reads a path again and again
 
     def read(path: tuple[tuple[str, Any], ...]) -> Value:
+        if path in seen:
+            return seen[path]
         found, notes, files = held.read(path)
         if found is None or isinstance(found, ast.Dict):  # a mapping: read its keys one by one
-            return Namespace(name, False, read, path)
-        for data in files:  # an edit to the config file re-lints this one
-            self.data_files[data.path] = data
-        said = replace(site, notes=tuple(dict.fromkeys((*site.notes, *notes)))).source
-        return call_site_value(self, found, name, said)
+            value: Value = Namespace(name, False, read, path)
+        else:
+            for data in files:  # an edit to the config file re-lints this one
+                self.data_files[data.path] = data
+            said = replace(site, notes=tuple(dict.fromkeys((*site.notes, *notes)))).source
+            value = call_site_value(self, found, name, said)
+        if isinstance(value, (Const, Namespace)):  # a list may be grown where it is read
+            seen[path] = value
+        return value
 
     return Namespace(name, False, read, ())
 
