@@ -5,8 +5,11 @@ function of the project adds to the module's parser (``add_model_args(parser)``)
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.derived_values import TYPES
 from gradcheck_kit.lint.interp.syntax import walked
 from gradcheck_kit.lint.literals import literal, literal_node
@@ -30,6 +33,11 @@ class Options:
         #: calls that hand a parser to a function (``add_model_args(parser)``,
         #: ``Model.add_args(parser)``), with the parser's position (or keyword) in the call
         self.handed: list[tuple[ast.Call, int | str]] = []
+        #: flag (``--layer``) -> (its option's name, the ``type=`` that converts a value; None:
+        #: a string), for the options a shell script may set (:mod:`shell_runs`)
+        self.flags: dict[str, tuple[str, Callable[[str], Any] | None]] = {}
+        #: the values of the shell run being read (None: the defaults)
+        self.run: dict[str, tuple[Any, str] | None] | None = None
         if not _mentions(tree, "add_argument") and not _mentions(tree, "parse_args"):
             return
         parsers = {"parse_args", "parse_known_args"}
@@ -133,10 +141,13 @@ class Options:
         flag = next((f for f in flags if f.startswith("-")), dest)
         value: tuple[Any, str] | None = None
         default = keywords.get("default")
+        kind = keywords.get("type")
+        convert = _TYPES.get(kind.id) if isinstance(kind, ast.Name) else None
+        action = keywords.get("action")
+        if action is None and (kind is None or convert is not None):  # a script can set it
+            self.flags.update({f: (dest, convert) for f in flags if f.startswith("-")})
         if default is not None and literal(default):
             raw = ast.literal_eval(default)
-            kind = keywords.get("type")
-            convert = _TYPES.get(kind.id) if isinstance(kind, ast.Name) else None
             if isinstance(raw, str) and convert is not None:
                 try:
                     raw = convert(raw)
@@ -150,6 +161,40 @@ class Options:
                 value = (raw, cite(f"{label} at {display}:{call.lineno}", place=place))
         self.defaults[dest] = None if dest in self.defaults else value
 
+    def runs(self, root: str, display: Callable[[str], str]) -> list[Run]:
+        """The distinct values the project's shell scripts run this file with
+        (:func:`~gradcheck_kit.lint.shell_runs.runs_of`), each an option -> (value, note)
+        table with the script it came from; a value its ``type=`` rejects is unknown."""
+        from gradcheck_kit.lint.provenance import Place
+        from gradcheck_kit.lint.shell_runs import runs_of
+
+        if self.path is None or not self.flags:
+            return []
+        out: list[Run] = []
+        seen: set[tuple[tuple[str, Any], ...]] = set()
+        for run in runs_of(root, self.path):
+            table: dict[str, tuple[Any, str] | None] = {}
+            for flag, text in run.values:
+                if flag not in self.flags:
+                    continue
+                dest, convert = self.flags[flag]
+                value: Any = text
+                if convert is not None:
+                    try:
+                        value = convert(text)
+                    except ValueError:
+                        table[dest] = None
+                        continue
+                where = f"{display(run.script.path)}:{run.line}"
+                label = f"{flag} {value!r}"
+                place = Place(run.script.path, run.line, 1, run.line, 1, label)
+                table[dest] = (value, cite(f"{label} at {where}", place=place))
+            key = tuple(sorted((k, v[0] if v else None) for k, v in table.items()))
+            if table and key not in seen:
+                seen.add(key)
+                out.append(Run(table, run.script))
+        return out
+
     def value(self, node: ast.expr, notes: list[str]) -> ast.expr | None:
         """The option default ``node`` reads (``args.layers``), as a literal; else None."""
         if (
@@ -158,11 +203,21 @@ class Options:
             and node.value.id in self.holders
         ):
             found = self.defaults.get(node.attr)
+            if self.run is not None and node.attr in self.run:
+                found = self.run[node.attr]
             if found is not None:
                 value, note = found
                 notes.append(note)
                 return literal_node(value, node)
         return None
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """A shell script's run of the file: option -> (value, note), and the script (consulted)."""
+
+    values: dict[str, tuple[Any, str] | None]
+    script: DataFile
 
 
 #: A parser's own methods: a call of one hands the parser to no other function.

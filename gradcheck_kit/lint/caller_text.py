@@ -199,8 +199,43 @@ def defined_functions(path: str) -> set[bytes]:
     return {m.group(1) for m in _TOP_LEVEL_LINE.finditer(lowered_bytes(path)) if m.group(1)}
 
 
+def shared_names(text: bytes, name: str) -> set[bytes]:
+    """The identifiers inside the calls ``name(...)`` in ``text`` (lowercased)."""
+    shared: set[bytes] = set()
+    for call in calls_of(text, name):
+        shared.update(IDENTIFIER.findall(call))
+    return shared - COMMON
+
+
+#: Names too common to tie a line to a call's arguments.
+COMMON = frozenset({b"self", b"true", b"false", b"none", b"nn", b"torch", b"f"})
+IDENTIFIER = re.compile(rb"[a-z_][a-z0-9_]*")
+_SATURATING_NAMES: dict[tuple[str, tuple[str, ...]], frozenset[bytes]] = {}
+
+
+def saturating_names(path: str, extend: tuple[str, ...]) -> frozenset[bytes]:
+    """The names on the lines of ``path`` that mention a saturating word (lowercased), less
+    :data:`COMMON`."""
+    key = (path, extend)
+    found = _SATURATING_NAMES.get(key)
+    if found is None:
+        text = lowered_bytes(path)
+        names: set[bytes] = set()
+        for word in word_bytes(extend):
+            at = text.find(word)
+            while at >= 0:
+                start = text.rfind(b"\n", 0, at) + 1
+                end = text.find(b"\n", at)
+                end = len(text) if end < 0 else end
+                names.update(IDENTIFIER.findall(text, start, end))
+                at = text.find(word, end)
+        found = _SATURATING_NAMES[key] = frozenset(names - COMMON)
+    return found
+
+
 def forget() -> None:
     """Forget what files said (a new run: they may have changed)."""
     _LOWERED.clear()
     _LAYOUT.clear()
     _ASSIGNMENTS.clear()
+    _SATURATING_NAMES.clear()

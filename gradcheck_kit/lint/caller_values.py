@@ -14,7 +14,7 @@ import ast
 from functools import cached_property
 from typing import Any
 
-from gradcheck_kit.lint.argparse_options import Options
+from gradcheck_kit.lint.argparse_options import Options, Run
 from gradcheck_kit.lint.config_files import DataFile
 from gradcheck_kit.lint.config_reads import ConfigReads
 from gradcheck_kit.lint.derived_values import MAX_HOPS, Derivations
@@ -36,23 +36,25 @@ class Held:
     or ``get_model(cfg)``. Its values are read in the caller when the callee asks for them
     (``args.depth`` there: :meth:`read`)."""
 
-    __slots__ = ("node", "values")
+    __slots__ = ("node", "run", "values")
 
-    def __init__(self, values: CallerValues, node: ast.expr) -> None:
+    def __init__(self, values: CallerValues, node: ast.expr, run: Run | None = None) -> None:
         self.values = values
         self.node = node  # the name, or a mapping read off one (``cfg.model``)
+        self.run = run  # the shell run whose option values it holds (None: the defaults)
 
     def read(self, path: Path) -> tuple[ast.expr | None, list[str], list[DataFile]]:
         """The literal the name followed by ``path`` reads in the caller, the notes saying
         where it comes from, and the config files read."""
         notes: list[str] = []
         files: list[DataFile] = []
-        return self.values.read_path(self.node, path, notes, files), notes, files
+        return self.values.read_path(self.node, path, notes, files, self.run), notes, files
 
     def key(self) -> tuple[object, ...]:
-        """Which name of which caller it is (two sites passing it are one)."""
-        node = self.node
-        return ("held", self.values.loaded.file.path, ast.dump(node), node.lineno, node.col_offset)
+        """Which name of which caller it is, in which run (two sites passing it are one)."""
+        node, run = self.node, id(self.run) if self.run is not None else None
+        where = (node.lineno, node.col_offset)
+        return ("held", self.values.loaded.file.path, ast.dump(node), where, run)
 
 
 #: A call site's argument as :mod:`~gradcheck_kit.lint.callsites` reads it: a literal, a
@@ -167,12 +169,29 @@ class CallerValues:
         return ImportedValues(self.project, self.loaded, constant, literal_node)
 
     def literal(
-        self, node: ast.expr, notes: list[str], files: list[DataFile] | None = None
+        self,
+        node: ast.expr,
+        notes: list[str],
+        files: list[DataFile] | None = None,
+        run: Run | None = None,
     ) -> ast.expr | None:
-        """``node`` if it is a literal; the literal it reads (an option default, a config
-        field's default, a value in a config file), with a note saying where that is; else
-        None. The config files read are added to ``files``."""
-        return self._read(node, notes, files if files is not None else [], MAX_HOPS)
+        """``node`` if it is a literal; the literal it reads (an option default - or its value
+        in the shell ``run`` -, a config field's default, a value in a config file), with a
+        note saying where that is; else None. The config files read are added to ``files``."""
+        options = self.options
+        options.run = run.values if run is not None else None
+        try:
+            return self._read(node, notes, files if files is not None else [], MAX_HOPS)
+        finally:
+            options.run = None
+
+    @cached_property
+    def shell_runs(self) -> list[Run]:
+        """The distinct shell runs of this module that set its options (none without both)."""
+        root = self.project.root
+        if root is None or not self.options.holders:
+            return []
+        return self.options.runs(root, self.project.display)
 
     def _read(
         self, node: ast.expr, notes: list[str], files: list[DataFile], hops: int
@@ -212,7 +231,12 @@ class CallerValues:
         )
 
     def read_path(
-        self, node: ast.expr, path: Path, notes: list[str], files: list[DataFile]
+        self,
+        node: ast.expr,
+        path: Path,
+        notes: list[str],
+        files: list[DataFile],
+        run: Run | None = None,
     ) -> ast.expr | None:
         """The literal that ``node`` followed by ``path`` reads (``args`` and ``(".", "depth")``:
         ``args.depth``), with notes, as :meth:`literal` reads the expression written out."""
@@ -224,12 +248,12 @@ class CallerValues:
                 expr = ast.Subscript(value=expr, slice=ast.Constant(key), ctx=ast.Load())
             ast.copy_location(expr, node)
         if expr is node:
-            return self.literal(node, notes, files)
+            return self.literal(node, notes, files, run)
         scope = self.files.scope_of.get(id(node))
         if scope is not None:  # the written-out read is in the name's scope
             self.files.scope_of[id(expr)] = scope
         try:
-            return self.literal(expr, notes, files)
+            return self.literal(expr, notes, files, run)
         finally:
             if scope is not None:
                 del self.files.scope_of[id(expr)]

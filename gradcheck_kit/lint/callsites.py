@@ -29,21 +29,22 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from gradcheck_kit.lint import callindex, enclosing
+from gradcheck_kit.lint import callindex, enclosing, shell_runs
+from gradcheck_kit.lint.argparse_options import Run
 from gradcheck_kit.lint.caller_values import Arg, CallerValues, Held
 from gradcheck_kit.lint.callindex import MAX_FILES
 from gradcheck_kit.lint.config_files import DataFile
-from gradcheck_kit.lint.interp.syntax import dotted_name, walked
+from gradcheck_kit.lint.interp.syntax import walked
 from gradcheck_kit.lint.literals import literal
-from gradcheck_kit.lint.project import LoadedModule, Project, stem
+from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import Place, Provenance, cite, node_place, places_of
+from gradcheck_kit.lint.rebinding import HOPS, bindings, calls_name, defines
 
-#: At most this many call sites of one class are interpreted (distinct argument lists).
+#: At most this many call sites of one class are interpreted (distinct argument lists), and as
+#: many more read with shell scripts' option values.
 MAX_SITES = 8
 #: How many wrappers a call site may go through (``Solver(layers)`` -> ``DNN(layers)``).
 MAX_WRAPPERS = 2
-#: How many import hops a re-export may take (``pkg/__init__`` -> ``pkg/models`` -> file).
-_HOPS = 4
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class CallSite:
 
     #: the call's own place (a related location of the findings it decides)
     place: Place | None = None
+    #: read with a shell script's option values (:mod:`shell_runs`), not the defaults
+    run: bool = False
 
     @property
     def source(self) -> str:
@@ -105,17 +108,17 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
                 loaded = project.load(path)
             if loaded is None:
                 continue
-            if loaded.notebook is None and len(names) <= _HOPS and path != home:
+            if loaded.notebook is None and len(names) <= HOPS and path != home:
                 names += [a for a in _renames(project, loaded, looked, home) if a not in names]
             for site in _sites_in(project, loaded, looked, home, wraps):
                 key = (
                     tuple(_key(a) for a in site.args),
                     tuple((k, _key(v)) for k, v in site.kwargs),
                 )
-                if key not in seen:
+                if key not in seen and sum(x.run == site.run for x in sites) < MAX_SITES:
                     seen.add(key)
                     sites.append(site)
-                if len(sites) >= MAX_SITES:
+                if len(sites) >= 2 * MAX_SITES:
                     return sites
     return sites
 
@@ -171,7 +174,7 @@ def _renames(project: Project, loaded: LoadedModule, name: str, home: str) -> li
         and alias.asname != name
         and (found := project.find_module("." * stmt.level + (stmt.module or ""), loaded.file.path))
         is not None
-        and _defines(project, found, name, _HOPS, home)
+        and defines(project, found, name, HOPS, home)
     ]
 
 
@@ -228,16 +231,15 @@ def _sites_in(
     calls = sorted(c for key in {name, *aliases} for c in outline.calls.get(key, ()))
     if not calls:
         return []
-    direct, modules = _bindings(project, loaded, name, home)
+    direct, modules = bindings(project, loaded, name, home, _outline(loaded).imports)
     if loaded.file.path == home:
         direct.add(name)  # the class's own file: only its wrappers' calls count (below)
     if not direct and not modules:
         return []
-    display = project.display(loaded.file.path)
-    options: CallerValues | None = None
+    reader = _Reader(project, loaded, project.display(loaded.file.path))
     out: list[CallSite] = []
     for _, node in calls:
-        if not _calls(node.func, direct, modules, name):
+        if not calls_name(node.func, direct, modules, name):
             continue
         if any(isinstance(a, ast.Starred) for a in node.args):
             continue
@@ -245,67 +247,154 @@ def _sites_in(
             continue
         if loaded.file.path == home and not enclosing.passes_parameters(loaded, node):
             continue  # a call in the class's own file is the interpreter's, unless a wrapper's
-        notes: list[str] = []
-        files: list[DataFile] = []
-        # a parameter of the function around the call reads as nothing here (its callers give
-        # it: ``_wrapped``); the caller's readers are made for the first argument that may read
-        params = enclosing.parameters(loaded, node)
-        values: list[Arg] = []
-        for arg in (*node.args, *(k.value for k in node.keywords)):
-            if literal(arg):
-                values.append(arg)
-            elif isinstance(arg, ast.Name) and arg.id in params:
-                # a parameter that holds options or a config all the same: ``main(args)`` given
-                # ``parse_args()``, ``cfg: TrainConfig``, ``@hydra.main``'s ``cfg``
-                if options is None:
-                    options = _caller_values(project, loaded, display)  # nothing made yet
-                held = _held_parameter(project, loaded, node, arg, options)
-                values.append(Held(options, arg) if held else None)
-            else:
-                if options is None:
-                    options = _caller_values(project, loaded, display)
-                kept = len(notes)
-                found: Arg = options.literal(arg, notes, files)
-                if found is None and isinstance(arg, ast.Name) and options.holds(arg):
-                    found = Held(options, arg)  # ``MLP(args)``: read where the class asks
-                elif isinstance(found, ast.Dict) and not isinstance(arg, ast.Dict):
-                    found = Held(options, arg)  # ``MLP(cfg.model)``: key by key, with notes
-                    del notes[kept:]
-                values.append(found)
-        args = tuple(values[: len(node.args)])
-        kwargs = tuple(
-            (str(k.arg), v) for k, v in zip(node.keywords, values[len(node.args) :], strict=True)
-        )
-        if wraps < MAX_WRAPPERS and loaded.notebook is None:
-            wrapped = _wrapped(project, loaded, node, args, kwargs, wraps)
-            if wrapped:
-                out += wrapped
-                continue
-        if loaded.file.path == home:
-            continue  # a call in the class's own file is the interpreter's to read
-        if all(a is None for a in args) and all(v is None for _, v in kwargs):
-            continue  # nothing the linter can read: the class's own defaults say as much
-        text = ast.unparse(node)
-        if len(text) > 60:
-            text = text[:57] + "..."
-        where = _where(display, loaded, node.lineno)
-        place = node_place(loaded.file.path, node, f"{text}: the call that sets the depth")
-        if loaded.notebook is not None:
-            notes = [_cell_note(note, display, loaded) for note in notes]
-            place = _cell_place(place, loaded)
-        out.append(
-            CallSite(
-                args,
-                kwargs,
-                where,
-                text,
-                loaded,
-                tuple(dict.fromkeys(notes)),
-                tuple(dict.fromkeys(files)),
-                place,
-            )
-        )
+        reader.run = None
+        out += _sites_of(project, loaded, node, home, wraps, reader)
+        if reader.values is None:
+            continue  # nothing read: no shell run can change what it passes
+        for run in reader.values.shell_runs:  # ``python train.py --layer 8`` in ``run.sh``
+            reader.run = run
+            out += _sites_of(project, loaded, node, home, wraps, reader)
     return out
+
+
+def _unreached(loaded: LoadedModule, node: ast.Call, reader: _Reader) -> bool:
+    """Whether an ``if`` around ``node`` (in its function, or at module level) compares what the
+    run's options say and is decided against the branch the call is in
+    (``if args.model == "mlp": ... else: Resnet(...)`` with ``--model mlp``)."""
+    values = reader.get()
+    for test, taken in _guards(loaded).get(id(node), ()):
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+            continue
+        sides = [
+            values.literal(side, [], [], reader.run) for side in (test.left, *test.comparators)
+        ]
+        if any(side is None for side in sides):
+            continue
+        try:
+            left, right = (ast.literal_eval(side) for side in sides if side is not None)
+            op = test.ops[0]
+            if isinstance(op, (ast.Eq, ast.NotEq)):
+                truth = (left == right) == isinstance(op, ast.Eq)
+            elif isinstance(op, (ast.In, ast.NotIn)):
+                truth = (left in right) == isinstance(op, ast.In)
+            else:
+                continue
+        except (ValueError, TypeError, SyntaxError):
+            continue
+        if truth != taken:
+            return True
+    return False
+
+
+#: id(module tree) -> (the tree, id(call) -> the ``if`` tests around it, each with whether the
+#: call is in its body (True) or its ``else``/``elif`` (False))
+_GUARDS: dict[int, tuple[ast.Module, dict[int, tuple[tuple[ast.expr, bool], ...]]]] = {}
+
+
+def _guards(loaded: LoadedModule) -> dict[int, tuple[tuple[ast.expr, bool], ...]]:
+    found = _GUARDS.get(id(loaded.tree))
+    if found is not None and found[0] is loaded.tree:
+        return found[1]
+    table: dict[int, tuple[tuple[ast.expr, bool], ...]] = {}
+    stack: list[tuple[ast.AST, tuple[tuple[ast.expr, bool], ...]]] = [(loaded.tree, ())]
+    while stack:
+        current, around = stack.pop()
+        if isinstance(current, ast.Call):
+            table[id(current)] = around
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            around = ()  # a function's body runs when it is called, not where it is defined
+        if isinstance(current, ast.If):
+            stack.append((current.test, around))
+            stack.extend((child, (*around, (current.test, True))) for child in current.body)
+            stack.extend((child, (*around, (current.test, False))) for child in current.orelse)
+            continue
+        stack.extend((child, around) for child in ast.iter_child_nodes(current))
+    _GUARDS[id(loaded.tree)] = (loaded.tree, table)
+    return table
+
+
+class _Reader:
+    """A caller module's readers, made on the first argument that may read (:func:`_sites_of`),
+    and the shell run being read (None: the defaults)."""
+
+    def __init__(self, project: Project, loaded: LoadedModule, display: str) -> None:
+        self.project, self.loaded, self.display = project, loaded, display
+        self.values: CallerValues | None = None
+        self.run: Run | None = None
+
+    def get(self) -> CallerValues:
+        if self.values is None:
+            self.values = _caller_values(self.project, self.loaded, self.display)
+        return self.values
+
+
+def _sites_of(
+    project: Project, loaded: LoadedModule, node: ast.Call, home: str, wraps: int, reader: _Reader
+) -> list[CallSite]:
+    """The call sites one call of the class (or of a wrapper of it) in a caller module gives."""
+    display = reader.display
+    if reader.run is not None and _unreached(loaded, node, reader):
+        return []  # ``elif args.model == "resnet":`` in a run with ``--model mlp``
+    notes: list[str] = []
+    files: list[DataFile] = []
+    # a parameter of the function around the call reads as nothing here (its callers give
+    # it: ``_wrapped``); the caller's readers are made for the first argument that may read
+    params = enclosing.parameters(loaded, node)
+    values: list[Arg] = []
+    for arg in (*node.args, *(k.value for k in node.keywords)):
+        if literal(arg):
+            values.append(arg)
+        elif isinstance(arg, ast.Name) and arg.id in params:
+            # a parameter that holds options or a config all the same: ``main(args)`` given
+            # ``parse_args()``, ``cfg: TrainConfig``, ``@hydra.main``'s ``cfg``
+            options = reader.get()  # nothing made yet
+            held = _held_parameter(project, loaded, node, arg, options)
+            values.append(Held(options, arg, reader.run) if held else None)
+        else:
+            options = reader.get()
+            kept = len(notes)
+            found: Arg = options.literal(arg, notes, files, reader.run)
+            if found is None and isinstance(arg, ast.Name) and options.holds(arg):
+                found = Held(options, arg, reader.run)  # ``MLP(args)``: read where asked
+            elif isinstance(found, ast.Dict) and not isinstance(arg, ast.Dict):
+                found = Held(options, arg, reader.run)  # ``MLP(cfg.model)``: key by key
+                del notes[kept:]
+            values.append(found)
+    args = tuple(values[: len(node.args)])
+    kwargs = tuple(
+        (str(k.arg), v) for k, v in zip(node.keywords, values[len(node.args) :], strict=True)
+    )
+    if wraps < MAX_WRAPPERS and loaded.notebook is None:
+        wrapped = _wrapped(project, loaded, node, args, kwargs, wraps)
+        if wrapped:
+            return wrapped
+    if loaded.file.path == home:
+        return []  # a call in the class's own file is the interpreter's to read
+    if all(a is None for a in args) and all(v is None for _, v in kwargs):
+        return []  # nothing the linter can read: the class's own defaults say as much
+    if reader.run is not None:
+        files.append(reader.run.script)  # editing the script re-lints the model
+    text = ast.unparse(node)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    where = _where(display, loaded, node.lineno)
+    place = node_place(loaded.file.path, node, f"{text}: the call that sets the depth")
+    if loaded.notebook is not None:
+        notes = [_cell_note(note, display, loaded) for note in notes]
+        place = _cell_place(place, loaded)
+    return [
+        CallSite(
+            args,
+            kwargs,
+            where,
+            text,
+            loaded,
+            tuple(dict.fromkeys(notes)),
+            tuple(dict.fromkeys(files)),
+            place,
+            reader.run is not None,
+        )
+    ]
 
 
 def _wrapped(
@@ -432,127 +521,20 @@ def binds(project: Project, path: str, name: str) -> bool:
     found = _IMPORTS.get(id(loaded.tree))
     if found is None or found[0] is not loaded.tree:
         found = _IMPORTS[id(loaded.tree)] = (loaded.tree, imports_in(loaded.tree.body))
-    direct, modules = _bindings(project, loaded, name, project.current.path, found[1])
+    direct, modules = bindings(project, loaded, name, project.current.path, found[1])
     return bool(direct or modules)
 
 
 _IMPORTS: dict[int, tuple[ast.Module, list[ast.Import | ast.ImportFrom]]] = {}
 
 
-def _calls(func: ast.expr, direct: set[str], modules: set[str], name: str) -> bool:
-    """Whether ``func`` names the class: a bound name, or ``module.Class`` where ``module``
-    (a name or a dotted chain) is bound to the class's module."""
-    if isinstance(func, ast.Name):
-        return func.id in direct
-    if isinstance(func, ast.Attribute) and func.attr == name:
-        return dotted_name(func.value) in modules
-    return False
-
-
-def _bindings(
-    project: Project,
-    loaded: LoadedModule,
-    name: str,
-    home: str,
-    imports: list[ast.Import | ast.ImportFrom] | None = None,
-) -> tuple[set[str], set[str]]:
-    """In a caller module: the names bound to the class, and the (dotted) names bound to a
-    module whose ``name`` is the class (``imports``: its import statements, if known)."""
-    direct: set[str] = set()
-    modules: set[str] = set()
-    importer = loaded.file.path
-    for node in _outline(loaded).imports if imports is None else imports:
-        if isinstance(node, ast.ImportFrom):
-            module = "." * node.level + (node.module or "")
-            found = project.find_module(module, importer)
-            for alias in node.names:
-                if alias.name == "*":
-                    if found is not None and _defines(project, found, name, _HOPS, home):
-                        direct.add(name)
-                    continue
-                bound = alias.asname or alias.name
-                if alias.name == name and found is not None:
-                    if _defines(project, found, name, _HOPS, home):
-                        direct.add(bound)
-                elif found is not None:  # ``from pkg import models``: a submodule
-                    sub = project.submodule(found, alias.name)
-                    if sub is not None and _defines(project, sub, name, _HOPS, home):
-                        modules.add(bound)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                found = project.find_module(alias.name, importer)
-                if found is None:
-                    continue
-                bound = alias.asname or alias.name
-                if _defines(project, found, name, _HOPS, home):
-                    modules.add(bound)
-                elif found.endswith("__init__.py") and _within(home, found):
-                    # ``import deepxde as dde`` then ``dde.nn.FNN(...)``: a subpackage
-                    for sub in project.submodules(found):
-                        if _within(home, sub) and _defines(project, sub, name, _HOPS, home):
-                            modules.add(f"{bound}.{stem(sub)}")
-    return direct, modules
-
-
-def _within(home: str, module: str) -> bool:
-    """Whether ``home`` is inside the package or module at ``module`` (its folder)."""
-    folder = os.path.dirname(module) if module.endswith("__init__.py") else module
-    return home == module or home.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def _defines(project: Project, path: str, name: str, hops: int, home: str) -> bool:
-    """Whether the module at ``path`` is ``home`` (the file that defines ``name``), or
-    re-exports its ``name`` (an import of it, or a star import of a module that does), within
-    ``hops`` imports."""
-    if path == home:
-        return True
-    if hops <= 0 or not path.endswith(".py"):
-        return False
-    if project.root is not None and not _may_rebind(_index(project.root), path, name):
-        return False  # its text imports no ``name``, star-imports nothing, loads nothing
-    loaded = project.load(path)
-    if loaded is None:
-        return False
-    for stmt in loaded.bindings.get(name, []):
-        if isinstance(stmt, ast.ImportFrom):
-            alias = next((a for a in stmt.names if (a.asname or a.name) == name), None)
-            found = project.find_module("." * stmt.level + (stmt.module or ""), path)
-            if (
-                alias is not None
-                and found is not None
-                and _defines(project, found, alias.name, hops - 1, home)
-            ):
-                return True
-    for star in loaded.stars:
-        found = project.find_module("." * star.level + (star.module or ""), path)
-        if found is not None and _defines(project, found, name, hops - 1, home):
-            return True
-    if loaded.dispatches and name not in loaded.bindings:  # a backend chosen at run time
-        return any(_defines(project, sub, name, hops - 1, home) for sub in project.dispatched(path))
-    return False
-
-
-def _may_rebind(index: callindex.CallIndex, path: str, name: str) -> bool:
-    """Whether the module at ``path`` may re-export ``name`` as :func:`_defines` follows it, by
-    its index entry (no parse): it imports the name, star-imports, or calls ``import_module``
-    (a package choosing a backend); a file not in the index may."""
-    entry = index.entries.get(path)
-    if entry is None:
-        return True
-    marks = entry[4]
-    return (
-        f" ={name} " in marks
-        or " * " in marks
-        or " .import_module " in marks  # ``importlib.import_module(...)``
-        or " =import_module " in marks  # ``from importlib import import_module``
-    )
-
-
 def forget() -> None:
     """Forget the call index (a new run: files may have changed)."""
     callindex.forget()
     _OUTLINES.clear()
+    _GUARDS.clear()
     enclosing.forget()
+    shell_runs.forget()
     _IMPORTS.clear()
     _VALUES.clear()
 

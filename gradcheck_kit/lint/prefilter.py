@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from gradcheck_kit.lint.caller_text import (
+    IDENTIFIER,
     SATURATING_WORDS,
     assignments,
     calls_of,
@@ -45,6 +46,8 @@ from gradcheck_kit.lint.caller_text import (
     lowered_bytes,
     passes_directly,
     read_bytes,
+    saturating_names,
+    shared_names,
     word_bytes,
 )
 from gradcheck_kit.lint.caller_text import forget as forget_text
@@ -54,6 +57,8 @@ if TYPE_CHECKING:  # imported where used: a run that never interprets needs none
     from gradcheck_kit.lint.project import Project
     from gradcheck_kit.lint.rules.base import Rule
 
+#: A consulted file: (path, sha256, size, mtime in ns).
+Stamp = tuple[str, str, int, int]
 #: At most this many imported modules are tested per file.
 MAX_MODULES = 64
 
@@ -67,7 +72,6 @@ def forget() -> None:
     """Forget what files said (a new run: they may have changed)."""
     _MENTIONS.clear()
     _STAMPS.clear()
-    _SATURATING_NAMES.clear()
     _IMPORTED_BY_TEXT.clear()
     _CONFIGS.clear()
     forget_text()
@@ -282,8 +286,9 @@ def _passes(
     file counts."""
     own = _mentions(index, caller, extend)
     if not own:
-        return project is not None and _passes_from_imports(
-            index, caller, name, extend, project, consulted
+        return project is not None and (
+            _passes_from_imports(index, caller, name, extend, project, consulted)
+            or _run_passes(project, caller, extend, consulted)
         )
     entry = index.entries.get(caller)
     if entry is not None and f" ~{name} " in entry[4]:
@@ -294,8 +299,8 @@ def _passes(
     for call in calls_of(text, name):
         if any(word in call for word in words):
             return True
-        shared.update(_IDENTIFIER.findall(call))
-    saturating = _saturating_names(caller, extend)
+        shared.update(IDENTIFIER.findall(call))
+    saturating = saturating_names(caller, extend)
     if not saturating.isdisjoint(shared):
         return True
     return _hop(caller, shared, saturating)
@@ -318,13 +323,25 @@ def _hop(caller: str, shared: set[bytes], saturating: frozenset[bytes]) -> bool:
 _PARSE = frozenset({b"parse_args", b"parse_known_args"})
 
 
+def _run_passes(
+    project: Project, caller: str, extend: tuple[str, ...], consulted: list[Stamp] | None
+) -> bool:
+    """A shell script runs ``caller`` with a saturating word in an option's value."""
+    from gradcheck_kit.lint.shell_runs import run_with_word
+
+    script = run_with_word(project.root, caller, word_bytes(extend))
+    if script is not None and consulted is not None:
+        consulted.append((script.path, script.sha256, *script.stamp))
+    return script is not None
+
+
 def _passes_assigned(index: CallIndex, caller: str, name: str, extend: tuple[str, ...]) -> bool:
     """A caller that passes a wrapper a name assigned from a saturating line (:func:`_hop`):
     the options or config object it passes carries the activation."""
     if not _mentions(index, caller, extend):
         return False
-    shared = _shared_names(lowered_bytes(caller), name)
-    return bool(shared) and _hop(caller, shared, _saturating_names(caller, extend))
+    shared = shared_names(lowered_bytes(caller), name)
+    return bool(shared) and _hop(caller, shared, saturating_names(caller, extend))
 
 
 def _passes_object(caller: str, name: str, extend: tuple[str, ...]) -> bool:
@@ -346,19 +363,19 @@ def _passes_from_imports(
 ) -> bool:
     """A caller that names no saturating word itself passes a value from a project module it
     imports that does, on a line that shares a name with the call (``act``)."""
-    shared = _shared_names(lowered_bytes(caller), name)
+    shared = shared_names(lowered_bytes(caller), name)
     if not shared:
         return False
     for base in _imported_by_text(project, caller):  # a regex over its imports: no parse
         if base == project.current.path or not _mentions(index, base, extend):
             continue
-        if not _saturating_names(base, extend).isdisjoint(shared):
+        if not saturating_names(base, extend).isdisjoint(shared):
             stamp = _stamp(base)
             if consulted is not None and stamp is not None:
                 consulted.append(stamp)  # editing it may change what passes
             return True
     for config in _configs(caller, project.root):  # ``act: Tanh`` in the YAML it reads
-        if not _saturating_names(config, extend).isdisjoint(shared):
+        if not saturating_names(config, extend).isdisjoint(shared):
             stamp = _stamp(config)
             if consulted is not None and stamp is not None:
                 consulted.append(stamp)
@@ -451,40 +468,6 @@ def _find_configs(caller: str, root: str) -> list[str]:
         except OSError:
             continue
     return out
-
-
-def _shared_names(text: bytes, name: str) -> set[bytes]:
-    """The identifiers inside the calls ``name(...)`` in ``text`` (lowercased)."""
-    shared: set[bytes] = set()
-    for call in calls_of(text, name):
-        shared.update(_IDENTIFIER.findall(call))
-    return shared - _COMMON
-
-
-#: Names too common to tie a line to a call's arguments.
-_COMMON = frozenset({b"self", b"true", b"false", b"none", b"nn", b"torch", b"f"})
-_IDENTIFIER = re.compile(rb"[a-z_][a-z0-9_]*")
-_SATURATING_NAMES: dict[tuple[str, tuple[str, ...]], frozenset[bytes]] = {}
-
-
-def _saturating_names(path: str, extend: tuple[str, ...]) -> frozenset[bytes]:
-    """The names on the lines of ``path`` that mention a saturating word (lowercased), less
-    :data:`_COMMON`."""
-    key = (path, extend)
-    found = _SATURATING_NAMES.get(key)
-    if found is None:
-        text = lowered_bytes(path)
-        names: set[bytes] = set()
-        for word in word_bytes(extend):
-            at = text.find(word)
-            while at >= 0:
-                start = text.rfind(b"\n", 0, at) + 1
-                end = text.find(b"\n", at)
-                end = len(text) if end < 0 else end
-                names.update(_IDENTIFIER.findall(text, start, end))
-                at = text.find(word, end)
-        found = _SATURATING_NAMES[key] = frozenset(names - _COMMON)
-    return found
 
 
 def _mentions(index: CallIndex, path: str, extend: tuple[str, ...]) -> bool:
