@@ -33,9 +33,10 @@ class Options:
         #: calls that hand a parser to a function (``add_model_args(parser)``,
         #: ``Model.add_args(parser)``), with the parser's position (or keyword) in the call
         self.handed: list[tuple[ast.Call, int | str]] = []
-        #: flag (``--layer``) -> (its option's name, the ``type=`` that converts a value; None:
-        #: a string), for the options a shell script may set (:mod:`shell_runs`)
-        self.flags: dict[str, tuple[str, Callable[[str], Any] | None]] = {}
+        #: flag (``--layer``) -> (its option's name, the ``type=`` that converts a value - None:
+        #: a string -, whether it takes a list: ``nargs="+"``), for the options a shell script
+        #: may set (:mod:`shell_runs`)
+        self.flags: dict[str, tuple[str, Callable[[str], Any] | None, bool]] = {}
         #: the values of the shell run being read (None: the defaults)
         self.run: dict[str, tuple[Any, str] | None] | None = None
         if not _mentions(tree, "add_argument") and not _mentions(tree, "parse_args"):
@@ -144,8 +145,10 @@ class Options:
         kind = keywords.get("type")
         convert = _TYPES.get(kind.id) if isinstance(kind, ast.Name) else None
         action = keywords.get("action")
+        nargs = keywords.get("nargs")
+        many = nargs is not None and not (isinstance(nargs, ast.Constant) and nargs.value == "?")
         if action is None and (kind is None or convert is not None):  # a script can set it
-            self.flags.update({f: (dest, convert) for f in flags if f.startswith("-")})
+            self.flags.update({f: (dest, convert, many) for f in flags if f.startswith("-")})
         if default is not None and literal(default):
             raw = ast.literal_eval(default)
             if isinstance(raw, str) and convert is not None:
@@ -171,25 +174,24 @@ class Options:
         if self.path is None or not self.flags:
             return []
         out: list[Run] = []
-        seen: set[tuple[tuple[str, Any], ...]] = set()
+        seen: set[tuple[tuple[str, str], ...]] = set()
         for run in runs_of(root, self.path):
             table: dict[str, tuple[Any, str] | None] = {}
-            for flag, text in run.values:
+            for flag, words in run.values:
                 if flag not in self.flags:
                     continue
-                dest, convert = self.flags[flag]
-                value: Any = text
-                if convert is not None:
-                    try:
-                        value = convert(text)
-                    except ValueError:
-                        table[dest] = None
-                        continue
+                dest, convert, many = self.flags[flag]
+                try:
+                    converted = [convert(w) if convert else w for w in words]
+                except ValueError:
+                    table[dest] = None
+                    continue
+                value: Any = converted if many else converted[0]
                 where = f"{display(run.script.path)}:{run.line}"
                 label = f"{flag} {value!r}"
                 place = Place(run.script.path, run.line, 1, run.line, 1, label)
                 table[dest] = (value, cite(f"{label} at {where}", place=place))
-            key = tuple(sorted((k, v[0] if v else None) for k, v in table.items()))
+            key = tuple(sorted((k, repr(v[0]) if v else "") for k, v in table.items()))
             if table and key not in seen:
                 seen.add(key)
                 out.append(Run(table, run.script))

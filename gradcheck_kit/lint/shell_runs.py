@@ -39,7 +39,7 @@ class ShellRun:
 
     script: DataFile
     line: int
-    values: tuple[tuple[str, str], ...]  # ("--layer", "8"), in order
+    values: tuple[tuple[str, tuple[str, ...]], ...]  # ("--layer", ("8",)), in order
 
 
 def runs_of(root: str, module: str) -> list[ShellRun]:
@@ -79,7 +79,8 @@ def run_with_word(root: str | None, module: str, words: tuple[bytes, ...]) -> Da
     if root is None:
         return None
     for run in runs_of(root, module):
-        if any(word in value.lower().encode() for _, value in run.values for word in words):
+        texts = [text.lower().encode() for _, taken in run.values for text in taken]
+        if any(word in text for text in texts for word in words):
             return run.script
     return None
 
@@ -127,7 +128,7 @@ def _lines(text: str) -> list[tuple[int, list[str]]]:
 
 def _run(
     words: list[str], folder: str, root: str
-) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]] | None:
     """(the Python file a line runs, the flags it passes to it), or None."""
     for at, word in enumerate(words):
         if not _PYTHON.fullmatch(word):
@@ -152,21 +153,31 @@ def _resolve(name: str, folder: str, root: str) -> str | None:
     return None
 
 
-def _flags(words: list[str]) -> tuple[tuple[str, str], ...]:
-    out: list[tuple[str, str]] = []
-    for at, word in enumerate(words):
+def _flags(words: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each flag and the words after it up to the next flag (``--sizes 64 64``; ``--act=tanh``:
+    one word); a flag with none (a switch) or with a shell variable is left out."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    flag: str | None = None
+    taken: list[str] = []
+
+    def close() -> None:
+        if flag is not None and taken and not any("$" in w or "`" in w for w in taken):
+            out.append((flag, tuple(taken)))
+
+    for word in words:
         if word in (";", "&&", "||", "|", "&") or word.startswith((">", "2>", "<")):
             break  # the command ends
-        if not word.startswith("-") or _number(word):
-            continue
-        if "=" in word:
-            flag, value = word.split("=", 1)
-        elif at + 1 < len(words) and (not words[at + 1].startswith("-") or _number(words[at + 1])):
-            flag, value = word, words[at + 1]
-        else:
-            continue  # a switch (``--verbose``): no value to read
-        if "$" not in value and "`" not in value:
-            out.append((flag, value))
+        if word.startswith("-") and not _number(word):
+            close()
+            flag, taken = word, []
+            if "=" in word:
+                flag, value = word.split("=", 1)
+                taken = [value]
+                close()
+                flag = None
+        elif flag is not None:
+            taken.append(word)
+    close()
     return tuple(out)
 
 

@@ -121,8 +121,37 @@ def test_the_message_names_the_script_line(tmp_path: Path) -> None:
 def test_lines_and_flags_as_the_shell_splits_them() -> None:
     text = 'a \\\n  b "c d" # e\nf \'g\n'
     assert _lines(text.replace("a", "python")) == [(1, ["python", "b", "c d"])]
-    assert _flags(["--a", "1", "--b=x", "--c", "--d", "-5", "--e", "$X", "&&", "--f", "2"]) == (
-        ("--a", "1"),
-        ("--b", "x"),
-        ("--d", "-5"),
-    )
+    words = ["--a", "1", "--b=x", "--c", "--d", "-5", "6", "--e", "$X", "&&", "--f", "2"]
+    assert _flags(words) == (("--a", ("1",)), ("--b", ("x",)), ("--d", ("-5", "6")))
+
+
+def test_an_option_of_several_words_from_a_script(tmp_path: Path) -> None:
+    """``--sizes 8 8 8 8 8`` for ``nargs="+"`` is the list of five, not its first word."""
+    model = """
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self, sizes):
+                super().__init__()
+                layers = []
+                for _ in range(len(sizes)):
+                    layers += [nn.Linear(8, 8), nn.Sigmoid()]
+                self.body = nn.Sequential(*layers)
+
+            def forward(self, x):
+                return self.body(x)
+        """
+    train = """
+        import argparse
+
+        from model import Net
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--sizes", type=int, nargs="+", default=[16, 16])
+        args = parser.parse_args()
+        net = Net(args.sizes)
+        """
+    script = "python train.py --sizes 8 8 8 8 8\n"
+    root = write_project(tmp_path, {"model.py": model, "train.py": train, "run.sh": script})
+    assert _found(root) == [("GCK001", "Net", 5)]
