@@ -153,14 +153,7 @@ def wrappers_of(project: Project, name: str) -> dict[str, frozenset[str]]:
         if caller == me or caller.endswith(".ipynb"):
             continue
         text = read_bytes(caller)
-        layout = _LAYOUT.get(caller)
-        if layout is None:
-            lines = list(_TOP_LEVEL_LINE.finditer(text))
-            layout = _LAYOUT[caller] = (
-                [m.start() for m in lines],
-                [m.group(1).decode("ascii") if m.group(1) else None for m in lines],
-            )
-        starts, names = layout
+        starts, names = _layout(caller)
         at = text.find(needle)
         while at >= 0:
             after = at + len(needle)
@@ -194,9 +187,22 @@ def assignments(path: str) -> dict[bytes, frozenset[bytes]]:
     return found
 
 
+def _layout(path: str) -> tuple[list[int], list[str | None]]:
+    """Where each top-level line of ``path`` starts, and the name it defines (``class``/``def``;
+    None for another line): read once per run."""
+    layout = _LAYOUT.get(path)
+    if layout is None:
+        lines = list(_TOP_LEVEL_LINE.finditer(read_bytes(path)))
+        layout = _LAYOUT[path] = (
+            [m.start() for m in lines],
+            [m.group(1).decode("ascii") if m.group(1) else None for m in lines],
+        )
+    return layout
+
+
 def defined_functions(path: str) -> set[bytes]:
     """The top-level ``def`` and ``class`` names of ``path`` (lowercased), by the text."""
-    return {m.group(1) for m in _TOP_LEVEL_LINE.finditer(lowered_bytes(path)) if m.group(1)}
+    return {name.lower().encode() for name in _layout(path)[1] if name is not None}
 
 
 def shared_names(text: bytes, name: str) -> set[bytes]:

@@ -94,7 +94,7 @@ class CallerValues:
         function, or a class's static or class method: ``Model.add_args``), its module, and how
         many leading parameters a call does not pass (a classmethod's ``cls``)."""
         if isinstance(func, ast.Attribute):
-            found = self._defined(func.value)
+            found = self.imported.defined(func.value)
             if found is not None and isinstance(found[1], ast.ClassDef):
                 methods = [
                     n
@@ -108,49 +108,10 @@ class CallerValues:
                 if "staticmethod" in decorators:
                     return found[0], methods[0], 0
                 return (found[0], methods[0], 1) if "classmethod" in decorators else None
-        found = self._defined(func)
+        found = self.imported.defined(func)
         if found is None or not isinstance(found[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
             return None
         return found[0], found[1], 0
-
-    def _defined(self, node: ast.expr) -> tuple[LoadedModule, ast.stmt] | None:
-        """The one top-level statement that defines what ``node`` names (``f``, ``m.f``): in
-        this module, or imported from the project (the file being linted included)."""
-        module: LoadedModule | None = self.loaded
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            imports = self.loaded.bindings.get(node.value.id, [])
-            if len(imports) != 1 or not isinstance(imports[0], ast.Import):
-                return None
-            alias = next(
-                (a for a in imports[0].names if (a.asname or a.name) == node.value.id), None
-            )
-            if alias is None:
-                return None
-            module, name = self._module(alias.name), node.attr
-        elif isinstance(node, ast.Name):
-            name = node.id
-            statements = self.loaded.bindings.get(name, [])
-            if len(statements) == 1 and isinstance(statements[0], ast.ImportFrom):
-                stmt = statements[0]
-                alias = next((a for a in stmt.names if (a.asname or a.name) == name), None)
-                if alias is None:
-                    return None
-                module = self._module("." * stmt.level + (stmt.module or ""))
-                name = alias.name
-        else:
-            return None
-        statements = module.bindings.get(name, []) if module is not None else []
-        if module is None or len(statements) != 1:
-            return None
-        return module, statements[0]
-
-    def _module(self, dotted: str) -> LoadedModule | None:
-        path = self.project.find_module(dotted, self.loaded.file.path)
-        if path is None:
-            return None
-        if path == self.project.current.path:
-            return self.project.own
-        return self.project.load(path)
 
     @cached_property
     def configs(self) -> Configs:

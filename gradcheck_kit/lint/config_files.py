@@ -40,6 +40,11 @@ class DataFile:
     sha256: str
     stamp: tuple[int, int]
 
+    @property
+    def consulted(self) -> tuple[str, str, int, int]:
+        """As a cache entry records a consulted file: (path, sha256, size, mtime in ns)."""
+        return (self.path, self.sha256, *self.stamp)
+
 
 @dataclass(frozen=True)
 class Document:

@@ -96,7 +96,7 @@ def lint_source(
         if consulted is not None:
             consulted.extend(root_entry(project))  # no marker: the root this run gives it
             consulted.extend((m.file.path, m.sha256, *m.stamp) for m in modules)
-            consulted.extend((d.path, d.sha256, *d.stamp) for d in data)
+            consulted.extend(d.consulted for d in data)
             if project.looked_up and project.root is not None:  # callers added or removed
                 from gradcheck_kit.lint.callindex import callers_entry
 

@@ -127,9 +127,10 @@ class ImportedValues:
         )
         return self._literal(value, node)
 
-    def _binding(self, node: ast.expr) -> tuple[LoadedModule, str] | None:
+    def _binding(self, node: ast.expr, current: bool = False) -> tuple[LoadedModule, str] | None:
         """(the module, the name in it) that ``node`` names: an imported name, or an attribute
-        of an imported project module."""
+        of an imported project module; with ``current``, the file being linted counts as one
+        (its values are the interpreter's to read, its functions a caller may call)."""
         if isinstance(node, ast.Name):
             if node.id in self._stores():
                 return None
@@ -138,7 +139,7 @@ class ImportedValues:
                 return None
             stmt = statements[0]
             alias = next((a for a in stmt.names if (a.asname or a.name) == node.id), None)
-            module = self._module(stmt, self.loaded)
+            module = self._module(stmt, self.loaded, current)
             return (module, alias.name) if alias is not None and module is not None else None
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             owner = node.value.id
@@ -153,15 +154,36 @@ class ImportedValues:
             if alias is None:
                 return None
             path = self.project.find_module(alias.name, self.loaded.file.path)
-            module = self.project.load(path) if path is not None else None
+            module = self._load(path, current) if path is not None else None
             return (module, node.attr) if module is not None else None
         return None
 
-    def _module(self, stmt: ast.ImportFrom, importer: LoadedModule) -> LoadedModule | None:
+    def defined(self, node: ast.expr) -> tuple[LoadedModule, ast.stmt] | None:
+        """The one top-level statement that defines what ``node`` names (``f``, ``m.f``): in
+        the caller, or imported from the project (the file being linted included)."""
+        if isinstance(node, ast.Name):
+            statements = self.loaded.bindings.get(node.id, [])
+            if len(statements) == 1 and isinstance(statements[0], (ast.ClassDef, ast.FunctionDef)):
+                return self.loaded, statements[0]
+        found = self._binding(node, current=True)
+        if found is None:
+            return None
+        module, name = found
+        statements = module.bindings.get(name, [])
+        return (module, statements[0]) if len(statements) == 1 else None
+
+    def _module(
+        self, stmt: ast.ImportFrom, importer: LoadedModule, current: bool = False
+    ) -> LoadedModule | None:
         path = self.project.find_module("." * stmt.level + (stmt.module or ""), importer.file.path)
         if path is not None and not path.endswith(".py"):  # a namespace folder
             return None
-        return self.project.load(path) if path is not None else None
+        return self._load(path, current) if path is not None else None
+
+    def _load(self, path: str, current: bool) -> LoadedModule | None:
+        if current and path == self.project.current.path:
+            return self.project.own
+        return self.project.load(path)
 
     def _read(
         self, module: LoadedModule, name: str, hops: int

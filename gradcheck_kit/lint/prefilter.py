@@ -331,7 +331,7 @@ def _run_passes(
 
     script = run_with_word(project.root, caller, word_bytes(extend))
     if script is not None and consulted is not None:
-        consulted.append((script.path, script.sha256, *script.stamp))
+        consulted.append(script.consulted)
     return script is not None
 
 

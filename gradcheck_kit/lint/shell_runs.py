@@ -9,8 +9,9 @@ Read, never run: lines joined at a trailing ``\\``, split as the shell splits wo
 (``shlex``), a ``#`` comment dropped. A run names the file by a path relative to the script's
 folder or to the project root (``python -m`` and other launchers are not followed). A value
 that holds a shell variable (``--layer $L``, a loop's) or a flag with no value is not read.
-At most :data:`MAX_SCRIPTS` scripts (``.sh``, ``.bash``; no hidden folders or virtual
-environments) of :data:`MAX_BYTES` each; a script that cannot be read or split is skipped. The
+At most :data:`MAX_SCRIPTS` scripts (``.sh``, ``.bash``; not in the folders the call index
+skips: hidden ones, virtual environments, build output) of :data:`MAX_BYTES` each; a script
+that cannot be read or split is skipped. The
 scripts a run came from are consulted: editing one re-lints the file that reads it.
 """
 
@@ -23,12 +24,12 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
+from gradcheck_kit.lint.callindex import SKIPPED_DIRS
 from gradcheck_kit.lint.config_files import DataFile
 
 MAX_SCRIPTS = 200
 MAX_BYTES = 200_000
 SUFFIXES = (".sh", ".bash")
-_SKIPPED = frozenset({"__pycache__", "node_modules", "build", "dist", "site-packages", "venv"})
 #: ``python``, ``python3``, ``python3.11``, ``/usr/bin/python3``: the interpreter's word.
 _PYTHON = re.compile(r"(?:.*/)?python[0-9.]*")
 
@@ -92,7 +93,7 @@ def _scripts(root: str) -> list[str]:
             d
             for d in dirs
             if not d.startswith(".")
-            and d not in _SKIPPED
+            and d not in SKIPPED_DIRS
             and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
         )
         for name in sorted(files):
