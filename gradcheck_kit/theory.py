@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,13 +115,17 @@ def _softplus(x: float) -> float:
     return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
 
 
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
 def _gelu(x: float) -> float:
-    return 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0)))
+    return 0.5 * x * (1.0 + math.erf(x / _SQRT2))
 
 
 def _dgelu(x: float) -> float:
-    cdf = 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-    return cdf + x * math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    cdf = 0.5 * (1.0 + math.erf(x / _SQRT2))
+    return cdf + x * math.exp(-0.5 * x * x) / _SQRT2PI
 
 
 def _silu(x: float) -> float:
@@ -244,9 +249,7 @@ def _resolve(activation: Any, derivative: Callable[..., Any] | None) -> _Activat
     exact = _exact(activation)
     if exact is not None and derivative is None:
         name, phi, dphi = exact
-        return _Activation(
-            name, lambda xs: [phi(x) for x in xs], lambda xs, _s: [dphi(x) for x in xs]
-        )
+        return _Activation(name, lambda xs: list(map(phi, xs)), lambda xs, _s: list(map(dphi, xs)))
     if not callable(activation):
         raise TypeError(f"activation must be a name or a callable, got {activation!r}")
     fn = activation() if isinstance(activation, type) else activation
@@ -304,7 +307,7 @@ def _expect_sq(values: list[float]) -> float:
     squares = [v * v for v in values]
     right, left = squares.pop(-2), squares.pop(-1)
     squares[STEPS // 2] = 0.5 * (right + left)
-    return math.fsum(w * s for s, w in zip(squares, weights, strict=True))
+    return math.fsum(map(operator.mul, weights, squares))
 
 
 @dataclass(frozen=True)

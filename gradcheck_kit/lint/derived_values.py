@@ -145,52 +145,66 @@ class _Bindings:
     another block is not followed."""
 
     def __init__(self, tree: ast.Module) -> None:
+        #: id of a name read -> its scope (the only nodes :meth:`value` is asked about)
         self.scope_of: dict[int, int] = {}
         stores: dict[tuple[int, str], int] = {}
         self.values: dict[tuple[int, str], tuple[ast.expr, list[ast.stmt], int]] = {}
         grows: dict[tuple[int, str], list[ast.stmt]] = {}
         spoiled: set[tuple[int, str]] = set()
         stack: list[tuple[ast.AST, int]] = [(tree, id(tree))]
-        while stack:
+        children = ast.iter_child_nodes
+        while stack:  # the whole module: the hot loop of a caller's derivations
             node, scope = stack.pop()
-            self.scope_of[id(node)] = scope
+            kind = type(node)
+            if kind is ast.Name:
+                if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                    self.scope_of[id(node)] = scope
+                else:
+                    key = (scope, node.id)  # type: ignore[attr-defined]
+                    stores[key] = stores.get(key, 0) + 1
+                continue  # its only child is its context
+            if kind is ast.Constant:
+                continue
             inner = scope
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            if kind in _FUNCTIONS:
                 inner = id(node)
-                for arg in ast.walk(node.args):
+                for arg in ast.walk(node.args):  # type: ignore[attr-defined]
                     if isinstance(arg, ast.arg):
                         stores[(inner, arg.arg)] = 2  # a parameter: whatever a call passes
-            elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                stores[(scope, node.id)] = stores.get((scope, node.id), 0) + 1
-            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                stores[(scope, node.target.id)] = 2
-            elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(
-                node.ctx, ast.Load
-            ):
-                if isinstance(node.value, ast.Name):
-                    spoiled.add((scope, node.value.id))
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                owner = node.func.value
-                if isinstance(owner, ast.Name) and node.func.attr not in _READERS:
+            elif kind is ast.AugAssign and type(node.target) is ast.Name:  # type: ignore[attr-defined]
+                stores[(scope, node.target.id)] = 2  # type: ignore[attr-defined]
+            elif kind is ast.Subscript or kind is ast.Attribute:
+                if type(node.ctx) is not ast.Load and type(node.value) is ast.Name:  # type: ignore[attr-defined]
+                    spoiled.add((scope, node.value.id))  # type: ignore[attr-defined]
+            elif kind is ast.Call:
+                func = node.func  # type: ignore[attr-defined]
+                owner = func.value if type(func) is ast.Attribute else None
+                if type(owner) is ast.Name and func.attr not in _READERS:
                     spoiled.add((scope, owner.id))
-            for field in ("body", "orelse", "finalbody"):
-                block = getattr(node, field, None)
-                if isinstance(block, list):
-                    for index, stmt in enumerate(block):
-                        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-                            target = stmt.targets[0]
-                            if isinstance(target, ast.Name):
-                                self.values[(inner, target.id)] = (stmt.value, block, index)
-                            for name, part in _unpacked(target, stmt.value):
-                                self.values[(inner, name)] = (part, block, index)
-                        elif (grow := _grows(stmt)) is not None:
-                            grows.setdefault((inner, grow[0]), []).append(stmt)
-            stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+            if isinstance(node, _BLOCKS):
+                for field in ("body", "orelse", "finalbody"):
+                    block = getattr(node, field, None)
+                    if isinstance(block, list):
+                        self._block(block, inner, grows)
+            stack.extend((child, inner) for child in children(node))
         self.grows: dict[tuple[int, str], list[ast.stmt]] = grows
         for key in list(self.values):
             if stores.get(key) != 1:
                 del self.values[key]
         self.spoiled = spoiled
+
+    def _block(
+        self, block: list[ast.stmt], inner: int, grows: dict[tuple[int, str], list[ast.stmt]]
+    ) -> None:
+        for index, stmt in enumerate(block):
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target = stmt.targets[0]
+                if isinstance(target, ast.Name):
+                    self.values[(inner, target.id)] = (stmt.value, block, index)
+                for name, part in _unpacked(target, stmt.value):
+                    self.values[(inner, name)] = (part, block, index)
+            elif (grow := _grows(stmt)) is not None:
+                grows.setdefault((inner, grow[0]), []).append(stmt)
 
     def value(self, node: ast.Name) -> tuple[ast.expr, list[tuple[str, list[ast.expr]]]] | None:
         scope = self.scope_of.get(id(node))
@@ -214,6 +228,10 @@ class _Bindings:
             grows.append((found_grow[1], found_grow[2]))
         return value, grows
 
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+#: the nodes with blocks of statements (``body``, ``orelse``, ``finalbody``)
+_BLOCKS = (ast.stmt, ast.Module, ast.excepthandler, ast.match_case)
 
 #: methods that read a list without changing it, or that :class:`_Bindings` follows
 _READERS = frozenset({"insert", "append", "index", "count", "copy", "split", "strip", "get"})

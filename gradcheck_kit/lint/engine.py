@@ -62,7 +62,7 @@ def lint_source(
     from gradcheck_kit.lint.facts import FileFacts, FileRun
     from gradcheck_kit.lint.locate import Locator
     from gradcheck_kit.lint.prefilter import widened
-    from gradcheck_kit.lint.project import Project, root_entry
+    from gradcheck_kit.lint.project import Project, keep_tree, reused_tree, root_entry
     from gradcheck_kit.lint.rules import RuleContext, may_fire, selected_rules
 
     config = config or Config()
@@ -71,9 +71,13 @@ def lint_source(
     chosen = selected_rules(config.select, config.ignore + per_file_ignored(path, config))
     lowered = text.lower()
     rules = [r for r in chosen if may_fire(r, text, config.extend_saturating, lowered=lowered)]
-    tree = parse(text, path)  # a broken file is reported even where no rule can fire
+    real = os.path.realpath(path) if not path.startswith("<") else path
+    tree = reused_tree(real, text)  # read already as another file's import
     if tree is None:
-        return []
+        tree = parse(text, path)  # a broken file is reported even where no rule can fire
+        if tree is None:
+            return []
+        keep_tree(real, text, tree)
     rules = widened(chosen, rules, tree, text, path, config.extend_saturating, consulted)
     rules = [rule for rule in rules if rule.screen is None or rule.screen(tree)]
     if not rules:
@@ -346,8 +350,30 @@ def lint_paths(
         if not os.path.lexists(raw):  # one entry, not also "deleted during the run"
             result.errors = [e for e in result.errors if e.path != str(Path(raw))]
             result.errors.append(LintError(str(raw), "no such file or directory"))
+    result.findings = without_echoes(result.findings)
     result.sort()
     return result
+
+
+def without_echoes(findings: list[Finding]) -> list[Finding]:
+    """``findings`` less each one that is another's echo: a finding at a call that a finding of
+    the same rule and depth in another file names as a place its depth came from (a wrapper's
+    ``self.model = MLP(sizes)``, which builds the whole stack of ``MLP``: the class's file
+    reports it, through the wrapper's callers, where the fix goes). Both files must be in the
+    run; a run of the wrapper's file alone keeps its finding."""
+    named = {
+        (f.code, f.depth, os.path.normpath(r.path), r.line)
+        for f in findings
+        for r in f.related
+        if r.path is not None and r.cell is None
+    }
+    if not named:
+        return findings
+    return [
+        f
+        for f in findings
+        if f.cell is not None or (f.code, f.depth, os.path.normpath(f.path), f.line) not in named
+    ]
 
 
 _MAYBE_NOQA = re.compile(rb"noqa", re.IGNORECASE)

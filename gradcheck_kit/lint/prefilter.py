@@ -13,7 +13,11 @@ interpreter follows together - a string from a caller, mapped by a table or help
     modules it imports), or the file looks attributes up by a computed name (``getattr(nn,
     name)``: ``"Tanh"`` is torch's own).
 
-Both are needed: a caller's string becomes a saturating module only through such a mapping, and a
+A third way needs no caller: the file imports by name a project class or function whose own
+definition names one (``from .blocks import TanhBlock``, stacked here:
+:mod:`gradcheck_kit.lint.imported_blocks`).
+
+For the first two, both are needed: a caller's string becomes a saturating module only through such a mapping, and a
 mapping with no saturating caller is the shared helper every model file imports (transformers'
 ``ACT2FN``), whose activation comes from a config the linter cannot read. The cheap tests come
 first: the call index records whether each file's lowercased bytes hold a saturating word (its
@@ -123,7 +127,7 @@ def reached(
     if "getattr(" in text:
         return True
     return any(
-        _mentions(index, module, extend_saturating)
+        mentions(index, module, extend_saturating)
         for module in _consulted_imports(project, tree, consulted)
     )
 
@@ -204,10 +208,14 @@ def widened(
     saturating rules when an activation reaches the file from the project (:func:`reached`),
     and, where the file is interpreted anyway, each rule whose words are in a module it imports
     (:func:`imported_tokens`: an init helper elsewhere)."""
+    from gradcheck_kit.lint.imported_blocks import imports_saturating_block
     from gradcheck_kit.lint.rules import saturating
 
     held = [r for r in chosen if r not in rules and saturating(r)]
-    if held and reached(tree, text, path, extend_saturating, consulted):
+    if held and (
+        reached(tree, text, path, extend_saturating, consulted)
+        or imports_saturating_block(tree, path, extend_saturating, consulted)
+    ):
         rules = [r for r in chosen if r in rules or r in held]  # the activation is elsewhere
     candidates = [r for r in chosen if r not in rules and r.imported_words]
     if candidates and any(not r.syntactic for r in rules):
@@ -247,7 +255,7 @@ def _consulted_imports(
     """The project modules ``tree`` imports (:func:`_imported`), each added to ``consulted``
     as it is tested (what decided is in the cache key; the rest was not read)."""
     for module in _imported(project, tree):
-        stamp = _stamp(module)
+        stamp = stamp_of(module)
         if stamp is None:
             continue
         if consulted is not None:
@@ -284,7 +292,7 @@ def _passes(
     project module it imports (``act = "tanh"`` in ``parameters.py``, read through ``from
     parameters import params``); where the name is imported under an alias, any mention in the
     file counts."""
-    own = _mentions(index, caller, extend)
+    own = mentions(index, caller, extend)
     if not own:
         return project is not None and (
             _passes_from_imports(index, caller, name, extend, project, consulted)
@@ -338,7 +346,7 @@ def _run_passes(
 def _passes_assigned(index: CallIndex, caller: str, name: str, extend: tuple[str, ...]) -> bool:
     """A caller that passes a wrapper a name assigned from a saturating line (:func:`_hop`):
     the options or config object it passes carries the activation."""
-    if not _mentions(index, caller, extend):
+    if not mentions(index, caller, extend):
         return False
     shared = shared_names(lowered_bytes(caller), name)
     return bool(shared) and _hop(caller, shared, saturating_names(caller, extend))
@@ -367,16 +375,16 @@ def _passes_from_imports(
     if not shared:
         return False
     for base in _imported_by_text(project, caller):  # a regex over its imports: no parse
-        if base == project.current.path or not _mentions(index, base, extend):
+        if base == project.current.path or not mentions(index, base, extend):
             continue
         if not saturating_names(base, extend).isdisjoint(shared):
-            stamp = _stamp(base)
+            stamp = stamp_of(base)
             if consulted is not None and stamp is not None:
                 consulted.append(stamp)  # editing it may change what passes
             return True
     for config in _configs(caller, project.root):  # ``act: Tanh`` in the YAML it reads
         if not saturating_names(config, extend).isdisjoint(shared):
-            stamp = _stamp(config)
+            stamp = stamp_of(config)
             if consulted is not None and stamp is not None:
                 consulted.append(stamp)
             return True
@@ -470,7 +478,7 @@ def _find_configs(caller: str, root: str) -> list[str]:
     return out
 
 
-def _mentions(index: CallIndex, path: str, extend: tuple[str, ...]) -> bool:
+def mentions(index: CallIndex, path: str, extend: tuple[str, ...]) -> bool:
     """Whether the project file at ``path`` mentions a saturating word (the index's mark), or,
     with ``extend`` (``extend-saturating``), the last part of one of those names."""
     key = (path, extend)
@@ -487,7 +495,7 @@ def _mentions(index: CallIndex, path: str, extend: tuple[str, ...]) -> bool:
     return found
 
 
-def _stamp(path: str) -> tuple[str, str, int, int] | None:
+def stamp_of(path: str) -> tuple[str, str, int, int] | None:
     """The module at ``path`` as a consulted file: (path, sha256, size, mtime in ns)."""
     if path not in _STAMPS:
         try:
@@ -505,7 +513,7 @@ def _imported(project: Project, tree: ast.Module) -> list[str]:
     ``__init__``, the modules it takes the imported names from (all it imports, for a package
     imported whole): one hop, at most :data:`MAX_MODULES` modules."""
     found: list[str] = []
-    for base, names in _targets(project, tree.body, project.current.path):
+    for base, names in import_targets(project, tree.body, project.current.path):
         found.append(base)
         if not base.endswith("__init__.py"):
             continue
@@ -518,7 +526,7 @@ def _imported(project: Project, tree: ast.Module) -> list[str]:
             binding = [s for n in names for s in loaded.bindings.get(n, ()) if _is_import(s)]
         else:
             binding = [s for s in loaded.tree.body if _is_import(s)]
-        for hop, _ in _targets(project, [*binding, *loaded.stars], base):
+        for hop, _ in import_targets(project, [*binding, *loaded.stars], base):
             found.append(hop)
     return [p for p in dict.fromkeys(found) if p != project.current.path][:MAX_MODULES]
 
@@ -527,7 +535,7 @@ def _is_import(stmt: ast.stmt) -> bool:
     return isinstance(stmt, (ast.Import, ast.ImportFrom))
 
 
-def _targets(
+def import_targets(
     project: Project, body: list[ast.stmt], importer: str
 ) -> list[tuple[str, tuple[str, ...]]]:
     """The ``.py`` modules that the import statements in ``body`` (and in the statements it

@@ -394,6 +394,25 @@ def _dotted(path: str, search: tuple[str, ...]) -> str:
     return module_name(path)
 
 
+#: realpath -> (text, tree) of the last trees parsed in this process: a file that is both
+#: linted and read for another file's sake is parsed once (either way round)
+_TREES: dict[str, tuple[str, ast.Module]] = {}
+_TREES_KEPT = 64
+
+
+def reused_tree(path: str, text: str) -> ast.Module | None:
+    """The tree of ``text`` if this process parsed it at ``path`` (a real path) lately."""
+    found = _TREES.get(path)
+    return found[1] if found is not None and found[0] == text else None
+
+
+def keep_tree(path: str, text: str, tree: ast.Module) -> None:
+    """Remember the tree of ``text`` at ``path`` (a real path); trees are never modified."""
+    if len(_TREES) >= _TREES_KEPT and path not in _TREES:
+        del _TREES[next(iter(_TREES))]
+    _TREES[path] = (text, tree)
+
+
 @lru_cache(maxsize=512)
 def _load(path: str, size: int, mtime: int, file: ProjectFile) -> LoadedModule | None:
     """Read and index a module once per process (and again only when it changes)."""
@@ -403,9 +422,12 @@ def _load(path: str, size: int, mtime: int, file: ProjectFile) -> LoadedModule |
         with open(path, "rb") as handle:
             data = handle.read(MAX_MODULE_BYTES + 1)
         text = data.decode("utf-8-sig")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text, path)
+        tree = reused_tree(path, text)
+        if tree is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text, path)
+            keep_tree(path, text, tree)
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     digest = hashlib.sha256(data).hexdigest()

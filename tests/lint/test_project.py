@@ -88,6 +88,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
         "at experiments/plane_wave.py:5 (through MLP(sizes) at models/pinn.py:11)",
     ),
     "module_wrapper_shallow": None,
+    # a block class of another module (through its package's ``__init__``), stacked in a file
+    # that names no activation itself; the twin stacks two
+    "imported_block_deep": ("lab/tower.py", 11, "parameter 'depth' (default 8)"),
+    "imported_block_shallow": None,
     # Hydra's compose API: ``initialize(config_path=...)`` as a statement, then ``compose`` with
     # an override that picks the group option whose ``# @package model`` header places it
     "hydra_compose_deep": ("nets.py", 9, "n_layers = 8 from conf/model/deep.yaml (model.n_layers)"),
