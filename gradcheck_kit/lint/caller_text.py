@@ -200,6 +200,18 @@ def _layout(path: str) -> tuple[list[int], list[str | None]]:
     return layout
 
 
+def definition_text(path: str, name: str) -> list[bytes]:
+    """The lowercased text of each top-level ``class``/``def`` of ``path`` named ``name``, to
+    the next top-level line (by the text: a cheap screen before parsing)."""
+    starts, names = _layout(path)
+    lowered = lowered_bytes(path)
+    return [
+        lowered[start : starts[i + 1] if i + 1 < len(starts) else len(lowered)]
+        for i, (start, defined) in enumerate(zip(starts, names, strict=True))
+        if defined == name
+    ]
+
+
 def defined_functions(path: str) -> set[bytes]:
     """The top-level ``def`` and ``class`` names of ``path`` (lowercased), by the text."""
     return {name.lower().encode() for name in _layout(path)[1] if name is not None}

@@ -29,7 +29,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from gradcheck_kit.lint import callindex, enclosing, shell_runs
+from gradcheck_kit.lint import callindex, enclosing, import_statements, shell_runs
 from gradcheck_kit.lint.argparse_options import Run
 from gradcheck_kit.lint.caller_values import Arg, CallerValues, Held
 from gradcheck_kit.lint.callindex import MAX_FILES
@@ -516,16 +516,9 @@ def binds(project: Project, path: str, name: str) -> bool:
     loaded = project.load_notebook(path) if path.endswith(".ipynb") else project.load(path)
     if loaded is None:
         return False
-    from gradcheck_kit.lint.prefilter import imports_in  # its statements only: no walk
-
-    found = _IMPORTS.get(id(loaded.tree))
-    if found is None or found[0] is not loaded.tree:
-        found = _IMPORTS[id(loaded.tree)] = (loaded.tree, imports_in(loaded.tree.body))
-    direct, modules = bindings(project, loaded, name, project.current.path, found[1])
+    imports = import_statements.imports_in(loaded.tree.body)  # statements only: no walk
+    direct, modules = bindings(project, loaded, name, project.current.path, imports)
     return bool(direct or modules)
-
-
-_IMPORTS: dict[int, tuple[ast.Module, list[ast.Import | ast.ImportFrom]]] = {}
 
 
 def forget() -> None:
@@ -535,7 +528,7 @@ def forget() -> None:
     _GUARDS.clear()
     enclosing.forget()
     shell_runs.forget()
-    _IMPORTS.clear()
+    import_statements.forget()
     _VALUES.clear()
 
 

@@ -7,16 +7,17 @@ activation in the other.
 Cheap tests first: the call index's mark says whether the imported module mentions a saturating
 word at all; only then is the module parsed (once per process, as the interpreter would) and the
 definitions bound to the imported names read. A package's ``__init__`` is followed one hop, to
-the module it takes each name from. A module imported whole (``from . import blocks``) is not
-read this way. Every module tested is added to the file's consulted files, for the cache key.
+the module it takes each name from. A module imported whole (``from lab import layers``, ``import
+lab.layers as layers``) counts through the attributes the file reads of it (``layers.SmoothUnit``). Every module tested is added to the file's consulted files, for the cache key.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from typing import TYPE_CHECKING
 
-from gradcheck_kit.lint.caller_text import word_bytes
+from gradcheck_kit.lint.caller_text import definition_text, word_bytes
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.project import Project
@@ -26,11 +27,12 @@ _DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 def imports_saturating_block(
     tree: ast.Module,
+    text: str,
     path: str,
     extend_saturating: tuple[str, ...] = (),
     consulted: list[tuple[str, str, int, int]] | None = None,
 ) -> bool:
-    """Whether the file at ``path`` (its ``tree``) imports by name a project class or function
+    """Whether the file at ``path`` (its ``tree`` and ``text``) imports by name a project class or function
     whose definition names a saturating activation. The modules tested go to ``consulted``."""
     from gradcheck_kit.lint import callindex
     from gradcheck_kit.lint.prefilter import mentions, stamp_of
@@ -42,14 +44,22 @@ def imports_saturating_block(
     if project.root is None:
         return False
     index = callindex.index(project.root)
-    words = tuple(w.decode("utf-8", "surrogateescape") for w in word_bytes(extend_saturating))
-    for module, names in imported_names(project, tree):
+    lowered_words = word_bytes(extend_saturating)
+    words = tuple(w.decode("utf-8", "surrogateescape") for w in lowered_words)
+    for module, names in imported_names(project, tree, text):
         stamp = stamp_of(module)
         if stamp is None:
             continue
         if consulted is not None:
             consulted.append(stamp)
         if not mentions(index, module, extend_saturating):
+            continue
+        if not any(  # by the text first: a module is parsed only for a definition that may
+            word in segment
+            for name in names
+            for segment in definition_text(module, name)
+            for word in lowered_words
+        ):
             continue
         loaded = project.load(module)
         if loaded is None:
@@ -76,14 +86,17 @@ def only_imports(tree: ast.Module) -> bool:
     )
 
 
-def imported_names(project: Project, tree: ast.Module) -> list[tuple[str, tuple[str, ...]]]:
+def imported_names(
+    project: Project, tree: ast.Module, text: str
+) -> list[tuple[str, tuple[str, ...]]]:
     """(project module, the names imported from it) for each ``from ... import name`` of the
-    file; for a package's ``__init__``, the module each name is imported from there (one hop)."""
-    from gradcheck_kit.lint.prefilter import import_targets
+    file, and for each module it imports whole, the attributes it reads of it; for a package's
+    ``__init__``, the module each name is imported from there (one hop)."""
+    from gradcheck_kit.lint.import_statements import import_targets
 
     me = project.current.path
     out: list[tuple[str, tuple[str, ...]]] = []
-    for base, names in import_targets(project, tree.body, me):
+    for base, names in import_targets(project, tree.body, me) + _whole_modules(project, tree, text):
         if not names or base == me:
             continue
         out.append((base, names))
@@ -104,6 +117,42 @@ def imported_names(project: Project, tree: ast.Module) -> list[tuple[str, tuple[
             if hop_names
         ]
     return [(m, n) for m, n in dict.fromkeys(out) if m != me]
+
+
+def _whole_modules(
+    project: Project, tree: ast.Module, text: str
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(project module, the attributes the file reads of it) for each module imported whole
+    under a name (``from lab import layers`` / ``import lab.layers as layers``, then
+    ``layers.SmoothUnit(w)``)."""
+    from gradcheck_kit.lint.import_statements import imports_in
+
+    me = project.current.path
+    local: dict[str, str] = {}  # the name bound -> the module's file
+    for stmt in imports_in(tree.body):
+        if isinstance(stmt, ast.ImportFrom):
+            base = project.find_module("." * stmt.level + (stmt.module or ""), me)
+            if base is None:
+                continue
+            for alias in stmt.names:
+                sub = project.submodule(base, alias.name) if alias.name != "*" else None
+                if sub is not None and sub.endswith(".py"):
+                    local[alias.asname or alias.name] = sub
+        else:
+            for alias in stmt.names:
+                if alias.asname is None and "." in alias.name:
+                    continue  # ``import lab.layers``: read as ``lab.layers.X``, not followed
+                found = project.find_module(alias.name, me)
+                if found is not None and found.endswith(".py"):
+                    local[alias.asname or alias.name] = found
+    if not local:
+        return []
+    used: dict[str, set[str]] = {}
+    for name, module in local.items():  # by the text: walking the tree costs more
+        read = re.findall(rf"(?<![\w.]){re.escape(name)}\s*\.\s*([A-Za-z_]\w*)", text)
+        if read:
+            used.setdefault(module, set()).update(read)
+    return [(module, tuple(sorted(names))) for module, names in used.items()]
 
 
 def names_a_word(definition: ast.AST, words: tuple[str, ...]) -> bool:

@@ -55,6 +55,7 @@ from gradcheck_kit.lint.caller_text import (
     word_bytes,
 )
 from gradcheck_kit.lint.caller_text import forget as forget_text
+from gradcheck_kit.lint.import_statements import import_targets
 
 if TYPE_CHECKING:  # imported where used: a run that never interprets needs none of them
     from gradcheck_kit.lint.callindex import CallIndex
@@ -214,7 +215,7 @@ def widened(
     held = [r for r in chosen if r not in rules and saturating(r)]
     if held and (
         reached(tree, text, path, extend_saturating, consulted)
-        or imports_saturating_block(tree, path, extend_saturating, consulted)
+        or imports_saturating_block(tree, text, path, extend_saturating, consulted)
     ):
         rules = [r for r in chosen if r in rules or r in held]  # the activation is elsewhere
     candidates = [r for r in chosen if r not in rules and r.imported_words]
@@ -535,56 +536,4 @@ def _is_import(stmt: ast.stmt) -> bool:
     return isinstance(stmt, (ast.Import, ast.ImportFrom))
 
 
-def import_targets(
-    project: Project, body: list[ast.stmt], importer: str
-) -> list[tuple[str, tuple[str, ...]]]:
-    """The ``.py`` modules that the import statements in ``body`` (and in the statements it
-    nests, not in expressions) name, each with the names imported from it (none for a module
-    imported as a whole or a submodule)."""
-    out: list[tuple[str, tuple[str, ...]]] = []
-    for node in imports_in(body):
-        if isinstance(node, ast.ImportFrom):
-            base = project.find_module("." * node.level + (node.module or ""), importer)
-            if base is None:
-                continue
-            names: list[str] = []
-            for alias in node.names:
-                sub = project.submodule(base, alias.name) if alias.name != "*" else None
-                if sub is not None:
-                    out.append((sub, ()))
-                else:
-                    names.append(alias.name)
-            if names:
-                out.append((base, tuple(names)))
-        else:
-            for alias in node.names:
-                found = project.find_module(alias.name, importer)
-                if found is not None:
-                    out.append((found, ()))
-    return [(path, names) for path, names in out if path.endswith(".py")]
-
-
-def imports_in(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
-    """The import statements of ``body`` and of the statement lists nested in it (functions,
-    classes, ``if``/``try``/``with`` blocks), in order; expressions are not walked."""
-    out: list[ast.Import | ast.ImportFrom] = []
-    stack = list(reversed(body))
-    while stack:
-        stmt = stack.pop()
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            out.append(stmt)
-            continue
-        nested: list[ast.stmt] = []
-        for field in ("body", "orelse", "finalbody"):
-            value = getattr(stmt, field, None)
-            if isinstance(value, list):
-                nested.extend(value)
-        for handler in getattr(stmt, "handlers", ()):
-            nested.extend(handler.body)
-        for case in getattr(stmt, "cases", ()):
-            nested.extend(case.body)
-        stack.extend(reversed(nested))
-    return out
-
-
-__all__ = ["MAX_MODULES", "SATURATING_WORDS", "forget", "imports_in", "reached"]
+__all__ = ["MAX_MODULES", "SATURATING_WORDS", "forget", "reached"]

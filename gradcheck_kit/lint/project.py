@@ -345,6 +345,8 @@ def forget() -> None:
     project_root.cache_clear()
     _isdir.cache_clear()
     _isfile.cache_clear()
+    _module_in.cache_clear()
+    _package_at.cache_clear()
 
 
 def _inside(path: str, root: str) -> bool:
@@ -368,6 +370,12 @@ def stem(module: str) -> str:
 
 
 def _module_at(folder: str, parts: list[str]) -> str | None:
+    return _module_in(folder, tuple(parts))
+
+
+@lru_cache(maxsize=65536)
+def _module_in(folder: str, parts: tuple[str, ...]) -> str | None:
+    """The module ``parts`` under ``folder`` (one answer per run: ``realpath`` is not cheap)."""
     if not all(p.isidentifier() for p in parts):
         return None
     base = os.path.join(folder, *parts)
@@ -376,6 +384,7 @@ def _module_at(folder: str, parts: list[str]) -> str | None:
     return _package_at(base)
 
 
+@lru_cache(maxsize=65536)
 def _package_at(folder: str) -> str | None:
     init = os.path.join(folder, "__init__.py")
     if _isfile(init):

@@ -60,7 +60,7 @@ def test_the_stacking_file_consults_the_block_module(tmp_path: Path) -> None:
     tower = root / "lab" / "tower.py"
     consulted: list[tuple[str, str, int, int]] = []
     tree = ast.parse(tower.read_text())
-    assert imports_saturating_block(tree, str(tower), (), consulted)
+    assert imports_saturating_block(tree, tower.read_text(), str(tower), (), consulted)
     paths = {os.path.relpath(c[0], root.resolve()) for c in consulted}
     assert paths == {os.path.join("lab", "layers", "__init__.py"), "lab/layers/smooth.py"}
 
@@ -70,7 +70,7 @@ def test_a_block_with_no_saturating_activation_lets_nothing_in(tmp_path: Path) -
     smooth = root / "lab" / "layers" / "smooth.py"
     smooth.write_text(smooth.read_text().replace("torch.sigmoid", "torch.relu"))
     tower = root / "lab" / "tower.py"
-    assert not imports_saturating_block(ast.parse(tower.read_text()), str(tower))
+    assert not imports_saturating_block(ast.parse(tower.read_text()), tower.read_text(), str(tower))
     assert lint_paths([root], Config()).findings == []
 
 
@@ -102,4 +102,23 @@ def test_a_wrapper_echo_is_dropped_only_when_the_class_file_reports(tmp_path: Pa
 def test_a_package_init_that_only_re_exports_the_block_is_not_let_in(tmp_path: Path) -> None:
     root = _project(tmp_path, "imported_block_deep")
     init = root / "lab" / "layers" / "__init__.py"
-    assert not imports_saturating_block(ast.parse(init.read_text()), str(init))
+    assert not imports_saturating_block(ast.parse(init.read_text()), init.read_text(), str(init))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["from lab import layers as L", "import lab.layers as L", "from lab.layers import smooth as L"],
+)
+def test_a_module_imported_whole_counts_through_the_attributes_read(
+    tmp_path: Path, statement: str
+) -> None:
+    root = _project(tmp_path, "imported_block_deep")
+    tower = root / "lab" / "tower.py"
+    text = tower.read_text().replace("from lab.layers import SmoothUnit", statement)
+    tower.write_text(text.replace("[SmoothUnit(", "[L.SmoothUnit("))
+    assert [(Path(f.path).name, f.depth) for f in lint_paths([root], Config()).findings] == [
+        ("tower.py", 8)
+    ]
+    other = text.replace("[SmoothUnit(", "[L.OtherUnit(")  # an attribute it does not define
+    tower.write_text(other)
+    assert not imports_saturating_block(ast.parse(other), other, str(tower))
