@@ -9,7 +9,7 @@ import ast
 
 from gradcheck_kit.lint.caller_values import Arg, Held, Path
 from gradcheck_kit.lint.config_files import DataFile
-from gradcheck_kit.lint.literals import literal, literal_node
+from gradcheck_kit.lint.literals import constant, literal, literal_node, sized_list
 from gradcheck_kit.lint.project import LoadedModule
 
 
@@ -48,10 +48,20 @@ def passed_on(
     local = aliases(function)
     passed = set()
     for arg in (*node.args, *(k.value for k in node.keywords)):
-        read = chain(arg, local)
-        if read is not None and read[0] in names:
-            passed.add(read[0])
+        for part in _parts(arg):
+            read = chain(part, local)
+            if read is not None and read[0] in names:
+                passed.add(read[0])
     return params, passed
+
+
+def _parts(arg: ast.expr) -> list[ast.expr]:
+    """``arg``, or the parts of a list it builds (``[pde.input_dim] + [64] * depth + [1]``)."""
+    if isinstance(arg, (ast.List, ast.Tuple)):
+        return [p for e in arg.elts for p in _parts(e)]
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, (ast.Add, ast.Mult)):
+        return [*_parts(arg.left), *_parts(arg.right)]
+    return [arg]
 
 
 def aliases(function: _Def) -> dict[str, tuple[str, Path]]:
@@ -125,6 +135,18 @@ def given(
     of its attribute or item (``args.depth`` in ``get_model(args)``, read in that caller: the
     notes and config files it read are added), else what the argument itself reads (``own``)."""
     read = chain(arg, local)
+    if read is None and isinstance(arg, (ast.List, ast.Tuple, ast.BinOp)):
+        # a list built of parameters (``[pde.input_dim] + [64] * depth + [1]``): its length
+        # from the values the caller gives them, an element it cannot read left unknown
+        def part(node: ast.expr) -> ast.expr | None:
+            found = given(node, None, passed, bound, notes, files, local)
+            if found is None or isinstance(found, Held):
+                folded = constant(node)
+                return literal_node(folded[0], node) if folded is not None else None
+            return found if literal(found) else None
+
+        built = sized_list(arg, part, whole=True)
+        return built if built is not None else own
     if read is None or read[0] not in passed:
         return own
     name, path = read

@@ -5,6 +5,7 @@ as the expression that spells it."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import Any
 
 
@@ -69,6 +70,59 @@ def constant(node: ast.expr) -> tuple[Any] | None:
         return (a * b,)
     except (TypeError, ValueError, OverflowError, MemoryError):
         return None
+
+
+#: How an element of a caller's list that the linter cannot read is written in the list it
+#: hands the class: a name no code binds, so the class's file reads it as unknown.
+UNKNOWN_ELEMENT = "__gradcheck_unknown__"
+
+
+def sized_list(
+    node: ast.expr, read: Callable[[ast.expr], ast.expr | None], whole: bool = False
+) -> ast.List | None:
+    """A list whose length is known though some of its elements are not: a list or tuple
+    display, and ``+`` and ``*`` (by a readable int) of them, as layer sizes are written
+    (``[data.shape[1]] + [50] * 8 + [1]``: ten sizes, the first unknown). ``read`` gives the
+    literal of a part (or None). None where the length is not known, where every element is
+    known unless ``whole`` (the caller's reader folds those), or past :data:`MAX_FOLDED`
+    elements."""
+    elements = _elements(node, read)
+    if elements is None or (not whole and all(e is not None for e in elements)):
+        return None
+    holes = [
+        e if e is not None else ast.copy_location(ast.Name(UNKNOWN_ELEMENT, ast.Load()), node)
+        for e in elements
+    ]
+    return ast.copy_location(ast.List(holes, ast.Load()), node)
+
+
+def _elements(
+    node: ast.expr, read: Callable[[ast.expr], ast.expr | None]
+) -> list[ast.expr | None] | None:
+    if isinstance(node, (ast.List, ast.Tuple)):
+        if any(isinstance(e, ast.Starred) for e in node.elts) or len(node.elts) > MAX_FOLDED:
+            return None
+        return [read(e) for e in node.elts]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _elements(node.left, read), _elements(node.right, read)
+        if left is None or right is None or len(left) + len(right) > MAX_FOLDED:
+            return None
+        return left + right
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        for items, times in ((node.left, node.right), (node.right, node.left)):
+            count = read(times)
+            if not (isinstance(count, ast.Constant) and type(count.value) is int):
+                continue
+            inner = _elements(items, read)
+            if inner is not None and len(inner) * max(count.value, 0) <= MAX_FOLDED:
+                return inner * max(count.value, 0)
+        return None
+    if isinstance(node, ast.BinOp):
+        return None  # another operator: not a list
+    found = read(node)  # a name or attribute the caller binds to a list
+    if isinstance(found, (ast.List, ast.Tuple)) and literal(found):
+        return list(found.elts)
+    return None
 
 
 def _number(value: object) -> bool:

@@ -92,6 +92,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # that names no activation itself; the twin stacks two
     "imported_block_deep": ("lab/tower.py", 11, "parameter 'depth' (default 8)"),
     "imported_block_shallow": None,
+    # sizes whose first element the linter cannot read (``[data.shape[1]] + [50] * 8 + [1]``):
+    # the length is known, so is the depth; the twin's two layers are no GCK002 either
+    "sized_list_deep": ("net.py", 14, "FNN([data.shape[1]] + [50] * 8 + [1]) at train.py:5"),
+    "sized_list_shallow": None,
     # Hydra's compose API: ``initialize(config_path=...)`` as a statement, then ``compose`` with
     # an override that picks the group option whose ``# @package model`` header places it
     "hydra_compose_deep": ("nets.py", 9, "n_layers = 8 from conf/model/deep.yaml (model.n_layers)"),
@@ -511,9 +515,33 @@ def test_a_call_site_argument_folded_from_literals(tmp_path: Path) -> None:
     (finding,) = lint_paths([tmp_path], Config()).findings
     assert (finding.code, finding.depth) == ("GCK001", 9)
     assert "FNN([2] + [32] * 9 + [1]) at train.py:3" in finding.message
-    for unfolded in ("[2] + [32] * 10**9 + [1]", "[2] + [width] * 9 + [1]"):
+    for unfolded in ("[2] + [32] * 10**9 + [1]", "[2] + [32] * n + [1]", "[2] + sizes + [1]"):
         train.write_text(f"from fnn import FNN\n\nnet = FNN({unfolded})\n")
         assert [f.code for f in lint_paths([tmp_path], Config()).findings] == ["GCK002"]
+    # a size the linter cannot read leaves the length known: the depth is still 9
+    for sized in ("[x.shape[1]] + [32] * 9 + [1]", "[2] + [width] * 9 + [1]", "(d_in, *[32])"):
+        train.write_text(f"from fnn import FNN\n\nnet = FNN({sized})\n")
+        found = [(f.code, f.depth) for f in lint_paths([tmp_path], Config()).findings]
+        assert found == ([("GCK001", 9)] if "9" in sized else [("GCK002", None)])
+
+
+def test_a_wrapper_that_builds_the_sizes_from_its_parameters(tmp_path: Path) -> None:
+    """``FNN([pde.input_dim] + [64] * depth + [pde.output_dim])`` in a solver whose callers give
+    ``depth``: the length comes from the caller, the unknown ends stay unknown."""
+    shutil.copytree(PROJECTS / "sized_list_deep", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "train.py").unlink()
+    (tmp_path / "solver.py").write_text(
+        "from net import FNN\n\n\n"
+        "class Solver:\n"
+        "    def __init__(self, pde, depth):\n"
+        "        self.net = FNN([pde.input_dim] + [64] * depth + [pde.output_dim])\n"
+    )
+    run = tmp_path / "run.py"
+    for depth, expected in ((8, [("GCK001", 8)]), (2, [])):
+        run.write_text(f"from solver import Solver\n\nsolver = Solver(object(), {depth})\n")
+        findings = lint_paths([tmp_path], Config()).findings
+        assert [(f.code, f.depth) for f in findings] == expected
+    assert "Solver(object(), 2)" not in str(findings)
 
 
 def test_editing_a_caller_that_uses_a_renamed_export_relints_the_model(tmp_path: Path) -> None:
