@@ -356,23 +356,39 @@ def lint_paths(
 
 
 def without_echoes(findings: list[Finding]) -> list[Finding]:
-    """``findings`` less each one that is another's echo: a finding at a call that a finding of
-    the same rule and depth in another file names as a place its depth came from (a wrapper's
-    ``self.model = MLP(sizes)``, which builds the whole stack of ``MLP``: the class's file
-    reports it, through the wrapper's callers, where the fix goes). Both files must be in the
-    run; a run of the wrapper's file alone keeps its finding."""
+    """``findings`` less the echoes between files: where a finding names a call in another file
+    as a place its depth came from (a wrapper's ``self.model = MLP(sizes)``, a model's
+    ``mlp(width, 5, nn.Sigmoid)``) and that file reports the same rule at that call, one stack
+    is reported twice. Of equal depths the call's finding is dropped (the class's file reports
+    it, through the callers, where the fix goes); where the call's finding is deeper (the
+    caller stacks the block on more layers), the block's own finding is. Both files must be in
+    the run: a run of one file keeps its finding."""
+    at = {
+        (f.code, os.path.normpath(f.path), f.line): f.depth
+        for f in findings
+        if f.cell is None and f.depth is not None
+    }
+    dropped: set[int] = set()
+    for f in findings:
+        for r in f.related:
+            if r.path is None or r.cell is not None or f.depth is None:
+                continue
+            there = at.get((f.code, os.path.normpath(r.path), r.line))
+            if there is not None and there > f.depth:
+                dropped.add(id(f))  # part of a deeper stack its caller reports
+                break
     named = {
         (f.code, f.depth, os.path.normpath(r.path), r.line)
         for f in findings
+        if id(f) not in dropped
         for r in f.related
         if r.path is not None and r.cell is None
     }
-    if not named:
-        return findings
     return [
         f
         for f in findings
-        if f.cell is not None or (f.code, f.depth, os.path.normpath(f.path), f.line) not in named
+        if id(f) not in dropped
+        and (f.cell is not None or (f.code, f.depth, os.path.normpath(f.path), f.line) not in named)
     ]
 
 

@@ -96,6 +96,10 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # the length is known, so is the depth; the twin's two layers are no GCK002 either
     "sized_list_deep": ("net.py", 14, "FNN([data.shape[1]] + [50] * 8 + [1]) at train.py:5"),
     "sized_list_shallow": None,
+    # a builder function (``make_mlp(in_dim, out_dim, hidden, depth)``) called in another file:
+    # its calls give the depth as a class's do; the twin's call builds two layers (no GCK002)
+    "builder_sites_deep": ("nets.py", 6, "make_mlp(2, 1, 64, 8) at scripts/train.py:3"),
+    "builder_sites_shallow": None,
     # Hydra's compose API: ``initialize(config_path=...)`` as a statement, then ``compose`` with
     # an override that picks the group option whose ``# @package model`` header places it
     "hydra_compose_deep": ("nets.py", 9, "n_layers = 8 from conf/model/deep.yaml (model.n_layers)"),
@@ -542,6 +546,22 @@ def test_a_wrapper_that_builds_the_sizes_from_its_parameters(tmp_path: Path) -> 
         findings = lint_paths([tmp_path], Config()).findings
         assert [(f.code, f.depth) for f in findings] == expected
     assert "Solver(object(), 2)" not in str(findings)
+
+
+def test_editing_a_builder_call_relints_the_builder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(PROJECTS / "builder_sites_deep", root)
+    cache = tmp_path / "cache"
+    assert [f.depth for f in lint_paths([root], Config(), cache_dir=cache).findings] == [8]
+    seen = _linted(monkeypatch)
+    train = root / "scripts" / "train.py"
+    train.write_text(train.read_text().replace("64, 8)", "64, 2)"))
+    later = time.time() + 5
+    os.utime(train, (later, later))
+    assert lint_paths([root], Config(), cache_dir=cache).findings == []
+    assert sorted(seen) == ["nets.py", "train.py"]
 
 
 def test_editing_a_caller_that_uses_a_renamed_export_relints_the_model(tmp_path: Path) -> None:

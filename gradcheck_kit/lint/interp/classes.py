@@ -7,12 +7,14 @@ source of a symbolic depth) and runs its body, bounded in depth and recursion.
 from __future__ import annotations
 
 import ast
+import contextlib
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit import catalog
 from gradcheck_kit.lint.interp.frames import (
     MAX_CALL_DEPTH,
+    BudgetExceeded,
     Frame,
     Spread,
     map_entries,
@@ -45,9 +47,7 @@ from gradcheck_kit.lint.interp.values import (
     looks_like_norm,
 )
 from gradcheck_kit.lint.provenance import cite
-from gradcheck_kit.lint.sketch import (
-    Layer,
-)
+from gradcheck_kit.lint.sketch import Branches, Layer, Node, Repeat, Residual, Seq
 from gradcheck_kit.lint.torch_refs import TorchRef
 
 if TYPE_CHECKING:
@@ -193,6 +193,79 @@ def instantiate_call_sites(self: Machine, info: ClassInfo, default: Value | None
         if isinstance(instance, Instance):
             self.pending.append(instance)
             self.built_at[id(instance)] = source
+
+
+def run_functions(self: Machine) -> None:
+    """Every function, with its defaults: finds the Sequentials that builders return; a
+    top-level function of this file again with each call of it in another file."""
+    for func in list(self.functions):
+        before = len(self.sequentials)
+        with contextlib.suppress(BudgetExceeded):
+            self.call_function(func, [], {}, None)
+        if func.bound is None and func.owner is None and func.node in self.module.body:
+            defaults = self.sequentials[before:]
+            built = [self.entries_node(h.entries) for h, _ in defaults]
+            called = False
+            with contextlib.suppress(BudgetExceeded):
+                called = call_function_sites(self, func, built)
+            if called:  # the calls fix what the defaults left unknown (GCK002 only if none do)
+                unbounded = {id(h) for (h, _), n in zip(defaults, built, strict=True) if _open(n)}
+                self.sequentials = [s for s in self.sequentials if id(s[0]) not in unbounded]
+
+
+def _open(node: Node) -> bool:
+    """Whether ``node`` repeats something a number of times the linter cannot see."""
+    stack: list[Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Repeat):
+            if current.count.value is None:
+                return True
+            stack.append(current.body)
+        elif isinstance(current, Seq):
+            stack.extend(current.items)
+        elif isinstance(current, Residual):
+            stack.append(current.body)
+        elif isinstance(current, Branches):
+            stack.extend(current.branches)
+    return False
+
+
+def call_function_sites(self: Machine, func: FuncRef, built: list[Node]) -> bool:
+    """Call a top-level builder function of this file again with the arguments of each call of
+    it in another project file (``make_mlp(2, 1, 64, 8)`` in ``train.py``), as
+    :func:`instantiate_call_sites` builds a class again: the Sequentials it builds are roots, and
+    each literal says where it came from. ``built``: the sketches its call with its defaults
+    built (which say whether the calls can matter, with the gate's text tests). Whether any
+    call was read."""
+    from gradcheck_kit.lint.callsites import call_sites
+    from gradcheck_kit.lint.interp.site_gate import opened_sketch, sites_matter
+
+    node = func.node
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    params = node.args
+    if not (params.posonlyargs or params.args or params.kwonlyargs):
+        return False  # nothing to pass
+    if not built:
+        return False  # it builds no Sequential with its defaults: a helper, not a builder
+    if not sites_matter(self, node, node.name, opened_sketch(self, built)):
+        return False
+    called = False
+    for site in call_sites(self.project, node.name):
+        called = True
+        source = site.source
+        args = [
+            _site_value(self, site, arg, f"argument {i + 1}", source)
+            for i, arg in enumerate(site.args)
+        ]
+        kwargs = {name: _site_value(self, site, arg, name, source) for name, arg in site.kwargs}
+        if site.module is not self.project.own:  # its edits re-lint this file
+            self.loaded[site.module.file.path] = site.module
+        for data in site.files:  # so do a config file's
+            self.data_files[data.path] = data
+        self.call_function(func, args, kwargs, None)
+    return called
 
 
 def _site_value(self: Machine, site: CallSite, node: Arg, name: str, source: str) -> Value:

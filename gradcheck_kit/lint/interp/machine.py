@@ -189,10 +189,7 @@ class Machine:
                 if not info.foreign and info.node in self.module.body:
                     with contextlib.suppress(BudgetExceeded):
                         self.instantiate_call_sites(info, defaults.get(id(info)))
-        # every function, with its defaults: finds the Sequentials that builders return
-        for func in list(self.functions):
-            with contextlib.suppress(BudgetExceeded):
-                self.call_function(func, [], {}, None)
+        self.run_functions()  # with their defaults, and the calls of builders elsewhere
         # every other method, with a default instance (``_make_layer``-style builders)
         # (``training_step`` too: ``self`` is the default instance, so ``self(x)`` runs forward)
         for info in list(self.classes):
@@ -485,6 +482,7 @@ class Machine:
     instantiate = classes.instantiate
     fill_container = classes.fill_container
     instantiate_call_sites = classes.instantiate_call_sites
+    run_functions = classes.run_functions
     container_entries = classes.container_entries
     call_function = classes.call_function
     bind_params = classes.bind_params

@@ -1,5 +1,6 @@
-"""Whether the call sites of a class in other files can change what the linter finds in it: the
-test that keeps a project-wide lint from parsing every caller of every class.
+"""Whether the call sites of a class (or of a builder function: :func:`sites_matter`) in other
+files can change what the linter finds in it: the test that keeps a project-wide lint from
+parsing every caller of every class.
 
 Looking a class's call sites up parses each file that calls it (timm's ``DropPath`` has a
 hundred callers) and reads their values; the class is then built again with each call's
@@ -48,12 +49,25 @@ if TYPE_CHECKING:
 def call_sites_matter(machine: Machine, info: ClassInfo, default: Value | None) -> bool:
     """Whether call sites of ``info`` in other files may change the findings (module docstring);
     ``default``: its instance built with its defaults (None: that failed)."""
-    opened = _open_default(machine, default)
+    return sites_matter(machine, info.node, info.name, _open_default(machine, default))
+
+
+def sites_matter(machine: Machine, node: ast.stmt, name: str, opened: bool | None) -> bool:
+    """:func:`call_sites_matter` for a class or a builder function (``node``, named ``name``)
+    whose default build holds what the rules look for (``opened``; None: no sketch)."""
     return (
         opened is True
-        or _names_saturating(machine, info, inits=opened is None)
-        or _callers_pass(machine, info.name)
+        or _names_saturating(machine, node, inits=opened is None)
+        or _callers_pass(machine, name)
     )
+
+
+def opened_sketch(machine: Machine, nodes: list[Node]) -> bool | None:
+    """Whether the sketches ``nodes`` (a builder's Sequentials) hold a saturating layer, a layer
+    the linter cannot see, or an affine layer with an explicit init; None where there are none."""
+    if not nodes:
+        return None
+    return any(_holds(machine, node) for node in nodes)
 
 
 def _open_default(machine: Machine, default: Value | None) -> bool | None:
@@ -64,6 +78,10 @@ def _open_default(machine: Machine, default: Value | None) -> bool | None:
     node = machine.instance_node(default)
     if node is None:
         return None
+    return _holds(machine, node)
+
+
+def _holds(machine: Machine, node: Node) -> bool:
     stack: list[Node] = [node]
     inits = machine.inits.keys() | machine.unread_inits.keys()
     while stack:
@@ -85,15 +103,15 @@ def _open_default(machine: Machine, default: Value | None) -> bool | None:
 _IMPORTS = (ast.Import, ast.ImportFrom)
 
 
-def _names_saturating(machine: Machine, info: ClassInfo, inits: bool) -> bool:
-    """Whether the class's code, or the top-level definitions of its file it reaches by name
+def _names_saturating(machine: Machine, definition: ast.stmt, inits: bool) -> bool:
+    """Whether the class's (or function's) code, or the top-level definitions of its file it reaches by name
     (the bindings the project indexed for the file: :attr:`Project.own`), mentions a saturating
     word (or, with ``inits``, an explicit init: GCK006's own words)."""
     from gradcheck_kit.lint.caller_text import word_bytes
     from gradcheck_kit.lint.rules.gck006_exploding_init import INIT_WORDS
 
     own = machine.project.own
-    if own is None or own.tree is not machine.module or info.node not in machine.module.body:
+    if own is None or own.tree is not machine.module or definition not in machine.module.body:
         return True  # its file's names are not indexed: do not skip on a guess
     extend = tuple(sorted(machine.extra_saturating))
     words = tuple(w.decode("utf-8", "surrogateescape") for w in word_bytes(extend))
@@ -101,7 +119,7 @@ def _names_saturating(machine: Machine, info: ClassInfo, inits: bool) -> bool:
         words += INIT_WORDS
     table = own.bindings
     seen: set[int] = set()
-    todo: list[ast.stmt] = [info.node]
+    todo: list[ast.stmt] = [definition]
     while todo:
         stmt = todo.pop()
         if id(stmt) in seen:
