@@ -29,7 +29,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from gradcheck_kit.lint import callindex, enclosing, import_statements, shell_runs
+from gradcheck_kit.lint import caller_text, callindex, enclosing, import_statements, shell_runs
 from gradcheck_kit.lint.argparse_options import Run
 from gradcheck_kit.lint.caller_values import Arg, CallerValues, Held
 from gradcheck_kit.lint.callindex import MAX_FILES
@@ -371,6 +371,8 @@ def _sites_of(
     if loaded.file.path == home:
         return []  # a call in the class's own file is the interpreter's to read
     if all(a is None for a in args) and all(v is None for _, v in kwargs):
+        if wraps < MAX_WRAPPERS and loaded.notebook is None:  # a builder nobody calls
+            return _wrapped(project, loaded, node, args, kwargs, wraps, defaults=True)
         return []  # nothing the linter can read: the class's own defaults say as much
     if reader.run is not None:
         files.append(reader.run.script)  # editing the script re-lints the model
@@ -404,11 +406,13 @@ def _wrapped(
     args: tuple[Arg, ...],
     kwargs: tuple[tuple[str, Arg], ...],
     wraps: int,
+    defaults: bool = False,
 ) -> list[CallSite]:
     """A call whose arguments include parameters of the function around it, untouched there
     (``self.dnn = DNN(layers, activation)`` in ``Solver.__init__``): the calls of that wrapper
     (``Solver([2, 50, 50, 1], "tanh")``, or the wrapper's literal defaults) give those
-    parameters, so each is a call site of the class, named by the wrapper's call."""
+    parameters, so each is a call site of the class, named by the wrapper's call. ``defaults``: a
+    builder function that nothing calls gives what its literal defaults give."""
     found = enclosing.enclosing(loaded).get(id(node))
     if found is None:
         return []
@@ -427,7 +431,17 @@ def _wrapped(
         place=node_place(loaded.file.path, node, f"{text}: passes the arguments on"),
     )
     out: list[CallSite] = []
-    for outer in _find_sites(project, wrapper, loaded.file.path, wraps + 1):
+    outers = _find_sites(project, wrapper, loaded.file.path, wraps + 1)
+    if (
+        defaults
+        and not outers
+        and owner is None
+        and not _called(project, wrapper, loaded.file.path)
+    ):
+        # a builder function nobody in the project calls: what its defaults give
+        # (``def build(pde, width=50, depth=8)``), as a class is built with its own
+        outers = [_defaults_site(display, loaded, function)]
+    for outer in outers:
         bound = enclosing.bind(function, params, outer.args, outer.kwargs)
         notes: list[str] = []
         files: list[DataFile] = []
@@ -455,6 +469,32 @@ def _wrapped(
             )
         )
     return out
+
+
+def _called(project: Project, name: str, home: str) -> bool:
+    """Whether ``name`` (a function of the file ``home``) is called: by another project file
+    (the index's callers), or in its own file (by the text: ``name(`` past its ``def``)."""
+    assert project.root is not None
+    project.looked_up.add(name)  # a caller added later re-lints the file
+    if any(path != home for path in _index(project.root).callers(name)):
+        return True
+    pattern = re.compile(rb"(?<![\w.])" + re.escape(name.encode()) + rb"\s*\(")
+    return len(pattern.findall(caller_text.read_bytes(home))) > 1  # the ``def`` line is one
+
+
+def _defaults_site(
+    display: str, loaded: LoadedModule, function: ast.FunctionDef | ast.AsyncFunctionDef
+) -> CallSite:
+    """A call of ``function`` with no arguments: its literal defaults (:func:`enclosing.bind`)."""
+    text = f"{function.name}()"
+    return CallSite(
+        (),
+        (),
+        _where(display, loaded, function.lineno),
+        f"{text} defaults",
+        loaded,
+        place=node_place(loaded.file.path, function, f"{function.name}: its defaults"),
+    )
 
 
 #: (project root, search path, module tree) -> what its expressions read: built once per process per module,

@@ -548,6 +548,24 @@ def test_a_wrapper_that_builds_the_sizes_from_its_parameters(tmp_path: Path) -> 
     assert "Solver(object(), 2)" not in str(findings)
 
 
+def test_a_builder_nobody_calls_gives_its_defaults(tmp_path: Path) -> None:
+    """``def build(pde, width=50, depth=8): return FNN([pde.input_dim] + [width] * depth + [1])``
+    in another file, called nowhere: its defaults build the class; once a caller passes the
+    depth, the caller decides."""
+    shutil.copytree(PROJECTS / "sized_list_deep", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "train.py").unlink()
+    (tmp_path / "build.py").write_text(
+        "from net import FNN\n\n\n"
+        "def build(pde, width=50, depth=8):\n"
+        "    return FNN([pde.input_dim] + [width] * depth + [1])\n"
+    )
+    (finding,) = lint_paths([tmp_path], Config()).findings
+    assert (finding.depth, Path(finding.path).name) == (8, "net.py")
+    assert "build() defaults at build.py:4" in finding.message
+    (tmp_path / "run.py").write_text("from build import build\n\nnet = build(None, depth=2)\n")
+    assert lint_paths([tmp_path], Config()).findings == []
+
+
 def test_editing_a_builder_call_relints_the_builder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
