@@ -29,7 +29,14 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from gradcheck_kit.lint import caller_text, callindex, enclosing, import_statements, shell_runs
+from gradcheck_kit.lint import (
+    caller_text,
+    callindex,
+    config_targets,
+    enclosing,
+    import_statements,
+    shell_runs,
+)
 from gradcheck_kit.lint.argparse_options import Run
 from gradcheck_kit.lint.caller_values import Arg, CallerValues, Held
 from gradcheck_kit.lint.callindex import MAX_FILES
@@ -93,6 +100,12 @@ def _find_sites(project: Project, name: str, home: str, wraps: int) -> list[Call
     sites: list[CallSite] = []
     seen: set[tuple[object, ...]] = set()
     names = [name]  # the class's name, then the names a module re-exports it under
+    if wraps == 0:  # Hydra's ``_target_`` in the project's configs, as keyword calls
+        for site in config_targets.target_sites(project, name, home):
+            key = (tuple(_key(a) for a in site.args), tuple((k, _key(v)) for k, v in site.kwargs))
+            if key not in seen and len(sites) < MAX_SITES:
+                seen.add(key)
+                sites.append(site)
     for looked in names:
         project.looked_up.add(looked)  # the cache key covers the files that name it (callindex)
         # notebooks after the Python files
@@ -568,6 +581,7 @@ def forget() -> None:
     _GUARDS.clear()
     enclosing.forget()
     shell_runs.forget()
+    config_targets.forget()
     import_statements.forget()
     _VALUES.clear()
 

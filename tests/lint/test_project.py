@@ -100,6 +100,15 @@ CASES: dict[str, tuple[str, int, str] | None] = {
     # its calls give the depth as a class's do; the twin's call builds two layers (no GCK002)
     "builder_sites_deep": ("nets.py", 6, "make_mlp(2, 1, 64, 8) at scripts/train.py:3"),
     "builder_sites_shallow": None,
+    # the Lightning-Hydra template: ``_target_: src.models.components.dense.DenseNet`` in a
+    # YAML config with ``sizes: [...]`` is a keyword call of the class (an interpolated key is
+    # unknown); the twin's sizes build two layers (no GCK002)
+    "hydra_target_deep": (
+        "src/models/components/dense.py",
+        17,
+        "_target_: src.models.components.dense.DenseNet at configs/model/dense.yaml:3",
+    ),
+    "hydra_target_shallow": None,
     # Hydra's compose API: ``initialize(config_path=...)`` as a statement, then ``compose`` with
     # an override that picks the group option whose ``# @package model`` header places it
     "hydra_compose_deep": ("nets.py", 9, "n_layers = 8 from conf/model/deep.yaml (model.n_layers)"),
@@ -564,6 +573,31 @@ def test_a_builder_nobody_calls_gives_its_defaults(tmp_path: Path) -> None:
     assert "build() defaults at build.py:4" in finding.message
     (tmp_path / "run.py").write_text("from build import build\n\nnet = build(None, depth=2)\n")
     assert lint_paths([tmp_path], Config()).findings == []
+
+
+def test_a_hydra_target_through_a_re_export_and_its_edits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(PROJECTS / "hydra_target_deep", root)
+    (root / "src" / "models" / "__init__.py").write_text("from .components.dense import DenseNet\n")
+    config = root / "configs" / "model" / "dense.yaml"
+    config.write_text(config.read_text().replace("components.dense.DenseNet", "DenseNet"))
+    cache = tmp_path / "cache"
+    (finding,) = lint_paths([root], Config(), cache_dir=cache).findings
+    assert finding.depth == 8
+    assert "_target_: src.models.DenseNet at configs/model/dense.yaml:3" in finding.message
+    assert any(r.path and r.path.endswith("dense.yaml") and r.line == 3 for r in finding.related)
+    seen = _linted(monkeypatch)
+    config.write_text(config.read_text().replace("64, 64, 64, 64, 64, 64, 64, 64", "64, 64"))
+    later = time.time() + 5
+    os.utime(config, (later, later))
+    assert lint_paths([root], Config(), cache_dir=cache).findings == []
+    assert seen == ["dense.py"]
+    other = config.read_text().replace("src.models.DenseNet", "elsewhere.DenseNet")
+    config.write_text(other.replace("64, 64, 1]", "64, 64, 64, 64, 64, 64, 64, 64, 1]"))
+    os.utime(config, (later + 5, later + 5))
+    assert [f.code for f in lint_paths([root], Config()).findings] == ["GCK002"]  # not this one
 
 
 def test_editing_a_builder_call_relints_the_builder(

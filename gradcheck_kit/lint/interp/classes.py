@@ -189,7 +189,10 @@ def instantiate_call_sites(self: Machine, info: ClassInfo, default: Value | None
             self.loaded[site.module.file.path] = site.module
         for data in site.files:  # so do a config file's
             self.data_files[data.path] = data
+        before = len(self.sequentials)
         instance = self.instantiate(info, args, kwargs, None)
+        for holder, _ in self.sequentials[before:]:  # its Sequentials say where it came from
+            self.built_at[id(holder)] = source
         if isinstance(instance, Instance):
             self.pending.append(instance)
             self.built_at[id(instance)] = source
@@ -264,7 +267,10 @@ def call_function_sites(self: Machine, func: FuncRef, built: list[Node]) -> bool
             self.loaded[site.module.file.path] = site.module
         for data in site.files:  # so do a config file's
             self.data_files[data.path] = data
+        before = len(self.sequentials)
         self.call_function(func, args, kwargs, None)
+        for holder, _ in self.sequentials[before:]:  # the Sequentials it built at this call
+            self.built_at[id(holder)] = source
     return called
 
 

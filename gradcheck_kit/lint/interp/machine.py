@@ -212,7 +212,10 @@ class Machine:
                     self.call_function(fn, [], {}, None)
         for holder, symbol in self.sequentials:
             with contextlib.suppress(BudgetExceeded):  # a root past the budget is not read
-                self.roots.append(Root(self.entries_node(holder.entries), symbol))
+                node = self.entries_node(holder.entries)
+                if id(holder) in self.built_at:  # built for a call site in another file
+                    node = Seq((node,), self.built_at[id(holder)])
+                self.roots.append(Root(node, symbol))
         return self.roots
 
     def add_instance_root(self, instance: Instance) -> None:
