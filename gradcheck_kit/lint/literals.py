@@ -134,8 +134,12 @@ def _number(value: object) -> bool:
 
 def literal_node(value: Any, where: ast.expr) -> ast.expr:
     """``value`` (a literal: a number, a string, a list of them...) as the expression that
-    writes it, at ``where``'s position."""
-    node = ast.parse(repr(value), mode="eval").body
+    writes it, at ``where``'s position; a value nested past Python's parser (a config file's)
+    is written as an unknown name (:data:`UNKNOWN_ELEMENT`)."""
+    try:
+        node = ast.parse(repr(value), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # nested past the parser
+        node = ast.Name(UNKNOWN_ELEMENT, ast.Load())  # a config's value: unknown, not an error
     for child in ast.walk(node):
         ast.copy_location(child, where)
     return node

@@ -600,6 +600,18 @@ def test_a_hydra_target_through_a_re_export_and_its_edits(
     assert [f.code for f in lint_paths([root], Config()).findings] == ["GCK002"]  # not this one
 
 
+def test_a_hydra_config_nested_past_the_parser_or_binary_loses_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(PROJECTS / "hydra_target_deep", root)
+    config = root / "configs" / "model" / "dense.yaml"
+    nested = "[" * 300 + "]" * 300  # plain data, but past Python's parser as a literal
+    config.write_text(config.read_text().replace("  dropout:", f"  extra: {nested}\n  dropout:"))
+    (root / "configs" / "blob.yaml").write_bytes(b"\x00\xff _target_: src.models.X\n")
+    result = lint_paths([root], Config())
+    assert result.errors == []
+    assert [f.depth for f in result.findings] == [8]
+
+
 def test_editing_a_builder_call_relints_the_builder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
