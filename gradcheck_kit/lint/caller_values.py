@@ -20,7 +20,7 @@ from gradcheck_kit.lint.config_reads import ConfigReads
 from gradcheck_kit.lint.derived_values import MAX_HOPS, Derivations
 from gradcheck_kit.lint.imported_values import ImportedValues
 from gradcheck_kit.lint.interp.syntax import walked
-from gradcheck_kit.lint.literals import constant, literal, literal_node, sized_list
+from gradcheck_kit.lint.literals import builds_list, constant, literal, literal_node, sized_list
 from gradcheck_kit.lint.project import LoadedModule, Project
 from gradcheck_kit.lint.provenance import cite, node_place
 from gradcheck_kit.lint.torch_refs import torch_reference
@@ -177,7 +177,7 @@ class CallerValues:
                 found = literal_node(derived[0], node)
             else:
                 del notes[kept:]  # what a failed derivation read is not a source
-        if found is None and _builds_list(node):
+        if found is None and builds_list(node):
             # ``[data.shape[1]] + [50] * 8 + [1]``: the depth is known, one size is not
             found = sized_list(node, lambda part: self._read(part, notes, files, hops))
         return found
@@ -422,10 +422,3 @@ def _decorator_name(node: ast.expr) -> str | None:
     if isinstance(node, ast.Attribute):
         return node.attr
     return node.id if isinstance(node, ast.Name) else None
-
-
-def _builds_list(node: ast.expr) -> bool:
-    """A list display, or ``+``/``*`` that may build one (:func:`sized_list` reads it)."""
-    return isinstance(node, (ast.List, ast.Tuple)) or (
-        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult))
-    )

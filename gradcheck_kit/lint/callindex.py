@@ -351,6 +351,27 @@ def python_files(root: str) -> list[tuple[str, int, int]]:
     return found
 
 
+def other_files(root: str, suffixes: tuple[str, ...], limit: int) -> list[str]:
+    """The project's files ending in ``suffixes`` (shell scripts, YAML configs), walked as
+    :func:`python_files` walks (no hidden folders, no :data:`SKIPPED_DIRS`, no virtual
+    environments), at most ``limit``; real paths, sorted folder by folder."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(os.path.realpath(root)):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in SKIPPED_DIRS
+            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        )
+        for name in sorted(files):
+            if name.endswith(suffixes):
+                found.append(os.path.join(folder, name))
+                if len(found) >= limit:
+                    return found
+    return found
+
+
 def _file(root: str) -> Path | None:
     if _directory is None:
         return None

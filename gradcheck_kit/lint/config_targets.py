@@ -17,12 +17,10 @@ class's file).
 from __future__ import annotations
 
 import ast
-import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from gradcheck_kit.lint import callindex, config_files
-from gradcheck_kit.lint.callindex import SKIPPED_DIRS
 from gradcheck_kit.lint.literals import literal_node
 from gradcheck_kit.lint.provenance import Place
 
@@ -77,7 +75,7 @@ def _sites(project: Project, path: str, line: int, target: str) -> list[CallSite
         kwargs = tuple(
             (key, literal_node(value, where))
             for key, value in mapping.items()
-            if not key.startswith("_") and _literal(value)
+            if not key.startswith("_") and config_files.settled(value)
         )
         if not kwargs:
             continue
@@ -111,15 +109,6 @@ def _mappings(data: Any, target: str) -> list[dict[str, Any]]:
     return out
 
 
-def _literal(value: Any) -> bool:
-    """Plain data a call could pass (no unsure scalar: an interpolation)."""
-    if isinstance(value, dict):
-        return all(_literal(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_literal(v) for v in value)
-    return value is None or isinstance(value, (bool, int, float, str))
-
-
 def _files(root: str) -> list[tuple[str, list[tuple[int, str]]]]:
     found = _FILES.get(root)
     if found is None:
@@ -129,25 +118,16 @@ def _files(root: str) -> list[tuple[str, list[tuple[int, str]]]]:
 
 def _find(root: str) -> list[tuple[str, list[tuple[int, str]]]]:
     out: list[tuple[str, list[tuple[int, str]]]] = []
-    seen = 0
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
-        for name in sorted(files):
-            if not name.endswith(SUFFIXES):
-                continue
-            seen += 1
-            if seen > MAX_FILES:
-                return out
-            path = os.path.realpath(os.path.join(folder, name))
-            data = config_files.read_bytes(path)
-            if data is None or b"_target_" not in data:
-                continue
-            targets = [
-                (data.count(b"\n", 0, match.start()) + 1, match.group(1).decode("ascii"))
-                for match in _TARGET.finditer(data)
-            ]
-            if targets:
-                out.append((path, targets))
+    for path in callindex.other_files(root, SUFFIXES, MAX_FILES):
+        data = config_files.read_bytes(path)
+        if data is None or b"_target_" not in data:
+            continue
+        targets = [
+            (data.count(b"\n", 0, match.start()) + 1, match.group(1).decode("ascii"))
+            for match in _TARGET.finditer(data)
+        ]
+        if targets:
+            out.append((path, targets))
     return out
 
 

@@ -9,7 +9,7 @@ import ast
 
 from gradcheck_kit.lint.caller_values import Arg, Held, Path
 from gradcheck_kit.lint.config_files import DataFile
-from gradcheck_kit.lint.literals import constant, literal, literal_node, sized_list
+from gradcheck_kit.lint.literals import builds_list, constant, literal, literal_node, sized_list
 from gradcheck_kit.lint.project import LoadedModule
 
 
@@ -59,7 +59,7 @@ def _parts(arg: ast.expr) -> list[ast.expr]:
     """``arg``, or the parts of a list it builds (``[pde.input_dim] + [64] * depth + [1]``)."""
     if isinstance(arg, (ast.List, ast.Tuple)):
         return [p for e in arg.elts for p in _parts(e)]
-    if isinstance(arg, ast.BinOp) and isinstance(arg.op, (ast.Add, ast.Mult)):
+    if isinstance(arg, ast.BinOp) and builds_list(arg):
         return [*_parts(arg.left), *_parts(arg.right)]
     return [arg]
 
@@ -135,7 +135,7 @@ def given(
     of its attribute or item (``args.depth`` in ``get_model(args)``, read in that caller: the
     notes and config files it read are added), else what the argument itself reads (``own``)."""
     read = chain(arg, local)
-    if read is None and isinstance(arg, (ast.List, ast.Tuple, ast.BinOp)):
+    if read is None and builds_list(arg):
         # a list built of parameters (``[pde.input_dim] + [64] * depth + [1]``): its length
         # from the values the caller gives them, an element it cannot read left unknown
         def part(node: ast.expr) -> ast.expr | None:

@@ -17,7 +17,21 @@ def import_targets(
     """The ``.py`` modules that the import statements in ``body`` (and in the statements it
     nests, not in expressions) name, each with the names imported from it (none for a module
     imported as a whole or a submodule)."""
-    out: list[tuple[str, tuple[str, ...]]] = []
+    return [(path, names) for path, names, _ in _resolved(project, body, importer)]
+
+
+def modules_bound(project: Project, body: list[ast.stmt], importer: str) -> dict[str, str]:
+    """The ``.py`` modules that the imports in ``body`` bind whole to a name (``from lab import
+    layers``, ``import lab.layers as layers``, ``import settings``): name -> module. ``import
+    lab.layers`` binds ``lab``, which is not followed."""
+    return {bound: path for path, _, bound in _resolved(project, body, importer) if bound}
+
+
+def _resolved(
+    project: Project, body: list[ast.stmt], importer: str
+) -> list[tuple[str, tuple[str, ...], str | None]]:
+    """(module, the names imported from it, the name it is bound to when imported whole)."""
+    out: list[tuple[str, tuple[str, ...], str | None]] = []
     for node in imports_in(body):
         if isinstance(node, ast.ImportFrom):
             base = project.find_module("." * node.level + (node.module or ""), importer)
@@ -27,17 +41,18 @@ def import_targets(
             for alias in node.names:
                 sub = project.submodule(base, alias.name) if alias.name != "*" else None
                 if sub is not None:
-                    out.append((sub, ()))
+                    out.append((sub, (), alias.asname or alias.name))
                 else:
                     names.append(alias.name)
             if names:
-                out.append((base, tuple(names)))
+                out.append((base, tuple(names), None))
         else:
             for alias in node.names:
                 found = project.find_module(alias.name, importer)
                 if found is not None:
-                    out.append((found, ()))
-    return [(path, names) for path, names in out if path.endswith(".py")]
+                    plain = alias.asname is None and "." in alias.name
+                    out.append((found, (), None if plain else alias.asname or alias.name))
+    return [entry for entry in out if entry[0].endswith(".py")]
 
 
 #: id(body) -> (the body, its imports): a module's body is asked about more than once

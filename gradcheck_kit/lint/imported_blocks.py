@@ -125,26 +125,9 @@ def _whole_modules(
     """(project module, the attributes the file reads of it) for each module imported whole
     under a name (``from lab import layers`` / ``import lab.layers as layers``, then
     ``layers.SmoothUnit(w)``)."""
-    from gradcheck_kit.lint.import_statements import imports_in
+    from gradcheck_kit.lint.import_statements import modules_bound
 
-    me = project.current.path
-    local: dict[str, str] = {}  # the name bound -> the module's file
-    for stmt in imports_in(tree.body):
-        if isinstance(stmt, ast.ImportFrom):
-            base = project.find_module("." * stmt.level + (stmt.module or ""), me)
-            if base is None:
-                continue
-            for alias in stmt.names:
-                sub = project.submodule(base, alias.name) if alias.name != "*" else None
-                if sub is not None and sub.endswith(".py"):
-                    local[alias.asname or alias.name] = sub
-        else:
-            for alias in stmt.names:
-                if alias.asname is None and "." in alias.name:
-                    continue  # ``import lab.layers``: read as ``lab.layers.X``, not followed
-                found = project.find_module(alias.name, me)
-                if found is not None and found.endswith(".py"):
-                    local[alias.asname or alias.name] = found
+    local = modules_bound(project, tree.body, project.current.path)
     if not local:
         return []
     used: dict[str, set[str]] = {}

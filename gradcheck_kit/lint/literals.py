@@ -77,6 +77,13 @@ def constant(node: ast.expr) -> tuple[Any] | None:
 UNKNOWN_ELEMENT = "__gradcheck_unknown__"
 
 
+def builds_list(node: ast.expr) -> bool:
+    """A list or tuple display, or ``+``/``*`` that may build one (:func:`sized_list` reads it)."""
+    return isinstance(node, (ast.List, ast.Tuple)) or (
+        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult))
+    )
+
+
 def sized_list(
     node: ast.expr, read: Callable[[ast.expr], ast.expr | None], whole: bool = False
 ) -> ast.List | None:

@@ -24,7 +24,7 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gradcheck_kit.lint.callindex import SKIPPED_DIRS
+from gradcheck_kit.lint.callindex import other_files
 from gradcheck_kit.lint.config_files import DataFile
 
 MAX_SCRIPTS = 200
@@ -52,7 +52,7 @@ def runs_of(root: str, module: str) -> list[ShellRun]:
 def _runs(root: str) -> tuple[tuple[str, ShellRun], ...]:
     """Every run in the project's scripts: (the Python file it runs, the run)."""
     out: list[tuple[str, ShellRun]] = []
-    for path in _scripts(root):
+    for path in other_files(root, SUFFIXES, MAX_SCRIPTS):
         try:
             with open(path, "rb") as handle:
                 data = handle.read(MAX_BYTES + 1)
@@ -84,24 +84,6 @@ def run_with_word(root: str | None, module: str, words: tuple[bytes, ...]) -> Da
         if any(word in text for text in texts for word in words):
             return run.script
     return None
-
-
-def _scripts(root: str) -> list[str]:
-    found: list[str] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in SKIPPED_DIRS
-            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
-        )
-        for name in sorted(files):
-            if name.endswith(SUFFIXES):
-                found.append(os.path.join(folder, name))
-                if len(found) >= MAX_SCRIPTS:
-                    return found
-    return found
 
 
 def _lines(text: str) -> list[tuple[int, list[str]]]:

@@ -17,6 +17,7 @@ Nodes compare by identity: the same object reached along two paths is one layer,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -113,6 +114,20 @@ def seq(nodes: tuple[Node, ...] | list[Node], source: str | None = None) -> Node
     if len(items) == 1 and source is None:
         return items[0]
     return Seq(items, source)
+
+
+def nodes(node: Node) -> Iterator[Node]:
+    """``node`` and every node inside it (a node shared by two parents, as often as reached)."""
+    stack: list[Node] = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, Seq):
+            stack.extend(reversed(current.items))
+        elif isinstance(current, (Repeat, Residual)):
+            stack.append(current.body)
+        elif isinstance(current, Branches):
+            stack.extend(reversed(current.branches))
 
 
 def iter_layers(node: Node) -> list[Layer]:

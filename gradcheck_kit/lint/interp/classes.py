@@ -47,7 +47,7 @@ from gradcheck_kit.lint.interp.values import (
     looks_like_norm,
 )
 from gradcheck_kit.lint.provenance import cite
-from gradcheck_kit.lint.sketch import Branches, Layer, Node, Repeat, Residual, Seq
+from gradcheck_kit.lint.sketch import Layer, Node, Repeat, nodes
 from gradcheck_kit.lint.torch_refs import TorchRef
 
 if TYPE_CHECKING:
@@ -179,23 +179,36 @@ def instantiate_call_sites(self: Machine, info: ClassInfo, default: Value | None
     if not call_sites_matter(self, info, default):
         return  # the callers it read are in the cache key: one edited to pass one re-lints
     for site in call_sites(self.project, info.name):
-        source = site.source
-        args = [
-            _site_value(self, site, node, f"argument {i + 1}", source)
-            for i, node in enumerate(site.args)
-        ]
-        kwargs = {name: _site_value(self, site, node, name, source) for name, node in site.kwargs}
-        if site.module is not self.project.own:  # its edits re-lint this file
-            self.loaded[site.module.file.path] = site.module
-        for data in site.files:  # so do a config file's
-            self.data_files[data.path] = data
+        args, kwargs = _site_arguments(self, site)
         before = len(self.sequentials)
         instance = self.instantiate(info, args, kwargs, None)
-        for holder, _ in self.sequentials[before:]:  # its Sequentials say where it came from
-            self.built_at[id(holder)] = source
+        _built_at(self, before, site.source)
         if isinstance(instance, Instance):
             self.pending.append(instance)
-            self.built_at[id(instance)] = source
+            self.built_at[id(instance)] = site.source
+
+
+def _site_arguments(self: Machine, site: CallSite) -> tuple[list[Value], dict[str, Value]]:
+    """A call site's arguments as values; the caller's module and the config files it read
+    become this file's consulted files (their edits re-lint it)."""
+    source = site.source
+    args = [
+        _site_value(self, site, node, f"argument {i + 1}", source)
+        for i, node in enumerate(site.args)
+    ]
+    kwargs = {name: _site_value(self, site, node, name, source) for name, node in site.kwargs}
+    if site.module is not self.project.own:
+        self.loaded[site.module.file.path] = site.module
+    for data in site.files:
+        self.data_files[data.path] = data
+    return args, kwargs
+
+
+def _built_at(self: Machine, before: int, source: str) -> None:
+    """The Sequentials built since ``before`` (for a call site) say where their depth came
+    from."""
+    for holder, _ in self.sequentials[before:]:
+        self.built_at[id(holder)] = source
 
 
 def run_functions(self: Machine) -> None:
@@ -218,20 +231,7 @@ def run_functions(self: Machine) -> None:
 
 def _open(node: Node) -> bool:
     """Whether ``node`` repeats something a number of times the linter cannot see."""
-    stack: list[Node] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, Repeat):
-            if current.count.value is None:
-                return True
-            stack.append(current.body)
-        elif isinstance(current, Seq):
-            stack.extend(current.items)
-        elif isinstance(current, Residual):
-            stack.append(current.body)
-        elif isinstance(current, Branches):
-            stack.extend(current.branches)
-    return False
+    return any(isinstance(n, Repeat) and n.count.value is None for n in nodes(node))
 
 
 def call_function_sites(self: Machine, func: FuncRef, built: list[Node]) -> bool:
@@ -257,20 +257,10 @@ def call_function_sites(self: Machine, func: FuncRef, built: list[Node]) -> bool
     called = False
     for site in call_sites(self.project, node.name):
         called = True
-        source = site.source
-        args = [
-            _site_value(self, site, arg, f"argument {i + 1}", source)
-            for i, arg in enumerate(site.args)
-        ]
-        kwargs = {name: _site_value(self, site, arg, name, source) for name, arg in site.kwargs}
-        if site.module is not self.project.own:  # its edits re-lint this file
-            self.loaded[site.module.file.path] = site.module
-        for data in site.files:  # so do a config file's
-            self.data_files[data.path] = data
+        args, kwargs = _site_arguments(self, site)
         before = len(self.sequentials)
         self.call_function(func, args, kwargs, None)
-        for holder, _ in self.sequentials[before:]:  # the Sequentials it built at this call
-            self.built_at[id(holder)] = source
+        _built_at(self, before, site.source)
     return called
 
 

@@ -40,7 +40,7 @@ import re
 from typing import TYPE_CHECKING
 
 from gradcheck_kit.lint.interp.values import ClassInfo, Instance, Value
-from gradcheck_kit.lint.sketch import Branches, Layer, Node, Repeat, Residual, Seq
+from gradcheck_kit.lint.sketch import Layer, Node, nodes
 
 if TYPE_CHECKING:
     from gradcheck_kit.lint.interp.machine import Machine
@@ -62,12 +62,10 @@ def sites_matter(machine: Machine, node: ast.stmt, name: str, opened: bool | Non
     )
 
 
-def opened_sketch(machine: Machine, nodes: list[Node]) -> bool | None:
-    """Whether the sketches ``nodes`` (a builder's Sequentials) hold a saturating layer, a layer
-    the linter cannot see, or an affine layer with an explicit init; None where there are none."""
-    if not nodes:
-        return None
-    return any(_holds(machine, node) for node in nodes)
+def opened_sketch(machine: Machine, built: list[Node]) -> bool:
+    """Whether the sketches ``built`` (a builder's Sequentials) hold a saturating layer, a layer
+    the linter cannot see, or an affine layer with an explicit init."""
+    return any(_holds(machine, node) for node in built)
 
 
 def _open_default(machine: Machine, default: Value | None) -> bool | None:
@@ -82,22 +80,15 @@ def _open_default(machine: Machine, default: Value | None) -> bool | None:
 
 
 def _holds(machine: Machine, node: Node) -> bool:
-    stack: list[Node] = [node]
     inits = machine.inits.keys() | machine.unread_inits.keys()
-    while stack:
-        current = stack.pop()
-        if isinstance(current, Layer):
-            if current.kind in ("saturating", "unknown"):
-                return True
-            if current.kind == "affine" and id(current.origin) in inits:
-                return True
-        elif isinstance(current, Seq):
-            stack.extend(current.items)
-        elif isinstance(current, (Repeat, Residual)):
-            stack.append(current.body)
-        elif isinstance(current, Branches):
-            stack.extend(current.branches)
-    return False
+    return any(
+        isinstance(layer, Layer)
+        and (
+            layer.kind in ("saturating", "unknown")
+            or (layer.kind == "affine" and id(layer.origin) in inits)
+        )
+        for layer in nodes(node)
+    )
 
 
 _IMPORTS = (ast.Import, ast.ImportFrom)
